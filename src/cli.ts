@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { bootstrapSystemKey } from './bootstrap.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { createLogger } from './lib/logger.ts'
+import { openRuntime, type Runtime } from './runtime.ts'
+import { ApiService, runUntilSignalled, type Service } from './server.ts'
+import { recordAudit } from './store/audit.ts'
+import { createApiKey, getOrg, getPartner } from './store/tenancy.ts'
+import { addGeneratedKey } from './vault/keyring.ts'
+import { rotateKeys } from './vault/rotate.ts'
+import { SEALED_COLUMNS } from './vault/sealed-columns.ts'
+
+const USAGE = `Usage: patchbay <command>
+
+Commands:
+  start                 API, delivery workers and scheduler in one process (the default)
+  api                   the HTTP API only (served PostgreSQL; run workers separately)
+  worker                delivery workers and scheduler only (served PostgreSQL)
+  migrate               apply database migrations and exit
+  token create          create an API key and print its token once
+      --scope system|partner|organization   (default system)
+      --partner-id <uuid>  --org-id <uuid>  --name <text>
+  keys rotate           re-encrypt every stored secret under the active key
+      --new-key          (embedded mode) first add a freshly generated key as the active key
+
+Settings come from the environment; see README.md.`
+
+const out = (line: string) => process.stdout.write(`${line}\n`)
+
+function printToken(token: string, what: string) {
+  out('')
+  out('================================================================')
+  out(`  ${what} (shown once, store it now):`)
+  out(`  ${token}`)
+  out('================================================================')
+  out('')
+}
+
+async function serve(rt: Runtime, services: Service[]) {
+  const boot = await bootstrapSystemKey(rt)
+  if (boot.kind === 'generated') printToken(boot.token, 'Patchbay system API token')
+  if (boot.kind === 'from-env') rt.log.info('created the system API key from PATCHBAY_BOOTSTRAP_TOKEN')
+  if (boot.kind === 'env-ignored') {
+    rt.log.warn('PATCHBAY_BOOTSTRAP_TOKEN ignored: a system API key already exists')
+  }
+  await runUntilSignalled(rt, services, () => rt.close())
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'start', sub, ...rest] = argv
+  if (command === 'help' || command === '--help' || command === '-h') {
+    out(USAGE)
+    return 0
+  }
+  const config = loadConfig()
+  const log = createLogger(config.LOG_LEVEL)
+
+  switch (command) {
+    case 'start': {
+      const rt = await openRuntime(config, { log })
+      await serve(rt, [new ApiService(rt)])
+      return -1
+    }
+    case 'api':
+    case 'worker': {
+      if (!config.DATABASE_URL) {
+        log.warn(`"patchbay ${command}" runs one role; with the embedded database use "patchbay start"`)
+      }
+      const rt = await openRuntime(config, { log })
+      await serve(rt, command === 'api' ? [new ApiService(rt)] : [])
+      return -1
+    }
+    case 'migrate': {
+      const rt = await openRuntime(config, { log })
+      await rt.close()
+      out('migrations applied')
+      return 0
+    }
+    case 'token': {
+      if (sub !== 'create') break
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          scope: { type: 'string', default: 'system' },
+          'partner-id': { type: 'string' },
+          'org-id': { type: 'string' },
+          name: { type: 'string', default: 'created with patchbay token create' },
+        },
+      })
+      const scope = values.scope
+      if (scope !== 'system' && scope !== 'partner' && scope !== 'organization') {
+        throw new UsageError('--scope must be system, partner or organization')
+      }
+      const rt = await openRuntime(config, { log })
+      try {
+        const partnerId = scope === 'partner' ? values['partner-id'] : undefined
+        const orgId = scope === 'organization' ? values['org-id'] : undefined
+        if (
+          scope === 'partner' &&
+          !(partnerId && (await getPartner(rt.db.orm, { kind: 'system' }, partnerId)))
+        ) {
+          throw new UsageError('--partner-id must name an existing partner')
+        }
+        if (scope === 'organization' && !(orgId && (await getOrg(rt.db.orm, { kind: 'system' }, orgId)))) {
+          throw new UsageError('--org-id must name an existing organization')
+        }
+        const now = rt.clock.now()
+        const { token } = await rt.db.orm.transaction(async (tx) => {
+          const created = await createApiKey(tx, { name: values.name, scope, partnerId, orgId }, now)
+          await recordAudit(
+            tx,
+            {
+              actor: { type: 'system', name: 'cli' },
+              orgId: orgId ?? null,
+              partnerId: partnerId ?? null,
+              action: 'api_key.create',
+              targetType: 'api_key',
+              targetId: created.key.id,
+              summary: { name: values.name, scope, tokenPrefix: created.key.tokenPrefix },
+            },
+            now,
+          )
+          return created
+        })
+        printToken(token, `API token (${scope})`)
+      } finally {
+        await rt.close()
+      }
+      return 0
+    }
+    case 'keys': {
+      if (sub !== 'rotate') break
+      const { values } = parseArgs({
+        args: rest,
+        options: { 'new-key': { type: 'boolean', default: false } },
+      })
+      if (values['new-key']) {
+        if (config.DATABASE_URL) {
+          throw new UsageError(
+            '--new-key is for the embedded key ring; with DATABASE_URL, put the new key first in PATCHBAY_ENCRYPTION_KEYS',
+          )
+        }
+        const id = addGeneratedKey(config.dataDir)
+        out(`added key "${id}" as the active key in ${config.dataDir}/keyring`)
+      }
+      const rt = await openRuntime(config, { log })
+      try {
+        out(`re-encrypting every stored secret under key "${rt.vault.ring.activeId}"`)
+        const result = await rotateKeys(rt.db.orm, rt.vault, SEALED_COLUMNS, (p) =>
+          out(`  ${p.table}.${p.column}: ${p.done}/${p.total}`),
+        )
+        await recordAudit(
+          rt.db.orm,
+          {
+            actor: { type: 'system', name: 'cli' },
+            action: 'keys.rotate',
+            targetType: 'key_ring',
+            targetId: rt.vault.ring.activeId,
+            summary: { ...result },
+          },
+          rt.clock.now(),
+        )
+        out(`done: ${result.rotated} re-encrypted, ${result.skipped} changed meanwhile (already current)`)
+        out('keys other than the active one may now be removed from the key ring')
+      } finally {
+        await rt.close()
+      }
+      return 0
+    }
+  }
+  throw new UsageError(`unknown command: ${[command, sub].filter(Boolean).join(' ')}`)
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code)
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      console.error(`patchbay: ${err.message}`)
+      if (err instanceof UsageError) console.error(`\n${USAGE}`)
+      process.exit(2)
+    }
+    console.error(`patchbay: ${err instanceof Error ? err.message : String(err)}`)
+    process.exit(1)
+  },
+)

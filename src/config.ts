@@ -1,0 +1,56 @@
+import path from 'node:path'
+import { z } from 'zod'
+
+const intFromEnv = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def)
+
+const durationMs = (def: number) => z.coerce.number().int().min(0).default(def)
+
+/**
+ * Every setting Patchbay reads from its environment, parsed once. A bad value is reported together with
+ * every other bad value, so an operator fixes them in one go.
+ */
+export const configSchema = z.object({
+  PORT: intFromEnv(8080, 0, 65535),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_SIZE: intFromEnv(10, 1, 500),
+  PATCHBAY_ENCRYPTION_KEYS: z.string().optional(),
+  PATCHBAY_BOOTSTRAP_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  PATCHBAY_ALLOWED_TARGET_CIDRS: z.string().default(''),
+  PATCHBAY_MAX_BODY_BYTES: intFromEnv(1_048_576, 1024, 64 * 1_048_576),
+  PATCHBAY_MAX_BATCH_BODY_BYTES: intFromEnv(8 * 1_048_576, 1024, 256 * 1_048_576),
+  PATCHBAY_CONSOLE_URL: z.string().url().optional(),
+  PATCHBAY_DELIVERY_TIMEOUT_MS: durationMs(30_000),
+  PATCHBAY_DELIVERY_CONCURRENCY: intFromEnv(256, 1, 10_000),
+  PATCHBAY_TARGET_CONCURRENCY: intFromEnv(16, 1, 1_000),
+  PATCHBAY_WEBHOOK_FAILURE_THRESHOLD: intFromEnv(50, 1, 1_000_000),
+  PATCHBAY_DELIVERY_RETENTION_DAYS: intFromEnv(30, 1, 3650),
+  PATCHBAY_PROBE_INTERVAL_MS: durationMs(5 * 60_000),
+  PATCHBAY_PROBE_FAILURE_THRESHOLD: intFromEnv(3, 1, 1000),
+  PATCHBAY_PSA_SYNC_INTERVAL_MS: durationMs(15 * 60_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+})
+
+export type Config = z.infer<typeof configSchema> & { dataDir: string }
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings are how shells and compose files say "unset".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = configSchema.safeParse(cleaned)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR) }
+}

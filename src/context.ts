@@ -1,0 +1,14 @@
+import type { Config } from './config.ts'
+import type { Clock } from './lib/clock.ts'
+import type { Logger } from './lib/logger.ts'
+import type { Database } from './store/db.ts'
+import type { Vault } from './vault/vault.ts'
+
+/** What every part of Patchbay is built from; assembled once, in `runtime.ts` or a test harness. */
+export interface AppContext {
+  config: Config
+  db: Database
+  vault: Vault
+  clock: Clock
+  log: Logger
+}

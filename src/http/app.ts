@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto'
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import { bodyLimit } from 'hono/body-limit'
+import type { AppContext } from '../context.ts'
+import { authenticate } from './auth.ts'
+import { type AppEnv, router } from './env.ts'
+import { ApiError, toErrorResponse } from './errors.ts'
+import { renderReferencePage } from './reference-page.ts'
+import { apiKeyRoutes } from './routes/api-keys.ts'
+import { auditLogRoutes } from './routes/audit-logs.ts'
+import { healthRoutes } from './routes/health.ts'
+import { orgRoutes } from './routes/orgs.ts'
+import { partnerRoutes } from './routes/partners.ts'
+
+export const API_PREFIX = '/api/v1'
+
+/** Every resource under /api/v1, by path. The OpenAPI document is built from exactly these. */
+function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
+  return [
+    ['/partners', partnerRoutes(ctx)],
+    ['/orgs', orgRoutes(ctx)],
+    ['/api-keys', apiKeyRoutes(ctx)],
+    ['/audit-logs', auditLogRoutes(ctx)],
+  ]
+}
+
+const PUBLIC_PATHS = new Set([`${API_PREFIX}/openapi.json`, `${API_PREFIX}/docs`])
+
+export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
+  const app = router()
+
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header('x-request-id')
+    const requestId = incoming && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID()
+    c.set('requestId', requestId)
+    c.set('log', ctx.log.child({ requestId }))
+    const started = performance.now()
+    await next()
+    c.header('x-request-id', requestId)
+    c.var.log.debug(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
+      'request',
+    )
+  })
+
+  app.onError((err, c) => toErrorResponse(err, c, c.var.log ?? ctx.log))
+  app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: 'not_found' }, 404))
+
+  app.route('/', healthRoutes(ctx))
+
+  const onTooLarge = (limit: number) => () => {
+    throw new ApiError(413, 'payload_too_large', `Request body exceeds ${limit} bytes`)
+  }
+  const small = bodyLimit({
+    maxSize: ctx.config.PATCHBAY_MAX_BODY_BYTES,
+    onError: onTooLarge(ctx.config.PATCHBAY_MAX_BODY_BYTES),
+  })
+  const large = bodyLimit({
+    maxSize: ctx.config.PATCHBAY_MAX_BATCH_BODY_BYTES,
+    onError: onTooLarge(ctx.config.PATCHBAY_MAX_BATCH_BODY_BYTES),
+  })
+  app.use(`${API_PREFIX}/*`, (c, next) => (c.req.path.endsWith('/batch') ? large(c, next) : small(c, next)))
+
+  const auth = authenticate(ctx)
+  app.use(`${API_PREFIX}/*`, (c, next) => (PUBLIC_PATHS.has(c.req.path) ? next() : auth(c, next)))
+
+  for (const [path, sub] of resources(ctx)) app.route(`${API_PREFIX}${path}`, sub)
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key token (`pbk_…`).',
+  })
+  const docConfig = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Patchbay',
+      version: '1',
+      description:
+        'Multi-tenant integration hub for managed service providers: credentials, verification, routing, ' +
+        'signed and retried event delivery, audit.',
+    },
+    security: [{ bearerAuth: [] }],
+  }
+  app.doc31(`${API_PREFIX}/openapi.json`, docConfig)
+  let referenceHtml: string | undefined
+  app.get(`${API_PREFIX}/docs`, (c) => {
+    referenceHtml ??= renderReferencePage(
+      app.getOpenAPI31Document(docConfig) as unknown as Record<string, unknown>,
+    )
+    return c.html(referenceHtml)
+  })
+
+  return app
+}

@@ -1,0 +1,33 @@
+import type { MiddlewareHandler } from 'hono'
+import type { AppContext } from '../context.ts'
+import { findKeyByToken, touchApiKey } from '../store/tenancy.ts'
+import type { AppEnv } from './env.ts'
+import { ApiError } from './errors.ts'
+import type { Principal } from './principal.ts'
+
+/** Bearer-token authentication: the token's key must exist and not be revoked. */
+export function authenticate(ctx: AppContext): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization') ?? ''
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+    if (!match) throw new ApiError(401, 'unauthorized', 'Missing bearer token')
+    const found = await findKeyByToken(ctx.db.orm, match[1] as string)
+    if (!found) throw new ApiError(401, 'unauthorized', 'Invalid or revoked API key')
+    const { key, orgPartnerId } = found
+    let principal: Principal
+    if (key.scope === 'system') principal = { scope: 'system', keyId: key.id }
+    else if (key.scope === 'partner')
+      principal = { scope: 'partner', keyId: key.id, partnerId: key.partnerId as string }
+    else
+      principal = {
+        scope: 'organization',
+        keyId: key.id,
+        orgId: key.orgId as string,
+        partnerId: orgPartnerId,
+      }
+    c.set('principal', principal)
+    c.set('log', c.var.log.child({ keyId: key.id }))
+    await touchApiKey(ctx.db.orm, key.id, ctx.clock.now())
+    await next()
+  }
+}

@@ -1,0 +1,25 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import type { Logger } from '../lib/logger.ts'
+import { validationError } from './errors.ts'
+import type { Principal } from './principal.ts'
+
+export type AppEnv = {
+  Variables: {
+    principal: Principal
+    requestId: string
+    log: Logger
+  }
+}
+
+/** A router whose validation failures become the API's 422 error shape, naming each offending field. */
+export function router(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const where =
+          result.target === 'json' ? 'request body' : result.target === 'query' ? 'query' : result.target
+        throw validationError(result.error, where)
+      }
+    },
+  })
+}

@@ -1,0 +1,128 @@
+import { z } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { ZodError } from 'zod'
+import type { Logger } from '../lib/logger.ts'
+
+export interface ErrorDetail {
+  path: string
+  message: string
+}
+
+/**
+ * The one error shape of the API: `{ error, code, details? }`. `error` is the human sentence (as the Breeze
+ * documents quote it, e.g. "Organization context required"), `code` a stable machine-readable name, and
+ * `details` the offending fields of a request that failed validation.
+ */
+export const errorSchema = z
+  .object({
+    error: z.string().openapi({ example: 'Validation failed: url: Invalid URL' }),
+    code: z.string().openapi({ example: 'validation_failed' }),
+    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Error')
+
+export class ApiError extends Error {
+  override name = 'ApiError'
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message)
+  }
+
+  static notFound(what = 'Resource'): ApiError {
+    return new ApiError(404, 'not_found', `${what} not found`)
+  }
+
+  static orgContextRequired(): ApiError {
+    return new ApiError(400, 'org_context_required', 'Organization context required')
+  }
+
+  static forbidden(message = 'This API key may not do that'): ApiError {
+    return new ApiError(403, 'forbidden', message)
+  }
+
+  static invalid(path: string, message: string, status: ContentfulStatusCode = 422): ApiError {
+    return new ApiError(status, 'validation_failed', `Validation failed: ${path}: ${message}`, [
+      { path, message },
+    ])
+  }
+
+  static conflict(message: string): ApiError {
+    return new ApiError(409, 'conflict', message)
+  }
+}
+
+export function detailsFromZod(error: ZodError): ErrorDetail[] {
+  return error.issues.map((issue) => {
+    const base = issue.path.map(String).join('.')
+    // An unknown field is reported at its own path, which is what a caller needs to find it.
+    if (issue.code === 'unrecognized_keys') {
+      return { path: issue.keys.map((k) => (base ? `${base}.${k}` : k)).join(', '), message: 'Unknown field' }
+    }
+    return { path: base || '(body)', message: issue.message }
+  })
+}
+
+export function validationError(error: ZodError, where: string): ApiError {
+  const details = detailsFromZod(error)
+  const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ')
+  return new ApiError(422, 'validation_failed', `Invalid ${where}: ${summary}`, details)
+}
+
+export function errorBody(err: ApiError) {
+  return { error: err.message, code: err.code, ...(err.details ? { details: err.details } : {}) }
+}
+
+/** Maps anything thrown in a handler to the error shape. Unknown errors are logged and never shown. */
+export function toErrorResponse(err: unknown, c: Context, log: Logger): Response {
+  if (err instanceof ApiError) return c.json(errorBody(err), err.status)
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode
+    const code =
+      status === 400 && /json/i.test(err.message)
+        ? 'invalid_json'
+        : status === 413
+          ? 'payload_too_large'
+          : status === 415
+            ? 'unsupported_media_type'
+            : status === 401
+              ? 'unauthorized'
+              : 'http_error'
+    const message =
+      code === 'invalid_json'
+        ? 'Malformed JSON in request body'
+        : err.message || 'Request could not be processed'
+    return c.json({ error: message, code }, status)
+  }
+  log.error({ err }, 'unhandled error')
+  return c.json({ error: 'Internal server error', code: 'internal' }, 500)
+}
+
+const ERROR_DESCRIPTIONS = {
+  400: 'Malformed request, or an organization must be named',
+  401: 'Missing, unknown or revoked API key',
+  403: 'The API key may not do this',
+  404: 'Not found, or not reachable by this API key',
+  409: 'Conflicts with the current state',
+  413: 'Request body too large',
+  415: 'Request body is not JSON',
+  422: 'Invalid input; `details` names each offending field',
+  502: 'The vendor or endpoint answered with an error',
+} as const
+
+/** OpenAPI response entries for the given error statuses, all in the one error shape. */
+export function errorResponses<S extends keyof typeof ERROR_DESCRIPTIONS>(...statuses: S[]) {
+  const out = {} as Record<
+    S,
+    { description: string; content: { 'application/json': { schema: typeof errorSchema } } }
+  >
+  for (const s of statuses) {
+    out[s] = { description: ERROR_DESCRIPTIONS[s], content: { 'application/json': { schema: errorSchema } } }
+  }
+  return out
+}

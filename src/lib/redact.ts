@@ -1,0 +1,35 @@
+/**
+ * Field names that carry secrets anywhere in Patchbay: credentials, signing secrets, tokens, chat webhook
+ * URLs (whose path is the credential). Used by the logger's redaction and by audit summaries.
+ */
+const SECRET_KEY_RE =
+  /^(secret|password|passwd|token|apiKey|api_key|apiToken|api_token|privateKey|private_key|clientSecret|client_secret|authToken|auth_token|accessToken|access_token|refreshToken|refresh_token|webhookUrl|webhook_url|credentials|authorization|cookie|integrationCode|integration_code|signingSecret|signing_secret|secret_key|secretKey|webhook_secret|webhookSecret)$/i
+
+export const REDACTED = '[redacted]'
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY_RE.test(key)
+}
+
+/** A deep copy of `value` with every secret-named field replaced. Safe to log or store in an audit entry. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 8) return REDACTED
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1))
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = isSecretKey(k) ? (v === null || v === undefined ? v : REDACTED) : redact(v, depth + 1)
+    }
+    return out
+  }
+  return value
+}
+
+/** Removes every occurrence of the given secret strings from a text (vendor error bodies, exception messages). */
+export function scrubSecrets(text: string, secrets: Iterable<string | undefined | null>): string {
+  let out = text
+  for (const s of secrets) {
+    if (typeof s === 'string' && s.length >= 4) out = out.split(s).join(REDACTED)
+  }
+  return out
+}

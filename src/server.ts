@@ -1,0 +1,80 @@
+import type { AddressInfo } from 'node:net'
+import { type ServerType, serve } from '@hono/node-server'
+import type { AppContext } from './context.ts'
+import { createApp } from './http/app.ts'
+
+/** A long-running part of a Patchbay process: the HTTP API, the delivery workers, the scheduler. */
+export interface Service {
+  readonly name: string
+  start(): Promise<void>
+  /** Stops taking new work and finishes what is under way. */
+  stop(): Promise<void>
+}
+
+export class ApiService implements Service {
+  readonly name = 'api'
+  #server: ServerType | undefined
+  address: AddressInfo | undefined
+
+  constructor(private readonly ctx: AppContext) {}
+
+  async start(): Promise<void> {
+    const app = createApp(this.ctx)
+    await new Promise<void>((resolve, reject) => {
+      const server = serve(
+        { fetch: app.fetch, port: this.ctx.config.PORT, hostname: this.ctx.config.HOST },
+        (info) => {
+          this.address = info
+          resolve()
+        },
+      )
+      server.once('error', reject)
+      this.#server = server
+    })
+    const a = this.address as AddressInfo
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address
+    this.ctx.log.info(
+      { url: `http://${host}:${a.port}`, docs: `http://${host}:${a.port}/api/v1/docs` },
+      'API listening',
+    )
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server
+    if (!server) return
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      if ('closeIdleConnections' in server) server.closeIdleConnections()
+    })
+  }
+}
+
+/** Starts services in order and stops them in reverse, once, on the first SIGTERM or SIGINT. */
+export async function runUntilSignalled(
+  ctx: AppContext,
+  services: Service[],
+  onStopped: () => Promise<void>,
+) {
+  for (const s of services) await s.start()
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) {
+      ctx.log.warn({ signal }, 'second signal: exiting without waiting')
+      process.exit(1)
+    }
+    stopping = true
+    ctx.log.info({ signal }, 'shutting down: draining work in progress')
+    for (const s of [...services].reverse()) {
+      try {
+        await s.stop()
+      } catch (err) {
+        ctx.log.error({ err, service: s.name }, 'error while stopping')
+      }
+    }
+    await onStopped()
+    ctx.log.info('stopped')
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
+}

@@ -1,0 +1,10 @@
+/**
+ * Every column that holds vault ciphertext. `patchbay keys rotate` walks this list, so a module that stores a
+ * secret adds its column here. The column's name is the `field` of its seal context and the row's `id` its id.
+ */
+export interface SealedColumn {
+  table: string
+  column: string
+}
+
+export const SEALED_COLUMNS: readonly SealedColumn[] = []

@@ -1,0 +1,119 @@
+import { Writable } from 'node:stream'
+import { inject } from 'vitest'
+import { type Config, loadConfig } from '../src/config.ts'
+import type { AppContext } from '../src/context.ts'
+import { createApp } from '../src/http/app.ts'
+import { ManualClock } from '../src/lib/clock.ts'
+import { createLogger } from '../src/lib/logger.ts'
+import { createApiKey } from '../src/store/tenancy.ts'
+import { generateKeyRing, type KeyRing } from '../src/vault/keyring.ts'
+import { Vault } from '../src/vault/vault.ts'
+import { openTestDatabase, type TestDatabase } from './databases.ts'
+
+export interface Harness {
+  ctx: AppContext
+  clock: ManualClock
+  app: ReturnType<typeof createApp>
+  /** Every log line written, for tests that check what reaches the logs. */
+  logs: string[]
+  database: TestDatabase
+  /** A system-scope token. */
+  systemToken: string
+  /** Calls the API as a user would; `token` defaults to the system token. */
+  request(
+    method: string,
+    path: string,
+    opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
+  ): Promise<Response>
+  // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies loosely and assert on them
+  json<T = any>(
+    method: string,
+    path: string,
+    opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: T }>
+  close(): Promise<void>
+}
+
+export interface HarnessOptions {
+  env?: Record<string, string>
+  ring?: KeyRing
+}
+
+export async function createHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const database = await openTestDatabase(inject('dbTemplate'))
+  const config: Config = loadConfig({ LOG_LEVEL: 'debug', DATA_DIR: '/nonexistent', ...opts.env })
+  const logs: string[] = []
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk))
+      cb()
+    },
+  })
+  const clock = new ManualClock('2026-02-18T12:00:00.000Z')
+  const ctx: AppContext = {
+    config,
+    db: database.db,
+    vault: new Vault(opts.ring ?? generateKeyRing('test')),
+    clock,
+    log: createLogger(config.LOG_LEVEL, sink),
+  }
+  const app = createApp(ctx)
+  const { token: systemToken } = await createApiKey(
+    ctx.db.orm,
+    { name: 'test system', scope: 'system' },
+    clock.now(),
+  )
+
+  const request: Harness['request'] = (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers }
+    const token = o.token === undefined ? systemToken : o.token
+    if (token) headers.authorization = `Bearer ${token}`
+    let body: string | undefined
+    if (o.body !== undefined) {
+      body = typeof o.body === 'string' ? o.body : JSON.stringify(o.body)
+      headers['content-type'] ??= 'application/json'
+    }
+    return Promise.resolve(app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) }))
+  }
+  return {
+    ctx,
+    clock,
+    app,
+    logs,
+    database,
+    systemToken,
+    request,
+    async json(method, path, o) {
+      const res = await request(method, path, o)
+      const text = await res.text()
+      return { status: res.status, body: text ? JSON.parse(text) : undefined }
+    },
+    close: () => database.drop(),
+  }
+}
+
+/** A partner, two of its organizations, an unrelated organization, and a token for each. */
+export async function seedTenants(h: Harness) {
+  const partner = (await h.json('POST', '/api/v1/partners', { body: { name: 'Acme MSP' } })).body
+  const otherPartner = (await h.json('POST', '/api/v1/partners', { body: { name: 'Other MSP' } })).body
+  const orgA = (await h.json('POST', '/api/v1/orgs', { body: { name: 'Contoso', partnerId: partner.id } }))
+    .body
+  const orgB = (await h.json('POST', '/api/v1/orgs', { body: { name: 'Fabrikam', partnerId: partner.id } }))
+    .body
+  const orgC = (
+    await h.json('POST', '/api/v1/orgs', { body: { name: 'Initech', partnerId: otherPartner.id } })
+  ).body
+  const key = async (body: Record<string, unknown>) =>
+    (await h.json('POST', '/api/v1/api-keys', { body })).body.token as string
+  return {
+    partner,
+    otherPartner,
+    orgA,
+    orgB,
+    orgC,
+    partnerToken: await key({ name: 'partner', scope: 'partner', partnerId: partner.id }),
+    otherPartnerToken: await key({ name: 'other partner', scope: 'partner', partnerId: otherPartner.id }),
+    orgAToken: await key({ name: 'org a', scope: 'organization', orgId: orgA.id }),
+    orgCToken: await key({ name: 'org c', scope: 'organization', orgId: orgC.id }),
+  }
+}
