@@ -1,6 +1,7 @@
 import type { Config } from './config.ts'
 import type { Clock } from './lib/clock.ts'
 import type { Logger } from './lib/logger.ts'
+import type { HttpClient } from './net/http-client.ts'
 import type { Database } from './store/db.ts'
 import type { Vault } from './vault/vault.ts'
 
@@ -11,4 +12,6 @@ export interface AppContext {
   vault: Vault
   clock: Clock
   log: Logger
+  /** The one way out: SSRF-guarded, address-pinned, keep-alive HTTP for webhooks and vendor APIs. */
+  http: HttpClient
 }

@@ -3,6 +3,8 @@ import type { Config } from './config.ts'
 import type { AppContext } from './context.ts'
 import { type Clock, systemClock } from './lib/clock.ts'
 import { createLogger, type Logger } from './lib/logger.ts'
+import { AddressPolicy } from './net/address-policy.ts'
+import { HttpClient, type Resolver } from './net/http-client.ts'
 import { type Database, lockDataDir, openEmbedded, openServed } from './store/db.ts'
 import { migrateEmbedded, migrateServed } from './store/migrate.ts'
 import { resolveKeyRing } from './vault/keyring.ts'
@@ -18,6 +20,7 @@ export interface OpenOptions {
   migrate?: boolean
   clock?: Clock
   log?: Logger
+  resolver?: Resolver
 }
 
 /** Opens the database (embedded or served), applies migrations and loads the key ring. */
@@ -64,13 +67,21 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
       'PATCHBAY_ALLOWED_TARGET_CIDRS is set: outbound requests may reach these private ranges, over plain http too',
     )
   }
+  const http = new HttpClient({
+    policy: AddressPolicy.fromSetting(config.PATCHBAY_ALLOWED_TARGET_CIDRS),
+    clock,
+    defaultTimeoutMs: config.PATCHBAY_DELIVERY_TIMEOUT_MS,
+    ...(opts.resolver ? { resolver: opts.resolver } : {}),
+  })
   return {
     config,
     db,
     vault: new Vault(ring.ring),
     clock,
     log,
+    http,
     async close() {
+      await http.close()
       await db.close()
       unlock()
     },

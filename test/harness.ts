@@ -5,6 +5,8 @@ import type { AppContext } from '../src/context.ts'
 import { createApp } from '../src/http/app.ts'
 import { ManualClock } from '../src/lib/clock.ts'
 import { createLogger } from '../src/lib/logger.ts'
+import { AddressPolicy } from '../src/net/address-policy.ts'
+import { HttpClient, type Resolver } from '../src/net/http-client.ts'
 import { createApiKey } from '../src/store/tenancy.ts'
 import { generateKeyRing, type KeyRing } from '../src/vault/keyring.ts'
 import { Vault } from '../src/vault/vault.ts'
@@ -37,11 +39,23 @@ export interface Harness {
 export interface HarnessOptions {
   env?: Record<string, string>
   ring?: KeyRing
+  /**
+   * DNS for outbound requests. Defaults to answering 127.0.0.1 for every `*.test` name (the loopback stand-ins),
+   * and nothing else. Loopback is allowed through PATCHBAY_ALLOWED_TARGET_CIDRS unless `env` says otherwise.
+   */
+  resolver?: Resolver
 }
+
+export const loopbackResolver: Resolver = async (host) => (host.endsWith('.test') ? ['127.0.0.1'] : [])
 
 export async function createHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const database = await openTestDatabase(inject('dbTemplate'))
-  const config: Config = loadConfig({ LOG_LEVEL: 'debug', DATA_DIR: '/nonexistent', ...opts.env })
+  const config: Config = loadConfig({
+    LOG_LEVEL: 'debug',
+    DATA_DIR: '/nonexistent',
+    PATCHBAY_ALLOWED_TARGET_CIDRS: '127.0.0.0/8',
+    ...opts.env,
+  })
   const logs: string[] = []
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -56,6 +70,13 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
     vault: new Vault(opts.ring ?? generateKeyRing('test')),
     clock,
     log: createLogger(config.LOG_LEVEL, sink),
+    http: new HttpClient({
+      policy: AddressPolicy.fromSetting(config.PATCHBAY_ALLOWED_TARGET_CIDRS),
+      resolver: opts.resolver ?? loopbackResolver,
+      clock,
+      dnsCacheMs: 0,
+      defaultTimeoutMs: config.PATCHBAY_DELIVERY_TIMEOUT_MS,
+    }),
   }
   const app = createApp(ctx)
   const { token: systemToken } = await createApiKey(
@@ -88,7 +109,10 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
       const text = await res.text()
       return { status: res.status, body: text ? JSON.parse(text) : undefined }
     },
-    close: () => database.drop(),
+    async close() {
+      await ctx.http.close()
+      await database.drop()
+    },
   }
 }
 

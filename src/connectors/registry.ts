@@ -1,0 +1,21 @@
+import type { Connector, ConnectorDescriptor } from './types.ts'
+
+/**
+ * Every provider Patchbay knows. Adding a vendor means adding its folder and one line here; nothing else in
+ * the code names a vendor.
+ */
+const CONNECTORS: readonly Connector[] = []
+
+const byId = new Map(CONNECTORS.map((c) => [c.descriptor.id, c]))
+
+export function connector(id: string): Connector | undefined {
+  return byId.get(id)
+}
+
+export function allConnectors(): readonly Connector[] {
+  return CONNECTORS
+}
+
+export function descriptors(): ConnectorDescriptor[] {
+  return CONNECTORS.map((c) => c.descriptor)
+}

@@ -1,0 +1,112 @@
+import type { Clock } from '../lib/clock.ts'
+import type { Logger } from '../lib/logger.ts'
+import type { HttpClient } from '../net/http-client.ts'
+import type { CredentialSchema } from '../vault/mask.ts'
+
+export type ConnectorCategory = 'communication' | 'psa' | 'monitoring' | 'ticketing'
+
+/** Decrypted credentials, shaped by the connector's credential schema. Never logged, never returned. */
+export type Credentials = Record<string, unknown>
+
+/** What a connector is, as data: the registry, the providers route and credential masking read only this. */
+export interface ConnectorDescriptor {
+  /** The provider name used in the API (`connectwise`, `slack`, …). */
+  id: string
+  displayName: string
+  category: ConnectorCategory
+  /** Capability names this provider supports; an integration enables a subset. */
+  capabilities: readonly string[]
+  /** Every field, with `sensitive`/`required`; each vendor connector also has an optional `baseUrl`. */
+  credentialSchema: CredentialSchema
+  /** Where the vendor documents the API this connector calls. */
+  docsUrl?: string
+}
+
+/** What a connector's code may use: the guarded HTTP client, the clock, a logger. Nothing else. */
+export interface ConnectorEnv {
+  http: HttpClient
+  clock: Clock
+  log: Logger
+}
+
+export type VerifyResult =
+  | {
+      ok: true /** Who the credentials belong to, when the vendor says (account, company, site). */
+      account?: string
+    }
+  | { ok: false /** The vendor's own error text, secrets removed. */; error: string; status?: number }
+
+export interface Connector {
+  descriptor: ConnectorDescriptor
+  /** A real, cheap, authenticated call to the vendor. */
+  verify(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult>
+  /** The health probe; defaults to verify. */
+  probe?(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult>
+  /** PSA/ticketing operations, for connectors with ticket capabilities. */
+  tickets?: TicketOperations
+}
+
+export interface NewTicket {
+  title: string
+  description: string
+  /** Board (ConnectWise), queue (Autotask), project (Jira), assignment group… as the vendor names it. */
+  queue?: string | undefined
+  /** Vendor's own priority value, after the connection's priority mapping. */
+  priority?: string | undefined
+  status?: string | undefined
+  /** The vendor's company/account id, when the vendor needs one. */
+  companyId?: string | undefined
+  /** Patchbay's reference (the alert id), stored where the vendor allows, for idempotent creation. */
+  externalRef?: string | undefined
+}
+
+export interface ExternalTicket {
+  id: string
+  /** Human-facing number or key (e.g. Jira `OPS-12`), when it differs from id. */
+  number?: string | undefined
+  title?: string | undefined
+  status: string
+  url: string
+  updatedAt?: string | undefined
+}
+
+export interface NamedRef {
+  id: string
+  name: string
+}
+
+export interface PageOf<T> {
+  items: T[]
+  /** Opaque cursor for the next page; absent on the last page. */
+  next?: string | undefined
+}
+
+export interface TicketOperations {
+  createTicket(credentials: Credentials, ticket: NewTicket, env: ConnectorEnv): Promise<ExternalTicket>
+  getTicket(credentials: Credentials, id: string, env: ConnectorEnv): Promise<ExternalTicket>
+  updateStatus(
+    credentials: Credentials,
+    id: string,
+    status: string,
+    env: ConnectorEnv,
+  ): Promise<ExternalTicket>
+  addNote(
+    credentials: Credentials,
+    id: string,
+    note: { text: string; internal: boolean },
+    env: ConnectorEnv,
+  ): Promise<void>
+  listCompanies(
+    credentials: Credentials,
+    page: { cursor?: string | undefined },
+    env: ConnectorEnv,
+  ): Promise<PageOf<NamedRef>>
+  /** Boards, queues, projects or groups, where the vendor has them. */
+  listQueues?(credentials: Credentials, env: ConnectorEnv): Promise<NamedRef[]>
+  /** Tickets changed since `since`, a page at a time, oldest change first, for sync. */
+  listChangedTickets(
+    credentials: Credentials,
+    opts: { since?: Date | undefined; cursor?: string | undefined },
+    env: ConnectorEnv,
+  ): Promise<PageOf<ExternalTicket>>
+}

@@ -1,0 +1,126 @@
+import { scrubSecrets } from '../lib/redact.ts'
+import { OutboundError, UnsafeUrlError } from '../net/http-client.ts'
+import { parseRetryAfter } from '../net/retry-after.ts'
+import type { CredentialSchema } from '../vault/mask.ts'
+import type { ConnectorEnv, Credentials } from './types.ts'
+import { VendorError } from './vendor-error.ts'
+
+export interface VendorCall {
+  /** Who is being called, for messages: "ConnectWise", "Jira". */
+  vendor: string
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  url: string
+  headers?: Record<string, string>
+  /** Serialised as JSON unless a string. */
+  body?: unknown
+  /** Secret values (the sensitive credential fields) to strip from any text that leaves this function. */
+  secrets: readonly unknown[]
+  /** Pulls the vendor's human message out of an error body; falls back to the raw body. */
+  errorText?: (body: unknown, raw: string) => string | undefined
+  timeoutMs?: number
+}
+
+export interface VendorResponse<T> {
+  status: number
+  headers: Record<string, string>
+  data: T
+}
+
+/**
+ * One call to a vendor's REST API. 2xx bodies are parsed as JSON (or returned as text); anything else becomes a
+ * VendorError carrying the vendor's own message, with every credential value removed, and Retry-After for 429
+ * and 503. Nothing here sleeps or retries: a delivery is rescheduled by the engine, an interactive test reports
+ * the rate limit to the user.
+ */
+export async function callVendor<T = unknown>(
+  env: ConnectorEnv,
+  call: VendorCall,
+): Promise<VendorResponse<T>> {
+  const secrets = secretStrings(call.secrets)
+  const scrub = (text: string) => scrubSecrets(text, secrets)
+  const headers: Record<string, string> = { accept: 'application/json', ...call.headers }
+  let body: string | undefined
+  if (call.body !== undefined) {
+    body = typeof call.body === 'string' ? call.body : JSON.stringify(call.body)
+    headers['content-type'] ??= 'application/json'
+  }
+  let res: Awaited<ReturnType<ConnectorEnv['http']['request']>>
+  try {
+    res = await env.http.request({
+      method: call.method ?? 'GET',
+      url: call.url,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      ...(call.timeoutMs ? { timeoutMs: call.timeoutMs } : {}),
+      keepResponseChars: 8 * 1_048_576,
+      maxResponseBytes: 32 * 1_048_576,
+    })
+  } catch (err) {
+    if (err instanceof UnsafeUrlError) throw new VendorError(scrub(`${call.vendor} URL ${err.message}`), 400)
+    if (err instanceof OutboundError) throw new VendorError(scrub(`${call.vendor}: ${err.message}`))
+    throw err
+  }
+  const parsed = parseBody(res.body, res.headers['content-type'])
+  if (res.status >= 200 && res.status < 300)
+    return { status: res.status, headers: res.headers, data: parsed as T }
+  const detail =
+    (call.errorText?.(parsed, res.body) ?? defaultErrorText(parsed) ?? res.body.slice(0, 500).trim()) || ''
+  const retryAfterMs =
+    res.status === 429 || res.status === 503
+      ? parseRetryAfter(res.headers['retry-after'], env.clock.now())
+      : undefined
+  const sentence = `${call.vendor} answered ${res.status}${detail ? `: ${detail}` : ''}`
+  throw new VendorError(scrub(sentence), res.status, retryAfterMs)
+}
+
+function parseBody(text: string, contentType: string | undefined): unknown {
+  if (!text) return undefined
+  if (contentType?.includes('json') || /^[[{]/.test(text.trimStart())) {
+    try {
+      return JSON.parse(text)
+    } catch {
+      return text
+    }
+  }
+  return text
+}
+
+/** The usual places vendors put their message. */
+function defaultErrorText(body: unknown): string | undefined {
+  if (typeof body === 'string') return body.slice(0, 500).trim() || undefined
+  if (!body || typeof body !== 'object') return undefined
+  const b = body as Record<string, unknown>
+  const pick = (v: unknown): string | undefined => {
+    if (typeof v === 'string' && v) return v
+    if (v && typeof v === 'object' && typeof (v as Record<string, unknown>).message === 'string') {
+      return (v as Record<string, string>).message
+    }
+    return undefined
+  }
+  const errors = Array.isArray(b.errors)
+    ? (b.errors as unknown[]).map(pick).filter(Boolean).join('; ')
+    : undefined
+  return pick(b.message) ?? pick(b.error) ?? (errors || undefined) ?? pick(b.description) ?? pick(b.detail)
+}
+
+function secretStrings(secrets: readonly unknown[]): string[] {
+  const values = secrets.filter((v): v is string => typeof v === 'string' && v.length >= 4)
+  return values.flatMap((v) => [v, encodeURIComponent(v)])
+}
+
+/** The values of a connector's sensitive credential fields, for `VendorCall.secrets`. */
+export function sensitiveValues(schema: CredentialSchema, credentials: Credentials): unknown[] {
+  return Object.entries(schema)
+    .filter(([, f]) => f.sensitive)
+    .map(([name]) => credentials[name])
+}
+
+export function basicAuth(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`
+}
+
+/** A base URL without its trailing slash; `override` (the credential's `baseUrl`) wins when given. */
+export function baseUrl(defaultBase: string, override: unknown): string {
+  const base = typeof override === 'string' && override.trim() ? override.trim() : defaultBase
+  return base.replace(/\/+$/, '')
+}

@@ -1,0 +1,275 @@
+import dns from 'node:dns/promises'
+import { buildConnector, Pool } from 'undici'
+import type { Clock } from '../lib/clock.ts'
+import { systemClock } from '../lib/clock.ts'
+import { type AddressPolicy, ipLiteral } from './address-policy.ts'
+
+/** Resolves a hostname to every address it has. Injected so tests can make DNS say anything. */
+export type Resolver = (hostname: string) => Promise<string[]>
+
+export const systemResolver: Resolver = async (hostname) =>
+  (await dns.lookup(hostname, { all: true, verbatim: true })).map((a) => a.address)
+
+/** The URL may not be called: bad scheme, blocked name, or an address outside the policy. */
+export class UnsafeUrlError extends Error {
+  override name = 'UnsafeUrlError'
+}
+
+export type OutboundFailure = 'timeout' | 'connection' | 'tls' | 'dns' | 'aborted' | 'protocol'
+
+/** The request was sent (or tried) but no HTTP response came back. */
+export class OutboundError extends Error {
+  override name = 'OutboundError'
+  constructor(
+    readonly kind: OutboundFailure,
+    message: string,
+    readonly timeMs: number,
+  ) {
+    super(message)
+  }
+}
+
+export interface CheckedUrl {
+  url: URL
+  /** The address the connection will be made to; no second resolution happens. */
+  address: string
+  /** The address is in PATCHBAY_ALLOWED_TARGET_CIDRS. */
+  exempt: boolean
+}
+
+export interface OutboundRequest {
+  method?: string
+  url: string
+  headers?: Record<string, string>
+  body?: string | Buffer
+  timeoutMs?: number
+  /** Characters of the response body to return (the rest is read and dropped, up to maxResponseBytes). */
+  keepResponseChars?: number
+  /** A response longer than this is cut off and the connection closed. */
+  maxResponseBytes?: number
+  signal?: AbortSignal
+}
+
+export interface OutboundResponse {
+  status: number
+  headers: Record<string, string>
+  body: string
+  /** The body was longer than keepResponseChars. */
+  truncated: boolean
+  timeMs: number
+  address: string
+}
+
+export interface HttpClientOptions {
+  policy: AddressPolicy
+  resolver?: Resolver
+  clock?: Clock
+  /** How long a DNS answer is reused; every attempt still checks the (possibly cached) answer. */
+  dnsCacheMs?: number
+  connectionsPerOrigin?: number
+  keepAliveMs?: number
+  defaultTimeoutMs?: number
+  userAgent?: string
+}
+
+const BLOCKED_NAME_RE = /(^|\.)(localhost|local)$/
+
+/**
+ * Every request Patchbay makes to the outside world goes through here. Before each request the URL is checked
+ * (scheme, hostname, every DNS answer against the address policy), and the connection is made to the checked
+ * address itself, so DNS cannot answer differently between the check and the connect. Redirects are never
+ * followed. Connections are kept alive in one pool per origin and address.
+ */
+export class HttpClient {
+  readonly policy: AddressPolicy
+  readonly #resolver: Resolver
+  readonly #clock: Clock
+  readonly #dnsCacheMs: number
+  readonly #dns = new Map<string, { addresses: string[]; expires: number }>()
+  readonly #inflight = new Map<string, Promise<string[]>>()
+  readonly #pools = new Map<string, Pool>()
+  readonly #opts: Required<
+    Pick<HttpClientOptions, 'connectionsPerOrigin' | 'keepAliveMs' | 'defaultTimeoutMs'>
+  > & {
+    userAgent: string | undefined
+  }
+
+  constructor(opts: HttpClientOptions) {
+    this.policy = opts.policy
+    this.#resolver = opts.resolver ?? systemResolver
+    this.#clock = opts.clock ?? systemClock
+    this.#dnsCacheMs = opts.dnsCacheMs ?? 1000
+    this.#opts = {
+      connectionsPerOrigin: opts.connectionsPerOrigin ?? 64,
+      keepAliveMs: opts.keepAliveMs ?? 30_000,
+      defaultTimeoutMs: opts.defaultTimeoutMs ?? 30_000,
+      userAgent: opts.userAgent,
+    }
+  }
+
+  /** Validates a URL for storage or use. Throws UnsafeUrlError saying what is wrong. */
+  async check(raw: string): Promise<CheckedUrl> {
+    let url: URL
+    try {
+      url = new URL(raw)
+    } catch {
+      throw new UnsafeUrlError('is not a valid URL')
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UnsafeUrlError('must use HTTPS')
+    if (url.username || url.password) throw new UnsafeUrlError('must not contain credentials')
+    const host = url.hostname.toLowerCase().replace(/\.$/, '')
+    if (!host) throw new UnsafeUrlError('has no host')
+    if (BLOCKED_NAME_RE.test(host)) throw new UnsafeUrlError(`host "${host}" is a local name`)
+    const literal = ipLiteral(host)
+    let addresses: string[]
+    if (literal) addresses = [literal]
+    else {
+      try {
+        addresses = await this.#resolve(host)
+      } catch {
+        addresses = []
+      }
+      if (addresses.length === 0) throw new UnsafeUrlError(`host "${host}" could not be resolved`)
+    }
+    let exempt = true
+    for (const a of addresses) {
+      const verdict = this.policy.judge(a)
+      if (!verdict.allowed) throw new UnsafeUrlError(`resolves to ${verdict.reason}`)
+      exempt &&= verdict.exempt
+    }
+    if (url.protocol === 'http:' && !exempt) throw new UnsafeUrlError('must use HTTPS')
+    return { url, address: addresses[0] as string, exempt }
+  }
+
+  async #resolve(host: string): Promise<string[]> {
+    const now = this.#clock.now().getTime()
+    const cached = this.#dns.get(host)
+    if (cached && cached.expires > now) return cached.addresses
+    let pending = this.#inflight.get(host)
+    if (!pending) {
+      pending = this.#resolver(host).finally(() => this.#inflight.delete(host))
+      this.#inflight.set(host, pending)
+    }
+    const addresses = await pending
+    if (this.#dnsCacheMs > 0) this.#dns.set(host, { addresses, expires: now + this.#dnsCacheMs })
+    return addresses
+  }
+
+  /** Checks the URL, then sends the request to the checked address. Non-2xx statuses are responses, not errors. */
+  async request(req: OutboundRequest): Promise<OutboundResponse> {
+    const target = await this.check(req.url)
+    const timeoutMs = req.timeoutMs ?? this.#opts.defaultTimeoutMs
+    const pool = this.#pool(target)
+    const started = performance.now()
+    const headers: Record<string, string> = {
+      ...(this.#opts.userAgent ? { 'user-agent': this.#opts.userAgent } : {}),
+      ...req.headers,
+    }
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout
+    try {
+      const res = await pool.request({
+        path: `${target.url.pathname}${target.url.search}`,
+        method: (req.method ?? 'GET') as 'GET',
+        headers,
+        body: req.body ?? null,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal,
+      })
+      const keep = req.keepResponseChars ?? 1_000_000
+      const max = req.maxResponseBytes ?? Math.max(keep * 4, 1_048_576)
+      const chunks: Buffer[] = []
+      let size = 0
+      let cut = false
+      for await (const chunk of res.body) {
+        const buf = chunk as Buffer
+        if (size < keep * 4) chunks.push(buf)
+        size += buf.length
+        if (size > max) {
+          cut = true
+          res.body.destroy()
+          break
+        }
+      }
+      const text = Buffer.concat(chunks).toString('utf8')
+      const out: Record<string, string> = {}
+      for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v
+      return {
+        status: res.statusCode,
+        headers: out,
+        body: text.length > keep ? text.slice(0, keep) : text,
+        truncated: cut || text.length > keep,
+        timeMs: Math.round(performance.now() - started),
+        address: target.address,
+      }
+    } catch (err) {
+      throw describeFailure(err, timeout.aborted, timeoutMs, target, Math.round(performance.now() - started))
+    }
+  }
+
+  #pool(target: CheckedUrl): Pool {
+    const key = `${target.url.origin}|${target.address}`
+    let pool = this.#pools.get(key)
+    if (pool) {
+      // Most recently used last, for eviction.
+      this.#pools.delete(key)
+      this.#pools.set(key, pool)
+      return pool
+    }
+    const servername = target.url.hostname.replace(/^\[|\]$/g, '')
+    const connector = buildConnector({ timeout: Math.min(this.#opts.defaultTimeoutMs, 10_000) })
+    const address = target.address
+    pool = new Pool(target.url.origin, {
+      connections: this.#opts.connectionsPerOrigin,
+      keepAliveTimeout: this.#opts.keepAliveMs,
+      keepAliveMaxTimeout: this.#opts.keepAliveMs,
+      connect: (opts, cb) =>
+        connector({ ...opts, hostname: address, ...(ipLiteral(servername) ? {} : { servername }) }, cb),
+    })
+    this.#pools.set(key, pool)
+    if (this.#pools.size > 2000) {
+      const [oldestKey, oldest] = this.#pools.entries().next().value as [string, Pool]
+      this.#pools.delete(oldestKey)
+      void oldest.close().catch(() => undefined)
+    }
+    return pool
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()]
+    this.#pools.clear()
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
+  }
+}
+
+function describeFailure(
+  err: unknown,
+  timedOut: boolean,
+  timeoutMs: number,
+  target: CheckedUrl,
+  timeMs: number,
+): OutboundError {
+  const e = err as NodeJS.ErrnoException & { code?: string }
+  const where = `${target.address}:${target.url.port || (target.url.protocol === 'https:' ? 443 : 80)}`
+  const code = e?.code ?? ''
+  if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new OutboundError('timeout', `Request timed out after ${timeoutMs} ms`, timeMs)
+  }
+  if (code === 'UND_ERR_CONNECT_TIMEOUT')
+    return new OutboundError('timeout', `Connection to ${where} timed out`, timeMs)
+  if (e?.name === 'AbortError' || code === 'UND_ERR_ABORTED')
+    return new OutboundError('aborted', 'Request aborted', timeMs)
+  if (code === 'ECONNREFUSED')
+    return new OutboundError('connection', `Connection refused by ${where}`, timeMs)
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') {
+    return new OutboundError('connection', `Connection to ${where} closed unexpectedly`, timeMs)
+  }
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+    return new OutboundError('connection', `${where} is unreachable`, timeMs)
+  if (/CERT|TLS|SSL/i.test(code) || /certificate|tls|ssl/i.test(e?.message ?? '')) {
+    return new OutboundError('tls', `TLS error: ${e.message}`, timeMs)
+  }
+  return new OutboundError('protocol', `Request failed: ${e?.message ?? String(err)}`, timeMs)
+}
