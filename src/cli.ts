@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import { bootstrapSystemKey } from './bootstrap.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { JobService } from './jobs/service.ts'
 import { createLogger } from './lib/logger.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
 import { ApiService, runUntilSignalled, type Service } from './server.ts'
@@ -59,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       const rt = await openRuntime(config, { log })
-      await serve(rt, [new ApiService(rt)])
+      await serve(rt, [new ApiService(rt), new JobService(rt)])
       return -1
     }
     case 'api':
@@ -68,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
         log.warn(`"patchbay ${command}" runs one role; with the embedded database use "patchbay start"`)
       }
       const rt = await openRuntime(config, { log })
-      await serve(rt, command === 'api' ? [new ApiService(rt)] : [])
+      await serve(rt, command === 'api' ? [new ApiService(rt)] : [new JobService(rt)])
       return -1
     }
     case 'migrate': {

@@ -33,6 +33,8 @@ export const configSchema = z.object({
   PATCHBAY_PROBE_INTERVAL_MS: durationMs(5 * 60_000),
   PATCHBAY_PROBE_FAILURE_THRESHOLD: intFromEnv(3, 1, 1000),
   PATCHBAY_PSA_SYNC_INTERVAL_MS: durationMs(15 * 60_000),
+  PATCHBAY_JOB_CONCURRENCY: intFromEnv(16, 1, 1_000),
+  PATCHBAY_JOB_GROUP_CONCURRENCY: intFromEnv(4, 1, 1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 

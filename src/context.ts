@@ -1,4 +1,5 @@
 import type { Config } from './config.ts'
+import type { ConnectorRegistry } from './connectors/registry.ts'
 import type { Clock } from './lib/clock.ts'
 import type { Logger } from './lib/logger.ts'
 import type { HttpClient } from './net/http-client.ts'
@@ -14,4 +15,6 @@ export interface AppContext {
   log: Logger
   /** The one way out: SSRF-guarded, address-pinned, keep-alive HTTP for webhooks and vendor APIs. */
   http: HttpClient
+  /** Every provider Patchbay can connect to; the real registry, or another one in tests. */
+  connectors: ConnectorRegistry
 }

@@ -1,5 +1,6 @@
 import path from 'node:path'
 import type { Config } from './config.ts'
+import { type ConnectorRegistry, defaultRegistry } from './connectors/registry.ts'
 import type { AppContext } from './context.ts'
 import { type Clock, systemClock } from './lib/clock.ts'
 import { createLogger, type Logger } from './lib/logger.ts'
@@ -21,6 +22,7 @@ export interface OpenOptions {
   clock?: Clock
   log?: Logger
   resolver?: Resolver
+  connectors?: ConnectorRegistry
 }
 
 /** Opens the database (embedded or served), applies migrations and loads the key ring. */
@@ -80,6 +82,7 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
     clock,
     log,
     http,
+    connectors: opts.connectors ?? defaultRegistry,
     async close() {
       await http.close()
       await db.close()

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import { inject } from 'vitest'
 import { type Config, loadConfig } from '../src/config.ts'
+import { type ConnectorRegistry, defaultRegistry } from '../src/connectors/registry.ts'
 import type { AppContext } from '../src/context.ts'
 import { createApp } from '../src/http/app.ts'
 import { ManualClock } from '../src/lib/clock.ts'
@@ -44,6 +45,8 @@ export interface HarnessOptions {
    * and nothing else. Loopback is allowed through PATCHBAY_ALLOWED_TARGET_CIDRS unless `env` says otherwise.
    */
   resolver?: Resolver
+  /** The connectors the app knows; defaults to the real registry. */
+  connectors?: ConnectorRegistry
 }
 
 export const loopbackResolver: Resolver = async (host) => (host.endsWith('.test') ? ['127.0.0.1'] : [])
@@ -77,6 +80,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
       dnsCacheMs: 0,
       defaultTimeoutMs: config.PATCHBAY_DELIVERY_TIMEOUT_MS,
     }),
+    connectors: opts.connectors ?? defaultRegistry,
   }
   const app = createApp(ctx)
   const { token: systemToken } = await createApiKey(

@@ -1,15 +1,37 @@
+import { genericMonitoring } from './generic-monitoring/index.ts'
+import { genericTicketing } from './generic-ticketing/index.ts'
 import type { Connector, ConnectorDescriptor } from './types.ts'
 
 /**
  * Every provider Patchbay knows. Adding a vendor means adding its folder and one line here; nothing else in
  * the code names a vendor.
  */
-const CONNECTORS: readonly Connector[] = []
+// biome-ignore format: one connector per line, so adding one is a one-line change
+const CONNECTORS: readonly Connector[] = [
+  genericMonitoring,
+  genericTicketing,
+]
 
-const byId = new Map(CONNECTORS.map((c) => [c.descriptor.id, c]))
+/** A set of connectors by provider id. The app reads connectors only through one of these (`ctx.connectors`). */
+export interface ConnectorRegistry {
+  get(id: string): Connector | undefined
+  all(): readonly Connector[]
+}
+
+export function createRegistry(connectors: readonly Connector[]): ConnectorRegistry {
+  const ids = new Map<string, Connector>()
+  for (const c of connectors) {
+    if (ids.has(c.descriptor.id)) throw new Error(`two connectors share the id "${c.descriptor.id}"`)
+    ids.set(c.descriptor.id, c)
+  }
+  return { get: (id) => ids.get(id), all: () => connectors }
+}
+
+/** The registry of the real connectors; the default `ctx.connectors`. */
+export const defaultRegistry: ConnectorRegistry = createRegistry(CONNECTORS)
 
 export function connector(id: string): Connector | undefined {
-  return byId.get(id)
+  return defaultRegistry.get(id)
 }
 
 export function allConnectors(): readonly Connector[] {

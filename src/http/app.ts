@@ -9,8 +9,10 @@ import { renderReferencePage } from './reference-page.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
 import { healthRoutes } from './routes/health.ts'
+import { integrationRoutes } from './routes/integrations.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
+import { routingRuleRoutes } from './routes/routing-rules.ts'
 
 export const API_PREFIX = '/api/v1'
 
@@ -21,6 +23,8 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/orgs', orgRoutes(ctx)],
     ['/api-keys', apiKeyRoutes(ctx)],
     ['/audit-logs', auditLogRoutes(ctx)],
+    ['/integrations', integrationRoutes(ctx)],
+    ['/routing-rules', routingRuleRoutes(ctx)],
   ]
 }
 

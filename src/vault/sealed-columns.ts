@@ -7,4 +7,4 @@ export interface SealedColumn {
   column: string
 }
 
-export const SEALED_COLUMNS: readonly SealedColumn[] = []
+export const SEALED_COLUMNS: readonly SealedColumn[] = [{ table: 'integrations', column: 'credentials' }]

@@ -1,0 +1,48 @@
+import type { Connector, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
+import { callVendor, sensitiveValues } from '../vendor-http.ts'
+
+const credentialSchema = {
+  endpoint: {
+    type: 'url',
+    sensitive: false,
+    required: true,
+    description: 'The URL that receives events and telemetry as JSON POST requests',
+  },
+  apiKey: {
+    type: 'string',
+    sensitive: true,
+    required: false,
+    description: 'Sent as `Authorization: Bearer <apiKey>` when set',
+  },
+} as const
+
+/**
+ * Any HTTP endpoint that accepts JSON events (an observability platform's ingest URL, a collector, a custom
+ * receiver). There is no vendor API to ask "are these credentials good?", so the check is the real thing: a
+ * small JSON event POSTed to the endpoint, which must answer 2xx. Verification sends `patchbay.test`; the
+ * health probe sends `patchbay.heartbeat`, which receivers can use as a liveness signal or ignore.
+ */
+export const genericMonitoring: Connector = {
+  descriptor: {
+    id: 'generic-monitoring',
+    displayName: 'Monitoring endpoint',
+    category: 'monitoring',
+    capabilities: ['forward_events'],
+    credentialSchema: { ...credentialSchema },
+  },
+  verify: (credentials, env) => send(credentials, env, 'patchbay.test'),
+  probe: (credentials, env) => send(credentials, env, 'patchbay.heartbeat'),
+}
+
+async function send(credentials: Credentials, env: ConnectorEnv, type: string): Promise<VerifyResult> {
+  const apiKey = typeof credentials.apiKey === 'string' && credentials.apiKey ? credentials.apiKey : undefined
+  await callVendor(env, {
+    vendor: 'Monitoring endpoint',
+    method: 'POST',
+    url: String(credentials.endpoint),
+    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+    body: { type, source: 'patchbay', timestamp: env.clock.now().toISOString(), data: {} },
+    secrets: sensitiveValues(credentialSchema, credentials),
+  })
+  return { ok: true }
+}

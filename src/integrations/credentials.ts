@@ -1,0 +1,135 @@
+import type { Connector, Credentials } from '../connectors/types.ts'
+import type { HttpClient } from '../net/http-client.ts'
+import { UnsafeUrlError } from '../net/http-client.ts'
+import type { CredentialField, CredentialSchema } from '../vault/mask.ts'
+import type { Vault } from '../vault/vault.ts'
+import { FieldErrors } from './errors.ts'
+
+export const CREDENTIALS_SEAL = { table: 'integrations', field: 'credentials' } as const
+
+/**
+ * Checks credentials against the provider's schema and returns them complete (defaults applied). With `base`
+ * (the stored credentials), `input` is a partial update: given fields replace, `null` clears an optional field,
+ * absent fields are kept. Every problem is reported at once, by field, without ever echoing a value.
+ */
+export function validateCredentials(
+  connector: Connector,
+  input: Record<string, unknown>,
+  base?: Credentials,
+): Credentials {
+  const schema = connector.descriptor.credentialSchema
+  const errors = new FieldErrors()
+  const out: Credentials = { ...(base ?? {}) }
+  for (const key of Object.keys(input)) {
+    if (!(key in schema)) {
+      errors.add(
+        `credentials.${key}`,
+        `The credentials.${key} field is not part of the ${connector.descriptor.displayName} credential schema.`,
+      )
+    }
+  }
+  for (const [name, field] of Object.entries(schema)) {
+    const path = `credentials.${name}`
+    let value = name in input ? input[name] : out[name]
+    if (typeof value === 'string') value = value.trim()
+    if (value === null || value === undefined || value === '') {
+      if (field.default !== undefined) {
+        out[name] = field.default
+        continue
+      }
+      if (field.required) errors.add(path, `The ${path} field is required.`)
+      delete out[name]
+      continue
+    }
+    const problem = checkField(field, value)
+    if (problem) errors.add(path, `The ${path} field ${problem}.`)
+    else out[name] = value
+  }
+  errors.throwIfAny()
+  return out
+}
+
+function checkField(field: CredentialField, value: unknown): string | undefined {
+  switch (field.type) {
+    case 'string':
+      if (typeof value !== 'string') return 'must be a string'
+      if (value.length > 10_000) return 'is too long'
+      break
+    case 'url': {
+      if (typeof value !== 'string') return 'must be a URL'
+      let url: URL
+      try {
+        url = new URL(value)
+      } catch {
+        return 'must be a valid URL'
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an https URL'
+      break
+    }
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a number'
+      break
+    case 'boolean':
+      if (typeof value !== 'boolean') return 'must be true or false'
+      break
+  }
+  if (field.pattern && typeof value === 'string' && !new RegExp(field.pattern).test(value)) {
+    return 'has an invalid format'
+  }
+  return undefined
+}
+
+/**
+ * URL fields are checked against the outbound address policy when saved (and again at every call), so a
+ * credential pointing at a private address is refused up front with the reason.
+ */
+export async function checkCredentialUrls(
+  http: HttpClient,
+  schema: CredentialSchema,
+  credentials: Credentials,
+): Promise<void> {
+  const errors = new FieldErrors()
+  for (const [name, field] of Object.entries(schema)) {
+    const value = credentials[name]
+    if (field.type !== 'url' || typeof value !== 'string') continue
+    try {
+      await http.check(value)
+    } catch (err) {
+      if (!(err instanceof UnsafeUrlError)) throw err
+      errors.add(`credentials.${name}`, `The credentials.${name} URL ${err.message}.`)
+    }
+  }
+  errors.throwIfAny()
+}
+
+/** The non-sensitive fields, kept in plain JSON for display. */
+export function publicPart(schema: CredentialSchema, credentials: Credentials): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [name, field] of Object.entries(schema)) {
+    if (!field.sensitive && credentials[name] !== undefined) out[name] = credentials[name]
+  }
+  return out
+}
+
+/** Every string value of the credentials, sensitive or not, longest first: what to scrub from any text. */
+export function secretValues(schema: CredentialSchema | undefined, credentials: Credentials): string[] {
+  const values = Object.entries(credentials)
+    .filter(([name]) => schema?.[name]?.sensitive !== false)
+    .map(([, v]) => v)
+    .filter((v): v is string => typeof v === 'string' && v.length >= 4)
+  return values.flatMap((v) => [v, encodeURIComponent(v)]).sort((a, b) => b.length - a.length)
+}
+
+export function sealCredentials(vault: Vault, id: string, credentials: Credentials): string {
+  return vault.sealJson(credentials, { ...CREDENTIALS_SEAL, id })
+}
+
+export function openCredentials(vault: Vault, id: string, sealed: string): Credentials {
+  return vault.openJson<Credentials>(sealed, { ...CREDENTIALS_SEAL, id })
+}
+
+export function sameCredentials(a: Credentials, b: Credentials): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+  for (const k of keys) if (a[k] !== b[k]) return false
+  return true
+}

@@ -1,0 +1,472 @@
+import { and, eq, inArray } from 'drizzle-orm'
+import type { AppContext } from '../context.ts'
+import { newId } from '../lib/ids.ts'
+import { recordAudit } from '../store/audit.ts'
+import type { Executor } from '../store/db.ts'
+import {
+  clearDefaultRule,
+  deleteRoutingRuleRow,
+  getRoutingRule as getRuleRow,
+  type IntegrationRow,
+  insertRoutingRule,
+  listRoutingRules as listRuleRows,
+  type RoutingRuleRow,
+  rulesForCapability,
+  updateRoutingRule as updateRuleRow,
+} from '../store/integrations.ts'
+import { integrations, type RoutingCondition } from '../store/schema/integrations.ts'
+import type { Page, TenantScope } from '../store/scope.ts'
+import { FieldErrors, IntegrationError } from './errors.ts'
+import type { AuditContext, IntegrationView } from './service.ts'
+import { toView } from './service.ts'
+
+export type { RoutingCondition } from '../store/schema/integrations.ts'
+
+export const CONDITION_OPERATORS = [
+  'eq',
+  'neq',
+  'in',
+  'not_in',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'contains',
+  'exists',
+] as const
+export type ConditionOperator = (typeof CONDITION_OPERATORS)[number]
+
+export type RoutingRule = RoutingRuleRow
+
+export interface RuleInput {
+  capability: string
+  integrationId: string
+  fallbackIntegrationId?: string | null | undefined
+  /** Higher wins. Default 0. */
+  priority?: number | undefined
+  /** The catch-all for the capability (one per capability; setting it moves it here). */
+  isDefault?: boolean | undefined
+  /** All must match the operation's context. Not allowed on the default rule. */
+  conditions?: RoutingCondition[] | undefined
+}
+
+export type RulePatch = Partial<RuleInput>
+
+// ---- conditions ----
+
+function lookup(context: unknown, path: string): unknown {
+  let value: unknown = context
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined
+    value = (value as Record<string, unknown>)[part]
+  }
+  return value
+}
+
+/** -1, 0 or 1 for two numbers or two strings; undefined when they cannot be ordered. */
+function compare(a: unknown, b: unknown): number | undefined {
+  if ((typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string')) {
+    return a < b ? -1 : a > b ? 1 : 0
+  }
+  return undefined
+}
+
+/** Whether one condition holds for the context. Ordering operators compare numbers, or strings (ISO dates). */
+export function conditionHolds(c: RoutingCondition, context: unknown): boolean {
+  const actual = lookup(context, c.field)
+  const v = c.value
+  switch (c.operator as ConditionOperator) {
+    case 'eq':
+      return actual === v
+    case 'neq':
+      return actual !== v
+    case 'in':
+      return Array.isArray(v) && v.includes(actual)
+    case 'not_in':
+      return Array.isArray(v) && !v.includes(actual)
+    case 'gt':
+      return (compare(actual, v) ?? 0) > 0
+    case 'gte': {
+      const order = compare(actual, v)
+      return order !== undefined && order >= 0
+    }
+    case 'lt':
+      return (compare(actual, v) ?? 0) < 0
+    case 'lte': {
+      const order = compare(actual, v)
+      return order !== undefined && order <= 0
+    }
+    case 'contains':
+      return typeof actual === 'string'
+        ? typeof v === 'string' && actual.includes(v)
+        : Array.isArray(actual) && actual.includes(v)
+    case 'exists': {
+      const present = actual !== undefined && actual !== null
+      return v === false ? !present : present
+    }
+    default:
+      return false
+  }
+}
+
+function describe(c: RoutingCondition, context: unknown): string {
+  const actual = lookup(context, c.field)
+  return `${c.field} ${c.operator}${c.value === undefined ? '' : ` ${JSON.stringify(c.value)}`} (context has ${
+    actual === undefined ? 'nothing' : JSON.stringify(actual)
+  })`
+}
+
+function checkConditions(errors: FieldErrors, conditions: RoutingCondition[]): void {
+  conditions.forEach((c, i) => {
+    const at = `conditions.${i}`
+    if (!CONDITION_OPERATORS.includes(c.operator as ConditionOperator)) {
+      errors.add(`${at}.operator`, `Must be one of ${CONDITION_OPERATORS.join(', ')}.`)
+      return
+    }
+    if ((c.operator === 'in' || c.operator === 'not_in') && !Array.isArray(c.value)) {
+      errors.add(`${at}.value`, `The ${c.operator} operator needs an array value.`)
+    }
+    if (
+      ['gt', 'gte', 'lt', 'lte'].includes(c.operator) &&
+      typeof c.value !== 'number' &&
+      typeof c.value !== 'string'
+    ) {
+      errors.add(`${at}.value`, `The ${c.operator} operator needs a number or string value.`)
+    }
+    if (c.operator === 'exists' && c.value !== undefined && typeof c.value !== 'boolean') {
+      errors.add(`${at}.value`, 'The exists operator takes true, false or no value.')
+    }
+    if (!['exists'].includes(c.operator) && c.value === undefined) {
+      errors.add(`${at}.value`, `The ${c.operator} operator needs a value.`)
+    }
+  })
+}
+
+// ---- rules ----
+
+async function integrationsById(
+  db: Executor,
+  orgId: string,
+  ids: string[],
+): Promise<Map<string, IntegrationRow>> {
+  const unique = [...new Set(ids)]
+  if (unique.length === 0) return new Map()
+  const found = await db
+    .select()
+    .from(integrations)
+    .where(and(eq(integrations.orgId, orgId), inArray(integrations.id, unique)))
+  return new Map(found.map((r) => [r.id, r]))
+}
+
+async function checkTarget(
+  db: Executor,
+  errors: FieldErrors,
+  orgId: string,
+  field: string,
+  id: string,
+  capability: string,
+): Promise<void> {
+  const row = (await integrationsById(db, orgId, [id])).get(id)
+  if (!row || row.deletedAt) {
+    errors.add(field, `The selected ${field} is invalid.`)
+    return
+  }
+  if (!row.enabledCapabilities.includes(capability)) {
+    errors.add(field, `The integration does not have the ${capability} capability enabled.`)
+  }
+}
+
+interface CompleteRule {
+  capability: string
+  integrationId: string
+  fallbackIntegrationId: string | null
+  priority: number
+  isDefault: boolean
+  conditions: RoutingCondition[]
+}
+
+async function validateRule(db: Executor, orgId: string, rule: CompleteRule): Promise<void> {
+  const errors = new FieldErrors()
+  await checkTarget(db, errors, orgId, 'integrationId', rule.integrationId, rule.capability)
+  if (rule.fallbackIntegrationId) {
+    if (rule.fallbackIntegrationId === rule.integrationId) {
+      errors.add('fallbackIntegrationId', 'The fallback must be a different integration.')
+    } else {
+      await checkTarget(
+        db,
+        errors,
+        orgId,
+        'fallbackIntegrationId',
+        rule.fallbackIntegrationId,
+        rule.capability,
+      )
+    }
+  }
+  checkConditions(errors, rule.conditions)
+  if (rule.isDefault && rule.conditions.length > 0) {
+    errors.add('conditions', 'A default rule applies to every operation; it takes no conditions.')
+  }
+  errors.throwIfAny()
+}
+
+function ruleSummary(r: RoutingRuleRow) {
+  return {
+    capability: r.capability,
+    integrationId: r.integrationId,
+    fallbackIntegrationId: r.fallbackIntegrationId,
+    priority: r.priority,
+    isDefault: r.isDefault,
+    conditions: r.conditions,
+  }
+}
+
+export async function createRoutingRule(
+  ctx: AppContext,
+  orgId: string,
+  input: RuleInput,
+  audit: AuditContext,
+): Promise<RoutingRule> {
+  const rule: CompleteRule = {
+    capability: input.capability,
+    integrationId: input.integrationId,
+    fallbackIntegrationId: input.fallbackIntegrationId ?? null,
+    priority: input.priority ?? 0,
+    isDefault: input.isDefault ?? false,
+    conditions: input.conditions ?? [],
+  }
+  return ctx.db.orm.transaction(async (tx) => {
+    await validateRule(tx, orgId, rule)
+    const now = ctx.clock.now()
+    if (rule.isDefault) await clearDefaultRule(tx, orgId, rule.capability)
+    const created = await insertRoutingRule(tx, {
+      id: newId(now.getTime()),
+      orgId,
+      ...rule,
+      createdAt: now,
+      updatedAt: now,
+    })
+    await recordAudit(
+      tx,
+      {
+        actor: audit.actor,
+        orgId,
+        action: 'routing_rule.create',
+        targetType: 'routing_rule',
+        targetId: created.id,
+        summary: ruleSummary(created),
+        requestId: audit.requestId ?? null,
+      },
+      now,
+    )
+    return created
+  })
+}
+
+export async function updateRoutingRule(
+  ctx: AppContext,
+  scope: TenantScope,
+  id: string,
+  patch: RulePatch,
+  audit: AuditContext,
+): Promise<RoutingRule> {
+  return ctx.db.orm.transaction(async (tx) => {
+    const current = await getRuleRow(tx, scope, id, { forUpdate: true })
+    if (!current) throw IntegrationError.notFound('Routing rule')
+    const next: CompleteRule = {
+      capability: patch.capability ?? current.capability,
+      integrationId: patch.integrationId ?? current.integrationId,
+      fallbackIntegrationId:
+        patch.fallbackIntegrationId !== undefined
+          ? patch.fallbackIntegrationId
+          : current.fallbackIntegrationId,
+      priority: patch.priority ?? current.priority,
+      isDefault: patch.isDefault ?? current.isDefault,
+      conditions: patch.conditions ?? current.conditions,
+    }
+    await validateRule(tx, current.orgId, next)
+    const now = ctx.clock.now()
+    if (next.isDefault && (!current.isDefault || next.capability !== current.capability)) {
+      await clearDefaultRule(tx, current.orgId, next.capability)
+    }
+    const updated = await updateRuleRow(tx, current.id, { ...next, updatedAt: now })
+    await recordAudit(
+      tx,
+      {
+        actor: audit.actor,
+        orgId: current.orgId,
+        action: 'routing_rule.update',
+        targetType: 'routing_rule',
+        targetId: current.id,
+        summary: { before: ruleSummary(current), after: ruleSummary(updated) },
+        requestId: audit.requestId ?? null,
+      },
+      now,
+    )
+    return updated
+  })
+}
+
+export async function deleteRoutingRule(
+  ctx: AppContext,
+  scope: TenantScope,
+  id: string,
+  audit: AuditContext,
+): Promise<RoutingRule> {
+  return ctx.db.orm.transaction(async (tx) => {
+    const current = await getRuleRow(tx, scope, id, { forUpdate: true })
+    if (!current) throw IntegrationError.notFound('Routing rule')
+    await deleteRoutingRuleRow(tx, current.id)
+    const now = ctx.clock.now()
+    await recordAudit(
+      tx,
+      {
+        actor: audit.actor,
+        orgId: current.orgId,
+        action: 'routing_rule.delete',
+        targetType: 'routing_rule',
+        targetId: current.id,
+        summary: ruleSummary(current),
+        requestId: audit.requestId ?? null,
+      },
+      now,
+    )
+    return current
+  })
+}
+
+export async function getRoutingRule(ctx: AppContext, scope: TenantScope, id: string) {
+  return getRuleRow(ctx.db.orm, scope, id)
+}
+
+export async function listRoutingRules(
+  ctx: AppContext,
+  scope: TenantScope,
+  filter: { orgId?: string | undefined; capability?: string | undefined; integrationId?: string | undefined },
+  page: Page,
+) {
+  return listRuleRows(ctx.db.orm, scope, filter, page)
+}
+
+// ---- evaluation ----
+
+export type RouteVia = 'rule' | 'fallback' | 'default_rule' | 'default_rule_fallback'
+
+export interface TraceStep {
+  ruleId: string
+  priority: number
+  isDefault: boolean
+  outcome: 'chosen' | 'skipped'
+  reason: string
+}
+
+export interface RoutingEvaluation {
+  capability: string
+  /** The chosen integration, or null: no active provider. */
+  integration: IntegrationView | null
+  ruleId: string | null
+  via: RouteVia | null
+  reason: string
+  /** Every rule considered, in order, and what became of it. */
+  trace: TraceStep[]
+}
+
+function unavailable(row: IntegrationRow | undefined, capability: string): string | undefined {
+  if (!row) return 'does not exist'
+  if (row.deletedAt) return 'was deleted'
+  if (row.status !== 'active') return `is ${row.status}`
+  if (!row.enabledCapabilities.includes(capability)) return `does not have ${capability} enabled`
+  return undefined
+}
+
+/**
+ * Which integration handles `capability` for an operation with this context. Rules are walked by priority
+ * (highest first, then oldest): the first whose conditions all match and whose integration is active wins; if
+ * its integration is not active, its fallback, if active. Then the default rule (its integration, then its
+ * fallback). Otherwise there is no active provider. Nothing is changed; `trace` says why.
+ */
+export async function evaluateRouting(
+  ctx: AppContext,
+  orgId: string,
+  capability: string,
+  context: Record<string, unknown> = {},
+): Promise<RoutingEvaluation> {
+  const rules = await rulesForCapability(ctx.db.orm, orgId, capability)
+  const targets = await integrationsById(
+    ctx.db.orm,
+    orgId,
+    rules.flatMap((r) => [r.integrationId, ...(r.fallbackIntegrationId ? [r.fallbackIntegrationId] : [])]),
+  )
+  const trace: TraceStep[] = []
+  const ordered = [...rules.filter((r) => !r.isDefault), ...rules.filter((r) => r.isDefault)]
+  for (const rule of ordered) {
+    const step = { ruleId: rule.id, priority: rule.priority, isDefault: rule.isDefault }
+    if (!rule.isDefault) {
+      const failed = rule.conditions.find((c) => !conditionHolds(c, context))
+      if (failed) {
+        trace.push({ ...step, outcome: 'skipped', reason: `condition not met: ${describe(failed, context)}` })
+        continue
+      }
+    }
+    const primary = targets.get(rule.integrationId)
+    const primaryProblem = unavailable(primary, capability)
+    const what = rule.isDefault ? 'default rule' : 'rule'
+    if (!primaryProblem && primary) {
+      const reason = `${what} ${rule.id} matched and its integration ${primary.id} is active`
+      trace.push({ ...step, outcome: 'chosen', reason })
+      return choose(ctx, capability, primary, rule, rule.isDefault ? 'default_rule' : 'rule', reason, trace)
+    }
+    const fallbackId = rule.fallbackIntegrationId
+    const fallback = fallbackId ? targets.get(fallbackId) : undefined
+    const fallbackProblem = fallbackId ? unavailable(fallback, capability) : 'is not set'
+    if (!fallbackProblem && fallback) {
+      const reason = `${what} ${rule.id} matched; its integration ${rule.integrationId} ${primaryProblem}, so its fallback ${fallback.id} (active) was chosen`
+      trace.push({ ...step, outcome: 'chosen', reason })
+      return choose(
+        ctx,
+        capability,
+        fallback,
+        rule,
+        rule.isDefault ? 'default_rule_fallback' : 'fallback',
+        reason,
+        trace,
+      )
+    }
+    trace.push({
+      ...step,
+      outcome: 'skipped',
+      reason: `integration ${rule.integrationId} ${primaryProblem}; fallback${fallbackId ? ` ${fallbackId}` : ''} ${fallbackProblem}`,
+    })
+  }
+  const reason =
+    rules.length === 0
+      ? `No routing rule for capability "${capability}".`
+      : `No active provider for capability "${capability}": no matching rule has an active integration or fallback.`
+  return { capability, integration: null, ruleId: null, via: null, reason, trace }
+}
+
+function choose(
+  ctx: AppContext,
+  capability: string,
+  row: IntegrationRow,
+  rule: RoutingRuleRow,
+  via: RouteVia,
+  reason: string,
+  trace: TraceStep[],
+): RoutingEvaluation {
+  return { capability, integration: toView(ctx, row), ruleId: rule.id, via, reason, trace }
+}
+
+/**
+ * The active integration that handles `capability` for this operation, by the organization's routing rules.
+ * Throws `IntegrationError` with code `no_active_provider` (SynthesQ's NoActiveProviderException) when none.
+ */
+export async function resolveIntegration(
+  ctx: AppContext,
+  orgId: string,
+  capability: string,
+  context: Record<string, unknown> = {},
+): Promise<IntegrationView> {
+  const evaluation = await evaluateRouting(ctx, orgId, capability, context)
+  if (!evaluation.integration) throw new IntegrationError('no_active_provider', evaluation.reason)
+  return evaluation.integration
+}

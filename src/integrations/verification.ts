@@ -1,0 +1,84 @@
+import type { Connector, ConnectorEnv, Credentials } from '../connectors/types.ts'
+import { VendorError } from '../connectors/vendor-error.ts'
+import type { AppContext } from '../context.ts'
+import { scrubSecrets } from '../lib/redact.ts'
+import { secretValues } from './credentials.ts'
+
+/** What a verification or probe found. `error` is the vendor's own text, with every credential removed. */
+export interface CheckOutcome {
+  ok: boolean
+  error?: string
+  /** The vendor's HTTP status, when it answered. */
+  httpStatus?: number
+  /** A rate limit, timeout or outage: worth trying again. Rejected credentials are not. */
+  retryable: boolean
+  retryAfterMs?: number
+  /** Who the credentials belong to, when the vendor says. */
+  account?: string
+  latencyMs: number
+}
+
+export function connectorEnv(ctx: AppContext, provider: string): ConnectorEnv {
+  return { http: ctx.http, clock: ctx.clock, log: ctx.log.child({ provider }) }
+}
+
+function retryableStatus(status: number | undefined): boolean {
+  return status === 408 || status === 425 || status === 429 || (status !== undefined && status >= 500)
+}
+
+/**
+ * Runs a connector's `verify` (or `probe`, which defaults to `verify`). A `VendorError` thrown by the connector
+ * counts as a failed check with the vendor's message; any other exception too, with its message. Every text that
+ * leaves here has the credential values scrubbed out, whatever the connector did.
+ */
+export async function checkConnector(
+  ctx: AppContext,
+  connector: Connector,
+  credentials: Credentials,
+  kind: 'verify' | 'probe',
+): Promise<CheckOutcome> {
+  const secrets = secretValues(connector.descriptor.credentialSchema, credentials)
+  const scrub = (text: string) => scrubSecrets(text, secrets).slice(0, 2000)
+  const env = connectorEnv(ctx, connector.descriptor.id)
+  const started = performance.now()
+  const latency = () => Math.round(performance.now() - started)
+  try {
+    const check = kind === 'probe' && connector.probe ? connector.probe : connector.verify
+    const result = await check.call(connector, credentials, env)
+    if (result.ok) {
+      return {
+        ok: true,
+        retryable: false,
+        latencyMs: latency(),
+        ...(result.account ? { account: result.account } : {}),
+      }
+    }
+    return {
+      ok: false,
+      error: scrub(result.error),
+      retryable: retryableStatus(result.status),
+      latencyMs: latency(),
+      ...(result.status !== undefined ? { httpStatus: result.status } : {}),
+    }
+  } catch (err) {
+    const latencyMs = latency()
+    if (err instanceof VendorError) {
+      return {
+        ok: false,
+        error: scrub(err.message),
+        retryable: err.retryable,
+        latencyMs,
+        ...(err.status !== undefined ? { httpStatus: err.status } : {}),
+        ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+      }
+    }
+    const message = scrub(err instanceof Error ? err.message : String(err))
+    env.log.warn({ error: message }, `${kind} raised an unexpected error`)
+    return {
+      ok: false,
+      error: `${connector.descriptor.displayName}: ${message}`,
+      retryable: false,
+      latencyMs,
+    }
+  }
+}
