@@ -45,10 +45,14 @@ export function nextProbeSlot(integrationId: string, after: Date, intervalMs: nu
   return new Date(slot)
 }
 
-/** When an integration that just became healthy is first probed; null when probes are off. */
+/**
+ * When an integration that just became healthy is first probed: its first slot after the next sweep, so the
+ * sweep always sees a slot before it is due (it was just verified anyway). Null when probes are off.
+ */
 export function firstProbeAt(ctx: AppContext, integrationId: string, now: Date): Date | null {
   const interval = ctx.config.PATCHBAY_PROBE_INTERVAL_MS
-  return interval > 0 ? nextProbeSlot(integrationId, now, interval) : null
+  if (interval <= 0) return null
+  return nextProbeSlot(integrationId, new Date(now.getTime() + sweepIntervalMs(interval)), interval)
 }
 
 /** How often the sweep runs: it enqueues every probe due before its next run, at the probe's own time. */
