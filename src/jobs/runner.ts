@@ -35,6 +35,7 @@ export class JobRunner {
   readonly #inflight = new Map<string, Promise<void>>()
   readonly #groups = new Map<string, number>()
   readonly #listeners = new Set<(job: Job, outcome: JobOutcome) => void>()
+  #settled = 0
 
   constructor(
     private readonly ctx: AppContext,
@@ -50,6 +51,11 @@ export class JobRunner {
 
   get running(): number {
     return this.#inflight.size
+  }
+
+  /** How many job attempts have ended in this runner so far. */
+  get settled(): number {
+    return this.#settled
   }
 
   /** Called after every job attempt ends, with how it ended. Returns the unsubscribe function. */
@@ -99,6 +105,7 @@ export class JobRunner {
       })
       .then((outcome) => {
         this.#inflight.delete(job.id)
+        this.#settled++
         if (group) {
           const left = (this.#groups.get(group) ?? 1) - 1
           if (left > 0) this.#groups.set(group, left)

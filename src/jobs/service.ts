@@ -66,8 +66,13 @@ export class JobService implements Service {
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
         await this.scheduler.runDue()
-        await this.runner.fill()
-        if (this.runner.running === 0) break
+        const settledBefore = this.runner.settled
+        const claimed = await this.runner.fill()
+        if (this.runner.running === 0) {
+          // Jobs that finished while the claim was under way may have freed room it did not see: look again.
+          if (claimed === 0 && this.runner.settled === settledBefore) break
+          continue
+        }
         await this.runner.whenAnySettles()
       }
       await this.runner.drain()
