@@ -111,13 +111,32 @@ export function publicPart(schema: CredentialSchema, credentials: Credentials): 
   return out
 }
 
-/** Every string value of the credentials, sensitive or not, longest first: what to scrub from any text. */
+/**
+ * The sensitive credential values (fields not marked `sensitive: false`), longest first: what to scrub from any
+ * text that leaves a connector call. A sensitive URL (a chat webhook) is a secret by its path, and vendors echo
+ * paths in their errors, so its path and its long path segments are scrubbed too.
+ */
 export function secretValues(schema: CredentialSchema | undefined, credentials: Credentials): string[] {
   const values = Object.entries(credentials)
     .filter(([name]) => schema?.[name]?.sensitive !== false)
     .map(([, v]) => v)
     .filter((v): v is string => typeof v === 'string' && v.length >= 4)
-  return values.flatMap((v) => [v, encodeURIComponent(v)]).sort((a, b) => b.length - a.length)
+  const out = new Set<string>()
+  for (const v of values) {
+    out.add(v)
+    out.add(encodeURIComponent(v))
+    if (/^https?:\/\//i.test(v)) {
+      try {
+        const url = new URL(v)
+        if (url.pathname.length > 1) out.add(`${url.pathname}${url.search}`).add(url.pathname)
+        for (const segment of url.pathname.split('/')) if (segment.length >= 12) out.add(segment)
+        if (url.search.length > 1) out.add(url.search.slice(1))
+      } catch {
+        // not a URL after all
+      }
+    }
+  }
+  return [...out].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length)
 }
 
 export function sealCredentials(vault: Vault, id: string, credentials: Credentials): string {
