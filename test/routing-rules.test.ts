@@ -320,6 +320,11 @@ describe('rule management', () => {
       body: { orgId: org, capability: 'send_sms', integration_id: b, is_default: true },
     })
     expect(second.body.data.is_default).toBe(true)
+    const moved = await h.json('GET', `/api/v1/audit-logs?targetId=${second.body.data.id}`)
+    expect(moved.body.data[0].summary).toMatchObject({
+      isDefault: true,
+      previousDefaultRuleId: first.body.data.id,
+    })
     expect((await h.json('GET', `${RULES}/${first.body.data.id}`)).body.data.is_default).toBe(false)
     await h.json('POST', RULES, {
       token: t.partnerToken,

@@ -237,7 +237,7 @@ export async function createRoutingRule(
   return ctx.db.orm.transaction(async (tx) => {
     await validateRule(tx, orgId, rule)
     const now = ctx.clock.now()
-    if (rule.isDefault) await clearDefaultRule(tx, orgId, rule.capability)
+    const replaced = rule.isDefault ? await clearDefaultRule(tx, orgId, rule.capability) : []
     const created = await insertRoutingRule(tx, {
       id: newId(now.getTime()),
       orgId,
@@ -253,7 +253,10 @@ export async function createRoutingRule(
         action: 'routing_rule.create',
         targetType: 'routing_rule',
         targetId: created.id,
-        summary: ruleSummary(created),
+        summary: {
+          ...ruleSummary(created),
+          ...(replaced.length ? { previousDefaultRuleId: replaced[0] } : {}),
+        },
         requestId: audit.requestId ?? null,
       },
       now,
@@ -285,9 +288,10 @@ export async function updateRoutingRule(
     }
     await validateRule(tx, current.orgId, next)
     const now = ctx.clock.now()
-    if (next.isDefault && (!current.isDefault || next.capability !== current.capability)) {
-      await clearDefaultRule(tx, current.orgId, next.capability)
-    }
+    const replaced =
+      next.isDefault && (!current.isDefault || next.capability !== current.capability)
+        ? await clearDefaultRule(tx, current.orgId, next.capability)
+        : []
     const updated = await updateRuleRow(tx, current.id, { ...next, updatedAt: now })
     await recordAudit(
       tx,
@@ -297,7 +301,11 @@ export async function updateRoutingRule(
         action: 'routing_rule.update',
         targetType: 'routing_rule',
         targetId: current.id,
-        summary: { before: ruleSummary(current), after: ruleSummary(updated) },
+        summary: {
+          before: ruleSummary(current),
+          after: ruleSummary(updated),
+          ...(replaced.length ? { previousDefaultRuleId: replaced[0] } : {}),
+        },
         requestId: audit.requestId ?? null,
       },
       now,

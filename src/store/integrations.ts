@@ -229,9 +229,9 @@ export async function updateRoutingRule(
   return row as RoutingRuleRow
 }
 
-/** Clears `is_default` on the organization's other rules for the capability. */
-export async function clearDefaultRule(db: Executor, orgId: string, capability: string): Promise<void> {
-  await db
+/** Clears `is_default` on the organization's rules for the capability; returns the rules it was cleared on. */
+export async function clearDefaultRule(db: Executor, orgId: string, capability: string): Promise<string[]> {
+  const cleared = await db
     .update(routingRules)
     .set({ isDefault: false })
     .where(
@@ -241,6 +241,8 @@ export async function clearDefaultRule(db: Executor, orgId: string, capability: 
         eq(routingRules.isDefault, true),
       ),
     )
+    .returning({ id: routingRules.id })
+  return cleared.map((r) => r.id)
 }
 
 export async function deleteRoutingRuleRow(db: Executor, id: string): Promise<void> {
