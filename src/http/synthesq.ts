@@ -247,7 +247,3 @@ export function synthesqErrorResponses<S extends keyof typeof DESCRIPTIONS>(...s
   }
   return out
 }
-
-export function iso(d: Date | null | undefined): string | null {
-  return d ? d.toISOString() : null
-}

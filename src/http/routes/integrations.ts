@@ -21,10 +21,9 @@ import {
 import { credentialFieldSchema } from '../../vault/mask.ts'
 import type { AppEnv } from '../env.ts'
 import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
-import { idParams, uuidSchema } from '../schemas.ts'
+import { idParams, iso, uuidSchema } from '../schemas.ts'
 import {
   envelope,
-  iso,
   pageEnvelope,
   pageParams,
   pagination,
