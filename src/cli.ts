@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util'
 import { bootstrapSystemKey } from './bootstrap.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { transports } from './delivery/registry.ts'
+import { DeliveryWorker } from './delivery/worker.ts'
 import { createLogger } from './lib/logger.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
 import { ApiService, runUntilSignalled, type Service } from './server.ts'
@@ -59,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       const rt = await openRuntime(config, { log })
-      await serve(rt, [new ApiService(rt)])
+      await serve(rt, [new DeliveryWorker(rt, transports(rt)), new ApiService(rt)])
       return -1
     }
     case 'api':
@@ -68,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
         log.warn(`"patchbay ${command}" runs one role; with the embedded database use "patchbay start"`)
       }
       const rt = await openRuntime(config, { log })
-      await serve(rt, command === 'api' ? [new ApiService(rt)] : [])
+      await serve(rt, command === 'api' ? [new ApiService(rt)] : [new DeliveryWorker(rt, transports(rt))])
       return -1
     }
     case 'migrate': {

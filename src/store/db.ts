@@ -13,9 +13,17 @@ export type Orm = PgDatabase<PgQueryResultHKT, Schema>
 /** Either the whole database or an open transaction; repositories accept both. */
 export type Executor = Orm | Parameters<Parameters<Orm['transaction']>[0]>[0]
 
-export interface Database {
+/** Raw parameterised SQL, for the hot paths (ingest, claim, completion) where the query builder costs too much. */
+export interface Querier {
+  /** `name` makes it a prepared statement on a served database (parsed and planned once per connection). */
+  query<T = Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<T[]>
+}
+
+export interface Database extends Querier {
   readonly kind: 'embedded' | 'served'
   readonly orm: Orm
+  /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (q: Querier) => Promise<T>): Promise<T>
   /** Runs `fn` for every NOTIFY on `channel` until the returned function is called. */
   listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>
   close(): Promise<void>
@@ -47,6 +55,33 @@ export function openServed(opts: ServedOptions): Database {
   return {
     kind: 'served',
     orm,
+    async query(text, params, name) {
+      const res = await pool.query(
+        name ? { name, text, values: params ?? [] } : { text, values: params ?? [] },
+      )
+      return res.rows
+    },
+    async transaction(fn) {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const result = await fn({
+          async query(text, params, name) {
+            const res = await client.query(
+              name ? { name, text, values: params ?? [] } : { text, values: params ?? [] },
+            )
+            return res.rows
+          },
+        })
+        await client.query('COMMIT')
+        return result
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined)
+        throw err
+      } finally {
+        client.release()
+      }
+    },
     async listen(channel, fn) {
       const listener = new PgListener(opts.url, channel, fn, opts.onError)
       await listener.start()
@@ -129,6 +164,14 @@ export async function openEmbedded(opts: EmbeddedOptions): Promise<Database> {
   return {
     kind: 'embedded',
     orm,
+    async query(text, params) {
+      return (await client.query(text, params ?? [])).rows as never[]
+    },
+    transaction(fn) {
+      return client.transaction((tx) =>
+        fn({ query: async (text, params) => (await tx.query(text, params ?? [])).rows as never[] }),
+      )
+    },
     async listen(channel, fn) {
       const unlisten = await client.listen(channel, fn)
       return unlisten

@@ -1,2 +1,3 @@
 export * from './audit.ts'
+export * from './delivery.ts'
 export * from './tenancy.ts'
