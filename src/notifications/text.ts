@@ -26,23 +26,25 @@ export function escapeAndTruncate(
   max: number,
   escapeChar: (ch: string, prev: string | undefined) => string,
 ): string {
+  if (max <= 0) return ''
   const pieces: string[] = []
   let total = 0
   let prev: string | undefined
+  let cut = false
+  // Stops at the first character that does not fit, so a huge text costs no more than the limit.
   for (const ch of text) {
     const piece = escapeChar(ch, prev)
+    prev = ch
+    if (total + piece.length > max) {
+      cut = true
+      break
+    }
     pieces.push(piece)
     total += piece.length
-    prev = ch
   }
-  if (total <= max) return pieces.join('')
-  if (max <= 0) return ''
-  let out = ''
-  for (const piece of pieces) {
-    if (out.length + piece.length + ELLIPSIS.length > max) break
-    out += piece
-  }
-  return `${out}${ELLIPSIS}`
+  if (!cut) return pieces.join('')
+  while (pieces.length && total + ELLIPSIS.length > max) total -= (pieces.pop() as string).length
+  return `${pieces.join('')}${ELLIPSIS}`
 }
 
 export const SEVERITY_LABEL: Record<Severity, string> = {
