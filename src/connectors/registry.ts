@@ -1,10 +1,18 @@
+import { discord } from './discord/index.ts'
+import { slack } from './slack/index.ts'
+import { teams } from './teams/index.ts'
 import type { Connector, ConnectorDescriptor } from './types.ts'
 
 /**
  * Every provider Patchbay knows. Adding a vendor means adding its folder and one line here; nothing else in
  * the code names a vendor.
  */
-const CONNECTORS: readonly Connector[] = []
+// biome-ignore format: one provider per line keeps additions (and merges) to one line each
+const CONNECTORS: readonly Connector[] = [
+  slack,
+  teams,
+  discord,
+]
 
 const byId = new Map(CONNECTORS.map((c) => [c.descriptor.id, c]))
 
