@@ -1,10 +1,11 @@
+import { connectwise } from './connectwise/index.ts'
 import type { Connector, ConnectorDescriptor } from './types.ts'
 
 /**
  * Every provider Patchbay knows. Adding a vendor means adding its folder and one line here; nothing else in
  * the code names a vendor.
  */
-const CONNECTORS: readonly Connector[] = []
+const CONNECTORS: readonly Connector[] = [connectwise]
 
 const byId = new Map(CONNECTORS.map((c) => [c.descriptor.id, c]))
 
