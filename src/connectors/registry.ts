@@ -1,11 +1,12 @@
 import { connectwise } from './connectwise/index.ts'
+import { jira } from './jira/index.ts'
 import type { Connector, ConnectorDescriptor } from './types.ts'
 
 /**
  * Every provider Patchbay knows. Adding a vendor means adding its folder and one line here; nothing else in
  * the code names a vendor.
  */
-const CONNECTORS: readonly Connector[] = [connectwise]
+const CONNECTORS: readonly Connector[] = [connectwise, jira]
 
 const byId = new Map(CONNECTORS.map((c) => [c.descriptor.id, c]))
 
