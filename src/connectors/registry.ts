@@ -1,5 +1,6 @@
 import { connectwise } from './connectwise/index.ts'
 import { jira } from './jira/index.ts'
+import { servicenow } from './servicenow/index.ts'
 import type { Connector, ConnectorDescriptor } from './types.ts'
 import { zendesk } from './zendesk/index.ts'
 
@@ -7,7 +8,7 @@ import { zendesk } from './zendesk/index.ts'
  * Every provider Patchbay knows. Adding a vendor means adding its folder and one line here; nothing else in
  * the code names a vendor.
  */
-const CONNECTORS: readonly Connector[] = [connectwise, jira, zendesk]
+const CONNECTORS: readonly Connector[] = [connectwise, jira, servicenow, zendesk]
 
 const byId = new Map(CONNECTORS.map((c) => [c.descriptor.id, c]))
 

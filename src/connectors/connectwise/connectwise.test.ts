@@ -258,7 +258,7 @@ describe('changed tickets', () => {
     expect(all.at(-1)).toMatchObject({ title: 'Changed 0', status: 'Resolved' })
     const updated = all.map((t) => t.updatedAt ?? '')
     expect([...updated].sort()).toEqual(updated)
-    expect(cw.requests[0]?.query.get('conditions')).toBe('lastUpdated>[2026-02-19T08:00:00Z]')
+    expect(cw.requests[0]?.query.get('conditions')).toBe('lastUpdated>=[2026-02-19T08:00:00Z]')
     expect(cw.requests[0]?.query.get('orderBy')).toBe('lastUpdated asc')
   })
 })

@@ -274,7 +274,8 @@ const tickets: TicketOperations = {
     const page = cursor?.page ?? 1
     const res = await call<unknown[]>(creds, env, 'GET', '/service/tickets', {
       query: {
-        conditions: since ? `lastUpdated>${cwDate(new Date(since))}` : undefined,
+        // Second precision: >= the second `since` falls in, so nothing changed within that second is missed.
+        conditions: since ? `lastUpdated>=${cwDate(new Date(since))}` : undefined,
         orderBy: 'lastUpdated asc',
         page,
         pageSize: PAGE_SIZE,
