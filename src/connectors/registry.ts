@@ -1,4 +1,5 @@
 import { connectwise } from './connectwise/index.ts'
+import { freshservice } from './freshservice/index.ts'
 import { jira } from './jira/index.ts'
 import { servicenow } from './servicenow/index.ts'
 import type { Connector, ConnectorDescriptor } from './types.ts'
@@ -8,7 +9,7 @@ import { zendesk } from './zendesk/index.ts'
  * Every provider Patchbay knows. Adding a vendor means adding its folder and one line here; nothing else in
  * the code names a vendor.
  */
-const CONNECTORS: readonly Connector[] = [connectwise, jira, servicenow, zendesk]
+const CONNECTORS: readonly Connector[] = [connectwise, jira, servicenow, freshservice, zendesk]
 
 const byId = new Map(CONNECTORS.map((c) => [c.descriptor.id, c]))
 
