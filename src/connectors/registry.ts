@@ -1,3 +1,4 @@
+import { autotask } from './autotask/index.ts'
 import { connectwise } from './connectwise/index.ts'
 import { freshservice } from './freshservice/index.ts'
 import { jira } from './jira/index.ts'
@@ -9,7 +10,7 @@ import { zendesk } from './zendesk/index.ts'
  * Every provider Patchbay knows. Adding a vendor means adding its folder and one line here; nothing else in
  * the code names a vendor.
  */
-const CONNECTORS: readonly Connector[] = [connectwise, jira, servicenow, freshservice, zendesk]
+const CONNECTORS: readonly Connector[] = [connectwise, autotask, jira, servicenow, freshservice, zendesk]
 
 const byId = new Map(CONNECTORS.map((c) => [c.descriptor.id, c]))
 
