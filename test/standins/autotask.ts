@@ -92,6 +92,7 @@ const MAX_RECORDS = 500
 
 export class AutotaskStandIn extends StandIn implements PsaStandIn {
   readonly vendor = 'autotask'
+  readonly referenceField = 'externalID'
   readonly webUrl = 'https://ww5.autotask.net/'
   readonly defaults = { queue: 'Monitoring Alert', company: '0', priority: 'High' }
   readonly statuses = { initial: 'New', inProgress: 'In Progress', resolved: 'Complete' }

@@ -87,6 +87,7 @@ function statuses(startId: number): CwRef[] {
 
 export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
   readonly vendor = 'connectwise'
+  readonly referenceField = 'externalXRef'
   readonly defaults = { queue: 'Service Board', company: 'Contoso', priority: 'Priority 2 - Quick Response' }
   readonly statuses = { initial: 'New', inProgress: 'In Progress', resolved: 'Resolved' }
   readonly raw: { tickets: CwTicket[]; companies: CwCompany[]; boards: CwBoard[]; priorities: CwRef[] }

@@ -109,6 +109,7 @@ function textOf(html: string): string {
 
 export class FreshserviceStandIn extends StandIn implements PsaStandIn {
   readonly vendor = 'freshservice'
+  readonly referenceField = null
   readonly defaults = { queue: 'Service Desk', priority: 'High' }
   readonly statuses = { initial: 'Open', inProgress: 'Pending', resolved: 'Resolved' }
   readonly raw: { tickets: FsTicket[]; departments: FsNamed[]; groups: FsNamed[] }

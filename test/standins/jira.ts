@@ -88,6 +88,7 @@ function jiraTime(d: Date): string {
 
 export class JiraStandIn extends StandIn implements PsaStandIn {
   readonly vendor = 'jira'
+  readonly referenceField = 'labels'
   readonly defaults = { queue: 'OPS', priority: 'High' }
   readonly statuses = { initial: 'To Do', inProgress: 'In Progress', resolved: 'Done' }
   readonly raw: { issues: JiraIssue[]; projects: JiraProject[] }

@@ -110,6 +110,7 @@ function glide(d: Date): string {
 
 export class ServiceNowStandIn extends StandIn implements PsaStandIn {
   readonly vendor = 'servicenow'
+  readonly referenceField = 'correlation_id'
   readonly statuses = { initial: 'New', inProgress: 'In Progress', resolved: 'Resolved' }
   readonly oauthToken = 'sn-oauth-access-token-4f8e2a9c'
   readonly raw: Record<TableName, SnRecord[]>

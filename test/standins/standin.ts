@@ -81,6 +81,11 @@ export interface PsaStandIn {
   /** Names this vendor uses: a queue/board/project tickets can be created in, and its open/resolved statuses. */
   readonly defaults: { queue: string; company?: string | undefined; priority?: string | undefined }
   readonly statuses: { initial: string; inProgress: string; resolved: string }
+  /**
+   * Where the vendor keeps Patchbay's reference (so a repeated creation finds the first ticket), or null when it
+   * has no such field (Freshservice: Patchbay's own ticket mapping is the only guard against duplicates).
+   */
+  readonly referenceField: string | null
   readonly requests: RecordedRequest[]
   tickets(): StandInTicket[]
   ticket(id: string): StandInTicket | undefined

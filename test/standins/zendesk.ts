@@ -85,6 +85,7 @@ const ANONYMOUS = {
 
 export class ZendeskStandIn extends StandIn implements PsaStandIn {
   readonly vendor = 'zendesk'
+  readonly referenceField = 'external_id'
   readonly defaults = { queue: 'Support', priority: 'high' }
   readonly statuses = { initial: 'new', inProgress: 'open', resolved: 'solved' }
   readonly raw: { tickets: ZdTicket[]; organizations: ZdNamed[]; groups: ZdNamed[] }
