@@ -91,6 +91,8 @@ export interface PsaStandIn {
   ticket(id: string): StandInTicket | undefined
   setStatus(id: string, status: string): void
   failNext(status: number, opts?: FailOptions): this
+  /** Forgets recorded requests and pending failures; tickets and other state stay. */
+  resetRequests(): void
   start(): Promise<this>
   close(): Promise<void>
 }

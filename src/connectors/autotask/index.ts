@@ -96,6 +96,12 @@ interface Picklist {
 
 const zoneCache = new Map<string, { zone: Zone; expires: number }>()
 const picklistCache = new Map<string, { fields: Map<string, Picklist[]>; expires: number }>()
+const CACHE_LIMIT = 5000
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= CACHE_LIMIT) cache.clear()
+  cache.set(key, value)
+}
 
 /** Autotask errors: `{errors: ["…"]}` (strings, sometimes objects); ASP.NET's `{Message}` for 401/404/405. */
 function errorText(body: unknown): string | undefined {
@@ -138,7 +144,7 @@ async function discover(creds: Credentials, env: ConnectorEnv, url: string): Pro
   const web = str(info.webUrl)
   if (!api || !web) throw new VendorError(`${VENDOR} could not tell the zone of user ${user}`, 404)
   const zone = { api: restRoot(api), web: stripSlash(web), name: str(info.zoneName) }
-  zoneCache.set(key, { zone, expires: now + ZONE_TTL_MS })
+  remember(zoneCache, key, { zone, expires: now + ZONE_TTL_MS })
   return zone
 }
 
@@ -212,7 +218,7 @@ async function picklists(creds: Credentials, env: ConnectorEnv, entity: 'Tickets
       }),
     )
   }
-  picklistCache.set(key, { fields, expires: now + PICKLIST_TTL_MS })
+  remember(picklistCache, key, { fields, expires: now + PICKLIST_TTL_MS })
   return fields
 }
 
