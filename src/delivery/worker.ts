@@ -25,6 +25,8 @@ export interface WorkerOptions {
 }
 
 const BODY_LIMIT = 1000
+/** Longest a freed slot waits for others before the worker claims again. */
+const COALESCE_MS = 10
 
 /**
  * The delivery engine's worker: claims due deliveries in batches, attempts them through their transport with
@@ -46,6 +48,13 @@ export class DeliveryWorker implements Service {
   #stopping = false
   #loopDone: Promise<void> | undefined
   #wake: (() => void) | undefined
+  /** New work was announced (NOTIFY) since the loop last claimed. */
+  #notified = false
+  /** Attempts finished since the loop last claimed, i.e. slots that freed up. */
+  #freed = 0
+  /** How many freed slots are worth a claim: waking for each one would cost a query per delivery. */
+  #freedThreshold = 1
+  #coalesce: NodeJS.Timeout | undefined
   #unlisten: (() => Promise<void>) | undefined
   #lastReap = 0
 
@@ -65,7 +74,7 @@ export class DeliveryWorker implements Service {
   }
 
   async start(): Promise<void> {
-    this.#unlisten = await this.#ctx.db.listen(DELIVERY_CHANNEL, () => this.#wake?.())
+    this.#unlisten = await this.#ctx.db.listen(DELIVERY_CHANNEL, () => this.#onNotify())
     this.#loopDone = this.#loop()
     this.#ctx.log.info({ worker: this.id, ...this.#opts }, 'delivery worker started')
   }
@@ -107,6 +116,9 @@ export class DeliveryWorker implements Service {
           const reaped = await reapExpiredLeases(this.#ctx.db, this.#ctx.clock.now())
           if (reaped > 0) this.#ctx.log.warn({ reaped }, 'deliveries whose lease expired are due again')
         }
+        // Whatever arrives from here on is news to the claim below.
+        this.#notified = false
+        this.#freed = 0
         const room = this.#opts.concurrency - this.#inflight
         const asked = Math.min(room, this.#opts.batchSize)
         let claimed = 0
@@ -128,27 +140,46 @@ export class DeliveryWorker implements Service {
     }
   }
 
-  /** Waits for a notification, a freed slot, the next due time, or the poll interval. */
+  #onNotify(): void {
+    this.#notified = true
+    this.#wake?.()
+  }
+
+  /**
+   * A slot freed. Claim again once enough have freed to make the query worth it (half of what is in flight),
+   * or shortly after the first one, so a lone healthy target behind a hung one is not kept waiting.
+   */
+  #onSlotFreed(): void {
+    this.#freed++
+    if (!this.#wake) return
+    if (this.#freed >= this.#freedThreshold) this.#wake()
+    else this.#coalesce ??= setTimeout(() => this.#wake?.(), COALESCE_MS)
+  }
+
+  /** Waits for a notification, enough freed slots, the next due time, or the poll interval. */
   async #idle(lookAhead: boolean, floorMs = 0): Promise<void> {
     if (this.#stopping) return
     let waitMs = this.#opts.pollMs
     if (lookAhead) {
-      // Work due now that could not be claimed belongs to targets with no room: a freed slot wakes us.
+      // Work due now that could not be claimed belongs to targets with no room: freed slots wake us.
       const due = await nextDueAt(this.#ctx.db)
       const until = due ? due.getTime() - this.#ctx.clock.now().getTime() : Number.POSITIVE_INFINITY
       if (until > 0) waitMs = Math.min(waitMs, until)
     }
     waitMs = Math.max(waitMs, floorMs, 1)
+    this.#freedThreshold = Math.max(1, Math.min(this.#opts.batchSize, Math.floor(this.#inflight / 2)))
+    if (floorMs === 0 && (this.#notified || this.#freed >= this.#freedThreshold)) return
+    if (floorMs === 0 && this.#freed > 0) waitMs = Math.min(waitMs, COALESCE_MS)
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, waitMs)
-      function done() {
+      const done = () => {
         clearTimeout(timer)
+        clearTimeout(this.#coalesce)
+        this.#coalesce = undefined
+        this.#wake = undefined
         resolve()
       }
-      this.#wake = () => {
-        this.#wake = undefined
-        done()
-      }
+      const timer = setTimeout(done, waitMs)
+      this.#wake = done
     })
   }
 
@@ -156,7 +187,7 @@ export class DeliveryWorker implements Service {
     const busy = new Map<string, number>()
     for (const [target, n] of this.#perTarget) busy.set(target, this.#opts.perTarget - n)
     const now = this.#ctx.clock.now()
-    const batch = await claimDue(this.#ctx.db, {
+    const batch = await claimDue(this.#ctx.db.relaxed, {
       now,
       limit,
       perTarget: this.#opts.perTarget,
@@ -192,7 +223,7 @@ export class DeliveryWorker implements Service {
         const n = (this.#perTarget.get(d.targetId) ?? 1) - 1
         if (n <= 0) this.#perTarget.delete(d.targetId)
         else this.#perTarget.set(d.targetId, n)
-        this.#wake?.()
+        this.#onSlotFreed()
       })
       this.#attempts.add(p)
     }
@@ -266,7 +297,7 @@ export class DeliveryWorker implements Service {
       try {
         const now = this.#ctx.clock.now()
         const updated = await completeMany(
-          this.#ctx.db,
+          this.#ctx.db.relaxed,
           items.map((i) => i.completion),
           now,
         )

@@ -22,6 +22,13 @@ export interface Querier {
 export interface Database extends Querier {
   readonly kind: 'embedded' | 'served'
   readonly orm: Orm
+  /**
+   * For writes that may be lost in a database crash without losing work: delivery claims and outcomes. A lost
+   * claim leaves the delivery due; a lost outcome lets its lease expire; either way it is attempted again
+   * (at-least-once). On a served database these commits do not wait for the WAL flush
+   * (synchronous_commit=off), which is most of their cost.
+   */
+  readonly relaxed: Querier
   /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (q: Querier) => Promise<T>): Promise<T>
   /** Runs `fn` for every NOTIFY on `channel` until the returned function is called. */
@@ -51,10 +58,30 @@ export interface ServedOptions {
 export function openServed(opts: ServedOptions): Database {
   const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize })
   pool.on('error', (err) => opts.onError?.(err))
+  let relaxedPool: pg.Pool | undefined
+  const relaxed = () => {
+    if (!relaxedPool) {
+      relaxedPool = new pg.Pool({
+        connectionString: opts.url,
+        max: Math.max(2, Math.ceil(opts.poolSize / 2)),
+        options: '-c synchronous_commit=off',
+      })
+      relaxedPool.on('error', (err) => opts.onError?.(err))
+    }
+    return relaxedPool
+  }
   const orm = drizzlePg({ client: pool, schema }) as unknown as Orm
   return {
     kind: 'served',
     orm,
+    relaxed: {
+      async query(text, params, name) {
+        const res = await relaxed().query(
+          name ? { name, text, values: params ?? [] } : { text, values: params ?? [] },
+        )
+        return res.rows
+      },
+    },
     async query(text, params, name) {
       const res = await pool.query(
         name ? { name, text, values: params ?? [] } : { text, values: params ?? [] },
@@ -88,7 +115,7 @@ export function openServed(opts: ServedOptions): Database {
       return () => listener.stop()
     },
     async close() {
-      await pool.end()
+      await Promise.all([pool.end(), relaxedPool?.end()])
     },
   }
 }
@@ -161,12 +188,13 @@ export async function openEmbedded(opts: EmbeddedOptions): Promise<Database> {
     ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
   })
   const orm = drizzlePglite({ client, schema }) as unknown as Orm
+  const query: Querier['query'] = async (text, params) =>
+    (await client.query(text, params ?? [])).rows as never[]
   return {
     kind: 'embedded',
     orm,
-    async query(text, params) {
-      return (await client.query(text, params ?? [])).rows as never[]
-    },
+    relaxed: { query },
+    query,
     transaction(fn) {
       return client.transaction((tx) =>
         fn({ query: async (text, params) => (await tx.query(text, params ?? [])).rows as never[] }),
