@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util'
 import { bootstrapSystemKey } from './bootstrap.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { transports } from './delivery/registry.ts'
+import { DeliveryWorker } from './delivery/worker.ts'
 import { JobService } from './jobs/service.ts'
 import { createLogger } from './lib/logger.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
@@ -60,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       const rt = await openRuntime(config, { log })
-      await serve(rt, [new ApiService(rt), new JobService(rt)])
+      await serve(rt, [new DeliveryWorker(rt, transports(rt)), new JobService(rt), new ApiService(rt)])
       return -1
     }
     case 'api':
@@ -69,7 +71,12 @@ async function main(argv: string[]): Promise<number> {
         log.warn(`"patchbay ${command}" runs one role; with the embedded database use "patchbay start"`)
       }
       const rt = await openRuntime(config, { log })
-      await serve(rt, command === 'api' ? [new ApiService(rt)] : [new JobService(rt)])
+      await serve(
+        rt,
+        command === 'api'
+          ? [new ApiService(rt)]
+          : [new DeliveryWorker(rt, transports(rt)), new JobService(rt)],
+      )
       return -1
     }
     case 'migrate': {

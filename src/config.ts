@@ -28,7 +28,9 @@ export const configSchema = z.object({
   PATCHBAY_DELIVERY_TIMEOUT_MS: durationMs(30_000),
   PATCHBAY_DELIVERY_CONCURRENCY: intFromEnv(256, 1, 10_000),
   PATCHBAY_TARGET_CONCURRENCY: intFromEnv(16, 1, 1_000),
-  PATCHBAY_WEBHOOK_FAILURE_THRESHOLD: intFromEnv(50, 1, 1_000_000),
+  /** How long a worker holds a claimed delivery; defaults to the delivery timeout plus 30 s. */
+  PATCHBAY_DELIVERY_LEASE_MS: z.coerce.number().int().min(1000).optional(),
+  PATCHBAY_WEBHOOK_FAILURE_THRESHOLD: intFromEnv(20, 1, 1_000_000),
   PATCHBAY_DELIVERY_RETENTION_DAYS: intFromEnv(30, 1, 3650),
   PATCHBAY_PROBE_INTERVAL_MS: durationMs(5 * 60_000),
   PATCHBAY_PROBE_FAILURE_THRESHOLD: intFromEnv(3, 1, 1000),

@@ -3,6 +3,8 @@ import { inject } from 'vitest'
 import { type Config, loadConfig } from '../src/config.ts'
 import { type ConnectorRegistry, defaultRegistry } from '../src/connectors/registry.ts'
 import type { AppContext } from '../src/context.ts'
+import { transports } from '../src/delivery/registry.ts'
+import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { createApp } from '../src/http/app.ts'
 import { ManualClock } from '../src/lib/clock.ts'
 import { createLogger } from '../src/lib/logger.ts'
@@ -22,6 +24,8 @@ export interface Harness {
   database: TestDatabase
   /** A system-scope token. */
   systemToken: string
+  /** The delivery worker, not running: tests call `worker.drain()` to attempt what is due by `clock`. */
+  worker: DeliveryWorker
   /** Calls the API as a user would; `token` defaults to the system token. */
   request(
     method: string,
@@ -107,6 +111,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
     logs,
     database,
     systemToken,
+    worker: new DeliveryWorker(ctx, transports(ctx)),
     request,
     async json(method, path, o) {
       const res = await request(method, path, o)

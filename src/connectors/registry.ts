@@ -1,13 +1,31 @@
+import { autotask } from './autotask/index.ts'
+import { connectwise } from './connectwise/index.ts'
+import { discord } from './discord/index.ts'
+import { freshservice } from './freshservice/index.ts'
 import { genericMonitoring } from './generic-monitoring/index.ts'
 import { genericTicketing } from './generic-ticketing/index.ts'
+import { jira } from './jira/index.ts'
+import { servicenow } from './servicenow/index.ts'
+import { slack } from './slack/index.ts'
+import { teams } from './teams/index.ts'
 import type { Connector, ConnectorDescriptor } from './types.ts'
+import { zendesk } from './zendesk/index.ts'
 
 /**
  * Every provider Patchbay knows. Adding a vendor means adding its folder and one line here; nothing else in
  * the code names a vendor.
  */
-// biome-ignore format: one connector per line, so adding one is a one-line change
+// biome-ignore format: one provider per line keeps additions (and merges) to one line each
 const CONNECTORS: readonly Connector[] = [
+  slack,
+  teams,
+  discord,
+  connectwise,
+  autotask,
+  jira,
+  servicenow,
+  freshservice,
+  zendesk,
   genericMonitoring,
   genericTicketing,
 ]

@@ -1,6 +1,7 @@
 import type { Clock } from '../lib/clock.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { HttpClient } from '../net/http-client.ts'
+import type { Notification, SendResult } from '../notifications/types.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
 
 export type ConnectorCategory = 'communication' | 'psa' | 'monitoring' | 'ticketing'
@@ -44,6 +45,16 @@ export interface Connector {
   probe?(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult>
   /** PSA/ticketing operations, for connectors with ticket capabilities. */
   tickets?: TicketOperations
+  /** Chat notifications, for connectors with the `send_notification` capability. */
+  notifications?: NotificationOperations
+}
+
+export interface NotificationOperations {
+  /**
+   * Posts one message. Resolves when the platform accepted it; rejects with a NotificationError (status, body,
+   * Retry-After) when it did not. Never sleeps or retries: the delivery engine reschedules.
+   */
+  send(credentials: Credentials, message: Notification, env: ConnectorEnv): Promise<SendResult>
 }
 
 export interface NewTicket {

@@ -2,17 +2,21 @@ import { randomUUID } from 'node:crypto'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import type { AppContext } from '../context.ts'
+import { fanouts } from '../delivery/registry.ts'
 import { authenticate } from './auth.ts'
 import { type AppEnv, router } from './env.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
 import { renderReferencePage } from './reference-page.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
+import { deliveryRoutes } from './routes/deliveries.ts'
+import { eventRoutes, eventTypeRoutes } from './routes/events.ts'
 import { healthRoutes } from './routes/health.ts'
 import { integrationRoutes } from './routes/integrations.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
+import { webhookRoutes } from './routes/webhooks.ts'
 
 export const API_PREFIX = '/api/v1'
 
@@ -23,6 +27,10 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/orgs', orgRoutes(ctx)],
     ['/api-keys', apiKeyRoutes(ctx)],
     ['/audit-logs', auditLogRoutes(ctx)],
+    ['/events', eventRoutes(ctx, fanouts(ctx))],
+    ['/event-types', eventTypeRoutes()],
+    ['/webhooks', webhookRoutes(ctx)],
+    ['/deliveries', deliveryRoutes(ctx)],
     ['/integrations', integrationRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
   ]

@@ -13,9 +13,24 @@ export type Orm = PgDatabase<PgQueryResultHKT, Schema>
 /** Either the whole database or an open transaction; repositories accept both. */
 export type Executor = Orm | Parameters<Parameters<Orm['transaction']>[0]>[0]
 
-export interface Database {
+/** Raw parameterised SQL, for the hot paths (ingest, claim, completion) where the query builder costs too much. */
+export interface Querier {
+  /** `name` makes it a prepared statement on a served database (parsed and planned once per connection). */
+  query<T = Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<T[]>
+}
+
+export interface Database extends Querier {
   readonly kind: 'embedded' | 'served'
   readonly orm: Orm
+  /**
+   * For writes that may be lost in a database crash without losing work: delivery claims and outcomes. A lost
+   * claim leaves the delivery due; a lost outcome lets its lease expire; either way it is attempted again
+   * (at-least-once). On a served database these commits do not wait for the WAL flush
+   * (synchronous_commit=off), which is most of their cost.
+   */
+  readonly relaxed: Querier
+  /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (q: Querier) => Promise<T>): Promise<T>
   /** Runs `fn` for every NOTIFY on `channel` until the returned function is called. */
   listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>
   close(): Promise<void>
@@ -43,17 +58,64 @@ export interface ServedOptions {
 export function openServed(opts: ServedOptions): Database {
   const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize })
   pool.on('error', (err) => opts.onError?.(err))
+  let relaxedPool: pg.Pool | undefined
+  const relaxed = () => {
+    if (!relaxedPool) {
+      relaxedPool = new pg.Pool({
+        connectionString: opts.url,
+        max: Math.max(2, Math.ceil(opts.poolSize / 2)),
+        options: '-c synchronous_commit=off',
+      })
+      relaxedPool.on('error', (err) => opts.onError?.(err))
+    }
+    return relaxedPool
+  }
   const orm = drizzlePg({ client: pool, schema }) as unknown as Orm
   return {
     kind: 'served',
     orm,
+    relaxed: {
+      async query(text, params, name) {
+        const res = await relaxed().query(
+          name ? { name, text, values: params ?? [] } : { text, values: params ?? [] },
+        )
+        return res.rows
+      },
+    },
+    async query(text, params, name) {
+      const res = await pool.query(
+        name ? { name, text, values: params ?? [] } : { text, values: params ?? [] },
+      )
+      return res.rows
+    },
+    async transaction(fn) {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const result = await fn({
+          async query(text, params, name) {
+            const res = await client.query(
+              name ? { name, text, values: params ?? [] } : { text, values: params ?? [] },
+            )
+            return res.rows
+          },
+        })
+        await client.query('COMMIT')
+        return result
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined)
+        throw err
+      } finally {
+        client.release()
+      }
+    },
     async listen(channel, fn) {
       const listener = new PgListener(opts.url, channel, fn, opts.onError)
       await listener.start()
       return () => listener.stop()
     },
     async close() {
-      await pool.end()
+      await Promise.all([pool.end(), relaxedPool?.end()])
     },
   }
 }
@@ -126,9 +188,18 @@ export async function openEmbedded(opts: EmbeddedOptions): Promise<Database> {
     ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
   })
   const orm = drizzlePglite({ client, schema }) as unknown as Orm
+  const query: Querier['query'] = async (text, params) =>
+    (await client.query(text, params ?? [])).rows as never[]
   return {
     kind: 'embedded',
     orm,
+    relaxed: { query },
+    query,
+    transaction(fn) {
+      return client.transaction((tx) =>
+        fn({ query: async (text, params) => (await tx.query(text, params ?? [])).rows as never[] }),
+      )
+    },
     async listen(channel, fn) {
       const unlisten = await client.listen(channel, fn)
       return unlisten

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import { z } from '@hono/zod-openapi'
 
 /** One credential field of a provider, as `GET /integrations/providers` shows it. */
 export const credentialFieldSchema = z.object({

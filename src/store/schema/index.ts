@@ -1,4 +1,5 @@
 export * from './audit.ts'
+export * from './delivery.ts'
 export * from './integrations.ts'
 export * from './jobs.ts'
 export * from './tenancy.ts'

@@ -1,0 +1,322 @@
+import type { CredentialSchema } from '../../vault/mask.ts'
+import {
+  credential,
+  isoDate,
+  overrideBase,
+  requireCredential,
+  toOrigin,
+  verifyBy,
+} from '../shared/credentials.ts'
+import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
+import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
+import { parseLinkHeader } from '../shared/link-header.ts'
+import type {
+  Connector,
+  ConnectorEnv,
+  Credentials,
+  ExternalTicket,
+  NamedRef,
+  NewTicket,
+  PageOf,
+  TicketOperations,
+} from '../types.ts'
+import { VendorError } from '../vendor-error.ts'
+import { basicAuth, callVendor, sensitiveValues } from '../vendor-http.ts'
+
+/**
+ * ConnectWise PSA (Manage) REST API 3.0.
+ * https://developer.connectwise.com/Products/ConnectWise_PSA/REST
+ *
+ * Auth is Basic `companyId+publicKey:privateKey` plus a `clientId` header identifying the integration
+ * (https://developer.connectwise.com/ClientID). Cloud sites are browsed at `{region}.myconnectwise.net` but the
+ * API answers at `api-{region}.myconnectwise.net`; on-premises servers serve both from one host.
+ *
+ * Idempotent creation: the ticket's `externalXRef` holds Patchbay's reference; createTicket looks it up with
+ * `conditions=externalXRef="…"` before creating, so a retried creation returns the ticket made the first time.
+ */
+const VENDOR = 'ConnectWise'
+const API_PATH = '/v4_6_release/apis/3.0'
+const PAGE_SIZE = 100
+const DEFAULT_SITE = 'https://na.myconnectwise.net'
+
+export const credentialSchema: CredentialSchema = {
+  companyId: {
+    type: 'string',
+    sensitive: false,
+    required: true,
+    description: 'The company identifier typed at the ConnectWise login, e.g. "contoso".',
+  },
+  publicKey: {
+    type: 'string',
+    sensitive: true,
+    required: true,
+    description: "The API member's public key (System > Members > API Members > API Keys).",
+  },
+  privateKey: {
+    type: 'string',
+    sensitive: true,
+    required: true,
+    description: "The API member's private key.",
+  },
+  clientId: {
+    type: 'string',
+    sensitive: true,
+    required: true,
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+    description:
+      'The integration clientId from https://developer.connectwise.com/ClientID, sent as a header.',
+  },
+  siteUrl: {
+    type: 'url',
+    sensitive: false,
+    required: false,
+    default: DEFAULT_SITE,
+    description:
+      'The site users log in to: https://na|eu|au|aus|za.myconnectwise.net, https://staging.connectwisedev.com, ' +
+      'or an on-premises host. Ticket links point here; cloud API calls go to its api- host.',
+  },
+  baseUrl: {
+    type: 'url',
+    sensitive: false,
+    required: false,
+    description:
+      "Calls this host instead of the site's API host (a sandbox, a proxy, a test stand-in); " +
+      `${API_PATH} is appended.`,
+  },
+}
+
+interface Site {
+  /** Where people open tickets. */
+  ui: string
+  /** Where the API is called, without the API path. */
+  api: string
+}
+
+const CLOUD_HOST_RE = /^(?:api-)?([a-z0-9]+)\.(myconnectwise\.net|connectwisedev\.com)$/
+
+function site(creds: Credentials): Site {
+  const raw = credential(creds, 'siteUrl') ?? DEFAULT_SITE
+  const u = toOrigin(raw)
+  if (!u) throw new VendorError(`${VENDOR}: siteUrl "${raw}" is not a URL`, 400)
+  const cloud = CLOUD_HOST_RE.exec(u.hostname.toLowerCase())
+  const ui = cloud ? `https://${cloud[1]}.${cloud[2]}` : `${u.protocol}//${u.host}`
+  const api = cloud ? `https://api-${cloud[1]}.${cloud[2]}` : ui
+  return { ui, api: overrideBase(creds) ?? api }
+}
+
+export function ticketUrl(creds: Credentials, id: string | number): string {
+  const companyId = credential(creds, 'companyId') ?? ''
+  return withQuery(`${site(creds).ui}/v4_6_release/services/system_io/Service/fv_sr100_request.rails`, {
+    service_recid: id,
+    companyName: companyId,
+  })
+}
+
+/** ConnectWise errors: `{code, message, errors: [{code, message, resource, field}]}`. */
+function errorText(body: unknown): string | undefined {
+  const b = obj(body)
+  if (!b) return undefined
+  return joinMessages(
+    str(b.message),
+    arr(b.errors).map((e) => str(obj(e)?.message)),
+  )
+}
+
+async function call<T = unknown>(
+  creds: Credentials,
+  env: ConnectorEnv,
+  method: 'GET' | 'POST' | 'PATCH',
+  path: string,
+  opts: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
+) {
+  const companyId = requireCredential(VENDOR, creds, 'companyId')
+  const publicKey = requireCredential(VENDOR, creds, 'publicKey')
+  const privateKey = requireCredential(VENDOR, creds, 'privateKey')
+  const clientId = requireCredential(VENDOR, creds, 'clientId')
+  const authorization = basicAuth(`${companyId}+${publicKey}`, privateKey)
+  return callVendor<T>(env, {
+    vendor: VENDOR,
+    method,
+    url: withQuery(`${site(creds).api}${API_PATH}${path}`, opts.query ?? {}),
+    headers: { authorization, clientId },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    secrets: [...sensitiveValues(credentialSchema, creds), authorization.slice(6)],
+    errorText,
+  })
+}
+
+function toTicket(creds: Credentials, data: unknown): ExternalTicket {
+  const t = expectObject(VENDOR, data, 'a ticket')
+  const id = str(t.id)
+  if (!id) throw new VendorError(`${VENDOR} answered with a ticket without an id`, 502)
+  return {
+    id,
+    title: str(t.summary),
+    status: str(obj(t.status)?.name) ?? 'unknown',
+    url: ticketUrl(creds, id),
+    updatedAt: isoDate(obj(t._info)?.lastUpdated),
+  }
+}
+
+/** A reference by id when numeric, else by the given key (`name`, `identifier`). */
+function ref(value: string, key: 'name' | 'identifier'): Json {
+  return /^\d+$/.test(value) ? { id: Number(value) } : { [key]: value }
+}
+
+/** A value inside a conditions string: double-quoted, with quotes and backslashes escaped. */
+function quoted(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
+}
+
+/** ConnectWise compares dates written as `[2026-02-18T12:00:00Z]` (seconds, UTC). */
+function cwDate(d: Date): string {
+  return `[${d.toISOString().slice(0, 19)}Z]`
+}
+
+/** Whether another page follows: the Link header says so, or (without one) the page was full. */
+function hasNext(headers: Record<string, string>, count: number): boolean {
+  if (headers.link !== undefined) return parseLinkHeader(headers.link).next !== undefined
+  return count >= PAGE_SIZE
+}
+
+const tickets: TicketOperations = {
+  async createTicket(creds, ticket: NewTicket, env) {
+    if (ticket.externalRef) {
+      const found = await call<unknown[]>(creds, env, 'GET', '/service/tickets', {
+        query: { conditions: `externalXRef=${quoted(ticket.externalRef)}`, pageSize: 1 },
+      })
+      const existing = arr(found.data)[0]
+      if (existing) return toTicket(creds, existing)
+    }
+    const body: Json = {
+      // ConnectWise refuses summaries longer than 100 characters.
+      summary: ticket.title.slice(0, 100),
+      initialDescription: ticket.description,
+    }
+    if (ticket.queue) body.board = ref(ticket.queue, 'name')
+    if (ticket.companyId) body.company = ref(ticket.companyId, 'identifier')
+    if (ticket.status) body.status = ref(ticket.status, 'name')
+    if (ticket.priority) body.priority = ref(ticket.priority, 'name')
+    if (ticket.externalRef) body.externalXRef = ticket.externalRef.slice(0, 100)
+    const res = await call(creds, env, 'POST', '/service/tickets', { body })
+    return toTicket(creds, res.data)
+  },
+
+  async getTicket(creds, id, env) {
+    const res = await call(creds, env, 'GET', `/service/tickets/${encodeURIComponent(id)}`)
+    return toTicket(creds, res.data)
+  },
+
+  async updateStatus(creds, id, status, env) {
+    // JSON Patch; a status is named as it appears on the ticket's board (or given by id).
+    const res = await call(creds, env, 'PATCH', `/service/tickets/${encodeURIComponent(id)}`, {
+      body: [{ op: 'replace', path: 'status', value: ref(status, 'name') }],
+    })
+    return toTicket(creds, res.data)
+  },
+
+  async addNote(creds, id, note, env) {
+    // One of the three flags must be set: internal analysis is visible to technicians only.
+    await call(creds, env, 'POST', `/service/tickets/${encodeURIComponent(id)}/notes`, {
+      body: {
+        text: note.text,
+        detailDescriptionFlag: !note.internal,
+        internalAnalysisFlag: note.internal,
+        resolutionFlag: false,
+      },
+    })
+  },
+
+  async listCompanies(creds, page, env): Promise<PageOf<NamedRef>> {
+    const n = decodeCursor<{ page: number }>(VENDOR, page.cursor)?.page ?? 1
+    const res = await call<unknown[]>(creds, env, 'GET', '/company/companies', {
+      query: {
+        conditions: 'deletedFlag=false',
+        orderBy: 'name asc',
+        fields: 'id,identifier,name',
+        page: n,
+        pageSize: PAGE_SIZE,
+      },
+    })
+    const items = arr(res.data).flatMap((c): NamedRef[] => {
+      const o = obj(c)
+      const id = str(o?.id)
+      return id ? [{ id, name: str(o?.name) ?? str(o?.identifier) ?? id }] : []
+    })
+    return { items, next: hasNext(res.headers, items.length) ? encodeCursor({ page: n + 1 }) : undefined }
+  },
+
+  async listQueues(creds, env) {
+    const boards: NamedRef[] = []
+    for (let page = 1; page <= 50; page++) {
+      const res = await call<unknown[]>(creds, env, 'GET', '/service/boards', {
+        query: {
+          conditions: 'inactiveFlag=false',
+          orderBy: 'name asc',
+          fields: 'id,name',
+          page,
+          pageSize: 1000,
+        },
+      })
+      const rows = arr(res.data)
+      for (const b of rows) {
+        const id = str(obj(b)?.id)
+        if (id) boards.push({ id, name: str(obj(b)?.name) ?? id })
+      }
+      if (res.headers.link !== undefined ? !parseLinkHeader(res.headers.link).next : rows.length < 1000) break
+    }
+    return boards
+  },
+
+  async listChangedTickets(creds, opts, env) {
+    const cursor = decodeCursor<{ page: number; since: string | null }>(VENDOR, opts.cursor)
+    const since = cursor ? cursor.since : opts.since?.toISOString()
+    const page = cursor?.page ?? 1
+    const res = await call<unknown[]>(creds, env, 'GET', '/service/tickets', {
+      query: {
+        // Second precision: >= the second `since` falls in, so nothing changed within that second is missed.
+        conditions: since ? `lastUpdated>=${cwDate(new Date(since))}` : undefined,
+        orderBy: 'lastUpdated asc',
+        page,
+        pageSize: PAGE_SIZE,
+      },
+    })
+    const items = arr(res.data).map((t) => toTicket(creds, t))
+    return {
+      items,
+      next: hasNext(res.headers, items.length)
+        ? encodeCursor({ page: page + 1, since: since ?? null })
+        : undefined,
+    }
+  },
+}
+
+async function verify(creds: Credentials, env: ConnectorEnv) {
+  return verifyBy(async () => {
+    const res = await call(creds, env, 'GET', '/system/info')
+    const info = expectObject(VENDOR, res.data, '/system/info')
+    const version = str(info.version)
+    return `${credential(creds, 'companyId')}${version ? ` (ConnectWise PSA ${version})` : ''}`
+  })
+}
+
+export const connectwise: Connector = {
+  descriptor: {
+    id: 'connectwise',
+    displayName: 'ConnectWise PSA',
+    category: 'psa',
+    capabilities: [
+      'create_ticket',
+      'update_ticket_status',
+      'add_ticket_note',
+      'list_companies',
+      'list_queues',
+      'sync_tickets',
+    ],
+    credentialSchema,
+    docsUrl: 'https://developer.connectwise.com/Products/ConnectWise_PSA/REST',
+  },
+  verify,
+  probe: verify,
+  tickets,
+}

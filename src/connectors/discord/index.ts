@@ -1,0 +1,163 @@
+import { parseRetryAfter } from '../../net/retry-after.ts'
+import { type Notification, NotificationError, type SendResult } from '../../notifications/types.ts'
+import {
+  callWebhook,
+  KEPT_BODY_CHARS,
+  parseJson,
+  refusal,
+  resolveWebhookTarget,
+  type WebhookResponse,
+  type WebhookTarget,
+} from '../../notifications/webhook.ts'
+import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
+import { renderDiscordMessage } from './render.ts'
+
+const DISCORD = 'Discord'
+
+export const discordDescriptor: ConnectorDescriptor = {
+  id: 'discord',
+  displayName: 'Discord',
+  category: 'communication',
+  capabilities: ['send_notification'],
+  credentialSchema: {
+    webhookUrl: {
+      type: 'url',
+      sensitive: true,
+      required: true,
+      pattern: '^https://((canary|ptb)\\.)?discord(app)?\\.com/api(/v\\d+)?/webhooks/\\d+/[^/?]+/?(\\?.*)?$',
+      description:
+        'Channel webhook URL (https://discord.com/api/webhooks/{id}/{token}). The URL is the credential: anyone who has it can post.',
+    },
+    baseUrl: {
+      type: 'url',
+      sensitive: false,
+      required: false,
+      description:
+        "Replaces the webhook URL's scheme and host (and port); its path and query are kept. For a proxy or a stand-in.",
+    },
+  },
+  docsUrl: 'https://discord.com/developers/docs/resources/webhook#execute-webhook',
+}
+
+const DISCORD_HOST_RE = /^((canary|ptb)\.)?discord(app)?\.com$/
+
+export function discordWebhookProblem(webhook: URL): string | undefined {
+  if (!DISCORD_HOST_RE.test(webhook.hostname.toLowerCase()))
+    return `Discord webhookUrl must be a webhook on discord.com (got host ${webhook.hostname})`
+  if (!/^\/api(\/v\d+)?\/webhooks\/\d+\/[^/]+\/?$/.test(webhook.pathname))
+    return 'Discord webhookUrl must be a webhook URL (https://discord.com/api/webhooks/{id}/{token})'
+  return undefined
+}
+
+function target(credentials: Credentials): WebhookTarget {
+  const t = resolveWebhookTarget(credentials, DISCORD)
+  const problem = discordWebhookProblem(t.webhook)
+  if (problem) throw new NotificationError(problem, 400)
+  return t
+}
+
+/**
+ * `GET` on the webhook URL returns the webhook object and posts nothing
+ * (https://discord.com/developers/docs/resources/webhook#get-webhook-with-token). A deleted webhook answers
+ * 404 `Unknown Webhook` (10015), a wrong token 401 `Invalid Webhook Token` (50027).
+ */
+async function verify(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
+  try {
+    const t = target(credentials)
+    const res = await callWebhook(env, DISCORD, t, { method: 'GET' })
+    if (res.status < 200 || res.status >= 300) {
+      return { ok: false, status: res.status, error: refusal(DISCORD, res, discordErrorText(res)).message }
+    }
+    const hook = parseJson(res.body) as Record<string, unknown> | undefined
+    if (!hook || typeof hook.id !== 'string') {
+      return { ok: false, status: res.status, error: 'Discord did not answer with a webhook object' }
+    }
+    const name = typeof hook.name === 'string' ? hook.name : hook.id
+    const channel = typeof hook.channel_id === 'string' ? ` in channel ${hook.channel_id}` : ''
+    return { ok: true, account: `Webhook "${name}"${channel}` }
+  } catch (err) {
+    if (err instanceof NotificationError) {
+      return { ok: false, error: err.message, ...(err.status !== undefined ? { status: err.status } : {}) }
+    }
+    throw err
+  }
+}
+
+/**
+ * Executes the webhook with `?wait=true`, so Discord answers once the message exists (200 with the message)
+ * rather than 204 (https://discord.com/developers/docs/resources/webhook#execute-webhook). Rate limits are 429
+ * with a JSON body whose `retry_after` is in seconds (a float), plus Retry-After and X-RateLimit-* headers
+ * (https://discord.com/developers/docs/topics/rate-limits#exceeding-a-rate-limit); the body is the most
+ * precise, then the headers.
+ */
+async function send(credentials: Credentials, message: Notification, env: ConnectorEnv): Promise<SendResult> {
+  const t = target(credentials)
+  const url = new URL(t.url)
+  url.searchParams.set('wait', 'true')
+  const res = await callWebhook(env, DISCORD, t, { method: 'POST', url, body: renderDiscordMessage(message) })
+  if (res.status >= 200 && res.status < 300) {
+    const posted = parseJson(res.body) as Record<string, unknown> | undefined
+    const result: SendResult = {
+      status: res.status,
+      body: res.body.slice(0, KEPT_BODY_CHARS),
+      timeMs: res.timeMs,
+    }
+    if (posted && typeof posted.id === 'string') result.messageId = posted.id
+    const rateLimit = remainingRateLimit(res)
+    if (rateLimit) result.rateLimit = rateLimit
+    return result
+  }
+  const retryAfterMs = res.status === 429 || res.status === 503 ? discordRetryAfter(res, env) : undefined
+  throw refusal(DISCORD, res, discordErrorText(res), retryAfterMs)
+}
+
+export function discordRetryAfter(res: WebhookResponse, env: ConnectorEnv): number | undefined {
+  const body = parseJson(res.body) as Record<string, unknown> | undefined
+  const seconds = body?.retry_after
+  if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0)
+    return Math.ceil(seconds * 1000)
+  const header = parseRetryAfter(res.headers['retry-after'], env.clock.now())
+  if (header !== undefined) return header
+  const resetAfter = Number.parseFloat(res.headers['x-ratelimit-reset-after'] ?? '')
+  return Number.isFinite(resetAfter) && resetAfter >= 0 ? Math.ceil(resetAfter * 1000) : undefined
+}
+
+function remainingRateLimit(res: WebhookResponse): SendResult['rateLimit'] {
+  const remaining = Number.parseInt(res.headers['x-ratelimit-remaining'] ?? '', 10)
+  const resetAfter = Number.parseFloat(res.headers['x-ratelimit-reset-after'] ?? '')
+  if (!Number.isFinite(remaining) || !Number.isFinite(resetAfter)) return undefined
+  return { remaining, resetAfterMs: Math.ceil(resetAfter * 1000) }
+}
+
+/**
+ * Discord's error body is `{code, message, errors?}`; `errors` nests field paths down to `_errors` lists
+ * (https://discord.com/developers/docs/reference#error-messages). Flattened as
+ * `Invalid Form Body (50035): embeds.0.title: Must be 256 or fewer in length.`
+ */
+export function discordErrorText(res: WebhookResponse): string | undefined {
+  const body = parseJson(res.body) as Record<string, unknown> | undefined
+  if (!body || typeof body.message !== 'string') return undefined
+  const code = typeof body.code === 'number' && body.code !== 0 ? ` (${body.code})` : ''
+  const details: string[] = []
+  collectErrors(body.errors, [], details)
+  return `${body.message}${code}${details.length ? `: ${details.join('; ')}` : ''}`
+}
+
+function collectErrors(node: unknown, path: string[], out: string[]): void {
+  if (!node || typeof node !== 'object' || out.length >= 10) return
+  const n = node as Record<string, unknown>
+  if (Array.isArray(n._errors)) {
+    const messages = n._errors
+      .map((e) => (e && typeof e === 'object' ? (e as Record<string, unknown>).message : undefined))
+      .filter((m): m is string => typeof m === 'string')
+    if (messages.length) out.push(`${path.join('.') || '(body)'}: ${messages.join(' ')}`)
+    return
+  }
+  for (const [key, child] of Object.entries(n)) collectErrors(child, [...path, key], out)
+}
+
+export const discord: Connector = {
+  descriptor: discordDescriptor,
+  verify,
+  notifications: { send },
+}

@@ -1,0 +1,75 @@
+import type { Database } from '../store/db.ts'
+import { DELIVERY_CHANNEL, type Fanout, type StoredEvent } from './types.ts'
+
+export interface IncomingEvent {
+  orgId: string
+  id: string
+  type: string
+  occurredAt: Date
+  data: unknown
+}
+
+export interface IngestResult {
+  id: string
+  orgId: string
+  /** The event id was already known in this org: nothing was stored or queued again. */
+  duplicate: boolean
+  deliveriesQueued: number
+}
+
+const INSERT_EVENTS_SQL = `
+INSERT INTO events (org_id, id, type, occurred_at, data, created_at)
+SELECT e.org_id, e.id, e.type, e.occurred_at, e.data, $6
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[]) AS e(org_id, id, type, occurred_at, data)
+ON CONFLICT (org_id, id) DO NOTHING
+RETURNING org_id, id, type`
+
+/**
+ * Stores events and every delivery they fan out to in one transaction, then wakes the workers (the NOTIFY is
+ * sent at commit). An event id seen before in the same org is a duplicate: acknowledged, not queued again.
+ */
+export async function ingestEvents(
+  db: Database,
+  fanouts: readonly Fanout[],
+  events: IncomingEvent[],
+  now: Date,
+): Promise<IngestResult[]> {
+  return db.transaction(async (q) => {
+    const inserted = await q.query<{ org_id: string; id: string; type: string }>(
+      INSERT_EVENTS_SQL,
+      [
+        events.map((e) => e.orgId),
+        events.map((e) => e.id),
+        events.map((e) => e.type),
+        events.map((e) => e.occurredAt),
+        events.map((e) => JSON.stringify(e.data ?? {})),
+        now,
+      ],
+      'pb_insert_events',
+    )
+    const stored: StoredEvent[] = inserted.map((r) => ({ orgId: r.org_id, id: r.id, type: r.type }))
+    const counts = new Map<string, number>()
+    const key = (orgId: string, id: string) => `${orgId}\u0000${id}`
+    for (const e of stored) counts.set(key(e.orgId, e.id), 0)
+    let total = 0
+    if (stored.length > 0) {
+      for (const fanout of fanouts) {
+        for (const d of await fanout.fanOut(q, stored, now)) {
+          const k = key(d.orgId, d.eventId)
+          counts.set(k, (counts.get(k) ?? 0) + 1)
+          total++
+        }
+      }
+    }
+    if (total > 0) await q.query(`SELECT pg_notify('${DELIVERY_CHANNEL}', '')`)
+    const seen = new Set<string>()
+    return events.map((e) => {
+      const k = key(e.orgId, e.id)
+      const queued = counts.get(k)
+      // The first occurrence of an id in this batch is the stored one; repeats are duplicates.
+      const fresh = queued !== undefined && !seen.has(k)
+      seen.add(k)
+      return { id: e.id, orgId: e.orgId, duplicate: !fresh, deliveriesQueued: fresh ? (queued as number) : 0 }
+    })
+  })
+}

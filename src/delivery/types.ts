@@ -1,0 +1,72 @@
+import type { Querier } from '../store/db.ts'
+import type { RetryPolicy } from './policy.ts'
+
+export type DeliveryStatus = 'pending' | 'in_progress' | 'retrying' | 'delivered' | 'failed'
+
+/** A delivery a worker holds the lease on, with its event. */
+export interface ClaimedDelivery {
+  id: string
+  orgId: string
+  targetType: string
+  targetId: string
+  eventId: string
+  eventType: string
+  operation: unknown
+  /** This attempt's number, counting from 1. */
+  attempt: number
+  createdAt: Date
+  event: { occurredAt: Date; data: unknown }
+}
+
+/** What one attempt came to, as the transport judged it. */
+export interface AttemptOutcome {
+  kind: 'delivered' | 'retry' | 'failed'
+  responseStatus?: number | undefined
+  responseBody?: string | undefined
+  responseTimeMs?: number | undefined
+  errorMessage?: string | undefined
+  /** The target asked to wait this long (Retry-After). */
+  retryAfterMs?: number | undefined
+  /** The target is gone for good (410): the transport will disable it. */
+  targetGone?: boolean | undefined
+}
+
+/** The recorded result of an attempt: the outcome, and the status the delivery moved to. */
+export interface Settled {
+  delivery: ClaimedDelivery
+  outcome: AttemptOutcome
+  status: 'delivered' | 'retrying' | 'failed'
+  nextAttemptAt: Date | null
+}
+
+/**
+ * How deliveries of one `target_type` are attempted: webhooks, chat messages, ticket operations. The engine
+ * owns claiming, leases, retries and history; a transport only makes the attempt and judges the answer.
+ */
+export interface Transport {
+  readonly type: string
+  /** Loads what a batch of attempts needs (targets, secrets) in one go, before attempts start. */
+  prepare?(batch: ClaimedDelivery[]): Promise<void>
+  attempt(delivery: ClaimedDelivery): Promise<AttemptOutcome>
+  retryPolicy(delivery: ClaimedDelivery): RetryPolicy
+  /** Runs after a batch of outcomes is recorded: target statistics, disabling failed targets. */
+  settled?(results: Settled[]): Promise<void>
+}
+
+/** A newly stored event, as fan-outs see it. */
+export interface StoredEvent {
+  orgId: string
+  id: string
+  type: string
+}
+
+/**
+ * Turns new events into deliveries, inside the ingest transaction: who is subscribed. Each fan-out inserts its
+ * own rows (usually one INSERT … SELECT) and returns the event id of every delivery it created.
+ */
+export interface Fanout {
+  readonly name: string
+  fanOut(q: Querier, events: StoredEvent[], now: Date): Promise<{ orgId: string; eventId: string }[]>
+}
+
+export const DELIVERY_CHANNEL = 'patchbay_deliveries'

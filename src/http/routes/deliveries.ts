@@ -1,0 +1,158 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import type { AppContext } from '../../context.ts'
+import { recordAudit } from '../../store/audit.ts'
+import { listDeliveries, requeueFailed } from '../../webhooks/store.ts'
+import { router } from '../env.ts'
+import { errorResponses } from '../errors.ts'
+import { actorOf, resolveOrgFilter, scopeOf } from '../principal.ts'
+import { pageQuery, paginated, timeQuery, uuidSchema } from '../schemas.ts'
+import { deliverySchema, deliveryStatusEnum, toDelivery } from './delivery-schemas.ts'
+
+const RECOVER_LIMIT = 10_000
+
+const filterFields = {
+  orgId: uuidSchema.optional(),
+  webhookId: uuidSchema.optional().openapi({ description: 'One webhook' }),
+  targetType: z
+    .string()
+    .max(50)
+    .optional()
+    .openapi({ description: '`webhook`, or an integration delivery kind' }),
+  targetId: uuidSchema.optional().openapi({ description: 'One webhook or integration' }),
+  eventType: z.string().max(100).optional(),
+}
+
+export function deliveryRoutes(ctx: AppContext) {
+  const app = router()
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/',
+      tags: ['Deliveries'],
+      summary: 'List deliveries across webhooks and integrations',
+      description:
+        'The delivery history and dead-letter queue (`status=failed`) of the organizations the key reaches. ' +
+        '`from` (inclusive) and `to` (exclusive) bound the creation time.',
+      request: {
+        query: z.object({
+          ...pageQuery,
+          ...filterFields,
+          status: deliveryStatusEnum.optional(),
+          from: timeQuery.optional(),
+          to: timeQuery.optional(),
+        }),
+      },
+      responses: {
+        200: {
+          description: 'Deliveries',
+          content: { 'application/json': { schema: paginated(deliverySchema) } },
+        },
+        ...errorResponses(401, 404, 422),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query')
+      const p = c.var.principal
+      const orgId = await resolveOrgFilter(ctx.db.orm, p, q.orgId)
+      const { items, total } = await listDeliveries(
+        ctx.db.orm,
+        scopeOf(p),
+        {
+          orgId,
+          status: q.status,
+          targetType: q.webhookId ? 'webhook' : q.targetType,
+          targetId: q.webhookId ?? q.targetId,
+          eventType: q.eventType,
+          from: q.from,
+          to: q.to,
+        },
+        q,
+      )
+      return c.json({ data: items.map(toDelivery), pagination: { page: q.page, limit: q.limit, total } }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/retry',
+      tags: ['Deliveries'],
+      summary: 'Recover failed deliveries',
+      description:
+        'Queues a new attempt for every failed (dead-lettered) delivery matching the filter that has not been ' +
+        `retried already — e.g. one webhook since a time. At most ${RECOVER_LIMIT} per call; call again for more.`,
+      request: {
+        body: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: z
+                .strictObject({
+                  ...filterFields,
+                  since: z.iso
+                    .datetime({ offset: true })
+                    .optional()
+                    .openapi({ description: 'Failed deliveries created at or after' }),
+                  until: z.iso.datetime({ offset: true }).optional().openapi({ description: 'and before' }),
+                })
+                .openapi('RecoverDeliveries'),
+            },
+          },
+        },
+      },
+      responses: {
+        202: {
+          description: 'Queued',
+          content: {
+            'application/json': {
+              schema: z.object({
+                message: z.string(),
+                queued: z.number().int(),
+                deliveryIds: z.array(z.uuid()),
+              }),
+            },
+          },
+        },
+        ...errorResponses(400, 401, 404, 422),
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid('json')
+      const p = c.var.principal
+      const orgId = await resolveOrgFilter(ctx.db.orm, p, b.orgId)
+      const now = ctx.clock.now()
+      const filter = {
+        orgId,
+        targetType: b.webhookId ? 'webhook' : b.targetType,
+        targetId: b.webhookId ?? b.targetId,
+        eventType: b.eventType,
+        from: b.since ? new Date(b.since) : undefined,
+        to: b.until ? new Date(b.until) : undefined,
+      }
+      const ids = await ctx.db.orm.transaction(async (tx) => {
+        const queued = await requeueFailed(tx, scopeOf(p), filter, now, RECOVER_LIMIT)
+        await recordAudit(
+          tx,
+          {
+            actor: actorOf(p),
+            orgId: orgId ?? null,
+            action: 'delivery.recover',
+            targetType: b.webhookId ? 'webhook' : 'deliveries',
+            targetId: b.webhookId ?? b.targetId ?? null,
+            summary: { filter: { ...b }, queued: queued.length },
+            requestId: c.var.requestId,
+          },
+          now,
+        )
+        return queued
+      })
+      return c.json(
+        { message: `${ids.length} failed deliveries queued for retry`, queued: ids.length, deliveryIds: ids },
+        202,
+      )
+    },
+  )
+
+  return app
+}

@@ -1,0 +1,52 @@
+import { z } from '@hono/zod-openapi'
+import type { DeliveryRow } from '../../webhooks/store.ts'
+import { iso, timestamp } from '../schemas.ts'
+
+export const deliveryStatusEnum = z.enum(['pending', 'in_progress', 'retrying', 'delivered', 'failed'])
+
+export const deliverySchema = z
+  .object({
+    id: z.uuid(),
+    webhookId: z.uuid().nullable().openapi({ description: 'The webhook, for webhook deliveries' }),
+    targetType: z.string().openapi({ description: '`webhook`, or the kind of integration delivery' }),
+    targetId: z.uuid(),
+    orgId: z.uuid(),
+    status: deliveryStatusEnum,
+    event: z.string().openapi({ example: 'alert.triggered' }),
+    eventId: z.string(),
+    payload: z.unknown().openapi({ description: "The event's data" }),
+    responseStatus: z.number().int().nullable(),
+    responseBody: z.string().nullable().openapi({ description: 'The first 1,000 characters' }),
+    responseTimeMs: z.number().int().nullable(),
+    errorMessage: z.string().nullable(),
+    attempt: z.number().int().openapi({ description: 'Attempts made so far' }),
+    nextAttemptAt: timestamp.nullable(),
+    retryOf: z.uuid().nullable().openapi({ description: 'The failed delivery this one retries' }),
+    createdAt: timestamp,
+    deliveredAt: timestamp.nullable(),
+  })
+  .openapi('Delivery')
+
+export function toDelivery(d: DeliveryRow) {
+  const waiting = d.status === 'pending' || d.status === 'retrying'
+  return {
+    id: d.id,
+    webhookId: d.targetType === 'webhook' ? d.targetId : null,
+    targetType: d.targetType,
+    targetId: d.targetId,
+    orgId: d.orgId,
+    status: d.status,
+    event: d.eventType,
+    eventId: d.eventId,
+    payload: d.payload ?? null,
+    responseStatus: d.responseStatus,
+    responseBody: d.responseBody,
+    responseTimeMs: d.responseTimeMs,
+    errorMessage: d.errorMessage,
+    attempt: d.attempts,
+    nextAttemptAt: waiting ? iso(d.nextAttemptAt) : null,
+    retryOf: d.retryOf,
+    createdAt: iso(d.createdAt) as string,
+    deliveredAt: iso(d.deliveredAt),
+  }
+}

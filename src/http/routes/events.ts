@@ -1,0 +1,206 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import type { AppContext } from '../../context.ts'
+import { type IncomingEvent, ingestEvents } from '../../delivery/ingest.ts'
+import type { Fanout } from '../../delivery/types.ts'
+import { EVENT_TYPES, isEventType } from '../../events/catalog.ts'
+import { newId } from '../../lib/ids.ts'
+import { getOrg } from '../../store/tenancy.ts'
+import { router } from '../env.ts'
+import { ApiError, type ErrorDetail, errorResponses } from '../errors.ts'
+import { type Principal, scopeOf } from '../principal.ts'
+import { uuidSchema } from '../schemas.ts'
+
+export const MAX_BATCH = 1000
+
+const eventBody = z
+  .strictObject({
+    id: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({ description: 'Idempotency key within the organization; generated when omitted' }),
+    type: z.string().min(1).max(100).openapi({ example: 'alert.triggered' }),
+    orgId: uuidSchema.optional().openapi({ description: 'Required for partner and system keys' }),
+    timestamp: z.iso
+      .datetime({ offset: true, message: 'must be an ISO 8601 date-time' })
+      .optional()
+      .openapi({ description: 'When it happened; defaults to now' }),
+    data: z.record(z.string(), z.unknown()).default({}),
+  })
+  .openapi('Event')
+
+const resultSchema = z
+  .object({
+    id: z.string(),
+    orgId: z.uuid(),
+    duplicate: z.boolean().openapi({ description: 'Seen before: not stored or queued again' }),
+    deliveriesQueued: z.number().int(),
+  })
+  .openapi('EventResult')
+
+type EventBody = z.infer<typeof eventBody>
+
+/** Resolves every event's organization with one lookup per distinct org, checking the caller may reach it. */
+async function toIncoming(ctx: AppContext, p: Principal, items: EventBody[], pathOf: (i: number) => string) {
+  const problems: ErrorDetail[] = []
+  const orgOk = new Map<string, boolean>()
+  const now = ctx.clock.now()
+  const out: IncomingEvent[] = []
+  for (const [i, e] of items.entries()) {
+    if (!isEventType(e.type)) {
+      problems.push({
+        path: `${pathOf(i)}type`,
+        message: `Unknown event type "${e.type}" (see GET /api/v1/event-types)`,
+      })
+    }
+    let orgId: string | undefined
+    if (p.scope === 'organization') {
+      if (e.orgId && e.orgId !== p.orgId) throw ApiError.notFound('Organization')
+      orgId = p.orgId
+    } else {
+      if (!e.orgId) throw ApiError.orgContextRequired()
+      let ok = orgOk.get(e.orgId)
+      if (ok === undefined) {
+        ok = (await getOrg(ctx.db.orm, scopeOf(p), e.orgId)) !== undefined
+        orgOk.set(e.orgId, ok)
+      }
+      if (!ok) throw ApiError.notFound('Organization')
+      orgId = e.orgId
+    }
+    out.push({
+      orgId,
+      id: e.id ?? newId(now.getTime()),
+      type: e.type,
+      occurredAt: e.timestamp ? new Date(e.timestamp) : now,
+      data: e.data,
+    })
+  }
+  if (problems.length > 0) {
+    throw new ApiError(
+      422,
+      'validation_failed',
+      `Invalid request body: ${problems.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
+      problems,
+    )
+  }
+  return out
+}
+
+export function eventRoutes(ctx: AppContext, fanouts: readonly Fanout[]) {
+  const app = router()
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/',
+      tags: ['Events'],
+      summary: 'Ingest an event',
+      description:
+        'Stores the event and queues a delivery for every subscriber, in one transaction. Idempotent by `id` within ' +
+        'the organization: a repeat answers 200 with `duplicate: true` and queues nothing.',
+      request: { body: { required: true, content: { 'application/json': { schema: eventBody } } } },
+      responses: {
+        202: { description: 'Stored and queued', content: { 'application/json': { schema: resultSchema } } },
+        200: {
+          description: 'Duplicate: already stored',
+          content: { 'application/json': { schema: resultSchema } },
+        },
+        ...errorResponses(400, 401, 404, 413, 422),
+      },
+    }),
+    async (c) => {
+      const incoming = await toIncoming(ctx, c.var.principal, [c.req.valid('json')], () => '')
+      const [result] = await ingestEvents(ctx.db, fanouts, incoming, ctx.clock.now())
+      const r = result as (typeof resultSchema)['_output']
+      return c.json(r, r.duplicate ? 200 : 202)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/batch',
+      tags: ['Events'],
+      summary: 'Ingest up to 1,000 events',
+      description: 'All or nothing: one invalid event rejects the batch. Each event is idempotent by its id.',
+      request: {
+        body: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: z
+                .strictObject({ events: z.array(eventBody).min(1).max(MAX_BATCH) })
+                .openapi('EventBatch'),
+            },
+          },
+        },
+      },
+      responses: {
+        202: {
+          description: 'Stored and queued',
+          content: {
+            'application/json': {
+              schema: z.object({ events: z.array(resultSchema), deliveriesQueued: z.number().int() }),
+            },
+          },
+        },
+        ...errorResponses(400, 401, 404, 413, 422),
+      },
+    }),
+    async (c) => {
+      const incoming = await toIncoming(
+        ctx,
+        c.var.principal,
+        c.req.valid('json').events,
+        (i) => `events.${i}.`,
+      )
+      const results = await ingestEvents(ctx.db, fanouts, incoming, ctx.clock.now())
+      return c.json(
+        { events: results, deliveriesQueued: results.reduce((n, r) => n + r.deliveriesQueued, 0) },
+        202,
+      )
+    },
+  )
+
+  return app
+}
+
+export function eventTypeRoutes() {
+  const app = router()
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/',
+      tags: ['Events'],
+      summary: 'The event type catalog',
+      description:
+        'Types webhooks and integrations can subscribe to. Subscriptions also accept `alert.*` and `*`.',
+      responses: {
+        200: {
+          description: 'Event types',
+          content: {
+            'application/json': {
+              schema: z.object({
+                data: z.array(z.object({ type: z.string(), category: z.string(), description: z.string() })),
+              }),
+            },
+          },
+        },
+        ...errorResponses(401),
+      },
+    }),
+    (c) =>
+      c.json(
+        {
+          data: Object.entries(EVENT_TYPES).map(([type, description]) => ({
+            type,
+            category: type.split('.')[0] as string,
+            description,
+          })),
+        },
+        200,
+      ),
+  )
+  return app
+}

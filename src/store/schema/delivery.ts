@@ -1,0 +1,113 @@
+import { sql } from 'drizzle-orm'
+import {
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core'
+import { orgs } from './tenancy.ts'
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
+
+/** Platform events as they arrived; deliveries read their payload from here rather than copying it. */
+export const events = pgTable(
+  'events',
+  {
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => orgs.id),
+    /** The caller's event id (idempotency key within the org), or one Patchbay made. */
+    id: text('id').notNull(),
+    type: text('type').notNull(),
+    occurredAt: ts('occurred_at').notNull(),
+    data: jsonb('data').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.id] }), index('events_created_idx').on(t.createdAt)],
+)
+
+export const webhookStatus = pgEnum('webhook_status', ['active', 'paused', 'failed'])
+
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: uuid('id').primaryKey(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => orgs.id),
+    name: text('name').notNull(),
+    url: text('url').notNull(),
+    /** Vault ciphertext of the signing secret. */
+    secret: text('secret'),
+    /** After a standard-webhooks secret rotation, the old secret keeps signing until previousSecretExpiresAt. */
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: ts('previous_secret_expires_at'),
+    signatureScheme: text('signature_scheme').notNull().default('breeze'),
+    events: text('events').array().notNull(),
+    headers: jsonb('headers').notNull().default(sql`'[]'::jsonb`),
+    status: webhookStatus('status').notNull().default('active'),
+    retryPolicy: jsonb('retry_policy'),
+    successCount: integer('success_count').notNull().default(0),
+    failureCount: integer('failure_count').notNull().default(0),
+    /** Dead-lettered deliveries since the last success; past the threshold the webhook is marked failed. */
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    lastDeliveryAt: ts('last_delivery_at'),
+    lastSuccessAt: ts('last_success_at'),
+    createdByKeyId: uuid('created_by_key_id'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [index('webhooks_org_idx').on(t.orgId, t.status)],
+)
+
+export const deliveryStatus = pgEnum('delivery_status', [
+  'pending',
+  'in_progress',
+  'retrying',
+  'delivered',
+  'failed',
+])
+
+/**
+ * Everything that leaves Patchbay is a delivery: a webhook POST, a chat message, a PSA ticket operation, a
+ * monitoring forward. `target_type` names the transport, `target_id` the webhook or integration.
+ */
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: uuid('target_id').notNull(),
+    eventId: text('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    /** Transport-specific instructions (e.g. which ticket operation); the event itself is in `events`. */
+    operation: jsonb('operation'),
+    status: deliveryStatus('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at'),
+    leaseUntil: ts('lease_until'),
+    leasedBy: text('leased_by'),
+    responseStatus: integer('response_status'),
+    responseBody: text('response_body'),
+    responseTimeMs: integer('response_time_ms'),
+    errorMessage: text('error_message'),
+    /** The failed delivery this one retries, for manual retries and recovery. */
+    retryOf: uuid('retry_of'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    deliveredAt: ts('delivered_at'),
+  },
+  (t) => [
+    index('deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} IN ('pending', 'retrying')`),
+    index('deliveries_lease_idx').on(t.leaseUntil).where(sql`${t.status} = 'in_progress'`),
+    index('deliveries_target_idx').on(t.targetId, t.createdAt),
+    index('deliveries_org_idx').on(t.orgId, t.createdAt),
+    index('deliveries_event_idx').on(t.orgId, t.eventId),
+  ],
+)

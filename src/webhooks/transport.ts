@@ -1,0 +1,250 @@
+import { sql } from 'drizzle-orm'
+import type { AppContext } from '../context.ts'
+import { classifyStatus, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/policy.ts'
+import type { AttemptOutcome, ClaimedDelivery, Settled, Transport } from '../delivery/types.ts'
+import { OutboundError, UnsafeUrlError } from '../net/http-client.ts'
+import { parseRetryAfter } from '../net/retry-after.ts'
+import { recordAudit } from '../store/audit.ts'
+import { breezeHeaders, standardHeaders } from './signing.ts'
+
+interface Target {
+  id: string
+  orgId: string
+  url: string
+  status: string
+  scheme: string
+  secrets: string[]
+  headers: { key: string; value: string }[]
+  retryPolicy: RetryPolicy
+}
+
+interface WebhookLoadRow {
+  id: string
+  org_id: string
+  url: string
+  status: string
+  signature_scheme: string
+  secret: string | null
+  previous_secret: string | null
+  previous_secret_expires_at: Date | null
+  headers: { key: string; value: string }[]
+  retry_policy: RetryPolicy | null
+}
+
+/**
+ * Outbound webhooks: a signed JSON POST per delivery. Webhooks are loaded once per claimed batch (so a pause or
+ * a URL change applies from the next batch) and decrypted secrets are cached by ciphertext.
+ */
+export function webhookTransport(ctx: AppContext): Transport {
+  const targets = new Map<string, Target>()
+  const plaintext = new Map<string, string>()
+
+  const open = (ciphertext: string, id: string, field: string) => {
+    let value = plaintext.get(ciphertext)
+    if (value === undefined) {
+      value = ctx.vault.open(ciphertext, { table: 'webhooks', field, id })
+      if (plaintext.size > 10_000) plaintext.clear()
+      plaintext.set(ciphertext, value)
+    }
+    return value
+  }
+
+  return {
+    type: 'webhook',
+
+    async prepare(batch) {
+      const ids = [...new Set(batch.map((d) => d.targetId))]
+      const rows = await ctx.db.query<WebhookLoadRow>(
+        `SELECT id, org_id, url, status, signature_scheme, secret, previous_secret, previous_secret_expires_at,
+                headers, retry_policy
+         FROM webhooks WHERE id = ANY($1::uuid[])`,
+        [ids],
+        'pb_load_webhooks',
+      )
+      const now = ctx.clock.now().getTime()
+      for (const id of ids) targets.delete(id)
+      for (const r of rows) {
+        const secrets: string[] = []
+        if (r.secret) secrets.push(open(r.secret, r.id, 'secret'))
+        if (
+          r.previous_secret &&
+          r.previous_secret_expires_at &&
+          r.previous_secret_expires_at.getTime() > now
+        ) {
+          secrets.push(open(r.previous_secret, r.id, 'previous_secret'))
+        }
+        targets.set(r.id, {
+          id: r.id,
+          orgId: r.org_id,
+          url: r.url,
+          status: r.status,
+          scheme: r.signature_scheme,
+          secrets,
+          headers: r.headers ?? [],
+          retryPolicy: r.retry_policy ?? DEFAULT_RETRY_POLICY,
+        })
+      }
+    },
+
+    async attempt(d: ClaimedDelivery): Promise<AttemptOutcome> {
+      const w = targets.get(d.targetId)
+      if (!w) return { kind: 'failed', errorMessage: 'Webhook no longer exists' }
+      if (w.status !== 'active') return { kind: 'failed', errorMessage: `Webhook is ${w.status}; not sent` }
+      const body = JSON.stringify({
+        id: d.eventId,
+        type: d.eventType,
+        timestamp: d.event.occurredAt.toISOString(),
+        orgId: d.orgId,
+        data: d.event.data,
+      })
+      const nowMs = ctx.clock.now().getTime()
+      const signed =
+        w.scheme === 'standard-webhooks'
+          ? standardHeaders({ body, secrets: w.secrets, messageId: d.eventId, nowMs })
+          : breezeHeaders({
+              body,
+              secret: w.secrets[0] ?? null,
+              deliveryId: d.id,
+              eventId: d.eventId,
+              eventType: d.eventType,
+              nowMs,
+            })
+      // Custom headers come after the standard ones, as documented; reserved names were refused when saved.
+      const headers: Record<string, string> = { ...signed }
+      for (const h of w.headers) headers[h.key] = h.value
+      try {
+        const res = await ctx.http.request({
+          method: 'POST',
+          url: w.url,
+          headers,
+          body,
+          timeoutMs: ctx.config.PATCHBAY_DELIVERY_TIMEOUT_MS,
+          keepResponseChars: 1000,
+          maxResponseBytes: 256 * 1024,
+        })
+        const base = { responseStatus: res.status, responseBody: res.body, responseTimeMs: res.timeMs }
+        switch (classifyStatus(res.status)) {
+          case 'delivered':
+            return { kind: 'delivered', ...base }
+          case 'gone':
+            return { kind: 'failed', ...base, targetGone: true, errorMessage: 'Endpoint answered 410 Gone' }
+          case 'permanent':
+            return { kind: 'failed', ...base, errorMessage: `Endpoint answered ${res.status}; not retried` }
+          case 'retry':
+            return {
+              kind: 'retry',
+              ...base,
+              errorMessage:
+                res.status >= 300 && res.status < 400
+                  ? `Endpoint answered ${res.status} (redirects are not followed)`
+                  : `Endpoint answered ${res.status}`,
+              retryAfterMs: parseRetryAfter(res.headers['retry-after'], ctx.clock.now()),
+            }
+        }
+      } catch (err) {
+        if (err instanceof UnsafeUrlError)
+          return { kind: 'failed', errorMessage: `Unsafe webhook URL: ${err.message}` }
+        if (err instanceof OutboundError)
+          return { kind: 'retry', errorMessage: err.message, responseTimeMs: err.timeMs }
+        throw err
+      }
+    },
+
+    retryPolicy(d) {
+      return targets.get(d.targetId)?.retryPolicy ?? DEFAULT_RETRY_POLICY
+    },
+
+    async settled(results: Settled[]) {
+      await recordWebhookOutcomes(ctx, results)
+    },
+  }
+}
+
+interface Tally {
+  delivered: number
+  failed: number
+  /** Dead-lettered deliveries after the batch's last success, when it had one. */
+  failedAfterSuccess: number
+  gone: boolean
+}
+
+/**
+ * Success and failure counters, last delivery times, and the rules that take a webhook out of service: a 410,
+ * or more consecutive dead-lettered deliveries than PATCHBAY_WEBHOOK_FAILURE_THRESHOLD (a success resets the
+ * count). Either marks it `failed` with an audit entry.
+ */
+async function recordWebhookOutcomes(ctx: AppContext, results: Settled[]): Promise<void> {
+  const tallies = new Map<string, Tally>()
+  for (const r of results) {
+    const t = tallies.get(r.delivery.targetId) ?? {
+      delivered: 0,
+      failed: 0,
+      failedAfterSuccess: 0,
+      gone: false,
+    }
+    if (r.status === 'delivered') {
+      t.delivered++
+      t.failedAfterSuccess = 0
+    } else if (r.status === 'failed') {
+      t.failed++
+      t.failedAfterSuccess++
+    }
+    if (r.outcome.targetGone) t.gone = true
+    tallies.set(r.delivery.targetId, t)
+  }
+  const ids = [...tallies.keys()]
+  const now = ctx.clock.now()
+  const updated = await ctx.db.query<{
+    id: string
+    org_id: string
+    consecutive_failures: number
+    status: string
+  }>(
+    `UPDATE webhooks w
+     SET success_count = w.success_count + v.delivered,
+         failure_count = w.failure_count + v.failed,
+         consecutive_failures = CASE WHEN v.delivered > 0 THEN v.after_success ELSE w.consecutive_failures + v.failed END,
+         last_delivery_at = $5,
+         last_success_at = CASE WHEN v.delivered > 0 THEN $5 ELSE w.last_success_at END
+     FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS v(id, delivered, failed, after_success)
+     WHERE w.id = v.id
+     RETURNING w.id, w.org_id, w.consecutive_failures, w.status`,
+    [
+      ids,
+      ids.map((id) => tallies.get(id)?.delivered ?? 0),
+      ids.map((id) => tallies.get(id)?.failed ?? 0),
+      ids.map((id) => tallies.get(id)?.failedAfterSuccess ?? 0),
+      now,
+    ],
+    'pb_webhook_stats',
+  )
+  const threshold = ctx.config.PATCHBAY_WEBHOOK_FAILURE_THRESHOLD
+  for (const w of updated) {
+    if (w.status !== 'active') continue
+    const gone = tallies.get(w.id)?.gone ?? false
+    if (!gone && w.consecutive_failures < threshold) continue
+    const reason = gone
+      ? 'endpoint answered 410 Gone'
+      : `${w.consecutive_failures} consecutive deliveries failed (threshold ${threshold})`
+    await ctx.db.orm.transaction(async (tx) => {
+      const changed = await tx.execute(
+        sql`UPDATE webhooks SET status = 'failed', updated_at = ${now}
+          WHERE id = ${w.id} AND status = 'active' RETURNING id`,
+      )
+      if ((changed as unknown as { rows: unknown[] }).rows.length === 0) return
+      await recordAudit(
+        tx,
+        {
+          actor: { type: 'system', name: 'delivery-worker' },
+          orgId: w.org_id,
+          action: 'webhook.disable',
+          targetType: 'webhook',
+          targetId: w.id,
+          summary: { status: 'failed', reason },
+        },
+        now,
+      )
+    })
+    ctx.log.warn({ webhookId: w.id, reason }, 'webhook marked failed')
+  }
+}

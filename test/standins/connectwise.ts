@@ -1,0 +1,534 @@
+/**
+ * ConnectWise PSA (Manage) REST 3.0 stand-in, after https://developer.connectwise.com/Products/ConnectWise_PSA/REST.
+ *
+ * Checks: Basic auth `companyId+publicKey:privateKey` and the `clientId` header on every call; the
+ * `/v4_6_release/apis/3.0` path; ticket bodies (summary ≤ 100 characters, an existing board, company, status and
+ * priority), JSON Patch updates (`[{op, path, value}]`, status by name or id, on the ticket's board), notes (one
+ * of detailDescriptionFlag / internalAnalysisFlag / resolutionFlag must be true), `conditions` (`field op value`
+ * joined by `and`), `orderBy`, `page`/`pageSize` with a Link header. Errors use ConnectWise's
+ * `{code, message, errors: [{code, message, resource, field}]}`.
+ *
+ * API for tests (beside the PsaStandIn view, see standin.ts):
+ *   const cw = await new ConnectWiseStandIn({ clock }).start()
+ *   cw.credentials                    // companyId, publicKey, privateKey, clientId, siteUrl, baseUrl
+ *   cw.raw.tickets / cw.raw.companies / cw.raw.boards   // ConnectWise-shaped records, mutable
+ *   cw.addCompanies(150)              // more companies, for paging
+ *   cw.addTicket({ summary, status }) // a ticket made "by someone else"
+ *   cw.setStatus('1001', 'Resolved')  // status by name on the ticket's board; bumps _info.lastUpdated
+ *   cw.failNext(503) / cw.failNext(429, { retryAfter: 30 })
+ */
+
+import type { StandInOptions, StandInTicket } from './standin.ts'
+import {
+  basicCredentials,
+  isoSeconds,
+  objectBody,
+  type PsaStandIn,
+  type RecordedRequest,
+  type Reply,
+  StandIn,
+} from './standin.ts'
+
+const API = '/v4_6_release/apis/3.0'
+
+export interface CwRef {
+  id: number
+  name: string
+}
+export interface CwCompany {
+  id: number
+  identifier: string
+  name: string
+  deletedFlag: boolean
+}
+export interface CwBoard {
+  id: number
+  name: string
+  inactiveFlag: boolean
+  statuses: CwRef[]
+}
+export interface CwNote {
+  id: number
+  ticketId: number
+  text: string
+  detailDescriptionFlag: boolean
+  internalAnalysisFlag: boolean
+  resolutionFlag: boolean
+  dateCreated: string
+}
+export interface CwTicket {
+  id: number
+  summary: string
+  initialDescription?: string
+  board: CwRef
+  company: { id: number; identifier: string; name: string }
+  status: CwRef
+  priority: CwRef
+  externalXRef?: string
+  closedFlag: boolean
+  notes: CwNote[]
+  _info: { lastUpdated: string; dateEntered: string }
+}
+
+const DEFAULT_CREDENTIALS = {
+  companyId: 'contoso',
+  publicKey: 'pub-Xq7eL2mN9aB4',
+  privateKey: 'priv-Zr8kW3pQ6tY1vC5d',
+  clientId: '6f3a4c1e-8b2d-4f5a-9c7e-1d2b3a4c5e6f',
+  siteUrl: 'https://na.myconnectwise.net',
+}
+
+function statuses(startId: number): CwRef[] {
+  return ['New', 'In Progress', 'Waiting Customer', 'Resolved', 'Closed'].map((name, i) => ({
+    id: startId + i,
+    name,
+  }))
+}
+
+export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
+  readonly vendor = 'connectwise'
+  readonly referenceField = 'externalXRef'
+  readonly defaults = { queue: 'Service Board', company: 'Contoso', priority: 'Priority 2 - Quick Response' }
+  readonly statuses = { initial: 'New', inProgress: 'In Progress', resolved: 'Resolved' }
+  readonly raw: { tickets: CwTicket[]; companies: CwCompany[]; boards: CwBoard[]; priorities: CwRef[] }
+  #nextTicket = 1001
+  #nextNote = 1
+  readonly #valid: typeof DEFAULT_CREDENTIALS
+
+  constructor(opts: StandInOptions & { credentials?: Partial<typeof DEFAULT_CREDENTIALS> } = {}) {
+    super(opts)
+    this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
+    this.raw = {
+      tickets: [],
+      companies: [
+        { id: 250, identifier: 'Contoso', name: 'Contoso Ltd', deletedFlag: false },
+        { id: 251, identifier: 'Fabrikam', name: 'Fabrikam Inc', deletedFlag: false },
+        { id: 19, identifier: 'Gone', name: 'Deleted Company', deletedFlag: true },
+      ],
+      boards: [
+        { id: 1, name: 'Service Board', inactiveFlag: false, statuses: statuses(1) },
+        { id: 2, name: 'Help Desk', inactiveFlag: false, statuses: statuses(11) },
+        { id: 3, name: 'Old Board', inactiveFlag: true, statuses: statuses(21) },
+      ],
+      priorities: [
+        { id: 1, name: 'Priority 1 - Emergency Response' },
+        { id: 2, name: 'Priority 2 - Quick Response' },
+        { id: 3, name: 'Priority 3 - Normal Response' },
+        { id: 4, name: 'Priority 4 - Schedule Maintenance' },
+      ],
+    }
+  }
+
+  get credentials(): Record<string, string> {
+    return { ...this.#valid, baseUrl: this.url }
+  }
+
+  addCompanies(count: number): CwCompany[] {
+    const start = 1000 + this.raw.companies.length
+    const added = Array.from({ length: count }, (_, i) => ({
+      id: start + i,
+      identifier: `Company${String(start + i)}`,
+      name: `Company ${String(start + i).padStart(5, '0')}`,
+      deletedFlag: false,
+    }))
+    this.raw.companies.push(...added)
+    return added
+  }
+
+  addTicket(t: { summary: string; status?: string; board?: string; externalXRef?: string }): CwTicket {
+    const board = this.raw.boards.find((b) => b.name === (t.board ?? 'Service Board')) as CwBoard
+    const status = board.statuses.find((s) => s.name === (t.status ?? 'New')) as CwRef
+    const company = this.raw.companies[0] as CwCompany
+    const now = isoSeconds(this.now())
+    const ticket: CwTicket = {
+      id: this.#nextTicket++,
+      summary: t.summary,
+      board: { id: board.id, name: board.name },
+      company: { id: company.id, identifier: company.identifier, name: company.name },
+      status: { ...status },
+      priority: { ...(this.raw.priorities[2] as CwRef) },
+      ...(t.externalXRef ? { externalXRef: t.externalXRef } : {}),
+      closedFlag: false,
+      notes: [],
+      _info: { lastUpdated: now, dateEntered: now },
+    }
+    this.raw.tickets.push(ticket)
+    return ticket
+  }
+
+  tickets(): StandInTicket[] {
+    return this.raw.tickets.map((t) => ({
+      id: String(t.id),
+      title: t.summary,
+      status: t.status.name,
+      queue: t.board.name,
+      company: t.company.identifier,
+      priority: t.priority.name,
+      externalRef: t.externalXRef,
+      notes: t.notes.map((n) => ({ text: n.text, internal: n.internalAnalysisFlag })),
+      createdAt: new Date(t._info.dateEntered),
+      updatedAt: new Date(t._info.lastUpdated),
+    }))
+  }
+
+  ticket(id: string): StandInTicket | undefined {
+    return this.tickets().find((t) => t.id === id)
+  }
+
+  setStatus(id: string, status: string): void {
+    const t = this.raw.tickets.find((x) => String(x.id) === id)
+    if (!t) throw new Error(`no ConnectWise ticket ${id}`)
+    const s = this.#board(t.board.id)?.statuses.find((x) => x.name === status)
+    if (!s) throw new Error(`no status "${status}" on board ${t.board.name}`)
+    t.status = { ...s }
+    t.closedFlag = status === 'Closed'
+    this.#touch(t)
+  }
+
+  #touch(t: CwTicket) {
+    t._info.lastUpdated = isoSeconds(this.now())
+  }
+
+  #board(id: number) {
+    return this.raw.boards.find((b) => b.id === id)
+  }
+
+  protected errorReply(status: number): Reply {
+    const messages: Record<number, [string, string]> = {
+      400: ['InvalidObject', 'The request is invalid'],
+      401: ['Unauthorized', 'The public/private key pair or the company is not valid'],
+      403: ['Forbidden', 'You do not have security permission to perform this action.'],
+      404: ['NotFound', 'The record was not found'],
+      429: ['TooManyRequests', 'Too many requests; slow down and try again later'],
+      500: ['UnexpectedError', 'An unexpected error has occurred'],
+      503: ['ServiceUnavailable', 'The service is temporarily unavailable'],
+    }
+    const [code, message] = messages[status] ?? ['Error', `HTTP ${status}`]
+    return { status, body: { code, message } }
+  }
+
+  #invalid(resource: string, errors: { code: string; message: string; field: string }[]): Reply {
+    return {
+      status: 400,
+      body: {
+        code: 'InvalidObject',
+        message: `${resource} object is invalid`,
+        errors: errors.map((e) => ({ ...e, resource })),
+      },
+    }
+  }
+
+  protected handle(req: RecordedRequest): Reply {
+    const auth = basicCredentials(req.headers)
+    const v = this.#valid
+    if (!auth || auth.user !== `${v.companyId}+${v.publicKey}` || auth.password !== v.privateKey) {
+      return this.errorReply(401)
+    }
+    if (req.headers.clientid !== v.clientId) {
+      return { status: 401, body: { code: 'Unauthorized', message: 'A valid clientId header is required' } }
+    }
+    if (!req.path.startsWith(`${API}/`)) return this.errorReply(404)
+    const path = req.path.slice(API.length)
+    if (req.method === 'GET' && path === '/system/info') {
+      return {
+        status: 200,
+        body: {
+          version: 'v2025.1.102345',
+          isCloud: true,
+          serverTimeZone: 'Eastern Standard Time',
+          cloudRegion: 'NA',
+        },
+      }
+    }
+    if (path === '/service/tickets') {
+      if (req.method === 'GET')
+        return this.#list(req, this.raw.tickets as unknown as Record<string, unknown>[])
+      if (req.method === 'POST') return this.#createTicket(req)
+    }
+    const one = /^\/service\/tickets\/(\d+)(\/notes)?$/.exec(path)
+    if (one) {
+      const t = this.raw.tickets.find((x) => x.id === Number(one[1]))
+      if (!t) return { status: 404, body: { code: 'NotFound', message: `Ticket ${one[1]} not found` } }
+      if (!one[2] && req.method === 'GET') return { status: 200, body: this.#view(t) }
+      if (!one[2] && req.method === 'PATCH') return this.#patchTicket(req, t)
+      if (one[2] && req.method === 'POST') return this.#addNote(req, t)
+      if (one[2] && req.method === 'GET') return { status: 200, body: t.notes }
+    }
+    if (req.method === 'GET' && path === '/company/companies') {
+      return this.#list(req, this.raw.companies as unknown as Record<string, unknown>[])
+    }
+    if (req.method === 'GET' && path === '/service/boards') {
+      return this.#list(
+        req,
+        this.raw.boards.map(({ statuses: _, ...b }) => b),
+      )
+    }
+    return this.errorReply(404)
+  }
+
+  #view(t: CwTicket) {
+    const { notes: _notes, initialDescription: _d, ...rest } = t
+    return rest
+  }
+
+  #createTicket(req: RecordedRequest): Reply {
+    const b = objectBody(req)
+    if (!b)
+      return this.#invalid('ticket', [
+        { code: 'InvalidObject', message: 'A ticket body is required', field: '' },
+      ])
+    const errors: { code: string; message: string; field: string }[] = []
+    const summary = b.summary
+    if (typeof summary !== 'string' || !summary.trim()) {
+      errors.push({ code: 'NullValue', message: 'The summary field is required.', field: 'summary' })
+    } else if (summary.length > 100) {
+      errors.push({
+        code: 'MaxLengthField',
+        message: 'The field summary must be a string with a maximum length of 100.',
+        field: 'summary',
+      })
+    }
+    const boardRef = (b.board ?? { name: 'Service Board' }) as { id?: number; name?: string }
+    const board = this.raw.boards.find((x) => x.id === boardRef.id || x.name === boardRef.name)
+    if (!board) errors.push({ code: 'NotFound', message: 'Service Board not found', field: 'board' })
+    const companyRef = b.company as { id?: number; identifier?: string } | undefined
+    const company = companyRef
+      ? this.raw.companies.find((x) => x.id === companyRef.id || x.identifier === companyRef.identifier)
+      : undefined
+    if (!companyRef)
+      errors.push({ code: 'NullValue', message: 'The company field is required.', field: 'company' })
+    else if (!company) errors.push({ code: 'NotFound', message: 'Company not found', field: 'company' })
+    const statusRef = (b.status ?? { name: 'New' }) as { id?: number; name?: string }
+    const status = board?.statuses.find((s) => s.id === statusRef.id || s.name === statusRef.name)
+    if (board && !status) {
+      errors.push({
+        code: 'NotFound',
+        message: `Service Status ${statusRef.name ?? statusRef.id} not found for Service Board ${board.id}`,
+        field: 'status/id',
+      })
+    }
+    const priorityRef = (b.priority ?? { name: 'Priority 3 - Normal Response' }) as {
+      id?: number
+      name?: string
+    }
+    const priority = this.raw.priorities.find((p) => p.id === priorityRef.id || p.name === priorityRef.name)
+    if (!priority) errors.push({ code: 'NotFound', message: 'Priority not found', field: 'priority' })
+    if (b.externalXRef !== undefined && (typeof b.externalXRef !== 'string' || b.externalXRef.length > 100)) {
+      errors.push({
+        code: 'MaxLengthField',
+        message: 'externalXRef is at most 100 characters',
+        field: 'externalXRef',
+      })
+    }
+    if (errors.length || !board || !company || !status || !priority) return this.#invalid('ticket', errors)
+    const now = isoSeconds(this.now())
+    const t: CwTicket = {
+      id: this.#nextTicket++,
+      summary: summary as string,
+      ...(typeof b.initialDescription === 'string' ? { initialDescription: b.initialDescription } : {}),
+      board: { id: board.id, name: board.name },
+      company: { id: company.id, identifier: company.identifier, name: company.name },
+      status: { ...status },
+      priority: { ...priority },
+      ...(typeof b.externalXRef === 'string' ? { externalXRef: b.externalXRef } : {}),
+      closedFlag: false,
+      notes: [],
+      _info: { lastUpdated: now, dateEntered: now },
+    }
+    this.raw.tickets.push(t)
+    return { status: 201, body: this.#view(t) }
+  }
+
+  #patchTicket(req: RecordedRequest, t: CwTicket): Reply {
+    const ops = req.body
+    if (!Array.isArray(ops) || ops.length === 0) {
+      return this.#invalid('ticket', [
+        { code: 'InvalidObject', message: 'The body must be an array of patch operations', field: '' },
+      ])
+    }
+    const board = this.#board(t.board.id) as CwBoard
+    for (const raw of ops) {
+      const op = raw as { op?: unknown; path?: unknown; value?: unknown }
+      if (op.op !== 'replace' && op.op !== 'add') {
+        return this.#invalid('ticket', [
+          { code: 'InvalidObject', message: `Unsupported op ${String(op.op)}`, field: '' },
+        ])
+      }
+      const path = String(op.path ?? '').replace(/^\//, '')
+      if (path === 'status' || path === 'status/name' || path === 'status/id') {
+        const v = op.value as { id?: number; name?: string } | string | number
+        const wanted =
+          path === 'status/name'
+            ? { name: v as string }
+            : path === 'status/id'
+              ? { id: Number(v) }
+              : (v as { id?: number; name?: string })
+        const s = board.statuses.find((x) => x.id === wanted.id || x.name === wanted.name)
+        if (!s) {
+          return this.#invalid('ticket', [
+            {
+              code: 'NotFound',
+              message: `Service Status ${wanted.name ?? wanted.id} not found for Service Board ${board.id}`,
+              field: 'status/id',
+            },
+          ])
+        }
+        t.status = { ...s }
+        t.closedFlag = s.name === 'Closed'
+      } else if (path === 'summary' && typeof op.value === 'string') {
+        t.summary = op.value
+      } else {
+        return this.#invalid('ticket', [
+          { code: 'InvalidField', message: `Cannot patch ${path}`, field: path },
+        ])
+      }
+    }
+    this.#touch(t)
+    return { status: 200, body: this.#view(t) }
+  }
+
+  #addNote(req: RecordedRequest, t: CwTicket): Reply {
+    const b = objectBody(req) ?? {}
+    if (typeof b.text !== 'string' || !b.text) {
+      return this.#invalid('note', [
+        { code: 'NullValue', message: 'The text field is required.', field: 'text' },
+      ])
+    }
+    const flags = ['detailDescriptionFlag', 'internalAnalysisFlag', 'resolutionFlag'] as const
+    if (!flags.some((f) => b[f] === true)) {
+      return this.#invalid('note', [
+        {
+          code: 'InvalidField',
+          message:
+            'At least one of detailDescriptionFlag, internalAnalysisFlag, or resolutionFlag must be true.',
+          field: 'detailDescriptionFlag',
+        },
+      ])
+    }
+    const note: CwNote = {
+      id: this.#nextNote++,
+      ticketId: t.id,
+      text: b.text,
+      detailDescriptionFlag: b.detailDescriptionFlag === true,
+      internalAnalysisFlag: b.internalAnalysisFlag === true,
+      resolutionFlag: b.resolutionFlag === true,
+      dateCreated: isoSeconds(this.now()),
+    }
+    t.notes.push(note)
+    this.#touch(t)
+    return { status: 201, body: note }
+  }
+
+  /** conditions, orderBy, page/pageSize and the Link header, over any list of records. */
+  #list(req: RecordedRequest, rows: Record<string, unknown>[]): Reply {
+    let filtered = rows
+    const conditions = req.query.get('conditions')
+    if (conditions) {
+      const parsed = parseConditions(conditions)
+      if (typeof parsed === 'string')
+        return { status: 400, body: { code: 'InvalidCondition', message: parsed } }
+      filtered = rows.filter((r) => parsed.every((c) => c(r)))
+    }
+    const orderBy = req.query.get('orderBy')
+    if (orderBy) {
+      const [field = 'id', dir = 'asc'] = orderBy.trim().split(/\s+/)
+      const sign = dir.toLowerCase() === 'desc' ? -1 : 1
+      filtered = [...filtered].sort((a, b) => {
+        const x = fieldValue(a, field)
+        const y = fieldValue(b, field)
+        return (x < y ? -1 : x > y ? 1 : Number(a.id) - Number(b.id)) * sign
+      })
+    }
+    const page = Number(req.query.get('page') ?? 1)
+    const pageSize = Number(req.query.get('pageSize') ?? 25)
+    if (
+      !Number.isInteger(page) ||
+      page < 1 ||
+      !Number.isInteger(pageSize) ||
+      pageSize < 1 ||
+      pageSize > 1000
+    ) {
+      return {
+        status: 400,
+        body: { code: 'InvalidObject', message: 'page and pageSize must be positive; pageSize at most 1000' },
+      }
+    }
+    const slice = filtered.slice((page - 1) * pageSize, page * pageSize)
+    const last = Math.max(1, Math.ceil(filtered.length / pageSize))
+    const link = (p: number, rel: string) => {
+      const q = new URLSearchParams(req.query)
+      q.set('page', String(p))
+      return `<${this.url}${req.path}?${q.toString()}>; rel="${rel}"`
+    }
+    const links: string[] = []
+    if (page > 1) links.push(link(1, 'first'), link(page - 1, 'prev'))
+    if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'))
+    const body = slice.map((r) => {
+      const { notes: _n, initialDescription: _d, ...rest } = r
+      return rest
+    })
+    return { status: 200, body, headers: links.length ? { link: links.join(', ') } : {} }
+  }
+}
+
+function fieldValue(row: Record<string, unknown>, field: string): string | number | boolean {
+  if (field === 'lastUpdated')
+    return String((row._info as { lastUpdated?: string } | undefined)?.lastUpdated ?? '')
+  let v: unknown = row
+  for (const part of field.split('/')) v = (v as Record<string, unknown> | undefined)?.[part]
+  return typeof v === 'number' || typeof v === 'boolean' ? v : String(v ?? '')
+}
+
+/** `field op value [and …]` → predicates, or the error ConnectWise would give. */
+function parseConditions(text: string): ((r: Record<string, unknown>) => boolean)[] | string {
+  const clauses = text.split(/\s+and\s+/i)
+  const out: ((r: Record<string, unknown>) => boolean)[] = []
+  for (const clause of clauses) {
+    const m = /^\s*([A-Za-z_/]+)\s*(!=|>=|<=|=|>|<)\s*(.+?)\s*$/.exec(clause)
+    if (!m) return `Expected a condition like field=value, but found "${clause}"`
+    const [, field = '', op, rawValue = ''] = m
+    if (
+      ![
+        'id',
+        'externalXRef',
+        'lastUpdated',
+        'deletedFlag',
+        'inactiveFlag',
+        'summary',
+        'board/name',
+        'status/name',
+      ].includes(field)
+    ) {
+      return `Unknown field "${field}" in conditions`
+    }
+    let value: string | number | boolean
+    if (/^".*"$/.test(rawValue)) value = rawValue.slice(1, -1).replace(/\\(.)/g, '$1')
+    else if (/^\[.*\]$/.test(rawValue)) value = rawValue.slice(1, -1)
+    else if (rawValue === 'true' || rawValue === 'false') value = rawValue === 'true'
+    else if (/^\d+$/.test(rawValue)) value = Number(rawValue)
+    else return `Cannot read the value ${rawValue} of ${field}`
+    if (field === 'lastUpdated' && (typeof value !== 'string' || Number.isNaN(Date.parse(value)))) {
+      return 'Dates in conditions are written [yyyy-MM-ddTHH:mm:ssZ]'
+    }
+    out.push((r) => {
+      const x = fieldValue(r, field)
+      const a = field === 'lastUpdated' ? Date.parse(String(x)) : x
+      const b = field === 'lastUpdated' ? Date.parse(String(value)) : value
+      switch (op) {
+        case '=':
+          return a === b
+        case '!=':
+          return a !== b
+        case '>':
+          return a > b
+        case '<':
+          return a < b
+        case '>=':
+          return a >= b
+        default:
+          return a <= b
+      }
+    })
+  }
+  return out
+}

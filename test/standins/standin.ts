@@ -1,0 +1,252 @@
+/**
+ * The base of every vendor stand-in: a real `node:http` server on 127.0.0.1 (port 0) that records every request,
+ * can be told to fail the next requests with the vendor's own error format, and keeps vendor state in memory.
+ *
+ * Every PSA stand-in (connectwise.ts, autotask.ts, jira.ts, servicenow.ts, freshservice.ts, zendesk.ts) also
+ * implements `PsaStandIn`, a vendor-neutral view for end-to-end tests:
+ *
+ *   const cw = await new ConnectWiseStandIn({ clock }).start()
+ *   // configure a connection with cw.credentials (valid credentials whose baseUrl points at the stand-in)
+ *   cw.tickets()                    // [{ id, number, title, status, notes: [{ text, internal }], externalRef, … }]
+ *   cw.setStatus(id, cw.statuses.resolved)   // change a ticket at the "vendor", bumping its updated time
+ *   cw.failNext(429, { retryAfter: 30 })     // the next request answers 429 with Retry-After: 30
+ *   cw.requests                     // every request: method, path, query, headers, parsed body
+ *   await cw.close()
+ *
+ * Host names: the stand-in's URL is `http://<vendor>.test:<port>`; a resolver mapping `*.test` to 127.0.0.1 and
+ * an address policy allowing 127.0.0.0/8 (test/standins/env.ts, test/harness.ts) let Patchbay's HTTP client reach it.
+ */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type Clock, systemClock } from '../../src/lib/clock.ts'
+
+export interface RecordedRequest {
+  method: string
+  /** Path without the query string, as sent (not decoded). */
+  path: string
+  query: URLSearchParams
+  headers: http.IncomingHttpHeaders
+  /** The body parsed as JSON when it is JSON, else the raw text; undefined when empty. */
+  body: unknown
+  raw: string
+}
+
+export interface Reply {
+  status: number
+  /** Serialised as JSON unless a string. */
+  body?: unknown
+  headers?: Record<string, string>
+}
+
+export interface FailOptions {
+  /** Sent as the Retry-After header (seconds, or an HTTP date). */
+  retryAfter?: number | string
+  /** Replaces the vendor's default error body for this status. */
+  body?: unknown
+  /** Only requests whose path matches (a substring or a pattern) fail; others pass. */
+  path?: string | RegExp
+  /** How many matching requests fail (default 1). */
+  times?: number
+}
+
+export interface StandInOptions {
+  /** The clock for created/updated times; share the test's ManualClock so sync windows line up. */
+  clock?: Clock
+}
+
+/** A ticket as the end-to-end tests see it, whatever the vendor. */
+export interface StandInTicket {
+  /** What the connector returns as ExternalTicket.id (and accepts back). */
+  id: string
+  number?: string | undefined
+  title: string
+  /** The status as the connector reports it (ExternalTicket.status). */
+  status: string
+  queue?: string | undefined
+  company?: string | undefined
+  priority?: string | undefined
+  /** The reference Patchbay stored for idempotent creation (alert id), where the vendor has a field for it. */
+  externalRef?: string | undefined
+  notes: { text: string; internal: boolean }[]
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface PsaStandIn {
+  readonly vendor: string
+  /** `http://<vendor>.test:<port>` once started. */
+  readonly url: string
+  /** Complete, valid credentials for this stand-in, `baseUrl` included. */
+  readonly credentials: Record<string, string>
+  /** Names this vendor uses: a queue/board/project tickets can be created in, and its open/resolved statuses. */
+  readonly defaults: { queue: string; company?: string | undefined; priority?: string | undefined }
+  readonly statuses: { initial: string; inProgress: string; resolved: string }
+  /**
+   * Where the vendor keeps Patchbay's reference (so a repeated creation finds the first ticket), or null when it
+   * has no such field (Freshservice: Patchbay's own ticket mapping is the only guard against duplicates).
+   */
+  readonly referenceField: string | null
+  readonly requests: RecordedRequest[]
+  tickets(): StandInTicket[]
+  ticket(id: string): StandInTicket | undefined
+  setStatus(id: string, status: string): void
+  failNext(status: number, opts?: FailOptions): this
+  /** Forgets recorded requests and pending failures; tickets and other state stay. */
+  resetRequests(): void
+  start(): Promise<this>
+  close(): Promise<void>
+}
+
+interface PendingFailure {
+  status: number
+  opts: FailOptions
+  remaining: number
+}
+
+export abstract class StandIn {
+  abstract readonly vendor: string
+  readonly requests: RecordedRequest[] = []
+  protected readonly clock: Clock
+  #server: http.Server | undefined
+  #url = ''
+  #failures: PendingFailure[] = []
+
+  constructor(opts: StandInOptions = {}) {
+    this.clock = opts.clock ?? systemClock
+  }
+
+  get url(): string {
+    if (!this.#url) throw new Error(`${this.vendor} stand-in is not started`)
+    return this.#url
+  }
+
+  protected get hostname(): string {
+    return `${this.vendor}.test`
+  }
+
+  protected now(): Date {
+    return this.clock.now()
+  }
+
+  failNext(status: number, opts: FailOptions = {}): this {
+    this.#failures.push({ status, opts, remaining: opts.times ?? 1 })
+    return this
+  }
+
+  /** Forgets recorded requests and pending failures (state stays). */
+  resetRequests(): void {
+    this.requests.length = 0
+    this.#failures = []
+  }
+
+  async start(): Promise<this> {
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        void this.#dispatch(req, Buffer.concat(chunks).toString('utf8'))
+          .catch((err: unknown) => ({
+            status: 500,
+            body: `stand-in crashed: ${err instanceof Error ? err.stack : String(err)}`,
+          }))
+          .then((reply) => send(res, reply))
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    this.#server = server
+    this.#url = `http://${this.hostname}:${(server.address() as AddressInfo).port}`
+    return this
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server
+    if (!server) return
+    this.#server = undefined
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+
+  async #dispatch(req: http.IncomingMessage, raw: string): Promise<Reply> {
+    const u = new URL(req.url ?? '/', 'http://standin')
+    let body: unknown
+    if (raw) {
+      try {
+        body = JSON.parse(raw)
+      } catch {
+        body = raw
+      }
+    }
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: (req.url ?? '/').split('?')[0] ?? '/',
+      query: u.searchParams,
+      headers: req.headers,
+      body,
+      raw,
+    }
+    this.requests.push(recorded)
+    const failure = this.#failures.find((f) => matches(f.opts.path, recorded.path))
+    if (failure) {
+      failure.remaining -= 1
+      if (failure.remaining <= 0) this.#failures.splice(this.#failures.indexOf(failure), 1)
+      const base = this.errorReply(failure.status, recorded)
+      const headers = { ...base.headers }
+      if (failure.opts.retryAfter !== undefined) headers['retry-after'] = String(failure.opts.retryAfter)
+      return {
+        status: failure.status,
+        body: failure.opts.body !== undefined ? failure.opts.body : base.body,
+        headers,
+      }
+    }
+    return this.handle(recorded)
+  }
+
+  /** The vendor's answer to a request. */
+  protected abstract handle(req: RecordedRequest): Reply | Promise<Reply>
+
+  /** The vendor's own error body for a status, used by failNext and by the handlers. */
+  protected abstract errorReply(status: number, req: RecordedRequest): Reply
+}
+
+function matches(pattern: string | RegExp | undefined, path: string): boolean {
+  if (pattern === undefined) return true
+  return typeof pattern === 'string' ? path.includes(pattern) : pattern.test(path)
+}
+
+function send(res: http.ServerResponse, reply: Reply): void {
+  const headers: Record<string, string> = { ...reply.headers }
+  let text = ''
+  if (reply.body !== undefined) {
+    if (typeof reply.body === 'string') {
+      text = reply.body
+      headers['content-type'] ??= 'text/plain; charset=utf-8'
+    } else {
+      text = JSON.stringify(reply.body)
+      headers['content-type'] ??= 'application/json; charset=utf-8'
+    }
+  }
+  res.writeHead(reply.status, headers).end(text)
+}
+
+/** Basic credentials from an Authorization header, or undefined. */
+export function basicCredentials(
+  headers: http.IncomingHttpHeaders,
+): { user: string; password: string } | undefined {
+  const m = /^Basic\s+(\S+)$/i.exec(headers.authorization ?? '')
+  if (!m?.[1]) return undefined
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8')
+  const i = decoded.indexOf(':')
+  if (i < 0) return undefined
+  return { user: decoded.slice(0, i), password: decoded.slice(i + 1) }
+}
+
+/** A JSON object body, or undefined when the body is not one. */
+export function objectBody(req: RecordedRequest): Record<string, unknown> | undefined {
+  const b = req.body
+  return b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : undefined
+}
+
+/** Milliseconds → the vendor's usual second-precision ISO form, `2026-02-18T12:00:00Z`. */
+export function isoSeconds(d: Date): string {
+  return `${d.toISOString().slice(0, 19)}Z`
+}
