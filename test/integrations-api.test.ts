@@ -26,7 +26,7 @@ const acme: Connector = {
     id: 'acme-psa',
     displayName: 'Acme PSA',
     category: 'psa',
-    capabilities: ['create_ticket', 'add_note'],
+    capabilities: ['create_ticket', 'add_ticket_note'],
     credentialSchema: acmeSchema,
   },
   async verify(credentials, env) {
@@ -120,7 +120,7 @@ describe('input validation (422 in the SynthesQ shape)', () => {
     })
     expect(r.status).toBe(422)
     expect(r.body.errors).toEqual({
-      enabled_capabilities: ['Not supported by Acme PSA: send_sms. Supported: create_ticket, add_note.'],
+      enabled_capabilities: ['Not supported by Acme PSA: send_sms. Supported: create_ticket, add_ticket_note.'],
       'credentials.password': [
         'The credentials.password field is not part of the Acme PSA credential schema.',
       ],

@@ -50,7 +50,7 @@ function ticketing(apiKey: string, extra: Record<string, unknown> = {}) {
   return {
     provider: 'generic-ticketing',
     credentials: { apiUrl: tickets.url('tickets.test', '/api'), apiKey, projectKey: 'OPS' },
-    enabled_capabilities: ['create_ticket', 'add_note'],
+    enabled_capabilities: ['create_ticket', 'add_ticket_note'],
     ...extra,
   }
 }
@@ -71,7 +71,7 @@ describe('scenario 1: setting up a provider for the first time', () => {
       name: 'generic-ticketing',
       display_name: 'Ticketing endpoint',
       category: 'ticketing',
-      capabilities: ['create_ticket', 'update_ticket', 'add_note'],
+      capabilities: ['create_ticket', 'update_ticket_status', 'add_ticket_note'],
       credential_schema: {
         apiUrl: { type: 'url', sensitive: false, required: true, description: expect.any(String) },
         apiKey: { type: 'string', sensitive: true, required: true, description: expect.any(String) },
@@ -100,7 +100,7 @@ describe('scenario 1: setting up a provider for the first time', () => {
         category: 'ticketing',
         status: 'pending_verify',
         is_default: true,
-        enabled_capabilities: ['create_ticket', 'add_note'],
+        enabled_capabilities: ['create_ticket', 'add_ticket_note'],
         credentials: { apiUrl: tickets.url('tickets.test', '/api'), apiKey: null, projectKey: 'OPS' },
         metadata: { environment: 'production', account_label: 'Primary' },
         verified_at: null,
@@ -455,7 +455,7 @@ describe('deleting', () => {
       },
     })
     const backupRule = await h.json('POST', '/api/v1/routing-rules', {
-      body: { orgId: org.id, capability: 'add_note', integration_id: b.id },
+      body: { orgId: org.id, capability: 'add_ticket_note', integration_id: b.id },
     })
     const deleted = await h.json('DELETE', `${API}/${b.id}`)
     expect(deleted.status).toBe(200)
@@ -463,7 +463,7 @@ describe('deleting', () => {
     expect(deleted.body.message).toContain('Integration deleted successfully')
     expect(deleted.body.data.affected_routing_rules).toEqual([
       { id: primary.body.data.id, capability: 'create_ticket', role: 'fallback' },
-      { id: backupRule.body.data.id, capability: 'add_note', role: 'integration' },
+      { id: backupRule.body.data.id, capability: 'add_ticket_note', role: 'integration' },
     ])
     expect((await h.json('GET', `${API}/${b.id}`)).status).toBe(404)
     const list = await h.json('GET', `${API}?orgId=${org.id}`)
@@ -472,7 +472,7 @@ describe('deleting', () => {
     expect(row?.deletedAt).not.toBeNull()
     expect(row?.credentials).toBeNull()
     const e = await h.json('POST', '/api/v1/routing-rules/evaluate', {
-      body: { orgId: org.id, capability: 'add_note' },
+      body: { orgId: org.id, capability: 'add_ticket_note' },
     })
     expect(e.body.data.integration).toBeNull()
     expect(e.body.data.trace[0].reason).toContain('was deleted')

@@ -81,7 +81,9 @@ function checkField(field: CredentialField, value: unknown): string | undefined 
 
 /**
  * URL fields are checked against the outbound address policy when saved (and again at every call), so a
- * credential pointing at a private address is refused up front with the reason.
+ * credential pointing at a private address is refused up front with the reason. A host that does not resolve
+ * is let through here: a `baseUrl` override may mean it is never called (a chat webhook URL behind a proxy),
+ * and when it is, verification reports it.
  */
 export async function checkCredentialUrls(
   http: HttpClient,
@@ -96,6 +98,7 @@ export async function checkCredentialUrls(
       await http.check(value)
     } catch (err) {
       if (!(err instanceof UnsafeUrlError)) throw err
+      if (/could not be resolved/.test(err.message)) continue
       errors.add(`credentials.${name}`, `The credentials.${name} URL ${err.message}.`)
     }
   }

@@ -33,7 +33,7 @@ export const genericTicketing: Connector = {
     id: 'generic-ticketing',
     displayName: 'Ticketing endpoint',
     category: 'ticketing',
-    capabilities: ['create_ticket', 'update_ticket', 'add_note'],
+    capabilities: ['create_ticket', 'update_ticket_status', 'add_ticket_note'],
     credentialSchema: { ...credentialSchema },
   },
   verify: check,
