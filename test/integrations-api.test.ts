@@ -120,7 +120,9 @@ describe('input validation (422 in the SynthesQ shape)', () => {
     })
     expect(r.status).toBe(422)
     expect(r.body.errors).toEqual({
-      enabled_capabilities: ['Not supported by Acme PSA: send_sms. Supported: create_ticket, add_ticket_note.'],
+      enabled_capabilities: [
+        'Not supported by Acme PSA: send_sms. Supported: create_ticket, add_ticket_note.',
+      ],
       'credentials.password': [
         'The credentials.password field is not part of the Acme PSA credential schema.',
       ],
