@@ -119,7 +119,8 @@ describe(`a worker killed mid-delivery (${servedUrl ? 'served' : 'embedded'})`, 
     }
     expect(seen.size).toBe(EVENTS)
     const duplicates = rx.received.length - seen.size
-    // No more duplicates than attempts that can be in flight to one target at once.
-    expect(duplicates).toBeLessThanOrEqual(16)
+    // At most what can be in flight to one target at once (16), plus as many answered attempts whose outcome
+    // was not yet written when the process died.
+    expect(duplicates).toBeLessThanOrEqual(32)
   }, 150_000)
 })
