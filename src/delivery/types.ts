@@ -48,6 +48,12 @@ export interface Transport {
   /** Loads what a batch of attempts needs (targets, secrets) in one go, before attempts start. */
   prepare?(batch: ClaimedDelivery[]): Promise<void>
   attempt(delivery: ClaimedDelivery): Promise<AttemptOutcome>
+  /**
+   * For targets that take several items in one request (monitoring forwards): called instead of `attempt` with
+   * all of one target's deliveries from a claim (at most the per-target concurrency), oldest first; returns one
+   * outcome per delivery, in order.
+   */
+  attemptBatch?(deliveries: ClaimedDelivery[]): Promise<AttemptOutcome[]>
   retryPolicy(delivery: ClaimedDelivery): RetryPolicy
   /** Runs after a batch of outcomes is recorded: target statistics, disabling failed targets. */
   settled?(results: Settled[]): Promise<void>

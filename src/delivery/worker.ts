@@ -214,19 +214,33 @@ export class DeliveryWorker implements Service {
   }
 
   #dispatch(batch: ClaimedDelivery[]): void {
+    // Transports that send several deliveries in one request get each target's share of the batch at once.
+    const groups = new Map<string, ClaimedDelivery[]>()
     for (const d of batch) {
+      if (this.#transports.get(d.targetType)?.attemptBatch) {
+        const key = `${d.targetType}:${d.targetId}`
+        groups.set(key, [...(groups.get(key) ?? []), d])
+      } else this.#track([d], this.#attempt(d))
+    }
+    for (const group of groups.values()) this.#track(group, this.#attemptGroup(group))
+  }
+
+  #track(ds: ClaimedDelivery[], work: Promise<void>): void {
+    for (const d of ds) {
       this.#inflight++
       this.#perTarget.set(d.targetId, (this.#perTarget.get(d.targetId) ?? 0) + 1)
-      const p = this.#attempt(d).finally(() => {
-        this.#attempts.delete(p)
+    }
+    const p = work.finally(() => {
+      this.#attempts.delete(p)
+      for (const d of ds) {
         this.#inflight--
         const n = (this.#perTarget.get(d.targetId) ?? 1) - 1
         if (n <= 0) this.#perTarget.delete(d.targetId)
         else this.#perTarget.set(d.targetId, n)
         this.#onSlotFreed()
-      })
-      this.#attempts.add(p)
-    }
+      }
+    })
+    this.#attempts.add(p)
   }
 
   async #attempt(d: ClaimedDelivery): Promise<void> {
@@ -243,6 +257,19 @@ export class DeliveryWorker implements Service {
       }
     }
     this.#settle(d, outcome, transport)
+  }
+
+  async #attemptGroup(ds: ClaimedDelivery[]): Promise<void> {
+    const transport = this.#transports.get((ds[0] as ClaimedDelivery).targetType) as Transport
+    let outcomes: AttemptOutcome[]
+    try {
+      outcomes = await (transport.attemptBatch as NonNullable<Transport['attemptBatch']>)(ds)
+      if (outcomes.length !== ds.length) throw new Error('attemptBatch returned the wrong number of outcomes')
+    } catch (err) {
+      this.#ctx.log.error({ err, count: ds.length }, 'transport threw; treating the attempts as failed')
+      outcomes = ds.map(() => ({ kind: 'retry', errorMessage: 'Internal error during the attempt' }))
+    }
+    for (const [i, d] of ds.entries()) this.#settle(d, outcomes[i] as AttemptOutcome, transport)
   }
 
   #settle(d: ClaimedDelivery, outcome: AttemptOutcome, transport: Transport | undefined): void {

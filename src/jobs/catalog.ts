@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { deliveryRetentionJob, deliveryRetentionSchedule } from '../delivery/retention.ts'
 import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts'
 import { type AnyJobDefinition, defineJob, defineSchedule, type ScheduleDefinition } from './define.ts'
 import { pruneJobs } from './store.ts'
@@ -23,6 +24,7 @@ export const pruneJobsJob = defineJob({
 export const JOBS: readonly AnyJobDefinition[] = [
   ...INTEGRATION_JOBS,
   pruneJobsJob,
+  deliveryRetentionJob,
 ]
 
 /** Periodic tasks: each enqueues its job once per interval across all processes. */
@@ -30,4 +32,5 @@ export const JOBS: readonly AnyJobDefinition[] = [
 export const SCHEDULES: readonly ScheduleDefinition[] = [
   ...INTEGRATION_SCHEDULES,
   defineSchedule({ name: 'jobs.prune', job: pruneJobsJob, payload: {}, intervalMs: () => 60 * 60_000 }),
+  deliveryRetentionSchedule,
 ]

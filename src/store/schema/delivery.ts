@@ -80,7 +80,7 @@ export const deliveryStatus = pgEnum('delivery_status', [
 export const deliveries = pgTable(
   'deliveries',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
+    id: uuid('id').primaryKey().default(sql`patchbay_uuid_v7(now())`),
     orgId: uuid('org_id').notNull(),
     targetType: text('target_type').notNull(),
     targetId: uuid('target_id').notNull(),

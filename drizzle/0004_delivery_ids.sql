@@ -1,0 +1,1 @@
+ALTER TABLE "deliveries" ALTER COLUMN "id" SET DEFAULT patchbay_uuid_v7(now());
