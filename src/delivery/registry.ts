@@ -1,4 +1,7 @@
 import type { AppContext } from '../context.ts'
+import { monitoringFanout, monitoringTransport } from '../monitoring/forward.ts'
+import { notificationFanout, notificationTransport } from '../notifications/delivery.ts'
+import { ticketingFanout, ticketingTransport } from '../ticketing/autocreate.ts'
 import { webhookFanout } from '../webhooks/fanout.ts'
 import { webhookTransport } from '../webhooks/transport.ts'
 import type { Fanout, Transport } from './types.ts'
@@ -7,10 +10,22 @@ import type { Fanout, Transport } from './types.ts'
  * Who gets a delivery when an event arrives, and how each kind of delivery is attempted. A new kind of target
  * (chat, PSA, monitoring) adds its fan-out and transport here.
  */
-export function fanouts(_ctx: AppContext): Fanout[] {
-  return [webhookFanout]
+export function fanouts(ctx: AppContext): Fanout[] {
+  // biome-ignore format: one per line keeps additions (and merges) to one line each
+  return [
+    webhookFanout,
+    notificationFanout(ctx),
+    monitoringFanout,
+    ticketingFanout,
+  ]
 }
 
 export function transports(ctx: AppContext): Transport[] {
-  return [webhookTransport(ctx)]
+  // biome-ignore format: one per line keeps additions (and merges) to one line each
+  return [
+    webhookTransport(ctx),
+    notificationTransport(ctx),
+    monitoringTransport(ctx),
+    ticketingTransport(ctx),
+  ]
 }

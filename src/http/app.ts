@@ -12,6 +12,7 @@ import { auditLogRoutes } from './routes/audit-logs.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes, eventTypeRoutes } from './routes/events.ts'
 import { healthRoutes } from './routes/health.ts'
+import { integrationSettingsRoutes } from './routes/integration-settings.ts'
 import { integrationRoutes } from './routes/integrations.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
@@ -31,6 +32,7 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/event-types', eventTypeRoutes()],
     ['/webhooks', webhookRoutes(ctx)],
     ['/deliveries', deliveryRoutes(ctx)],
+    ['/integrations', integrationSettingsRoutes(ctx)],
     ['/integrations', integrationRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
   ]

@@ -35,14 +35,36 @@ export const genericMonitoring: Connector = {
 }
 
 async function send(credentials: Credentials, env: ConnectorEnv, type: string): Promise<VerifyResult> {
+  await postToEndpoint(
+    credentials,
+    { type, source: 'patchbay', timestamp: env.clock.now().toISOString(), data: {} },
+    env,
+  )
+  return { ok: true }
+}
+
+/**
+ * POSTs one JSON body to the endpoint, with `Authorization: Bearer <apiKey>` when a key is set. Resolves with the
+ * endpoint's status on 2xx; anything else is a VendorError with the endpoint's own text (the key scrubbed out) and
+ * its Retry-After. Used by verification, probes and telemetry forwarding (src/monitoring/forward.ts).
+ */
+export async function postToEndpoint(
+  credentials: Credentials,
+  body: unknown,
+  env: ConnectorEnv,
+  opts: { timeoutMs?: number } = {},
+): Promise<{ status: number; body: string }> {
   const apiKey = typeof credentials.apiKey === 'string' && credentials.apiKey ? credentials.apiKey : undefined
-  await callVendor(env, {
+  const res = await callVendor(env, {
     vendor: 'Monitoring endpoint',
     method: 'POST',
     url: String(credentials.endpoint),
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
-    body: { type, source: 'patchbay', timestamp: env.clock.now().toISOString(), data: {} },
+    body,
     secrets: sensitiveValues(credentialSchema, credentials),
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
   })
-  return { ok: true }
+  const text =
+    typeof res.data === 'string' ? res.data : res.data === undefined ? '' : JSON.stringify(res.data)
+  return { status: res.status, body: text.slice(0, 1000) }
 }

@@ -1,3 +1,4 @@
+import { scrubSecrets } from '../../lib/redact.ts'
 import type { Connector, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
 
@@ -47,4 +48,78 @@ async function check(credentials: Credentials, env: ConnectorEnv): Promise<Verif
     secrets: sensitiveValues(credentialSchema, credentials),
   })
   return { ok: true }
+}
+
+/** A ticket as Patchbay asks a generic ticketing API to create it (README, "Generic ticketing"). */
+export interface GenericTicket {
+  title: string
+  description: string
+  projectKey: string | null
+  severity: string
+  source: 'patchbay'
+  /** Patchbay's reference for the alert (its id), for the receiver's own deduplication. */
+  externalRef: string
+  alert: { id: string | null; name: string | null; status: string | null; severity: string }
+  device: { id: string | null; hostname: string | null } | null
+  org: { id: string; name: string | null }
+  event: { id: string; type: string; timestamp: string }
+  link: string | null
+}
+
+export interface CreatedGenericTicket {
+  status: number
+  /** `id` from the answer (or `key`, `number`), when it has one. */
+  id?: string
+  url?: string
+  /** The answer's body, at most 1,000 characters, the key scrubbed out. */
+  body: string
+}
+
+/**
+ * `POST <apiUrl>/tickets` with the ticket as JSON, `Authorization: Bearer <apiKey>` and `Idempotency-Key`: the
+ * same key on every attempt for one alert, so an API that honours the header (the IETF httpapi draft
+ * https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/) turns a retry after a lost answer
+ * into the first ticket instead of a second one. Non-2xx is a VendorError with the API's own text.
+ */
+export async function createGenericTicket(
+  credentials: Credentials,
+  ticket: GenericTicket,
+  env: ConnectorEnv,
+  opts: { idempotencyKey: string; timeoutMs?: number },
+): Promise<CreatedGenericTicket> {
+  const secrets = sensitiveValues(credentialSchema, credentials)
+  const res = await callVendor<unknown>(env, {
+    vendor: 'Ticketing endpoint',
+    method: 'POST',
+    url: `${String(credentials.apiUrl).replace(/\/+$/, '')}/tickets`,
+    headers: {
+      authorization: `Bearer ${String(credentials.apiKey)}`,
+      'idempotency-key': opts.idempotencyKey,
+    },
+    body: ticket,
+    secrets,
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+  })
+  const data = res.data && typeof res.data === 'object' ? (res.data as Record<string, unknown>) : {}
+  const pick = (...keys: string[]) => {
+    for (const k of keys) {
+      const v = data[k]
+      if ((typeof v === 'string' && v.trim()) || (typeof v === 'number' && Number.isFinite(v)))
+        return String(v)
+    }
+    return undefined
+  }
+  const id = pick('id', 'key', 'number')
+  const url = pick('url', 'html_url', 'self')
+  const text =
+    typeof res.data === 'string' ? res.data : res.data === undefined ? '' : JSON.stringify(res.data)
+  return {
+    status: res.status,
+    ...(id ? { id } : {}),
+    ...(url ? { url } : {}),
+    body: scrubSecrets(
+      text,
+      secrets.filter((s): s is string => typeof s === 'string'),
+    ).slice(0, 1000),
+  }
 }

@@ -1,3 +1,4 @@
+import { UnsafeUrlError } from '../../net/http-client.ts'
 import { parseRetryAfter } from '../../net/retry-after.ts'
 import { type Notification, NotificationError, type SendResult } from '../../notifications/types.ts'
 import {
@@ -121,6 +122,29 @@ async function verify(credentials: Credentials, env: ConnectorEnv): Promise<Veri
   }
 }
 
+/**
+ * The health probe. Workflows: the same side-effect-free GET as verify. Legacy Office 365 connectors: nothing short
+ * of posting tells a live URL from a dead one (see verify), and a probe must not post to the channel every few
+ * minutes; so the probe checks what can be checked without posting (a well-formed connector URL whose host
+ * resolves to an address Patchbay may call) and leaves the rest to real messages, whose refusals show in the
+ * delivery history. A legacy URL is verified by a test message that arrives (`"test": true`), and its probes then
+ * keep it active instead of failing it for want of a check Microsoft does not offer.
+ */
+async function probe(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
+  try {
+    const t = target(credentials)
+    if (t.kind === 'workflow') return verify(credentials, env)
+    await env.http.check(t.url.href)
+    return { ok: true }
+  } catch (err) {
+    if (err instanceof NotificationError) {
+      return { ok: false, error: err.message, ...(err.status !== undefined ? { status: err.status } : {}) }
+    }
+    if (err instanceof UnsafeUrlError) return { ok: false, error: `${TEAMS} URL ${err.message}`, status: 400 }
+    throw err
+  }
+}
+
 /** A legacy connector's 200 that is really a failure: "Webhook message delivery failed with error: …". */
 const LEGACY_FAILURE_RE = /returned HTTP error (\d{3})/
 
@@ -176,5 +200,6 @@ function workflowErrorText(res: WebhookResponse): string | undefined {
 export const teams: Connector = {
   descriptor: teamsDescriptor,
   verify,
+  probe,
   notifications: { send },
 }

@@ -1,0 +1,129 @@
+/**
+ * What the Breeze integration doors (`/integrations/communication|slack|teams|discord|monitoring|ticketing|psa`)
+ * share: the integration's state as they show it, test outcomes, and integration errors as the API's
+ * `{error, code, details}` shape with the door's own field names.
+ */
+
+import { z } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import { IntegrationError } from '../../integrations/errors.ts'
+import type { AuditContext, CheckOutcome, IntegrationView } from '../../integrations/service.ts'
+import type { AppEnv } from '../env.ts'
+import { ApiError, type ErrorDetail } from '../errors.ts'
+import { actorOf } from '../principal.ts'
+import { iso, timestamp, uuidSchema } from '../schemas.ts'
+
+export const TAG = 'Integration settings (Breeze)'
+
+export const orgIdField = uuidSchema
+  .optional()
+  .openapi({ description: 'The organization; required for partner and system keys' })
+
+export function auditOf(c: Context<AppEnv>): AuditContext {
+  return { actor: actorOf(c.var.principal), requestId: c.var.requestId }
+}
+
+export const integrationStateSchema = z
+  .object({
+    id: z.uuid().openapi({ description: 'The integration (also reachable at /api/v1/integrations/{id})' }),
+    provider: z.string(),
+    status: z.enum(['pending_verify', 'active', 'inactive', 'error']),
+    lastError: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The last verification or probe error, in the vendor’s words' }),
+    lastErrorAt: timestamp.nullable(),
+    verifiedAt: timestamp.nullable(),
+    lastTestedAt: timestamp.nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .openapi('IntegrationState')
+
+export function integrationState(v: IntegrationView) {
+  return {
+    id: v.id,
+    provider: v.provider,
+    status: v.status,
+    lastError: v.lastError?.message ?? null,
+    lastErrorAt: iso(v.lastError?.at),
+    verifiedAt: iso(v.verifiedAt),
+    lastTestedAt: iso(v.lastTestedAt),
+    createdAt: v.createdAt.toISOString(),
+    updatedAt: v.updatedAt.toISOString(),
+  }
+}
+
+export const testResultSchema = z
+  .object({
+    ok: z.boolean(),
+    error: z
+      .string()
+      .nullable()
+      .openapi({ description: 'What the platform or endpoint answered, verbatim, without any secret' }),
+    vendorStatus: z.number().int().nullable().openapi({ description: 'Its HTTP status, when it answered' }),
+    retryable: z.boolean().openapi({ description: 'A rate limit, timeout or outage rather than a refusal' }),
+    retryAfterMs: z.number().int().nullable(),
+    latencyMs: z.number().int(),
+  })
+  .openapi('IntegrationTestResult')
+
+export function testResult(o: CheckOutcome) {
+  return {
+    ok: o.ok,
+    error: o.ok ? null : (o.error ?? 'Test failed'),
+    vendorStatus: o.httpStatus ?? null,
+    retryable: o.retryable,
+    retryAfterMs: o.retryAfterMs ?? null,
+    latencyMs: Math.round(o.latencyMs),
+  }
+}
+
+export const testResponseSchema = z.object({
+  success: z.boolean().openapi({ description: 'The outcome of the real test' }),
+  message: z.string(),
+  test: testResultSchema,
+  integration: integrationStateSchema,
+})
+
+/**
+ * Runs a service call and turns an IntegrationError into the API's error: `invalid` is 422 naming each field
+ * (`rename` maps the service's field names, such as `credentials.webhookUrl`, to the door's), `not_found` 404,
+ * `conflict` and `no_active_provider` 409.
+ */
+export async function door<T>(
+  fn: () => Promise<T>,
+  rename: (field: string) => string = (f) => f,
+): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (!(err instanceof IntegrationError)) throw err
+    switch (err.code) {
+      case 'invalid': {
+        const details: ErrorDetail[] = []
+        for (const [field, messages] of Object.entries(err.fields)) {
+          const path = rename(field)
+          for (const m of messages) details.push({ path, message: m.replaceAll(field, path) })
+        }
+        const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ')
+        throw new ApiError(422, 'validation_failed', `Validation failed: ${summary}`, details)
+      }
+      case 'not_found':
+        throw new ApiError(404, 'not_found', err.message)
+      case 'conflict':
+      case 'no_active_provider':
+        throw new ApiError(409, 'conflict', err.message)
+    }
+  }
+}
+
+/** `credentials.webhookUrl` → `webhookUrl`: doors whose body holds credential fields at the top level. */
+export function flatCredentialField(field: string): string {
+  return field.startsWith('credentials.') ? field.slice('credentials.'.length) : field
+}
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+})

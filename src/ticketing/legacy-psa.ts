@@ -1,0 +1,154 @@
+/**
+ * Breeze's legacy PSA settings (`/integrations/psa`, superseded by `/psa/connections`): one PSA connection per
+ * organization, shown and changed as a whole. Backed by the organization's default PSA integration, so the
+ * legacy door and the `/psa/connections` door see the same connection, credentials and state.
+ *
+ * Which integration is "the organization's default PSA integration" when it has several PSA providers: the one a
+ * request names by `provider` (that provider's default instance); else the target of the organization's default
+ * `create_ticket` routing rule, when it is a PSA integration; else the most recently created default instance of
+ * any PSA provider.
+ */
+
+import type { AppContext } from '../context.ts'
+import { IntegrationError } from '../integrations/errors.ts'
+import {
+  type AuditContext,
+  type CheckOutcome,
+  findIntegration,
+  getIntegration,
+  type IntegrationView,
+  requireConnector,
+  saveIntegration,
+  updateIntegration,
+  verifyIntegrationNow,
+} from '../integrations/service.ts'
+import { isSecretKey } from '../lib/redact.ts'
+import { rulesForCapability } from '../store/integrations.ts'
+import type { TenantScope } from '../store/scope.ts'
+
+export function psaProviders(ctx: AppContext): string[] {
+  return ctx.connectors
+    .all()
+    .filter((c) => c.descriptor.category === 'psa')
+    .map((c) => c.descriptor.id)
+}
+
+function requirePsa(ctx: AppContext, provider: string): void {
+  const connector = requireConnector(ctx, provider)
+  if (connector.descriptor.category !== 'psa') {
+    throw IntegrationError.field(
+      'provider',
+      `The provider field must be a PSA provider: ${psaProviders(ctx).join(', ')}.`,
+    )
+  }
+}
+
+/** The organization's default PSA integration (see the module comment), or undefined. */
+export async function legacyPsaIntegration(
+  ctx: AppContext,
+  orgId: string,
+  provider?: string,
+): Promise<IntegrationView | undefined> {
+  if (provider) {
+    requirePsa(ctx, provider)
+    return findIntegration(ctx, orgId, provider)
+  }
+  const scope: TenantScope = { kind: 'org', orgId }
+  const psa = new Set(psaProviders(ctx))
+  const [rule] = (await rulesForCapability(ctx.db.orm, orgId, 'create_ticket')).filter((r) => r.isDefault)
+  if (rule) {
+    const target = await getIntegration(ctx, scope, rule.integrationId)
+    if (target && psa.has(target.provider)) return target
+  }
+  const defaults: IntegrationView[] = []
+  for (const p of psa) {
+    const found = await findIntegration(ctx, orgId, p)
+    if (found) defaults.push(found)
+  }
+  defaults.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+  return defaults[0]
+}
+
+function checkSettings(settings: Record<string, unknown> | undefined): void {
+  const secretNamed = Object.keys(settings ?? {}).filter((k) => isSecretKey(k))
+  if (secretNamed.length) {
+    throw IntegrationError.invalid(
+      Object.fromEntries(
+        secretNamed.map((k) => [
+          `settings.${k}`,
+          [
+            `The settings.${k} field looks like a secret; credentials belong in credentials, which are encrypted.`,
+          ],
+        ]),
+      ),
+    )
+  }
+}
+
+export interface LegacyPsaInput {
+  provider: string
+  credentials: Record<string, unknown>
+  settings?: Record<string, unknown> | undefined
+}
+
+/**
+ * Saves the legacy PSA settings: creates the provider's integration, or updates its default instance (credential
+ * fields given replace the stored ones, `settings` replaces the settings object when given).
+ */
+export async function saveLegacyPsa(
+  ctx: AppContext,
+  orgId: string,
+  input: LegacyPsaInput,
+  audit: AuditContext,
+): Promise<{ integration: IntegrationView; created: boolean }> {
+  requirePsa(ctx, input.provider)
+  checkSettings(input.settings)
+  return saveIntegration(
+    ctx,
+    orgId,
+    {
+      provider: input.provider,
+      credentials: input.credentials,
+      ...(input.settings ? { settings: input.settings } : {}),
+    },
+    audit,
+  )
+}
+
+/** Updates the organization's default PSA integration in place; undefined when it has none. */
+export async function updateLegacyPsa(
+  ctx: AppContext,
+  orgId: string,
+  input: {
+    provider?: string | undefined
+    credentials?: Record<string, unknown> | undefined
+    settings?: Record<string, unknown> | undefined
+  },
+  audit: AuditContext,
+): Promise<IntegrationView | undefined> {
+  checkSettings(input.settings)
+  const current = await legacyPsaIntegration(ctx, orgId, input.provider)
+  if (!current) return undefined
+  return updateIntegration(
+    ctx,
+    { kind: 'org', orgId },
+    current.id,
+    {
+      ...(input.credentials ? { credentials: input.credentials } : {}),
+      ...(input.settings ? { settings: input.settings } : {}),
+    },
+    audit,
+  )
+}
+
+/** Verifies the saved credentials with the vendor's API (the PSA connector's own check), and records it. */
+export async function testLegacyPsa(
+  ctx: AppContext,
+  orgId: string,
+  provider: string | undefined,
+  audit: AuditContext,
+): Promise<{ integration: IntegrationView; outcome: CheckOutcome } | undefined> {
+  const current = await legacyPsaIntegration(ctx, orgId, provider)
+  if (!current) return undefined
+  return verifyIntegrationNow(ctx, { kind: 'org', orgId }, current.id, audit)
+}
