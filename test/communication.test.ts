@@ -177,8 +177,9 @@ describe('test messages', () => {
 
     const tested = await configure('teams', { test: true })
     expect(tested).toMatchObject({ success: true, data: { status: 'active', lastError: null } })
-    expect(teams.messages).toEqual([expect.objectContaining({ kind: 'legacy' })])
-    expect((teams.messages[0]?.body as { '@type': string })['@type']).toBe('MessageCard')
+    expect(teams.messages).toEqual([
+      { kind: 'legacy', body: expect.objectContaining({ '@type': 'MessageCard' }) },
+    ])
 
     // Probes run for an hour (one failure would be enough to fail it here): they never post, and keep it active.
     for (let i = 0; i < 12; i++) {
