@@ -176,7 +176,10 @@ describe('test messages', () => {
     expect(teams.requests).toHaveLength(0)
 
     const tested = await configure('teams', { test: true })
-    expect(tested).toMatchObject({ success: true, data: { status: 'active', lastError: null } })
+    expect(tested).toMatchObject({
+      success: true,
+      data: { status: 'active', lastError: null, needsTestMessage: false },
+    })
     expect(teams.messages).toEqual([
       { kind: 'legacy', body: expect.objectContaining({ '@type': 'MessageCard' }) },
     ])

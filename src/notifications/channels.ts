@@ -86,8 +86,8 @@ export interface ChannelView {
   baseUrl: string | null
   settings: ChannelSettings
   /**
-   * A legacy Office 365 connector URL (Teams), which nothing but a real post can verify: until a test message
-   * succeeds, background verification leaves it in `error` saying so.
+   * A legacy Office 365 connector URL (Teams) not verified yet: nothing but a real post can verify one, so until a
+   * test message succeeds, background verification leaves it in `error` saying so.
    */
   needsTestMessage: boolean
 }
@@ -102,7 +102,8 @@ async function view(ctx: AppContext, integration: IntegrationView): Promise<Chan
     webhookUrl: url ? maskUrl(url) : null,
     baseUrl: base,
     settings: channelSettings(integration.settings),
-    needsTestMessage: integration.provider === 'teams' && url !== null && isLegacyTeamsUrl(url),
+    needsTestMessage:
+      integration.provider === 'teams' && url !== null && isLegacyTeamsUrl(url) && !integration.verifiedAt,
   }
 }
 

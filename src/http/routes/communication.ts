@@ -64,7 +64,7 @@ const channelSchema = z
     lastTestedAt: timestamp.nullable(),
     needsTestMessage: z.boolean().openapi({
       description:
-        'A legacy Office 365 connector URL (Teams): only a test message can verify it; send `"test": true`',
+        'A legacy Office 365 connector URL (Teams) not verified yet: only a test message can verify it; send `"test": true`',
     }),
     createdAt: timestamp,
     updatedAt: timestamp,
