@@ -231,7 +231,10 @@ describe('forwarding', () => {
       timestamp: h.clock.now().toISOString(),
       data: { orgId: org.id, count: 3 },
     })
-    expect(sent[0]?.data.events).toEqual([
+    const forwarded = [...(sent[0]?.data.events ?? [])].sort((a, b) =>
+      String(a.deviceId).localeCompare(String(b.deviceId)),
+    )
+    expect(forwarded).toEqual([
       {
         id: res.body.events[0].id,
         deliveryId: expect.any(String),

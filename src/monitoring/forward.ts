@@ -150,6 +150,8 @@ export function monitoringTransport(ctx: AppContext): Transport {
         }
     })
     if (items.length > 0) {
+      // Oldest sample first (the claim orders by due time, which ties for events ingested together).
+      items.sort((a, b) => a.item.timestamp.localeCompare(b.item.timestamp))
       const result = await post(target, first.orgId, items)
       for (const { index } of items) outcomes[index] = result
     }
