@@ -210,15 +210,14 @@ export function psaTransport(ctx: AppContext): Transport {
       return { kind: 'failed', errorMessage: `No ticket mapping for alert ${op.alertId}; not sent` } as const
     const ticketId = mapping.externalTicketId
     if (!ticketId) {
-      if (mapping.state === 'failed') {
-        return {
-          kind: 'failed',
-          errorMessage: `The ticket for alert ${op.alertId} could not be created: ${mapping.lastError ?? 'unknown error'}`,
-        } as const
-      }
+      // Even after a creation was refused for good, its delivery may be retried once the cause is fixed: the
+      // note waits as long as its own retries last.
       return {
         kind: 'retry',
-        errorMessage: `The ticket for alert ${op.alertId} does not exist yet; waiting for it to be created`,
+        errorMessage:
+          mapping.state === 'failed'
+            ? `The ticket for alert ${op.alertId} could not be created (${mapping.lastError ?? 'unknown error'}); waiting in case its creation is retried`
+            : `The ticket for alert ${op.alertId} does not exist yet; waiting for it to be created`,
       } as const
     }
     const env = connectorEnv(ctx, t.integration.provider)
