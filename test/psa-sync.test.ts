@@ -14,7 +14,7 @@ const EXPORT = '/api/v2/incremental/tickets/cursor'
 /** Zendesk, rate-limiting the next N export pages that continue from a cursor (not the first page). */
 class FlakyZendesk extends ZendeskStandIn {
   limitCursorPages = 0
-  protected override handle(req: RecordedRequest): Reply | Promise<Reply> {
+  protected override handle(req: RecordedRequest): Reply {
     if (this.limitCursorPages > 0 && req.path === EXPORT && req.query.has('cursor')) {
       this.limitCursorPages--
       const reply = this.errorReply(429)
