@@ -16,49 +16,50 @@ const name = (what: string) =>
  * `autoCreateTickets` unset or false the connection creates no tickets. Names (boards, statuses, priorities) are
  * the vendor's own, as they appear in its UI (or its ids); the connector resolves them.
  */
-export const psaSettingsSchema = z
-  .strictObject({
-    autoCreateTickets: z
-      .boolean()
-      .optional()
-      .openapi({
-        description:
-          '`alert.triggered` creates one ticket per alert; `alert.acknowledged` adds an internal note; ' +
-          '`alert.resolved` adds a note and moves the ticket to `statusMap.resolved`. Default false.',
-      }),
-    defaultBoard: name('Board (ConnectWise) tickets are created on').optional(),
-    defaultQueue: name(
-      'Queue (Autotask) or group (ServiceNow, Freshservice, Zendesk) for new tickets',
-    ).optional(),
-    defaultProject: name('Project key (Jira) for new tickets').optional(),
-    defaultStatus: name('Status of new tickets; the vendor default when unset').optional(),
-    defaultPriority: name('Priority of new tickets whose severity has no priorityMap entry').optional(),
-    priorityMap: z
-      .strictObject({
-        critical: name('Priority for critical alerts').optional(),
-        warning: name('Priority for warning alerts').optional(),
-        info: name('Priority for info alerts').optional(),
-      })
-      .optional()
-      .openapi({ description: "Alert severity → the vendor's priority name (or id)" }),
-    statusMap: z
-      .strictObject({
-        resolved: name('Status a ticket moves to when its alert resolves').optional(),
-        acknowledged: name('Status a ticket moves to when its alert is acknowledged').optional(),
-      })
-      .optional()
-      .openapi({ description: "Alert state → the vendor's ticket status name" }),
-    companyId: name('Company / account / department / organization new tickets belong to').optional(),
-    severities: z
-      .array(z.enum(ALERT_SEVERITIES))
-      .min(1, 'must name at least one severity')
-      .optional()
-      .openapi({ description: 'Only alerts of these severities create tickets. Default: all.' }),
-    autoSync: z.boolean().optional().openapi({
+const settingsObject = z.strictObject({
+  autoCreateTickets: z
+    .boolean()
+    .optional()
+    .openapi({
       description:
-        'Sync ticket statuses every PATCHBAY_PSA_SYNC_INTERVAL_MS. Default true; manual syncs work either way.',
+        '`alert.triggered` creates one ticket per alert; `alert.acknowledged` adds an internal note; ' +
+        '`alert.resolved` adds a note and moves the ticket to `statusMap.resolved`. Default false.',
     }),
-  })
+  defaultBoard: name('Board (ConnectWise) tickets are created on').optional(),
+  defaultQueue: name(
+    'Queue (Autotask) or group (ServiceNow, Freshservice, Zendesk) for new tickets',
+  ).optional(),
+  defaultProject: name('Project key (Jira) for new tickets').optional(),
+  defaultStatus: name('Status of new tickets; the vendor default when unset').optional(),
+  defaultPriority: name('Priority of new tickets whose severity has no priorityMap entry').optional(),
+  priorityMap: z
+    .strictObject({
+      critical: name('Priority for critical alerts').optional(),
+      warning: name('Priority for warning alerts').optional(),
+      info: name('Priority for info alerts').optional(),
+    })
+    .optional()
+    .openapi({ description: "Alert severity → the vendor's priority name (or id)" }),
+  statusMap: z
+    .strictObject({
+      resolved: name('Status a ticket moves to when its alert resolves').optional(),
+      acknowledged: name('Status a ticket moves to when its alert is acknowledged').optional(),
+    })
+    .optional()
+    .openapi({ description: "Alert state → the vendor's ticket status name" }),
+  companyId: name('Company / account / department / organization new tickets belong to').optional(),
+  severities: z
+    .array(z.enum(ALERT_SEVERITIES))
+    .min(1, 'must name at least one severity')
+    .optional()
+    .openapi({ description: 'Only alerts of these severities create tickets. Default: all.' }),
+  autoSync: z.boolean().optional().openapi({
+    description:
+      'Sync ticket statuses every PATCHBAY_PSA_SYNC_INTERVAL_MS. Default true; manual syncs work either way.',
+  }),
+})
+
+export const psaSettingsSchema = settingsObject
   .superRefine((s, ctx) => {
     const queues = (['defaultBoard', 'defaultQueue', 'defaultProject'] as const).filter(
       (k) => s[k] !== undefined,
@@ -77,10 +78,20 @@ export const psaSettingsSchema = z
 
 export type PsaSettings = z.infer<typeof psaSettingsSchema>
 
-/** Settings as stored, read leniently: a row written before a setting existed still works. */
+/**
+ * Settings as stored, read leniently, key by key: settings written through another door (the SynthesQ
+ * `/integrations` routes take any object) keep every valid key, and invalid or unknown ones are ignored.
+ */
 export function readSettings(raw: unknown): PsaSettings {
-  const parsed = psaSettingsSchema.safeParse(raw ?? {})
-  return parsed.success ? parsed.data : {}
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return {}
+  const out: Record<string, unknown> = {}
+  for (const [key, schema] of Object.entries(settingsObject.shape)) {
+    const value = (raw as Record<string, unknown>)[key]
+    if (value === undefined) continue
+    const parsed = (schema as z.ZodType).safeParse(value)
+    if (parsed.success) out[key] = parsed.data
+  }
+  return out as PsaSettings
 }
 
 export function automationEnabled(s: PsaSettings): boolean {

@@ -330,9 +330,9 @@ export async function updateSyncRun(
   db: Executor,
   id: string,
   set: Partial<typeof psaSyncRuns.$inferInsert>,
-): Promise<SyncRunRow> {
+): Promise<SyncRunRow | undefined> {
   const [row] = await db.update(psaSyncRuns).set(set).where(eq(psaSyncRuns.id, id)).returning()
-  return row as SyncRunRow
+  return row
 }
 
 /** The latest sync of each connection. */

@@ -33,6 +33,14 @@ export interface SyncTarget {
 
 /** The change listing starts this much before the last sync began, so a vendor clock a little behind ours loses nothing. */
 export const SINCE_OVERLAP_MS = 60_000
+/** The sync's row is gone: its connection was deleted while it ran. */
+class RunGone extends Error {}
+
+function present(run: SyncRunRow | undefined): SyncRunRow {
+  if (!run) throw new RunGone('sync run removed')
+  return run
+}
+
 /** Mapped tickets fetched one by one per saved step. */
 const CHECK_BATCH = 25
 
@@ -124,14 +132,16 @@ export async function runSync(ctx: AppContext, p: SyncTarget, job: JobInfo): Pro
     const now = ctx.clock.now()
     const since = await changesSince(db, p.orgId, p.connectionId)
     run = await db.transaction(async (tx) => {
-      const started = await updateSyncRun(tx, p.runId, {
-        status: 'running',
-        startedAt: now,
-        since: since ? new Date(since.getTime() - SINCE_OVERLAP_MS) : null,
-        // Without a mapped ticket there is nothing to bring up to date.
-        phase: since ? 'changes' : 'done',
-        updatedAt: now,
-      })
+      const started = present(
+        await updateSyncRun(tx, p.runId, {
+          status: 'running',
+          startedAt: now,
+          since: since ? new Date(since.getTime() - SINCE_OVERLAP_MS) : null,
+          // Without a mapped ticket there is nothing to bring up to date.
+          phase: since ? 'changes' : 'done',
+          updatedAt: now,
+        }),
+      )
       await updateIntegrationRow(tx, p.connectionId, { lastSyncStatus: 'running' })
       return started
     })
@@ -148,7 +158,7 @@ export async function runSync(ctx: AppContext, p: SyncTarget, job: JobInfo): Pro
       const current: SyncRunRow = run
       run = await db.transaction(async (tx) => {
         const applied = await applyTickets(tx, p.orgId, p.connectionId, page.items, ctx.clock.now())
-        return updateSyncRun(tx, current.id, {
+        const next = await updateSyncRun(tx, current.id, {
           cursor: page.next ?? null,
           phase: page.next ? 'changes' : 'mapped',
           pages: current.pages + 1,
@@ -156,6 +166,7 @@ export async function runSync(ctx: AppContext, p: SyncTarget, job: JobInfo): Pro
           mappingsUpdated: current.mappingsUpdated + applied.changed,
           updatedAt: ctx.clock.now(),
         })
+        return present(next)
       })
     }
     while (run.phase === 'mapped') {
@@ -168,7 +179,7 @@ export async function runSync(ctx: AppContext, p: SyncTarget, job: JobInfo): Pro
         CHECK_BATCH,
       )
       if (batch.length === 0) {
-        run = await updateSyncRun(db, run.id, { phase: 'done', updatedAt: ctx.clock.now() })
+        run = present(await updateSyncRun(db, run.id, { phase: 'done', updatedAt: ctx.clock.now() }))
         break
       }
       const fetched: ExternalTicket[] = []
@@ -178,13 +189,14 @@ export async function runSync(ctx: AppContext, p: SyncTarget, job: JobInfo): Pro
         const current: SyncRunRow = run as SyncRunRow
         run = await db.transaction(async (tx) => {
           const applied = await applyTickets(tx, p.orgId, p.connectionId, fetched, ctx.clock.now())
-          return updateSyncRun(tx, current.id, {
+          const next = await updateSyncRun(tx, current.id, {
             mappedAfter: lastId,
             mappingsChecked: current.mappingsChecked + fetched.length + missing,
             mappingsUpdated: current.mappingsUpdated + applied.changed,
             ticketsMissing: current.ticketsMissing + missing,
             updatedAt: ctx.clock.now(),
           })
+          return present(next)
         })
       }
       try {
@@ -205,6 +217,7 @@ export async function runSync(ctx: AppContext, p: SyncTarget, job: JobInfo): Pro
     }
     await finish(ctx, run, { status: 'completed' })
   } catch (err) {
+    if (err instanceof RunGone) return
     const secrets = secretValues(connector.descriptor.credentialSchema, credentials)
     const message = scrubSecrets(err instanceof Error ? err.message : String(err), secrets).slice(0, 2000)
     const lastAttempt = job.attempt >= job.maxAttempts
