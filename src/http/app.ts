@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.ts'
 import { integrationRoutes } from './routes/integrations.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
+import { psaRoutes } from './routes/psa.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookRoutes } from './routes/webhooks.ts'
 
@@ -33,6 +34,7 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/deliveries', deliveryRoutes(ctx)],
     ['/integrations', integrationRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
+    ['/psa', psaRoutes(ctx)],
   ]
 }
 
