@@ -94,11 +94,38 @@ describe('legacy PSA settings', () => {
     const audit = await call('GET', `/api/v1/audit-logs?orgId=${org.id}`, undefined, h.systemToken)
     const actions = audit.body.data.map((a: { action: string }) => a.action)
     expect(actions).toEqual(
-      expect.arrayContaining(['integration.create', 'integration.update', 'integration.test']),
+      expect.arrayContaining(['integration.create', 'integration.update', 'psa.connection.test']),
     )
     // The same integration is what the SynthesQ door shows.
     const viaIntegrations = await call('GET', `/api/v1/integrations/${saved.body.data.id}`)
     expect(viaIntegrations.body.data).toMatchObject({ provider: 'connectwise', status: 'error' })
+  })
+
+  it('is the same connection /psa/connections shows, with the same validated settings', async () => {
+    const saved = await call('POST', API, {
+      provider: 'connectwise',
+      credentials: cw.credentials,
+      settings: {
+        autoCreateTickets: true,
+        defaultBoard: 'Service Board',
+        priorityMap: { critical: 'Priority 1' },
+      },
+    })
+    expect(saved.status).toBe(200)
+    const connection = await call('GET', `/api/v1/psa/connections/${saved.body.data.id}`)
+    expect(connection.status).toBe(200)
+    expect(connection.body).toMatchObject({
+      provider: 'connectwise',
+      settings: {
+        autoCreateTickets: true,
+        defaultBoard: 'Service Board',
+        priorityMap: { critical: 'Priority 1' },
+      },
+      hasCredentials: true,
+    })
+    const bad = await call('PUT', API, { settings: { defaultBoard: 'A', defaultQueue: 'B' } })
+    expect(bad.status).toBe(422)
+    expect(bad.body.details[0].path).toBe('settings.defaultQueue')
   })
 
   it('the default PSA connection is the newest, unless a provider is named or a default routing rule says', async () => {
@@ -161,7 +188,7 @@ describe('legacy PSA settings', () => {
       (s): s is string => typeof s === 'string',
     )
     const stored = await storedPlainText(h)
-    expect(stored).toContain('integration.test')
+    expect(stored).toContain('psa.connection.test')
     for (const s of secrets) {
       expect(responses.join('\n')).not.toContain(s)
       expect(h.logs.join('\n')).not.toContain(s)

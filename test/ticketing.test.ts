@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
 import { storedPlainText } from './fixtures/stored-text.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { ConnectWiseStandIn } from './standins/connectwise.ts'
 import { TicketingStandIn } from './standins/ticketing.ts'
 
 const API_KEY = 'tk_LEAKCHECK_q1w2e3r4t5y6'
@@ -11,6 +12,7 @@ let h: Harness
 let t: Awaited<ReturnType<typeof seedTenants>>
 let jobs: JobService
 let tk: TicketingStandIn
+let cw: ConnectWiseStandIn
 const responses: string[] = []
 
 beforeAll(async () => {
@@ -18,9 +20,10 @@ beforeAll(async () => {
   t = await seedTenants(h)
   jobs = new JobService(h.ctx)
   tk = await new TicketingStandIn({ apiKey: API_KEY, clock: h.clock }).start()
+  cw = await new ConnectWiseStandIn({ clock: h.clock }).start()
 })
 afterAll(async () => {
-  await tk.close()
+  await Promise.all([tk.close(), cw.close()])
   await h.close()
 })
 
@@ -219,6 +222,40 @@ describe('autoCreate', () => {
     expect(posts).toHaveLength(2)
     expect(posts[0]?.headers['idempotency-key']).toBe(posts[1]?.headers['idempotency-key'])
     expect(tk.tickets).toHaveLength(1)
+  })
+
+  it('honours create_ticket routing rules: an alert routed elsewhere opens no ticket here', async () => {
+    const saved = await save(settings())
+    await jobs.runDue()
+    const psa = await call('POST', '/api/v1/integrations/psa', {
+      provider: 'connectwise',
+      credentials: cw.credentials,
+    })
+    expect(psa.status).toBe(200)
+    await jobs.runDue()
+    // Critical alerts go to the PSA; the rest to no one in particular.
+    const rule = await call('POST', '/api/v1/routing-rules', {
+      capability: 'create_ticket',
+      integration_id: psa.body.data.id,
+      priority: 10,
+      conditions: [{ field: 'severity', operator: 'eq', value: 'critical' }],
+    })
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201)
+    await call('POST', '/api/v1/events', alert('al-routed'))
+    await call('POST', '/api/v1/events', alert('al-mine', { severity: 'warning' }))
+    await h.worker.drain()
+    expect(tk.tickets.map((x) => x.body.externalRef)).toEqual(['al-mine'])
+    // A rule that picks this integration keeps the alert here.
+    const mine = await call('POST', '/api/v1/routing-rules', {
+      capability: 'create_ticket',
+      integration_id: saved.data.integration.id,
+      priority: 20,
+      conditions: [{ field: 'hostname', operator: 'eq', value: 'FILESERVER-02' }],
+    })
+    expect(mine.status).toBe(201)
+    await call('POST', '/api/v1/events', alert('al-here'))
+    await h.worker.drain()
+    expect(tk.tickets.map((x) => x.body.externalRef).sort()).toEqual(['al-here', 'al-mine'])
   })
 
   it('is off unless autoCreate is true', async () => {

@@ -16,6 +16,7 @@ import { integrationSettingsRoutes } from './routes/integration-settings.ts'
 import { integrationRoutes } from './routes/integrations.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
+import { psaRoutes } from './routes/psa.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookRoutes } from './routes/webhooks.ts'
 
@@ -35,6 +36,7 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/integrations', integrationSettingsRoutes(ctx)],
     ['/integrations', integrationRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
+    ['/psa', psaRoutes(ctx)],
   ]
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { deliveryRetentionJob, deliveryRetentionSchedule } from '../delivery/retention.ts'
 import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts'
+import { PSA_JOBS, PSA_SCHEDULES } from '../psa/jobs.ts'
 import { type AnyJobDefinition, defineJob, defineSchedule, type ScheduleDefinition } from './define.ts'
 import { pruneJobs } from './store.ts'
 
@@ -25,6 +26,7 @@ export const JOBS: readonly AnyJobDefinition[] = [
   ...INTEGRATION_JOBS,
   pruneJobsJob,
   deliveryRetentionJob,
+  ...PSA_JOBS,
 ]
 
 /** Periodic tasks: each enqueues its job once per interval across all processes. */
@@ -33,4 +35,5 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   ...INTEGRATION_SCHEDULES,
   defineSchedule({ name: 'jobs.prune', job: pruneJobsJob, payload: {}, intervalMs: () => 60 * 60_000 }),
   deliveryRetentionSchedule,
+  ...PSA_SCHEDULES,
 ]

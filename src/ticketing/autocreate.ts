@@ -11,61 +11,179 @@ import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { DEFAULT_RETRY_POLICY } from '../delivery/policy.ts'
 import type { AttemptOutcome, ClaimedDelivery, Fanout, Transport } from '../delivery/types.ts'
+import type { RoutingCondition } from '../integrations/routing.ts'
 import { connectorEnv } from '../integrations/verification.ts'
 import { notificationFromEvent } from '../notifications/from-event.ts'
 import { TargetLoader, unusable, vendorFailure } from '../notifications/targets.ts'
 import { notificationFacts } from '../notifications/text.ts'
 import type { Notification } from '../notifications/types.ts'
+import {
+  type CandidateIntegration,
+  type CandidateRule,
+  routeByRules,
+  TICKET_CAPABILITY,
+} from '../psa/targets.ts'
+import { alertIdOf } from '../psa/ticket-text.ts'
 import { autoCreateEnabled, TICKETING_PROVIDER } from './settings.ts'
 
 export const TICKETING_TARGET = 'ticketing'
 const ALERT_EVENT = 'alert.triggered'
 
-const FANOUT_SQL = `
+interface CandidateRow {
+  id: string
+  org_id: string
+  provider: string
+  status: string
+  enabled_capabilities: string[] | null
+  settings: Record<string, unknown> | null
+  is_default: boolean
+  created_at: Date | string
+  deleted_at: Date | string | null
+}
+
+const CANDIDATE_COLUMNS =
+  'id, org_id, provider, status, enabled_capabilities, settings, is_default, created_at, deleted_at'
+
+const CLAIM_SQL = `
 WITH wanted AS (
-  SELECT e.org_id, e.id AS event_id, i.id AS integration_id,
-         COALESCE(NULLIF(btrim(ev.data ->> 'alertId'), ''),
-                  CASE WHEN jsonb_typeof(ev.data -> 'alert') = 'object'
-                       THEN NULLIF(btrim(ev.data -> 'alert' ->> 'id'), '') END,
-                  'event:' || e.id) AS alert_key
-  FROM unnest($1::uuid[], $2::text[], $3::text[]) AS e(org_id, id, type)
-  JOIN events ev ON ev.org_id = e.org_id AND ev.id = e.id
-  JOIN integrations i ON i.org_id = e.org_id
-  WHERE e.type = '${ALERT_EVENT}' AND i.provider = $5 AND i.deleted_at IS NULL AND i.status <> 'inactive'
-    AND i.enabled_capabilities @> '["create_ticket"]'::jsonb
-    AND (i.settings -> 'autoCreate') = 'true'::jsonb
+  SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[]) AS w(org_id, event_id, integration_id, alert_key)
 ), claimed AS (
   INSERT INTO ticketing_alert_tickets (id, org_id, integration_id, alert_key, event_id, created_at)
-  SELECT patchbay_uuid_v7($4), org_id, integration_id, alert_key, event_id, $4 FROM wanted
+  SELECT patchbay_uuid_v7($1), org_id, integration_id, alert_key, event_id, $1 FROM wanted
   ON CONFLICT (integration_id, alert_key) DO NOTHING
   RETURNING id, org_id, integration_id, alert_key, event_id
 )
 INSERT INTO deliveries (id, org_id, target_type, target_id, event_id, event_type, operation, status, attempts,
                         next_attempt_at, created_at, updated_at)
-SELECT patchbay_uuid_v7($4), c.org_id, '${TICKETING_TARGET}', c.integration_id, c.event_id, '${ALERT_EVENT}',
+SELECT patchbay_uuid_v7($1), c.org_id, '${TICKETING_TARGET}', c.integration_id, c.event_id, '${ALERT_EVENT}',
        jsonb_build_object('op', 'create_ticket', 'alertKey', c.alert_key, 'requestId', c.id),
-       'pending', 0, $4, $4, $4
+       'pending', 0, $1, $1, $1
 FROM claimed c
 RETURNING org_id, event_id`
 
-export const ticketingFanout: Fanout = {
-  name: 'ticketing',
-  async fanOut(q, events, now) {
-    const alerts = events.filter((e) => e.type === ALERT_EVENT)
-    if (alerts.length === 0) return []
-    const rows = await q.query<{ org_id: string; event_id: string }>(
-      FANOUT_SQL,
-      [
-        alerts.map((e) => e.orgId),
-        alerts.map((e) => e.id),
-        alerts.map((e) => e.type),
-        now,
-        TICKETING_PROVIDER,
-      ],
-      'pb_fanout_ticketing',
-    )
-    return rows.map((r) => ({ orgId: r.org_id, eventId: r.event_id }))
-  },
+/** The alert an event is about (`data.alertId`, else `data.alert.id`), else the event itself. */
+export function alertKeyOf(eventId: string, data: unknown): string {
+  return alertIdOf(data) ?? `event:${eventId}`
+}
+
+/**
+ * New alerts of organizations whose ticketing integration has `autoCreate` on. The `create_ticket` routing rules
+ * are honoured the way the PSA automation honours them (src/psa/targets.ts): a rule that picks another
+ * integration for the alert (a PSA connection) takes it away from this one; with no rule deciding, or one that
+ * picks this integration, the ticket is created here. Organizations without such an integration cost one query.
+ */
+export function ticketingFanout(ctx: AppContext): Fanout {
+  const categoryOf = (provider: string) => ctx.connectors.get(provider)?.descriptor.category ?? 'unknown'
+  const candidate = (r: CandidateRow): CandidateIntegration => ({
+    id: r.id,
+    orgId: r.org_id,
+    provider: r.provider,
+    category: categoryOf(r.provider),
+    status: r.status,
+    enabledCapabilities: r.enabled_capabilities ?? [],
+    settings: r.settings ?? {},
+    isDefault: r.is_default,
+    createdAt: new Date(r.created_at),
+    deleted: r.deleted_at !== null,
+  })
+  return {
+    name: 'ticketing',
+    async fanOut(q, events, now) {
+      const alerts = events.filter((e) => e.type === ALERT_EVENT)
+      if (alerts.length === 0) return []
+      const ticketing = await q.query<CandidateRow>(
+        `SELECT ${CANDIDATE_COLUMNS} FROM integrations
+         WHERE org_id = ANY($1::uuid[]) AND provider = $2 AND deleted_at IS NULL AND status <> 'inactive'
+           AND enabled_capabilities @> '["${TICKET_CAPABILITY}"]'::jsonb AND (settings -> 'autoCreate') = 'true'::jsonb`,
+        [[...new Set(alerts.map((e) => e.orgId))], TICKETING_PROVIDER],
+        'pb_ticketing_fanout_integrations',
+      )
+      if (ticketing.length === 0) return []
+      const byOrg = new Map<string, CandidateIntegration[]>()
+      for (const r of ticketing) byOrg.set(r.org_id, [...(byOrg.get(r.org_id) ?? []), candidate(r)])
+      const relevant = alerts.filter((e) => byOrg.has(e.orgId))
+      const orgIds = [...byOrg.keys()]
+      const [data, rules] = await Promise.all([
+        q.query<{ org_id: string; id: string; data: unknown }>(
+          `SELECT e.org_id, e.id, e.data FROM events e
+           JOIN unnest($1::uuid[], $2::text[]) AS k(org_id, id) ON e.org_id = k.org_id AND e.id = k.id`,
+          [relevant.map((e) => e.orgId), relevant.map((e) => e.id)],
+          'pb_ticketing_fanout_events',
+        ),
+        q.query<{
+          id: string
+          org_id: string
+          integration_id: string
+          fallback_integration_id: string | null
+          priority: number
+          is_default: boolean
+          conditions: RoutingCondition[] | null
+          created_at: Date | string
+        }>(
+          `SELECT id, org_id, integration_id, fallback_integration_id, priority, is_default, conditions, created_at
+           FROM routing_rules WHERE org_id = ANY($1::uuid[]) AND capability = $2`,
+          [orgIds, TICKET_CAPABILITY],
+          'pb_ticketing_fanout_rules',
+        ),
+      ])
+      const byId = new Map<string, CandidateIntegration>()
+      for (const list of byOrg.values()) for (const c of list) byId.set(c.id, c)
+      const targets = [
+        ...new Set(rules.flatMap((r) => [r.integration_id, r.fallback_integration_id ?? r.integration_id])),
+      ].filter((id) => !byId.has(id))
+      if (targets.length > 0) {
+        const rows = await q.query<CandidateRow>(
+          `SELECT ${CANDIDATE_COLUMNS} FROM integrations WHERE id = ANY($1::uuid[])`,
+          [targets],
+          'pb_ticketing_fanout_rule_targets',
+        )
+        for (const r of rows) byId.set(r.id, candidate(r))
+      }
+      const rulesOf = new Map<string, CandidateRule[]>()
+      for (const r of rules) {
+        rulesOf.set(r.org_id, [
+          ...(rulesOf.get(r.org_id) ?? []),
+          {
+            id: r.id,
+            orgId: r.org_id,
+            integrationId: r.integration_id,
+            fallbackIntegrationId: r.fallback_integration_id,
+            priority: r.priority,
+            isDefault: r.is_default,
+            conditions: r.conditions ?? [],
+            createdAt: new Date(r.created_at),
+          },
+        ])
+      }
+      const dataOf = new Map(data.map((d) => [`${d.org_id}\u0000${d.id}`, d.data]))
+      const wanted: { orgId: string; eventId: string; integrationId: string; alertKey: string }[] = []
+      for (const e of relevant) {
+        const raw = dataOf.get(`${e.orgId}\u0000${e.id}`)
+        const context: Record<string, unknown> = {
+          ...(raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {}),
+          eventType: e.type,
+        }
+        const routed = routeByRules(rulesOf.get(e.orgId) ?? [], byId, TICKET_CAPABILITY, context)
+        for (const c of byOrg.get(e.orgId) ?? []) {
+          if (routed && routed.id !== c.id) continue
+          wanted.push({ orgId: e.orgId, eventId: e.id, integrationId: c.id, alertKey: alertKeyOf(e.id, raw) })
+        }
+      }
+      if (wanted.length === 0) return []
+      const rows = await q.query<{ org_id: string; event_id: string }>(
+        CLAIM_SQL,
+        [
+          now,
+          wanted.map((w) => w.orgId),
+          wanted.map((w) => w.eventId),
+          wanted.map((w) => w.integrationId),
+          wanted.map((w) => w.alertKey),
+        ],
+        'pb_ticketing_fanout_claim',
+      )
+      return rows.map((r) => ({ orgId: r.org_id, eventId: r.event_id }))
+    },
+  }
 }
 
 interface Operation {

@@ -1,7 +1,8 @@
 /**
  * Breeze's legacy PSA settings (`/integrations/psa`, superseded by `/psa/connections`): one PSA connection per
  * organization, shown and changed as a whole. Backed by the organization's default PSA integration, so the
- * legacy door and the `/psa/connections` door see the same connection, credentials and state.
+ * legacy door and the `/psa/connections` door see the same connection, credentials, settings (the same
+ * validated automation settings) and state. This door only configures; the automation is src/psa's.
  *
  * Which integration is "the organization's default PSA integration" when it has several PSA providers: the one a
  * request names by `provider` (that provider's default instance); else the target of the organization's default
@@ -20,18 +21,11 @@ import {
   requireConnector,
   saveIntegration,
   updateIntegration,
-  verifyIntegrationNow,
 } from '../integrations/service.ts'
-import { isSecretKey } from '../lib/redact.ts'
+import { psaProviders, testConnection } from '../psa/service.ts'
+import type { PsaSettings } from '../psa/settings.ts'
 import { rulesForCapability } from '../store/integrations.ts'
 import type { TenantScope } from '../store/scope.ts'
-
-export function psaProviders(ctx: AppContext): string[] {
-  return ctx.connectors
-    .all()
-    .filter((c) => c.descriptor.category === 'psa')
-    .map((c) => c.descriptor.id)
-}
 
 function requirePsa(ctx: AppContext, provider: string): void {
   const connector = requireConnector(ctx, provider)
@@ -69,26 +63,11 @@ export async function legacyPsaIntegration(
   return defaults[0]
 }
 
-function checkSettings(settings: Record<string, unknown> | undefined): void {
-  const secretNamed = Object.keys(settings ?? {}).filter((k) => isSecretKey(k))
-  if (secretNamed.length) {
-    throw IntegrationError.invalid(
-      Object.fromEntries(
-        secretNamed.map((k) => [
-          `settings.${k}`,
-          [
-            `The settings.${k} field looks like a secret; credentials belong in credentials, which are encrypted.`,
-          ],
-        ]),
-      ),
-    )
-  }
-}
-
 export interface LegacyPsaInput {
   provider: string
   credentials: Record<string, unknown>
-  settings?: Record<string, unknown> | undefined
+  /** The PSA automation settings (src/psa/settings.ts), validated by the route. */
+  settings?: PsaSettings | undefined
 }
 
 /**
@@ -102,7 +81,6 @@ export async function saveLegacyPsa(
   audit: AuditContext,
 ): Promise<{ integration: IntegrationView; created: boolean }> {
   requirePsa(ctx, input.provider)
-  checkSettings(input.settings)
   return saveIntegration(
     ctx,
     orgId,
@@ -122,11 +100,10 @@ export async function updateLegacyPsa(
   input: {
     provider?: string | undefined
     credentials?: Record<string, unknown> | undefined
-    settings?: Record<string, unknown> | undefined
+    settings?: PsaSettings | undefined
   },
   audit: AuditContext,
 ): Promise<IntegrationView | undefined> {
-  checkSettings(input.settings)
   const current = await legacyPsaIntegration(ctx, orgId, input.provider)
   if (!current) return undefined
   return updateIntegration(
@@ -141,7 +118,10 @@ export async function updateLegacyPsa(
   )
 }
 
-/** Verifies the saved credentials with the vendor's API (the PSA connector's own check), and records it. */
+/**
+ * Verifies the saved credentials with the vendor's API (the PSA connector's own check) and records it, exactly as
+ * `POST /psa/connections/{id}/test` does (audited as `psa.connection.test`).
+ */
 export async function testLegacyPsa(
   ctx: AppContext,
   orgId: string,
@@ -150,5 +130,5 @@ export async function testLegacyPsa(
 ): Promise<{ integration: IntegrationView; outcome: CheckOutcome } | undefined> {
   const current = await legacyPsaIntegration(ctx, orgId, provider)
   if (!current) return undefined
-  return verifyIntegrationNow(ctx, { kind: 'org', orgId }, current.id, audit)
+  return testConnection(ctx, { kind: 'org', orgId }, current.id, audit)
 }

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../context.ts'
 import type { IntegrationView } from '../../integrations/service.ts'
+import { psaSettingsSchema } from '../../psa/settings.ts'
 import {
   legacyPsaIntegration,
   saveLegacyPsa,
@@ -120,7 +121,10 @@ export function legacyPsaRoutes(ctx: AppContext) {
                   credentials: jsonObject.openapi({
                     description: 'As the provider’s credential schema says',
                   }),
-                  settings: jsonObject.optional(),
+                  settings: psaSettingsSchema.optional().openapi({
+                    description:
+                      'The PSA connection settings, as for /psa/connections (unknown keys are a 422)',
+                  }),
                 })
                 .openapi('SaveLegacyPsaSettings'),
             },
@@ -156,7 +160,7 @@ export function legacyPsaRoutes(ctx: AppContext) {
                   orgId: orgIdField,
                   provider: providerField.optional(),
                   credentials: jsonObject.optional(),
-                  settings: jsonObject.optional(),
+                  settings: psaSettingsSchema.optional(),
                 })
                 .openapi('UpdateLegacyPsaSettings'),
             },
@@ -182,7 +186,8 @@ export function legacyPsaRoutes(ctx: AppContext) {
       summary: 'Test the legacy PSA connection',
       description:
         'Checks the saved credentials with a real, authenticated call to the vendor’s API. `success` is the ' +
-        'outcome; `message` is the vendor’s answer when it refused. Recorded as the integration’s verification.',
+        'outcome; `message` is the vendor’s answer when it refused. Recorded as the integration’s verification ' +
+        'and audited as `psa.connection.test`, as for /psa/connections/{id}/test.',
       request: {
         body: {
           required: false,

@@ -1,0 +1,255 @@
+import type { AppContext } from '../context.ts'
+import type { Fanout, StoredEvent } from '../delivery/types.ts'
+import type { RoutingCondition } from '../integrations/routing.ts'
+import type { Querier } from '../store/db.ts'
+import { readSettings, severityOf, severityWanted } from './settings.ts'
+import {
+  type CandidateIntegration,
+  type CandidateRule,
+  chooseConnection,
+  TICKET_CAPABILITY,
+} from './targets.ts'
+import { alertIdOf, deviceIdOf } from './ticket-text.ts'
+
+export const PSA_TARGET = 'psa'
+
+/** What a PSA delivery does, in its `operation` column. */
+export type PsaAction = 'create_ticket' | 'acknowledge' | 'resolve'
+
+export interface PsaOperation {
+  action: PsaAction
+  alertId: string
+}
+
+const ACTIONS: Readonly<Record<string, PsaAction>> = {
+  'alert.triggered': 'create_ticket',
+  'alert.acknowledged': 'acknowledge',
+  'alert.resolved': 'resolve',
+}
+
+interface IntegrationRowSql {
+  id: string
+  org_id: string
+  provider: string
+  status: string
+  enabled_capabilities: string[]
+  settings: Record<string, unknown>
+  is_default: boolean
+  created_at: Date | string
+  deleted_at: Date | string | null
+}
+
+const INTEGRATION_COLUMNS =
+  'id, org_id, provider, status, enabled_capabilities, settings, is_default, created_at, deleted_at'
+
+const MAPPINGS_SQL = `
+INSERT INTO psa_ticket_mappings (id, org_id, connection_id, alert_id, device_id, state, alert_status, created_at,
+                                 updated_at)
+SELECT patchbay_uuid_v7($1), v.org_id, v.connection_id, v.alert_id, v.device_id, 'pending', 'triggered', $1, $1
+FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS v(org_id, connection_id, alert_id, device_id)
+ON CONFLICT (connection_id, alert_id) DO NOTHING`
+
+const DELIVERIES_SQL = `
+INSERT INTO deliveries (id, org_id, target_type, target_id, event_id, event_type, operation, status, attempts,
+                        next_attempt_at, created_at, updated_at)
+SELECT patchbay_uuid_v7($1), v.org_id, '${PSA_TARGET}', v.target_id, v.event_id, v.event_type, v.operation, 'pending',
+       0, $1, $1, $1
+FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[])
+  AS v(org_id, target_id, event_id, event_type, operation)
+RETURNING org_id, event_id`
+
+/**
+ * Alert events become PSA ticket operations (deliveries with target type `psa`, target the connection).
+ * `alert.triggered` goes to the connection routing chooses (see targets.ts) when its `autoCreateTickets` is on,
+ * and claims the alert's mapping row there at once (`pending`), so later events of the alert follow it to the
+ * same connection whatever routing says by then. A repeated `alert.triggered` (another event id) is delivered
+ * to that connection too, where it finds the ticket and does nothing. `alert.acknowledged` and `alert.resolved`
+ * go where the alert's mapping is (the ticket may still be on its way: they wait for it), and nowhere for an
+ * alert that has none.
+ * Events without an alert id, and organizations without PSA connections, cost one query at most.
+ */
+export function psaFanout(ctx: AppContext): Fanout {
+  const psaProviders = () =>
+    ctx.connectors
+      .all()
+      .filter((c) => c.descriptor.category === 'psa')
+      .map((c) => c.descriptor.id)
+  const categoryOf = (provider: string) => ctx.connectors.get(provider)?.descriptor.category ?? 'unknown'
+  const candidate = (r: IntegrationRowSql): CandidateIntegration => ({
+    id: r.id,
+    orgId: r.org_id,
+    provider: r.provider,
+    category: categoryOf(r.provider),
+    status: r.status,
+    enabledCapabilities: r.enabled_capabilities ?? [],
+    settings: r.settings ?? {},
+    isDefault: r.is_default,
+    createdAt: new Date(r.created_at),
+    deleted: r.deleted_at !== null,
+  })
+
+  return {
+    name: 'psa',
+    async fanOut(q, events, now) {
+      const alerts = events.filter((e) => ACTIONS[e.type] !== undefined)
+      if (alerts.length === 0) return []
+      const providers = psaProviders()
+      const orgIds = [...new Set(alerts.map((e) => e.orgId))]
+      const psaRows = await q.query<IntegrationRowSql>(
+        `SELECT ${INTEGRATION_COLUMNS} FROM integrations
+         WHERE org_id = ANY($1::uuid[]) AND provider = ANY($2::text[]) AND deleted_at IS NULL`,
+        [orgIds, providers],
+        'pb_psa_fanout_connections',
+      )
+      if (psaRows.length === 0) return []
+      const withPsa = new Set(psaRows.map((r) => r.org_id))
+      const relevant = alerts.filter((e) => withPsa.has(e.orgId))
+      return routeEvents(q, relevant, now, psaRows.map(candidate), candidate)
+    },
+  }
+}
+
+async function routeEvents(
+  q: Querier,
+  events: StoredEvent[],
+  now: Date,
+  psa: CandidateIntegration[],
+  candidate: (r: IntegrationRowSql) => CandidateIntegration,
+): Promise<{ orgId: string; eventId: string }[]> {
+  const orgIds = [...new Set(events.map((e) => e.orgId))]
+  const data = await q.query<{ org_id: string; id: string; data: unknown }>(
+    `SELECT e.org_id, e.id, e.data FROM events e
+     JOIN unnest($1::uuid[], $2::text[]) AS k(org_id, id) ON e.org_id = k.org_id AND e.id = k.id`,
+    [events.map((e) => e.orgId), events.map((e) => e.id)],
+    'pb_psa_fanout_events',
+  )
+  const dataOf = new Map(data.map((d) => [`${d.org_id}\u0000${d.id}`, d.data]))
+  const alertKey = (orgId: string, alertId: string) => `${orgId}\u0000${alertId}`
+  const alertIds = new Set<string>()
+  for (const e of events) {
+    const id = alertIdOf(dataOf.get(`${e.orgId}\u0000${e.id}`))
+    if (id) alertIds.add(id)
+  }
+  if (alertIds.size === 0) return []
+
+  const [ruleRows, mappingRows] = await Promise.all([
+    q.query<{
+      id: string
+      org_id: string
+      integration_id: string
+      fallback_integration_id: string | null
+      priority: number
+      is_default: boolean
+      conditions: RoutingCondition[]
+      created_at: Date | string
+    }>(
+      `SELECT id, org_id, integration_id, fallback_integration_id, priority, is_default, conditions, created_at
+       FROM routing_rules WHERE org_id = ANY($1::uuid[]) AND capability = $2`,
+      [orgIds, TICKET_CAPABILITY],
+      'pb_psa_fanout_rules',
+    ),
+    // The oldest live mapping of each alert wins, should routing have sent one alert to two connections.
+    q.query<{ org_id: string; alert_id: string; connection_id: string }>(
+      `SELECT DISTINCT ON (m.org_id, m.alert_id) m.org_id, m.alert_id, m.connection_id
+       FROM psa_ticket_mappings m JOIN integrations i ON i.id = m.connection_id AND i.deleted_at IS NULL
+       WHERE m.org_id = ANY($1::uuid[]) AND m.alert_id = ANY($2::text[])
+       ORDER BY m.org_id, m.alert_id, m.created_at, m.id`,
+      [orgIds, [...alertIds]],
+      'pb_psa_fanout_mappings',
+    ),
+  ])
+  const byId = new Map(psa.map((c) => [c.id, c]))
+  const missing = [
+    ...new Set(ruleRows.flatMap((r) => [r.integration_id, r.fallback_integration_id ?? r.integration_id])),
+  ].filter((id) => !byId.has(id))
+  if (missing.length > 0) {
+    const extra = await q.query<IntegrationRowSql>(
+      `SELECT ${INTEGRATION_COLUMNS} FROM integrations WHERE id = ANY($1::uuid[])`,
+      [missing],
+      'pb_psa_fanout_rule_targets',
+    )
+    for (const r of extra) byId.set(r.id, candidate(r))
+  }
+  const rulesOf = new Map<string, CandidateRule[]>()
+  for (const r of ruleRows) {
+    const list = rulesOf.get(r.org_id) ?? []
+    list.push({
+      id: r.id,
+      orgId: r.org_id,
+      integrationId: r.integration_id,
+      fallbackIntegrationId: r.fallback_integration_id,
+      priority: r.priority,
+      isDefault: r.is_default,
+      conditions: r.conditions ?? [],
+      createdAt: new Date(r.created_at),
+    })
+    rulesOf.set(r.org_id, list)
+  }
+  const psaOf = new Map<string, CandidateIntegration[]>()
+  for (const c of psa) psaOf.set(c.orgId, [...(psaOf.get(c.orgId) ?? []), c])
+  const mapped = new Map(mappingRows.map((m) => [alertKey(m.org_id, m.alert_id), m.connection_id]))
+
+  const newMappings: { orgId: string; connectionId: string; alertId: string; deviceId: string | null }[] = []
+  const out: { orgId: string; targetId: string; eventId: string; eventType: string; operation: string }[] = []
+  for (const e of events) {
+    const raw = dataOf.get(`${e.orgId}\u0000${e.id}`)
+    const alertId = alertIdOf(raw)
+    const action = ACTIONS[e.type]
+    if (!alertId || !action) continue
+    const key = alertKey(e.orgId, alertId)
+    let target = mapped.get(key)
+    if (!target) {
+      // An alert Patchbay made no ticket for (triggered before the connection existed, or filtered out by
+      // severity) gets no notes either.
+      if (action !== 'create_ticket') continue
+      const context = { ...(raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {}) }
+      context.eventType = e.type
+      const chosen = chooseConnection(rulesOf.get(e.orgId) ?? [], byId, psaOf.get(e.orgId) ?? [], context)
+      if (!chosen || !severityWanted(readSettings(chosen.settings), severityOf(context))) continue
+      newMappings.push({
+        orgId: e.orgId,
+        connectionId: chosen.id,
+        alertId,
+        deviceId: deviceIdOf(raw) ?? null,
+      })
+      // Later events of this alert in the same batch follow it.
+      mapped.set(key, chosen.id)
+      target = chosen.id
+    }
+    const operation: PsaOperation = { action, alertId }
+    out.push({
+      orgId: e.orgId,
+      targetId: target,
+      eventId: e.id,
+      eventType: e.type,
+      operation: JSON.stringify(operation),
+    })
+  }
+  if (newMappings.length > 0) {
+    await q.query(
+      MAPPINGS_SQL,
+      [
+        now,
+        newMappings.map((m) => m.orgId),
+        newMappings.map((m) => m.connectionId),
+        newMappings.map((m) => m.alertId),
+        newMappings.map((m) => m.deviceId),
+      ],
+      'pb_psa_fanout_insert_mappings',
+    )
+  }
+  if (out.length === 0) return []
+  const rows = await q.query<{ org_id: string; event_id: string }>(
+    DELIVERIES_SQL,
+    [
+      now,
+      out.map((o) => o.orgId),
+      out.map((o) => o.targetId),
+      out.map((o) => o.eventId),
+      out.map((o) => o.eventType),
+      out.map((o) => o.operation),
+    ],
+    'pb_psa_fanout_deliveries',
+  )
+  return rows.map((r) => ({ orgId: r.org_id, eventId: r.event_id }))
+}
