@@ -203,11 +203,6 @@ function isLegacyTeamsUrl(raw: string): boolean {
   }
 }
 
-export interface TestMessageOutcome extends CheckOutcome {
-  /** The platform's answer to an accepted message (Slack `ok`, Discord's message JSON…), secrets removed. */
-  response?: string
-}
-
 /**
  * Posts a real test message to the channel and records the outcome as the integration's verification: a
  * message the platform accepted makes the integration `active` (a legacy Office 365 Teams URL has no other way to
@@ -219,7 +214,7 @@ export async function sendTestMessage(
   orgId: string,
   integrationId: string,
   audit: AuditContext,
-): Promise<{ integration: IntegrationView; outcome: TestMessageOutcome }> {
+): Promise<{ integration: IntegrationView; outcome: CheckOutcome }> {
   const scope: TenantScope = { kind: 'org', orgId }
   const row = await ctx.db.orm.transaction(async (tx) => {
     const current = await getIntegrationRow(tx, scope, integrationId, { forUpdate: true })
@@ -253,7 +248,7 @@ async function post(
   connector: Connector,
   credentials: Record<string, unknown>,
   message: ReturnType<typeof testNotification>,
-): Promise<TestMessageOutcome> {
+): Promise<CheckOutcome> {
   const secrets = secretValues(connector.descriptor.credentialSchema, credentials)
   const send = connector.notifications?.send
   if (!send) {
@@ -272,7 +267,6 @@ async function post(
       retryable: false,
       httpStatus: res.status,
       latencyMs: res.timeMs,
-      response: scrubSecrets(res.body, secrets),
     }
   } catch (err) {
     if (!(err instanceof VendorError)) throw err

@@ -1,5 +1,5 @@
 import type { Credentials } from '../connectors/types.ts'
-import { VendorError } from '../connectors/vendor-error.ts'
+import type { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { classifyStatus } from '../delivery/policy.ts'
 import type { AttemptOutcome, ClaimedDelivery } from '../delivery/types.ts'
@@ -123,8 +123,4 @@ export function vendorFailure(err: VendorError, secrets: readonly string[]): Att
     case 'permanent':
       return { kind: 'failed', ...base }
   }
-}
-
-export function isVendorError(err: unknown): err is VendorError {
-  return err instanceof VendorError
 }
