@@ -1,12 +1,14 @@
 import type { AppContext } from '../context.ts'
 import type { Fanout, StoredEvent } from '../delivery/types.ts'
-import type { RoutingCondition } from '../integrations/routing.ts'
 import type { Querier } from '../store/db.ts'
 import { readSettings, severityOf, severityWanted } from './settings.ts'
 import {
   type CandidateIntegration,
-  type CandidateRule,
+  candidateOf,
   chooseConnection,
+  INTEGRATION_COLUMNS,
+  type IntegrationRowSql,
+  loadRules,
   TICKET_CAPABILITY,
 } from './targets.ts'
 import { alertIdOf, deviceIdOf } from './ticket-text.ts'
@@ -26,21 +28,6 @@ const ACTIONS: Readonly<Record<string, PsaAction>> = {
   'alert.acknowledged': 'acknowledge',
   'alert.resolved': 'resolve',
 }
-
-interface IntegrationRowSql {
-  id: string
-  org_id: string
-  provider: string
-  status: string
-  enabled_capabilities: string[]
-  settings: Record<string, unknown>
-  is_default: boolean
-  created_at: Date | string
-  deleted_at: Date | string | null
-}
-
-const INTEGRATION_COLUMNS =
-  'id, org_id, provider, status, enabled_capabilities, settings, is_default, created_at, deleted_at'
 
 const MAPPINGS_SQL = `
 INSERT INTO psa_ticket_mappings (id, org_id, connection_id, alert_id, device_id, state, alert_status, created_at,
@@ -74,19 +61,7 @@ export function psaFanout(ctx: AppContext): Fanout {
       .all()
       .filter((c) => c.descriptor.category === 'psa')
       .map((c) => c.descriptor.id)
-  const categoryOf = (provider: string) => ctx.connectors.get(provider)?.descriptor.category ?? 'unknown'
-  const candidate = (r: IntegrationRowSql): CandidateIntegration => ({
-    id: r.id,
-    orgId: r.org_id,
-    provider: r.provider,
-    category: categoryOf(r.provider),
-    status: r.status,
-    enabledCapabilities: r.enabled_capabilities ?? [],
-    settings: r.settings ?? {},
-    isDefault: r.is_default,
-    createdAt: new Date(r.created_at),
-    deleted: r.deleted_at !== null,
-  })
+  const candidate = candidateOf((provider) => ctx.connectors.get(provider)?.descriptor.category ?? 'unknown')
 
   return {
     name: 'psa',
@@ -132,22 +107,9 @@ async function routeEvents(
   }
   if (alertIds.size === 0) return []
 
-  const [ruleRows, mappingRows] = await Promise.all([
-    q.query<{
-      id: string
-      org_id: string
-      integration_id: string
-      fallback_integration_id: string | null
-      priority: number
-      is_default: boolean
-      conditions: RoutingCondition[]
-      created_at: Date | string
-    }>(
-      `SELECT id, org_id, integration_id, fallback_integration_id, priority, is_default, conditions, created_at
-       FROM routing_rules WHERE org_id = ANY($1::uuid[]) AND capability = $2`,
-      [orgIds, TICKET_CAPABILITY],
-      'pb_psa_fanout_rules',
-    ),
+  const byId = new Map(psa.map((c) => [c.id, c]))
+  const [rulesOf, mappingRows] = await Promise.all([
+    loadRules(q, orgIds, TICKET_CAPABILITY, byId, candidate),
     // The oldest live mapping of each alert wins, should routing have sent one alert to two connections.
     q.query<{ org_id: string; alert_id: string; connection_id: string }>(
       `SELECT DISTINCT ON (m.org_id, m.alert_id) m.org_id, m.alert_id, m.connection_id
@@ -158,33 +120,6 @@ async function routeEvents(
       'pb_psa_fanout_mappings',
     ),
   ])
-  const byId = new Map(psa.map((c) => [c.id, c]))
-  const missing = [
-    ...new Set(ruleRows.flatMap((r) => [r.integration_id, r.fallback_integration_id ?? r.integration_id])),
-  ].filter((id) => !byId.has(id))
-  if (missing.length > 0) {
-    const extra = await q.query<IntegrationRowSql>(
-      `SELECT ${INTEGRATION_COLUMNS} FROM integrations WHERE id = ANY($1::uuid[])`,
-      [missing],
-      'pb_psa_fanout_rule_targets',
-    )
-    for (const r of extra) byId.set(r.id, candidate(r))
-  }
-  const rulesOf = new Map<string, CandidateRule[]>()
-  for (const r of ruleRows) {
-    const list = rulesOf.get(r.org_id) ?? []
-    list.push({
-      id: r.id,
-      orgId: r.org_id,
-      integrationId: r.integration_id,
-      fallbackIntegrationId: r.fallback_integration_id,
-      priority: r.priority,
-      isDefault: r.is_default,
-      conditions: r.conditions ?? [],
-      createdAt: new Date(r.created_at),
-    })
-    rulesOf.set(r.org_id, list)
-  }
   const psaOf = new Map<string, CandidateIntegration[]>()
   for (const c of psa) psaOf.set(c.orgId, [...(psaOf.get(c.orgId) ?? []), c])
   const mapped = new Map(mappingRows.map((m) => [alertKey(m.org_id, m.alert_id), m.connection_id]))

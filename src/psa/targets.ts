@@ -1,4 +1,5 @@
 import { conditionHolds, type RoutingCondition } from '../integrations/routing.ts'
+import type { Querier } from '../store/db.ts'
 import { automationEnabled, readSettings } from './settings.ts'
 
 /**
@@ -92,4 +93,94 @@ export function chooseConnection(
         a.createdAt.getTime() - b.createdAt.getTime() ||
         compareIds(a.id, b.id),
     )[0]
+}
+
+/** An integration row as the ingest-time fan-outs read it (raw SQL inside the ingest transaction). */
+export interface IntegrationRowSql {
+  id: string
+  org_id: string
+  provider: string
+  status: string
+  enabled_capabilities: string[] | null
+  settings: Record<string, unknown> | null
+  is_default: boolean
+  created_at: Date | string
+  deleted_at: Date | string | null
+}
+
+export const INTEGRATION_COLUMNS =
+  'id, org_id, provider, status, enabled_capabilities, settings, is_default, created_at, deleted_at'
+
+/** Turns rows into candidates, with each provider's category from the connector registry. */
+export function candidateOf(
+  categoryOf: (provider: string) => string,
+): (r: IntegrationRowSql) => CandidateIntegration {
+  return (r) => ({
+    id: r.id,
+    orgId: r.org_id,
+    provider: r.provider,
+    category: categoryOf(r.provider),
+    status: r.status,
+    enabledCapabilities: r.enabled_capabilities ?? [],
+    settings: r.settings ?? {},
+    isDefault: r.is_default,
+    createdAt: new Date(r.created_at),
+    deleted: r.deleted_at !== null,
+  })
+}
+
+/**
+ * The organizations' routing rules for `capability`, by organization, read in the ingest transaction; every
+ * integration a rule names that `byId` does not hold yet is loaded into it, so `routeByRules` can judge it. Used by
+ * the fan-outs that create tickets (the PSA automation, generic ticketing's autoCreate), which must agree.
+ */
+export async function loadRules(
+  q: Querier,
+  orgIds: readonly string[],
+  capability: string,
+  byId: Map<string, CandidateIntegration>,
+  candidate: (r: IntegrationRowSql) => CandidateIntegration,
+): Promise<Map<string, CandidateRule[]>> {
+  const rows = await q.query<{
+    id: string
+    org_id: string
+    integration_id: string
+    fallback_integration_id: string | null
+    priority: number
+    is_default: boolean
+    conditions: RoutingCondition[] | null
+    created_at: Date | string
+  }>(
+    `SELECT id, org_id, integration_id, fallback_integration_id, priority, is_default, conditions, created_at
+     FROM routing_rules WHERE org_id = ANY($1::uuid[]) AND capability = $2`,
+    [orgIds, capability],
+    'pb_fanout_routing_rules',
+  )
+  const missing = [
+    ...new Set(rows.flatMap((r) => [r.integration_id, r.fallback_integration_id ?? r.integration_id])),
+  ].filter((id) => !byId.has(id))
+  if (missing.length > 0) {
+    const extra = await q.query<IntegrationRowSql>(
+      `SELECT ${INTEGRATION_COLUMNS} FROM integrations WHERE id = ANY($1::uuid[])`,
+      [missing],
+      'pb_fanout_rule_targets',
+    )
+    for (const r of extra) byId.set(r.id, candidate(r))
+  }
+  const rulesOf = new Map<string, CandidateRule[]>()
+  for (const r of rows) {
+    const list = rulesOf.get(r.org_id) ?? []
+    list.push({
+      id: r.id,
+      orgId: r.org_id,
+      integrationId: r.integration_id,
+      fallbackIntegrationId: r.fallback_integration_id,
+      priority: r.priority,
+      isDefault: r.is_default,
+      conditions: r.conditions ?? [],
+      createdAt: new Date(r.created_at),
+    })
+    rulesOf.set(r.org_id, list)
+  }
+  return rulesOf
 }

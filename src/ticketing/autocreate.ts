@@ -11,7 +11,6 @@ import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { DEFAULT_RETRY_POLICY } from '../delivery/policy.ts'
 import type { AttemptOutcome, ClaimedDelivery, Fanout, Transport } from '../delivery/types.ts'
-import type { RoutingCondition } from '../integrations/routing.ts'
 import { connectorEnv } from '../integrations/verification.ts'
 import { notificationFromEvent } from '../notifications/from-event.ts'
 import { TargetLoader, unusable, vendorFailure } from '../notifications/targets.ts'
@@ -19,7 +18,10 @@ import { notificationFacts } from '../notifications/text.ts'
 import type { Notification } from '../notifications/types.ts'
 import {
   type CandidateIntegration,
-  type CandidateRule,
+  candidateOf,
+  INTEGRATION_COLUMNS,
+  type IntegrationRowSql,
+  loadRules,
   routeByRules,
   TICKET_CAPABILITY,
 } from '../psa/targets.ts'
@@ -28,21 +30,6 @@ import { autoCreateEnabled, TICKETING_PROVIDER } from './settings.ts'
 
 export const TICKETING_TARGET = 'ticketing'
 const ALERT_EVENT = 'alert.triggered'
-
-interface CandidateRow {
-  id: string
-  org_id: string
-  provider: string
-  status: string
-  enabled_capabilities: string[] | null
-  settings: Record<string, unknown> | null
-  is_default: boolean
-  created_at: Date | string
-  deleted_at: Date | string | null
-}
-
-const CANDIDATE_COLUMNS =
-  'id, org_id, provider, status, enabled_capabilities, settings, is_default, created_at, deleted_at'
 
 const CLAIM_SQL = `
 WITH wanted AS (
@@ -73,26 +60,14 @@ export function alertKeyOf(eventId: string, data: unknown): string {
  * picks this integration, the ticket is created here. Organizations without such an integration cost one query.
  */
 export function ticketingFanout(ctx: AppContext): Fanout {
-  const categoryOf = (provider: string) => ctx.connectors.get(provider)?.descriptor.category ?? 'unknown'
-  const candidate = (r: CandidateRow): CandidateIntegration => ({
-    id: r.id,
-    orgId: r.org_id,
-    provider: r.provider,
-    category: categoryOf(r.provider),
-    status: r.status,
-    enabledCapabilities: r.enabled_capabilities ?? [],
-    settings: r.settings ?? {},
-    isDefault: r.is_default,
-    createdAt: new Date(r.created_at),
-    deleted: r.deleted_at !== null,
-  })
+  const candidate = candidateOf((provider) => ctx.connectors.get(provider)?.descriptor.category ?? 'unknown')
   return {
     name: 'ticketing',
     async fanOut(q, events, now) {
       const alerts = events.filter((e) => e.type === ALERT_EVENT)
       if (alerts.length === 0) return []
-      const ticketing = await q.query<CandidateRow>(
-        `SELECT ${CANDIDATE_COLUMNS} FROM integrations
+      const ticketing = await q.query<IntegrationRowSql>(
+        `SELECT ${INTEGRATION_COLUMNS} FROM integrations
          WHERE org_id = ANY($1::uuid[]) AND provider = $2 AND deleted_at IS NULL AND status <> 'inactive'
            AND enabled_capabilities @> '["${TICKET_CAPABILITY}"]'::jsonb AND (settings -> 'autoCreate') = 'true'::jsonb`,
         [[...new Set(alerts.map((e) => e.orgId))], TICKETING_PROVIDER],
@@ -100,61 +75,22 @@ export function ticketingFanout(ctx: AppContext): Fanout {
       )
       if (ticketing.length === 0) return []
       const byOrg = new Map<string, CandidateIntegration[]>()
-      for (const r of ticketing) byOrg.set(r.org_id, [...(byOrg.get(r.org_id) ?? []), candidate(r)])
+      const byId = new Map<string, CandidateIntegration>()
+      for (const r of ticketing) {
+        const c = candidate(r)
+        byOrg.set(c.orgId, [...(byOrg.get(c.orgId) ?? []), c])
+        byId.set(c.id, c)
+      }
       const relevant = alerts.filter((e) => byOrg.has(e.orgId))
-      const orgIds = [...byOrg.keys()]
-      const [data, rules] = await Promise.all([
+      const [data, rulesOf] = await Promise.all([
         q.query<{ org_id: string; id: string; data: unknown }>(
           `SELECT e.org_id, e.id, e.data FROM events e
            JOIN unnest($1::uuid[], $2::text[]) AS k(org_id, id) ON e.org_id = k.org_id AND e.id = k.id`,
           [relevant.map((e) => e.orgId), relevant.map((e) => e.id)],
           'pb_ticketing_fanout_events',
         ),
-        q.query<{
-          id: string
-          org_id: string
-          integration_id: string
-          fallback_integration_id: string | null
-          priority: number
-          is_default: boolean
-          conditions: RoutingCondition[] | null
-          created_at: Date | string
-        }>(
-          `SELECT id, org_id, integration_id, fallback_integration_id, priority, is_default, conditions, created_at
-           FROM routing_rules WHERE org_id = ANY($1::uuid[]) AND capability = $2`,
-          [orgIds, TICKET_CAPABILITY],
-          'pb_ticketing_fanout_rules',
-        ),
+        loadRules(q, [...byOrg.keys()], TICKET_CAPABILITY, byId, candidate),
       ])
-      const byId = new Map<string, CandidateIntegration>()
-      for (const list of byOrg.values()) for (const c of list) byId.set(c.id, c)
-      const targets = [
-        ...new Set(rules.flatMap((r) => [r.integration_id, r.fallback_integration_id ?? r.integration_id])),
-      ].filter((id) => !byId.has(id))
-      if (targets.length > 0) {
-        const rows = await q.query<CandidateRow>(
-          `SELECT ${CANDIDATE_COLUMNS} FROM integrations WHERE id = ANY($1::uuid[])`,
-          [targets],
-          'pb_ticketing_fanout_rule_targets',
-        )
-        for (const r of rows) byId.set(r.id, candidate(r))
-      }
-      const rulesOf = new Map<string, CandidateRule[]>()
-      for (const r of rules) {
-        rulesOf.set(r.org_id, [
-          ...(rulesOf.get(r.org_id) ?? []),
-          {
-            id: r.id,
-            orgId: r.org_id,
-            integrationId: r.integration_id,
-            fallbackIntegrationId: r.fallback_integration_id,
-            priority: r.priority,
-            isDefault: r.is_default,
-            conditions: r.conditions ?? [],
-            createdAt: new Date(r.created_at),
-          },
-        ])
-      }
       const dataOf = new Map(data.map((d) => [`${d.org_id}\u0000${d.id}`, d.data]))
       const wanted: { orgId: string; eventId: string; integrationId: string; alertKey: string }[] = []
       for (const e of relevant) {
