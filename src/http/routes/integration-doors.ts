@@ -79,6 +79,20 @@ export function testResult(o: CheckOutcome) {
   }
 }
 
+/** The answer of a test route: the real outcome, the platform's words when it refused, and the state now. */
+export function testResponse(
+  result: { outcome: CheckOutcome; integration: IntegrationView },
+  okMessage: string,
+) {
+  const { outcome, integration } = result
+  return {
+    success: outcome.ok,
+    message: outcome.ok ? okMessage : (outcome.error ?? 'Test failed'),
+    test: testResult(outcome),
+    integration: integrationState(integration),
+  }
+}
+
 export const testResponseSchema = z.object({
   success: z.boolean().openapi({ description: 'The outcome of the real test' }),
   message: z.string(),

@@ -15,12 +15,11 @@ import { iso, timestamp } from '../schemas.ts'
 import {
   auditOf,
   door,
-  integrationState,
   json,
   orgIdField,
   TAG,
+  testResponse,
   testResponseSchema,
-  testResult,
 } from './integration-doors.ts'
 
 const jsonObject = z.record(z.string(), z.unknown())
@@ -205,16 +204,7 @@ export function legacyPsaRoutes(ctx: AppContext) {
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, body?.orgId)
       const result = await door(() => testLegacyPsa(ctx, orgId, body?.provider, auditOf(c)))
       if (!result) throw ApiError.notFound('PSA settings')
-      const { outcome, integration } = result
-      return c.json(
-        {
-          success: outcome.ok,
-          message: outcome.ok ? 'Credentials verified' : (outcome.error ?? 'Verification failed'),
-          test: testResult(outcome),
-          integration: integrationState(integration),
-        },
-        200,
-      )
+      return c.json(testResponse(result, 'Credentials verified'), 200)
     },
   )
 

@@ -13,8 +13,8 @@ import {
   json,
   orgIdField,
   TAG,
+  testResponse,
   testResponseSchema,
-  testResult,
 } from './integration-doors.ts'
 
 /** Larger free-form configurations are refused: they are settings, not data. */
@@ -153,16 +153,7 @@ export function monitoringRoutes(ctx: AppContext) {
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, c.req.valid('json')?.orgId)
       const result = await door(() => testMonitoring(ctx, orgId, auditOf(c)))
       if (!result) throw ApiError.notFound('Monitoring settings')
-      const { outcome, integration } = result
-      return c.json(
-        {
-          success: outcome.ok,
-          message: outcome.ok ? 'Connection successful.' : (outcome.error ?? 'Connection failed.'),
-          test: testResult(outcome),
-          integration: integrationState(integration),
-        },
-        200,
-      )
+      return c.json(testResponse(result, 'Connection successful.'), 200)
     },
   )
 

@@ -13,8 +13,8 @@ import {
   json,
   orgIdField,
   TAG,
+  testResponse,
   testResponseSchema,
-  testResult,
 } from './integration-doors.ts'
 
 const ticketingSchema = z
@@ -132,18 +132,7 @@ export function ticketingRoutes(ctx: AppContext) {
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, c.req.valid('json')?.orgId)
       const result = await door(() => testTicketing(ctx, orgId, auditOf(c)))
       if (!result) throw ApiError.notFound('Ticketing settings')
-      const { outcome, integration } = result
-      return c.json(
-        {
-          success: outcome.ok,
-          message: outcome.ok
-            ? 'Connection successful. Credentials validated.'
-            : (outcome.error ?? 'Connection failed.'),
-          test: testResult(outcome),
-          integration: integrationState(integration),
-        },
-        200,
-      )
+      return c.json(testResponse(result, 'Connection successful. Credentials validated.'), 200)
     },
   )
 
