@@ -207,6 +207,10 @@ describe('status page', () => {
     const disabled = await monitoring(org, '/disabled')
     await jobs.runDue()
     await h.json('POST', `${API}/${disabled}/disable`)
+    // A new integration's first probe slot falls within one probe interval after the next sweep (a minute away),
+    // at an offset set by its id: past that minute, each interval below holds exactly one probe of each of them.
+    h.clock.advance(60_000)
+    await jobs.runDue()
 
     // Fails every other probe: never three in a row, so never `error`, but flapping.
     for (let i = 0; i < 6; i++) {
