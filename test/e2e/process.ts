@@ -45,7 +45,7 @@ export function runPatchbay(args: string[], env: Record<string, string | undefin
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitFor(re, timeoutMs = 45_000) {
+    waitFor(re, timeoutMs = 120_000) {
       const m = out.match(re)
       if (m) return Promise.resolve(m)
       return new Promise((resolve, reject) => {
