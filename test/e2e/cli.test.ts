@@ -49,7 +49,7 @@ describe(`patchbay as a process (${servedUrl ? 'served' : 'embedded'})`, () => {
     ).toBe(200)
     again.child.kill('SIGINT')
     expect((await again.exited).code).toBe(0)
-  }, 120_000)
+  }, 300_000)
 
   it('creates tokens and rotates keys from the command line', async () => {
     const created = runPatchbay(['token', 'create', '--scope', 'system', '--name', 'ops'], env())
@@ -65,14 +65,14 @@ describe(`patchbay as a process (${servedUrl ? 'served' : 'embedded'})`, () => {
     expect((await rotate.exited).code).toBe(0)
     expect(rotate.stdout()).toMatch(/re-encrypting every stored secret under key "[\w-]+"/)
     expect(rotate.stdout()).toContain('done:')
-  }, 120_000)
+  }, 300_000)
 
   it('refuses bad configuration with every problem named', async () => {
     const p = runPatchbay(['start'], env({ PORT: 'eighty', LOG_LEVEL: 'loud' }))
     expect((await p.exited).code).toBe(2)
     expect(p.stderr()).toContain('PORT:')
     expect(p.stderr()).toContain('LOG_LEVEL:')
-  }, 60_000)
+  }, 180_000)
 
   it.runIf(servedUrl)(
     'refuses a served database without an encryption key ring',
@@ -81,6 +81,6 @@ describe(`patchbay as a process (${servedUrl ? 'served' : 'embedded'})`, () => {
       expect((await p.exited).code).toBe(1)
       expect(p.stderr()).toContain('PATCHBAY_ENCRYPTION_KEYS is required with DATABASE_URL')
     },
-    60_000,
+    180_000,
   )
 })

@@ -122,5 +122,5 @@ describe(`a worker killed mid-delivery (${servedUrl ? 'served' : 'embedded'})`, 
     // At most what can be in flight to one target at once (16), plus as many answered attempts whose outcome
     // was not yet written when the process died.
     expect(duplicates).toBeLessThanOrEqual(32)
-  }, 150_000)
+  }, 300_000)
 })
