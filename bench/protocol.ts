@@ -1,0 +1,95 @@
+/** Messages between the bench (parent) and the receiver process (child), over the fork IPC channel. */
+
+export type Behaviour = 'ok' | 'hang' | 'fail'
+
+export interface EndpointSpec {
+  name: string
+  secret: string
+  behaviour: Behaviour
+}
+
+/** Seqs [from, to) were sent to these endpoints (by index); each pair must arrive exactly once. */
+export interface SentRange {
+  from: number
+  to: number
+  endpoints: number[]
+}
+
+export type Request =
+  | { op: 'add'; endpoints: EndpointSpec[]; sharedOrigin: boolean }
+  | { op: 'phase' }
+  | { op: 'progress' }
+  | { op: 'interval' }
+  | { op: 'report'; windowFrom: number; windowTo: number; sentFrom: number; sentTo: number }
+  | { op: 'check'; ranges: SentRange[] }
+
+export interface LatencyStats {
+  count: number
+  p50: number
+  p95: number
+  p99: number
+  max: number
+  mean: number
+}
+
+export interface EndpointCounters {
+  name: string
+  behaviour: Behaviour
+  /** Requests received (attempts, including retries and hung ones). */
+  requests: number
+  /** Requests whose signature did not verify. */
+  badSignatures: number
+}
+
+export interface PhaseReport {
+  /** Healthy first arrivals whose arrival time falls in the window. */
+  arrivalsInWindow: number
+  /** Event-to-delivery latency of healthy first arrivals for events sent in [sentFrom, sentTo]. */
+  latency: LatencyStats
+  /** Healthy first arrivals per second since the phase began. */
+  perSecond: number[]
+  endpoints: EndpointCounters[]
+  badSignatures: number
+}
+
+export interface CheckReport {
+  expected: number
+  delivered: number
+  missing: number
+  /** The same delivery id arrived again. */
+  duplicateSameId: number
+  /** The same (event, webhook) arrived again under another delivery id. */
+  duplicateOtherId: number
+  examples: string[]
+}
+
+export interface Progress {
+  /** Healthy first arrivals in this phase. */
+  delivered: number
+  requests: number
+  badSignatures: number
+}
+
+export type Reply =
+  | { op: 'add'; urls: string[] }
+  | { op: 'phase' }
+  | { op: 'progress'; progress: Progress }
+  | { op: 'interval'; latency: LatencyStats; delivered: number }
+  | { op: 'report'; report: PhaseReport }
+  | { op: 'check'; check: CheckReport }
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable between processes on one machine. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now()
+}
+
+export function latencyStats(values: Float64Array): LatencyStats {
+  const n = values.length
+  if (n === 0)
+    return { count: 0, p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, max: Number.NaN, mean: 0 }
+  const sorted = Float64Array.from(values).sort()
+  const at = (q: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))] as number
+  let sum = 0
+  for (const v of sorted) sum += v
+  return { count: n, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[n - 1] as number, mean: sum / n }
+}
