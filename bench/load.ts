@@ -170,7 +170,7 @@ export async function fixedRate(
 ): Promise<LoadResult> {
   const fromSeq = t.seq.next
   const start = nowMs()
-  const windowFrom = start + o.warmupMs
+  let windowFrom = start + o.warmupMs
   let windowTo = windowFrom + o.windowMs
   let due = 0
   let sentEvents = 0
@@ -217,8 +217,10 @@ export async function fixedRate(
         await o.onInterval.fn(now - start, backlog)
       }
       if (backlog > overloadAt) {
+        // The window becomes what ran: from its opening (or the start, when still warming up) until now.
         overloaded = true
-        windowTo = Math.max(windowFrom, nowMs())
+        windowTo = nowMs()
+        if (windowTo <= windowFrom) windowFrom = start
         break
       }
     }
@@ -237,10 +239,14 @@ export async function fixedRate(
   }
 }
 
-/** Waits until `expected` healthy deliveries have arrived in this phase, or nothing arrives for `stallMs`. */
+/**
+ * Waits until `expected` healthy deliveries have arrived in this phase, nothing arrives for `stallMs`, or
+ * `limitMs` has passed.
+ */
 export async function drain(
   t: LoadTarget,
   expected: number,
+  limitMs: number,
   log: (line: string) => void,
   stallMs = 20_000,
 ): Promise<{ delivered: number; ms: number }> {
@@ -251,7 +257,7 @@ export async function drain(
   for (;;) {
     const { delivered } = await t.rx.progress()
     const now = nowMs()
-    if (delivered >= expected || !t.alive()) return { delivered, ms: now - start }
+    if (delivered >= expected || !t.alive() || now - start > limitMs) return { delivered, ms: now - start }
     if (now - lastLog >= 10_000) {
       lastLog = now
       log(`  draining: ${delivered} of ${expected} delivered after ${Math.round((now - start) / 1000)} s`)

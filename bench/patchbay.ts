@@ -19,6 +19,8 @@ export const TUNABLES = [
   'PATCHBAY_TARGET_CONCURRENCY',
   'PATCHBAY_DELIVERY_LEASE_MS',
   'DATABASE_POOL_SIZE',
+  // node-postgres passes it to the server, e.g. PGOPTIONS='-c plan_cache_mode=force_custom_plan'.
+  'PGOPTIONS',
 ] as const
 
 /** Builds dist/ from the current sources, so the bench never measures stale code. */
@@ -126,7 +128,8 @@ export class Patchbay {
     this.token = o.token
     this.settings = o.settings
     this.#cleanup = o.cleanup
-    this.#api = new Pool(o.url, { connections: 8, keepAliveTimeout: 60_000 })
+    // Enough connections that the bench never queues a batch behind a slow one (that would be its own latency).
+    this.#api = new Pool(o.url, { connections: 32, keepAliveTimeout: 60_000 })
     Patchbay.running.add(this)
   }
 
@@ -224,6 +227,21 @@ export class Patchbay {
     const res = await this.request<{ id: string }>('POST', '/api/v1/webhooks', { ...o, events: ['alert.*'] })
     if (res.status !== 201) throw new Error(`create webhook: HTTP ${res.status} ${JSON.stringify(res.body)}`)
     return res.body.id
+  }
+
+  /** How many of a webhook's deliveries are in each status (GET /deliveries, one row per status asked). */
+  async deliveryCounts(webhookId: string, statuses: string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {}
+    for (const status of statuses) {
+      const res = await this.request<{ pagination: { total: number } }>(
+        'GET',
+        `/api/v1/deliveries?webhookId=${webhookId}&status=${status}&limit=1`,
+      )
+      if (res.status !== 200)
+        throw new Error(`list deliveries: HTTP ${res.status} ${JSON.stringify(res.body)}`)
+      out[status] = res.body.pagination.total
+    }
+    return out
   }
 
   /** Posts a pre-serialised `{events: [...]}` body; returns the deliveries queued. */

@@ -55,7 +55,10 @@ export interface PhaseReport {
 export interface CheckReport {
   expected: number
   delivered: number
+  /** Never arrived at the receiver (includes stillQueued). */
   missing: number
+  /** Of the missing, how many Patchbay still had waiting (pending, retrying, in progress): slow, not lost. */
+  stillQueued: number
   /** The same delivery id arrived again. */
   duplicateSameId: number
   /** The same (event, webhook) arrived again under another delivery id. */

@@ -230,6 +230,7 @@ function check(ranges: SentRange[]): CheckReport {
     expected: 0,
     delivered: 0,
     missing: 0,
+    stillQueued: 0,
     duplicateSameId: 0,
     duplicateOtherId: 0,
     examples: [],

@@ -33,6 +33,8 @@ raw limit. Results: stdout and bench/results/latest.json (soak: bench/results/so
   --backlog N         most healthy deliveries waiting while saturating (default 20000)
   --timeout-ms N      PATCHBAY_DELIVERY_TIMEOUT_MS, how long the hanging endpoint holds an attempt (default 5000)
   --raw-in-flight N   raw limit: requests in flight per endpoint (default 16, Patchbay's per-target default)
+  --drain-seconds N   longest wait for a scenario's deliveries after its load stops (default 60); what is
+                      still queued in Patchbay then is reported apart from what was lost
   --shared-origin     every endpoint on one receiver port instead of one port (origin) per webhook
   --source            run src/cli.ts through tsx instead of building and running dist/cli.js
   --no-build          run dist/cli.js as it is (skip the build)
@@ -43,7 +45,7 @@ raw limit. Results: stdout and bench/results/latest.json (soak: bench/results/so
   --out FILE          where to write the JSON (default bench/results/latest.json, or soak.json)
 
 Engine settings in the environment (PATCHBAY_DELIVERY_CONCURRENCY, PATCHBAY_TARGET_CONCURRENCY,
-PATCHBAY_DELIVERY_LEASE_MS, DATABASE_POOL_SIZE) are passed to Patchbay.
+PATCHBAY_DELIVERY_LEASE_MS, DATABASE_POOL_SIZE, PGOPTIONS) are passed to Patchbay.
 Exits 1 when a correctness check fails (bad signatures, missing or duplicate deliveries); performance targets
 are reported, not enforced.`
 
@@ -87,6 +89,7 @@ function parse(argv: string[]) {
       backlog: { type: 'string' },
       'timeout-ms': { type: 'string' },
       'raw-in-flight': { type: 'string' },
+      'drain-seconds': { type: 'string' },
       'shared-origin': { type: 'boolean', default: false },
       source: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
@@ -130,6 +133,7 @@ function parse(argv: string[]) {
     timeoutMs: num(values['timeout-ms'], 5000, 'timeout-ms', 100),
     sharedOrigin: values['shared-origin'],
     rawPerEndpoint: num(values['raw-in-flight'], 16, 'raw-in-flight', 1),
+    drainMs: num(values['drain-seconds'], 60, 'drain-seconds', 1) * 1000,
   }
   if (opts.batch > 1000) throw new UsageError('--batch must be at most 1000 (the batch endpoint limit)')
   return {
@@ -184,7 +188,9 @@ const cores = (c: Record<string, number> | undefined) => {
 const once = (c: CheckReport | undefined) => {
   if (!c || c.expected === 0) return '—'
   const dup = c.duplicateSameId + c.duplicateOtherId
-  return c.missing === 0 && dup === 0 ? `ok (${int(c.expected)})` : `FAIL ${c.missing} missing, ${dup} dup`
+  if (c.missing === 0 && dup === 0) return `ok (${int(c.expected)})`
+  const queued = c.stillQueued > 0 ? ` (${int(c.stillQueued)} still queued)` : ''
+  return `FAIL ${int(c.missing)} missing${queued}, ${int(dup)} dup`
 }
 
 function table(results: ModeResult[], opts: BenchOptions): string {
@@ -219,6 +225,9 @@ function table(results: ModeResult[], opts: BenchOptions): string {
         : '—',
     )
     row('  max ms', (r) => ms(r.latency?.latency.max))
+    row('  batch POST p50/p99 ms', (r) =>
+      r.latency ? `${ms(r.latency.ingest.p50)} / ${ms(r.latency.ingest.p99)}` : '—',
+    )
     row('  CPU cores', (r) => cores(r.latency?.cpu))
   }
   row('peak RSS, MB', (r) =>
@@ -327,7 +336,9 @@ function targets(results: ModeResult[], opts: BenchOptions): Target[] {
       out.push({
         target: 'every delivery exactly once when nothing fails',
         mode: r.mode,
-        value: `${c.missing} missing, ${c.duplicateSameId + c.duplicateOtherId} duplicates`,
+        value:
+          `${c.missing} missing${c.stillQueued > 0 ? ` (${c.stillQueued} of them still queued in Patchbay)` : ''}, ` +
+          `${c.duplicateSameId + c.duplicateOtherId} duplicates`,
         met: c.missing === 0 && c.duplicateSameId + c.duplicateOtherId === 0,
       })
     }
@@ -340,7 +351,9 @@ function correctness(checks: { mode: Mode; exactlyOnce: CheckReport; badSignatur
   for (const r of checks) {
     const c = r.exactlyOnce
     if (r.badSignatures > 0) problems.push(`${r.mode}: ${r.badSignatures} requests with a bad signature`)
-    if (c.missing > 0) problems.push(`${r.mode}: ${c.missing} of ${c.expected} deliveries never arrived`)
+    const lost = c.missing - c.stillQueued
+    if (lost > 0)
+      problems.push(`${r.mode}: ${lost} of ${c.expected} deliveries never arrived and are no longer queued`)
     if (c.duplicateSameId > 0)
       problems.push(`${r.mode}: ${c.duplicateSameId} deliveries arrived again (same delivery id)`)
     if (c.duplicateOtherId > 0)

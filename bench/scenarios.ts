@@ -33,6 +33,8 @@ export interface BenchOptions {
   sharedOrigin: boolean
   /** Requests in flight per endpoint for the raw limit (Patchbay's per-target limit). */
   rawPerEndpoint: number
+  /** Longest wait for a phase's deliveries to arrive after its load stops. */
+  drainMs: number
 }
 
 export interface Cpu {
@@ -115,6 +117,7 @@ export interface ModeResult {
 
 interface Endpoint {
   index: number
+  webhookId: string
   name: string
   behaviour: Behaviour
   url: string
@@ -206,13 +209,20 @@ export class ModeRun {
     const urls = await this.rx.add(specs, this.opts.sharedOrigin)
     for (const [i, spec] of specs.entries()) {
       const url = urls[i] as string
-      await this.pb.createWebhook({ orgId: this.orgId, name: spec.name, url, secret: spec.secret })
-      this.endpoints.push({ index: this.endpoints.length, url, ...spec })
+      const webhookId = await this.pb.createWebhook({
+        orgId: this.orgId,
+        name: spec.name,
+        url,
+        secret: spec.secret,
+      })
+      this.endpoints.push({ index: this.endpoints.length, webhookId, url, ...spec })
     }
   }
 
   /** Snapshots CPU when the window opens and closes (the load functions own the clock). */
   #cpuWindow(warmupMs: number, windowMs: number) {
+    // A phase that stops early (overloaded) while warming up is measured from its start.
+    const start = this.meter.snapshot()
     let a: CpuSnapshot | undefined
     let b: CpuSnapshot | undefined
     const ta = setTimeout(() => {
@@ -225,7 +235,7 @@ export class ModeRun {
       clearTimeout(ta)
       clearTimeout(tb)
       const end = b ?? this.meter.snapshot()
-      return a ? CpuMeter.usage(a, end) : {}
+      return CpuMeter.usage(a ?? start, end)
     }
   }
 
@@ -253,17 +263,34 @@ export class ModeRun {
     const range: SentRange = { from: load.fromSeq, to: load.toSeq, endpoints: this.healthy }
     this.ranges.push(range)
     const expected = (load.toSeq - load.fromSeq) * this.healthy.length
-    const drained = await drain(this.target(), expected, (l) => log(`[${this.mode}]${l}`))
+    const drained = await drain(this.target(), expected, this.opts.drainMs, (l) => log(`[${this.mode}]${l}`))
     this.#assertAlive()
     const report = await this.rx.report({
       windowFrom: load.windowFrom,
       windowTo: load.windowTo,
-      // An overloaded phase may stop before its window opens; its latency then covers every event it sent.
-      sentFrom: load.overloaded ? load.startedAt : load.windowFrom,
-      sentTo: load.overloaded ? Number.POSITIVE_INFINITY : load.windowTo,
+      sentFrom: load.windowFrom,
+      sentTo: load.windowTo,
     })
-    const check = await this.rx.check([range])
+    const check = await this.checked([range])
     return { report, check, drainSeconds: drained.ms / 1000 }
+  }
+
+  /** Healthy deliveries Patchbay still has waiting (pending, retrying or in progress). */
+  async stillQueued(): Promise<number> {
+    let n = 0
+    for (const i of this.healthy) {
+      const e = this.endpoints[i] as Endpoint
+      const counts = await this.pb.deliveryCounts(e.webhookId, ['pending', 'retrying', 'in_progress'])
+      n += Object.values(counts).reduce((a, b) => a + b, 0)
+    }
+    return n
+  }
+
+  /** The receiver's exactly-once check, telling deliveries still waiting in Patchbay from lost ones. */
+  async checked(ranges: SentRange[]): Promise<CheckReport> {
+    const check = await this.rx.check(ranges)
+    if (check.missing > 0) check.stillQueued = Math.min(check.missing, await this.stillQueued())
+    return check
   }
 
   async throughput(label: string): Promise<ThroughputResult> {
@@ -382,7 +409,16 @@ export class ModeRun {
           p99Ratio: latency.latency.p99 / result.latency.latency.p99,
         }
       }
-      result.exactlyOnce = run.ranges.length > 0 ? await run.rx.check(run.ranges) : emptyCheck()
+      if (run.ranges.length > 0) {
+        // Deliveries a phase gave up waiting for get one more chance before the verdict.
+        const outstanding = await run.rx.check(run.ranges)
+        if (outstanding.missing > 0) {
+          log(`[${mode}] waiting for ${outstanding.missing} outstanding healthy deliveries`)
+          await run.rx.phase()
+          await drain(run.target(), outstanding.missing, opts.drainMs, (l) => log(`[${mode}]${l}`))
+        }
+        result.exactlyOnce = await run.checked(run.ranges)
+      }
       result.badSignatures = [
         result.raw,
         result.throughput,
@@ -404,5 +440,13 @@ export class ModeRun {
 }
 
 export function emptyCheck(): CheckReport {
-  return { expected: 0, delivered: 0, missing: 0, duplicateSameId: 0, duplicateOtherId: 0, examples: [] }
+  return {
+    expected: 0,
+    delivered: 0,
+    missing: 0,
+    stillQueued: 0,
+    duplicateSameId: 0,
+    duplicateOtherId: 0,
+    examples: [],
+  }
 }
