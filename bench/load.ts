@@ -61,6 +61,8 @@ export interface LoadResult {
   windowTo: number
   /** Events accepted during the window. */
   eventsInWindow: number
+  /** Events whose send time (`data.sentAt`) falls in the window: the latency sample. */
+  sentInWindow: number
   /** Round trips of POST /events/batch. */
   ingest: LatencyStats
   /** The offered load outran delivery so far that the phase stopped early. */
@@ -97,6 +99,7 @@ export async function saturate(
   const roundTrips: number[] = []
   const pending = new Set<Promise<void>>()
   const history: { at: number; delivered: number }[] = []
+  let sentInWindow = 0
   let backlogSum = 0
   let backlogSamples = 0
   while (nowMs() < windowTo && failure === undefined && t.alive()) {
@@ -115,6 +118,7 @@ export async function saturate(
     while (inflight < maxPosts && posted * t.fanout - delivered < bound) {
       const from = t.seq.take(o.batch)
       const sent = nowMs()
+      if (sent >= windowFrom && sent < windowTo) sentInWindow += o.batch
       posted += o.batch
       inflight++
       const p = t.pb
@@ -146,6 +150,7 @@ export async function saturate(
     windowFrom,
     windowTo,
     eventsInWindow,
+    sentInWindow,
     ingest: latencyStats(Float64Array.from(roundTrips)),
     overloaded: false,
     meanBacklog: backlogSamples > 0 ? backlogSum / backlogSamples : 0,
@@ -182,6 +187,7 @@ export async function fixedRate(
   let lastCheck = start
   let nextInterval = start + (o.onInterval?.everyMs ?? Number.POSITIVE_INFINITY)
   const overloadAt = o.rate * t.fanout * o.overloadSeconds
+  const sends: { at: number; n: number }[] = []
   for (let k = 0; failure === undefined && t.alive(); k++) {
     const at = start + k * o.tickMs
     if (at >= windowTo) break
@@ -193,6 +199,7 @@ export async function fixedRate(
     if (n > 0) {
       const from = t.seq.take(n)
       sentEvents += n
+      sends.push({ at, n })
       const p = t.pb
         .postBatch(batchBody(t.orgId, from, n, at))
         .then(
@@ -234,6 +241,7 @@ export async function fixedRate(
     windowFrom,
     windowTo,
     eventsInWindow,
+    sentInWindow: sends.filter((b) => b.at >= windowFrom && b.at < windowTo).reduce((a, b) => a + b.n, 0),
     ingest: latencyStats(Float64Array.from(roundTrips)),
     overloaded,
   }

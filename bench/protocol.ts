@@ -20,11 +20,17 @@ export type Request =
   | { op: 'phase' }
   | { op: 'progress' }
   | { op: 'interval' }
-  | { op: 'report'; windowFrom: number; windowTo: number; sentFrom: number; sentTo: number }
+  | { op: 'report'; windowFrom: number; windowTo: number; sentFrom: number; sentTo: number; expected: number }
   | { op: 'check'; ranges: SentRange[] }
 
 export interface LatencyStats {
+  /** Deliveries that arrived (and were measured). */
   count: number
+  /**
+   * Deliveries expected but never measured: they had not arrived when the phase ended. They count as slower
+   * than any that arrived, so a percentile they reach is NaN (null in JSON) rather than a flattering figure.
+   */
+  undelivered: number
   p50: number
   p95: number
   p99: number
@@ -44,7 +50,7 @@ export interface EndpointCounters {
 export interface PhaseReport {
   /** Healthy first arrivals whose arrival time falls in the window. */
   arrivalsInWindow: number
-  /** Event-to-delivery latency of healthy first arrivals for events sent in [sentFrom, sentTo]. */
+  /** Event-to-delivery latency of healthy first arrivals for events sent in [sentFrom, sentTo), of `expected`. */
   latency: LatencyStats
   /** Healthy first arrivals per second since the phase began. */
   perSecond: number[]
@@ -86,13 +92,29 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now()
 }
 
-export function latencyStats(values: Float64Array): LatencyStats {
+export function latencyStats(values: Float64Array, expected = values.length): LatencyStats {
   const n = values.length
-  if (n === 0)
-    return { count: 0, p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, max: Number.NaN, mean: 0 }
+  const total = Math.max(n, expected)
   const sorted = Float64Array.from(values).sort()
-  const at = (q: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))] as number
+  const at = (q: number) => {
+    const i = Math.max(0, Math.ceil(q * total) - 1)
+    return i < n ? (sorted[i] as number) : Number.NaN
+  }
   let sum = 0
   for (const v of sorted) sum += v
-  return { count: n, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[n - 1] as number, mean: sum / n }
+  return {
+    count: n,
+    undelivered: total - n,
+    p50: at(0.5),
+    p95: at(0.95),
+    p99: at(0.99),
+    max: n > 0 && n === total ? (sorted[n - 1] as number) : Number.NaN,
+    mean: n > 0 ? sum / n : Number.NaN,
+  }
+}
+
+/** NaN crosses the IPC channel (JSON) as null; turn it back. */
+export function revive(s: LatencyStats): LatencyStats {
+  const f = (v: number | null) => (v === null ? Number.NaN : v)
+  return { ...s, p50: f(s.p50), p95: f(s.p95), p99: f(s.p99), max: f(s.max), mean: f(s.mean) }
 }

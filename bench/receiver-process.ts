@@ -190,7 +190,13 @@ function phase(): void {
   }
 }
 
-function report(windowFrom: number, windowTo: number, sentFrom: number, sentTo: number): PhaseReport {
+function report(
+  windowFrom: number,
+  windowTo: number,
+  sentFrom: number,
+  sentTo: number,
+  expected: number,
+): PhaseReport {
   let inWindow = 0
   const latencies: number[] = []
   const perSecond: number[] = []
@@ -204,7 +210,7 @@ function report(windowFrom: number, windowTo: number, sentFrom: number, sentTo: 
   }
   return {
     arrivalsInWindow: inWindow,
-    latency: latencyStats(Float64Array.from(latencies)),
+    latency: latencyStats(Float64Array.from(latencies), expected),
     perSecond: Array.from(perSecond, (v) => v ?? 0),
     endpoints: endpoints.map((ep) => ({
       name: ep.spec.name,
@@ -278,7 +284,10 @@ async function answer(req: Request): Promise<Reply> {
     case 'interval':
       return { op: 'interval', ...interval() }
     case 'report':
-      return { op: 'report', report: report(req.windowFrom, req.windowTo, req.sentFrom, req.sentTo) }
+      return {
+        op: 'report',
+        report: report(req.windowFrom, req.windowTo, req.sentFrom, req.sentTo, req.expected),
+      }
     case 'check':
       return { op: 'check', check: check(req.ranges) }
   }

@@ -1,15 +1,16 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type {
-  CheckReport,
-  EndpointSpec,
-  LatencyStats,
-  PhaseReport,
-  Progress,
-  Reply,
-  Request,
-  SentRange,
+import {
+  type CheckReport,
+  type EndpointSpec,
+  type LatencyStats,
+  type PhaseReport,
+  type Progress,
+  type Reply,
+  type Request,
+  revive,
+  type SentRange,
 } from './protocol.ts'
 
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'receiver-process.ts')
@@ -70,7 +71,7 @@ export class Receiver {
   /** Latency and count of healthy deliveries since the last call (soak intervals). */
   async interval(): Promise<{ latency: LatencyStats; delivered: number }> {
     const r = await this.#call({ op: 'interval' })
-    return { latency: r.latency, delivered: r.delivered }
+    return { latency: revive(r.latency), delivered: r.delivered }
   }
 
   async report(o: {
@@ -78,8 +79,10 @@ export class Receiver {
     windowTo: number
     sentFrom: number
     sentTo: number
+    expected: number
   }): Promise<PhaseReport> {
-    return (await this.#call({ op: 'report', ...o })).report
+    const report = (await this.#call({ op: 'report', ...o })).report
+    return { ...report, latency: revive(report.latency) }
   }
 
   async check(ranges: SentRange[]): Promise<CheckReport> {

@@ -249,7 +249,7 @@ export class ModeRun {
       { orgId: this.orgId, perEndpoint: this.opts.rawPerEndpoint, warmupMs: 1000, windowMs: window },
     )
     const usage = cpu()
-    const report = await this.rx.report({ ...r, sentFrom: 0, sentTo: 0 })
+    const report = await this.rx.report({ ...r, sentFrom: 0, sentTo: 0, expected: 0 })
     return {
       deliveriesPerSec: report.arrivalsInWindow / (window / 1000),
       inFlight: this.opts.rawPerEndpoint * this.healthy.length,
@@ -270,6 +270,7 @@ export class ModeRun {
       windowTo: load.windowTo,
       sentFrom: load.windowFrom,
       sentTo: load.windowTo,
+      expected: load.sentInWindow * this.healthy.length,
     })
     const check = await this.checked([range])
     return { report, check, drainSeconds: drained.ms / 1000 }
