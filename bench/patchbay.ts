@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import pg from 'pg'
 import { Pool } from 'undici'
 
@@ -67,15 +67,26 @@ export interface Role {
   exited: Promise<number | null>
 }
 
+export const SQL_TRACE = path.join(ROOT, 'bench/sql-trace.mjs')
+
+export function sqlTraceFile(dir: string, mode: string, role: string): string {
+  return path.join(dir, `sql-${mode}-${role}.json`)
+}
+
 function spawnRole(
   role: Role['role'],
   runner: Runner,
   env: Record<string, string>,
   profile: { dir: string; name: string } | undefined,
+  sqlTrace: { dir: string; name: string } | undefined,
 ): Role {
   const nodeArgs = profile
     ? ['--cpu-prof', '--cpu-prof-dir', profile.dir, '--cpu-prof-name', `${profile.name}-${role}.cpuprofile`]
     : []
+  if (sqlTrace) {
+    nodeArgs.push('--import', pathToFileURL(SQL_TRACE).href)
+    env = { ...env, PATCHBAY_BENCH_SQL_TRACE: sqlTraceFile(sqlTrace.dir, sqlTrace.name, role) }
+  }
   const entry = runner === 'dist' ? ['dist/cli.js'] : ['--import', 'tsx', 'src/cli.ts']
   const child = spawn(process.execPath, [...nodeArgs, ...entry, role], {
     cwd: ROOT,
@@ -98,6 +109,8 @@ export interface StartOptions {
   servedUrl: string | undefined
   timeoutMs: number
   profileDir: string | undefined
+  /** A directory to write per-role SQL statement tallies into (bench/sql-trace.mjs), or undefined. */
+  sqlTraceDir: string | undefined
 }
 
 /** A running Patchbay (one `start` process, or an `api` and a `worker`) on its own fresh database. */
@@ -165,17 +178,18 @@ export class Patchbay {
     }
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...settings }
     const profile = (name: string) => (o.profileDir ? { dir: o.profileDir, name } : undefined)
+    const trace = o.sqlTraceDir ? { dir: o.sqlTraceDir, name: o.mode } : undefined
     const roles: Role[] = []
     try {
       if (o.mode === 'split') {
         // The API migrates first (under a lock); the worker is told apart by its info log line.
-        roles.push(spawnRole('api', o.runner, env, profile(o.mode)))
+        roles.push(spawnRole('api', o.runner, env, profile(o.mode), trace))
         await waitReady(`http://127.0.0.1:${port}`, roles[0] as Role)
-        const worker = spawnRole('worker', o.runner, { ...env, LOG_LEVEL: 'info' }, profile(o.mode))
+        const worker = spawnRole('worker', o.runner, { ...env, LOG_LEVEL: 'info' }, profile(o.mode), trace)
         roles.push(worker)
         await waitOutput(worker, /delivery worker started/)
       } else {
-        roles.push(spawnRole('start', o.runner, env, profile(o.mode)))
+        roles.push(spawnRole('start', o.runner, env, profile(o.mode), trace))
         await waitReady(`http://127.0.0.1:${port}`, roles[0] as Role)
       }
     } catch (err) {

@@ -77,6 +77,8 @@ export interface Progress {
   delivered: number
   requests: number
   badSignatures: number
+  /** Every request Patchbay made since the receiver started (all phases, raw-limit requests excluded). */
+  patchbayRequests: number
 }
 
 export type Reply =

@@ -60,6 +60,8 @@ let sentAts = new Floats()
 let phaseRequests = 0
 let phaseBadSignatures = 0
 let intervalMark = 0
+/** Every request Patchbay made since the receiver started (raw-limit requests excluded). */
+let patchbayRequests = 0
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5
@@ -101,6 +103,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const body = chunks.length === 1 ? (chunks[0] as Buffer).toString() : Buffer.concat(chunks).toString()
     ep.requests++
     phaseRequests++
+    if (!String(req.headers['x-breeze-event-id'] ?? '').startsWith('r')) patchbayRequests++
     const sig = req.headers['x-breeze-signature']
     const ts = req.headers['x-breeze-signature-timestamp']
     const verified =
@@ -279,7 +282,12 @@ async function answer(req: Request): Promise<Reply> {
     case 'progress':
       return {
         op: 'progress',
-        progress: { delivered: arrivals.length, requests: phaseRequests, badSignatures: phaseBadSignatures },
+        progress: {
+          delivered: arrivals.length,
+          requests: phaseRequests,
+          badSignatures: phaseBadSignatures,
+          patchbayRequests,
+        },
       }
     case 'interval':
       return { op: 'interval', ...interval() }

@@ -39,6 +39,8 @@ raw limit. Results: stdout and bench/results/latest.json (soak: bench/results/so
   --source            run src/cli.ts through tsx instead of building and running dist/cli.js
   --no-build          run dist/cli.js as it is (skip the build)
   --profile           write CPU profiles of the Patchbay processes to bench/results/profiles and summarise them
+  --trace-sql         count every SQL statement Patchbay sends, per 1,000 delivery attempts, with the time
+                      until its result (bench/sql-trace.mjs is loaded into Patchbay with node --import)
   --soak              hold --rate for --minutes, printing RSS and latency every --interval seconds
   --minutes N         soak length (default 5)
   --interval N        soak reporting interval in seconds (default 15)
@@ -94,6 +96,7 @@ function parse(argv: string[]) {
       source: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'trace-sql': { type: 'boolean', default: false },
       soak: { type: 'boolean', default: false },
       minutes: { type: 'string' },
       interval: { type: 'string' },
@@ -134,6 +137,7 @@ function parse(argv: string[]) {
     sharedOrigin: values['shared-origin'],
     rawPerEndpoint: num(values['raw-in-flight'], 16, 'raw-in-flight', 1),
     drainMs: num(values['drain-seconds'], 30, 'drain-seconds', 1) * 1000,
+    sqlTraceDir: values['trace-sql'] ? RESULTS : undefined,
   }
   if (opts.batch > 1000) throw new UsageError('--batch must be at most 1000 (the batch endpoint limit)')
   return {
@@ -476,6 +480,23 @@ async function main(argv: string[]): Promise<number> {
       out(
         `  ${st.backends.toFixed(2).padStart(5)} backends  ${pct(st.share).padStart(4)}  [${waits}]  ${st.statement}`,
       )
+    }
+  }
+  for (const r of results) {
+    for (const t of r.sql ?? []) {
+      out(
+        `\nSQL sent by ${r.mode} ${t.role} over the whole run (${int(t.attempts)} delivery attempts), by time until ` +
+          'the result (includes waiting for a connection or the embedded executor):',
+      )
+      out(
+        `  ${'per 1k'.padStart(7)} ${'count'.padStart(8)} ${'mean ms'.padStart(8)} ${'total s'.padStart(8)}  statement`,
+      )
+      for (const st of t.statements.slice(0, 12)) {
+        out(
+          `  ${(Number.isNaN(st.perThousand) ? '—' : st.perThousand.toFixed(1)).padStart(7)} ${int(st.count).padStart(8)} ` +
+            `${st.meanMs.toFixed(2).padStart(8)} ${(st.ms / 1000).toFixed(1).padStart(8)}  ${st.statement.slice(0, 110)}`,
+        )
+      }
     }
   }
   for (const p of prof) out(`\n${formatProfile(p)}`)

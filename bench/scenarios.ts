@@ -1,7 +1,8 @@
 /** One mode's run: start Patchbay and the receiver, then the raw limit, throughput, latency and fairness. */
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
 import { drain, fixedRate, type LoadResult, type LoadTarget, rawLimit, Seq, saturate } from './load.ts'
-import { type Mode, Patchbay, type Runner } from './patchbay.ts'
+import { type Mode, Patchbay, type Runner, sqlTraceFile } from './patchbay.ts'
 import { type ActivityProfile, PgActivitySampler } from './pg-activity.ts'
 import { CpuMeter, type CpuSnapshot, memoryOf } from './procstat.ts'
 import type {
@@ -35,6 +36,8 @@ export interface BenchOptions {
   rawPerEndpoint: number
   /** Longest wait for a phase's deliveries to arrive after its load stops. */
   drainMs: number
+  /** Tally Patchbay's SQL statements (bench/sql-trace.mjs) into this directory. */
+  sqlTraceDir: string | undefined
 }
 
 export interface Cpu {
@@ -113,6 +116,37 @@ export interface ModeResult {
   exactlyOnce: CheckReport
   badSignatures: number
   seconds: number
+  /** With --trace-sql: every statement Patchbay sent, per process, over the whole mode run. */
+  sql?: SqlTrace[]
+}
+
+export interface SqlStatement {
+  statement: string
+  count: number
+  /** Statements per 1,000 delivery attempts (requests the receiver got from Patchbay). */
+  perThousand: number
+  ms: number
+  meanMs: number
+}
+
+export interface SqlTrace {
+  role: string
+  attempts: number
+  statements: SqlStatement[]
+}
+
+function readSqlTrace(file: string, role: string, attempts: number): SqlTrace | undefined {
+  if (!fs.existsSync(file)) return undefined
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { statement: string; count: number; ms: number }[]
+  return {
+    role,
+    attempts,
+    statements: raw.map((r) => ({
+      ...r,
+      perThousand: attempts > 0 ? (1000 * r.count) / attempts : Number.NaN,
+      meanMs: r.ms / r.count,
+    })),
+  }
 }
 
 interface Endpoint {
@@ -164,6 +198,7 @@ export class ModeRun {
         servedUrl: opts.servedUrl,
         timeoutMs: opts.timeoutMs,
         profileDir: opts.profileDir,
+        sqlTraceDir: opts.sqlTraceDir,
       })
     } catch (err) {
       await rx.stop()
@@ -377,9 +412,11 @@ export class ModeRun {
     const started = performance.now()
     log(`[${mode}] starting Patchbay (${opts.runner}) and the receiver`)
     const run = await ModeRun.start(mode, opts)
+    let result: ModeResult
+    let attempts = 0
     try {
       const s = opts.scenarios
-      const result: ModeResult = {
+      result = {
         mode,
         settings: run.pb.settings,
         healthyWebhooks: run.healthy.length,
@@ -432,11 +469,18 @@ export class ModeRun {
       result.processes = run.memory()
       result.peakRssMb = result.processes.reduce((a, p) => a + p.peakMb, 0)
       result.seconds = (performance.now() - started) / 1000
-      return result
+      attempts = (await run.rx.progress()).patchbayRequests
     } finally {
       log(`[${mode}] stopping`)
       await run.stop()
     }
+    const dir = opts.sqlTraceDir
+    if (dir) {
+      result.sql = run.pb.roles
+        .map((r) => readSqlTrace(sqlTraceFile(dir, mode, r.role), r.role, attempts))
+        .filter((t) => t !== undefined)
+    }
+    return result
   }
 }
 
