@@ -160,7 +160,7 @@ export async function saturate(
 /**
  * Offers `rate` events per second in a batch every `tickMs`, on a fixed schedule whatever Patchbay does (no
  * coordinated omission: each event's `sentAt` is its scheduled time, so a slow ingest shows up as latency).
- * Stops early, marked overloaded, when more than `overloadSeconds` of deliveries are waiting.
+ * Stops early, marked overloaded, when more than `overloadSeconds` of deliveries are waiting once warm-up is over.
  */
 export async function fixedRate(
   t: LoadTarget,
@@ -223,11 +223,12 @@ export async function fixedRate(
         nextInterval += o.onInterval.everyMs
         await o.onInterval.fn(now - start, backlog)
       }
-      if (backlog > overloadAt) {
-        // The window becomes what ran: from its opening (or the start, when still warming up) until now.
+      // Warm-up may fall behind (a cold start); only a backlog still too long after it ends stops the phase.
+      if (backlog > overloadAt && now >= windowFrom) {
+        // The window becomes what ran: from its opening (or the start, when it opened under a second ago) to now.
         overloaded = true
         windowTo = nowMs()
-        if (windowTo <= windowFrom) windowFrom = start
+        if (windowTo - windowFrom < 1000) windowFrom = start
         break
       }
     }

@@ -373,7 +373,7 @@ export class ModeRun {
     )
     await this.rx.phase()
     const cpu = this.#cpuWindow(warmupMs, windowMs)
-    const load = await fixedRate(this.target(), { rate, tickMs, warmupMs, windowMs, overloadSeconds: 1 })
+    const load = await fixedRate(this.target(), { rate, tickMs, warmupMs, windowMs, overloadSeconds: 2 })
     const usage = cpu()
     this.#assertAlive()
     const { report, check, drainSeconds } = await this.finish(load)
