@@ -75,6 +75,18 @@ export class PgActivitySampler {
     clearInterval(this.#timer)
     while (this.#busy) await new Promise((r) => setTimeout(r, 5))
     await this.#client.end().catch(() => undefined)
+    return this.take()
+  }
+
+  /** The profile since the start or the last take, and a fresh count from now. */
+  take(): ActivityProfile {
+    const profile = this.#profile()
+    this.#counts.clear()
+    this.#samples = 0
+    return profile
+  }
+
+  #profile(): ActivityProfile {
     const total = [...this.#counts.values()].reduce((a, c) => a + c.n, 0)
     const samples = Math.max(1, this.#samples)
     return {
@@ -91,4 +103,21 @@ export class PgActivitySampler {
         })),
     }
   }
+}
+
+/** A short name for the engine's statements (by their opening words), for one-line summaries. */
+export function statementLabel(statement: string): string {
+  const known: [RegExp, string][] = [
+    [/^WITH cand AS/, 'claim'],
+    [/^UPDATE deliveries d SET status = v\.status/, 'complete'],
+    [/^UPDATE webhooks w SET success_count/, 'webhook stats'],
+    [/^INSERT INTO deliveries/, 'fan-out'],
+    [/^INSERT INTO events/, 'ingest'],
+    [/^SELECT min\(next_attempt_at\)/, 'next due'],
+    [/^UPDATE deliveries SET status = 'retrying'/, 'reap leases'],
+    [/^SELECT id, org_id, url, status, signature_scheme/, 'load webhooks'],
+    [/^autovacuum:/i, 'autovacuum'],
+  ]
+  for (const [re, label] of known) if (re.test(statement)) return label
+  return statement.slice(0, 24)
 }

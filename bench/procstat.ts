@@ -69,7 +69,8 @@ function machineSeconds(): { busy: number; total: number } {
 
 export interface CpuSnapshot {
   at: number
-  groups: Record<string, number>
+  /** CPU seconds so far, per group and process. */
+  groups: Record<string, Map<number, number>>
   machineBusy: number
 }
 
@@ -81,25 +82,30 @@ export class CpuMeter {
   ) {}
 
   snapshot(): CpuSnapshot {
-    const groups: Record<string, number> = {}
-    for (const [name, pids] of Object.entries(this.groups())) {
-      groups[name] = pids.reduce((s, pid) => s + cpuSeconds(pid), 0)
+    const groups: Record<string, Map<number, number>> = {}
+    const add = (name: string, pids: number[]) => {
+      groups[name] = new Map(pids.map((pid) => [pid, cpuSeconds(pid)]))
     }
-    if (this.database) {
-      groups.postgres = backendsOf(this.database).reduce((s, pid) => s + cpuSeconds(pid), 0)
-    }
+    for (const [name, pids] of Object.entries(this.groups())) add(name, pids)
+    if (this.database) add('postgres', backendsOf(this.database))
     return { at: performance.now(), groups, machineBusy: machineSeconds().busy }
   }
 
-  /** Cores used by each group, plus `other` (every other process on the machine) and `machine` (all). */
+  /**
+   * Cores used by each group, plus `other` (every other process on the machine) and `machine` (all). Counted
+   * per process, so a database connection opened or closed in between (pools recycle idle ones) does not
+   * subtract; a process that exited in between loses only its last stretch.
+   */
   static usage(a: CpuSnapshot, b: CpuSnapshot): Record<string, number> {
     const secs = (b.at - a.at) / 1000
     const out: Record<string, number> = {}
     let ours = 0
-    for (const [name, v] of Object.entries(b.groups)) {
-      const used = Math.max(0, v - (a.groups[name] ?? 0)) / secs
-      out[name] = used
-      ours += used
+    for (const [name, pids] of Object.entries(b.groups)) {
+      const before = a.groups[name]
+      let used = 0
+      for (const [pid, v] of pids) used += Math.max(0, v - (before?.get(pid) ?? 0))
+      out[name] = used / secs
+      ours += used / secs
     }
     out.machine = (b.machineBusy - a.machineBusy) / secs
     out.other = Math.max(0, out.machine - ours)

@@ -1,6 +1,7 @@
 /** Soak: a steady load for minutes, with memory and latency per interval, to show they stay flat. */
 import { fixedRate } from './load.ts'
 import type { Mode } from './patchbay.ts'
+import { PgActivitySampler, statementLabel } from './pg-activity.ts'
 import { CpuMeter } from './procstat.ts'
 import type { CheckReport, LatencyStats } from './protocol.ts'
 import { type BenchOptions, ModeRun, type ProcessMemory } from './scenarios.ts'
@@ -14,6 +15,8 @@ export interface SoakInterval {
   postgresCores?: number
   otherCores: number
   backlog: number
+  /** Served PostgreSQL: the statement its backends were busiest with in the interval, and how busy. */
+  database?: { busiest: string; backends: number; activeBackends: number }
 }
 
 export interface SoakResult {
@@ -52,9 +55,13 @@ export async function soak(
     out(
       `${'t (s)'.padStart(6)} ${'deliv/s'.padStart(8)} ${'p50'.padStart(7)} ${'p95'.padStart(7)} ${'p99'.padStart(7)} ` +
         `${'max ms'.padStart(8)} ${'RSS MB'.padStart(7)} ${'pb cores'.padStart(8)} ${'pg cores'.padStart(8)} ` +
-        `${'other'.padStart(6)} ${'backlog'.padStart(8)}`,
+        `${'other'.padStart(6)} ${'backlog'.padStart(8)}${run.pb.databaseUrl ? '  db busiest (backends)' : ''}`,
     )
     const intervals: SoakInterval[] = []
+    const sampler = run.pb.databaseUrl
+      ? new PgActivitySampler(run.pb.databaseUrl, new URL(run.pb.databaseUrl).pathname.slice(1), 50)
+      : undefined
+    await sampler?.start()
     await run.rx.phase()
     let cpuFrom = run.meter.snapshot()
     const load = await fixedRate(run.target(), {
@@ -70,6 +77,8 @@ export async function soak(
           const cpuTo = run.meter.snapshot()
           const cpu = CpuMeter.usage(cpuFrom, cpuTo)
           cpuFrom = cpuTo
+          const db = sampler?.take()
+          const top = db?.statements[0]
           const row: SoakInterval = {
             elapsedSeconds: Math.round(elapsedMs / 1000),
             deliveredPerSec: iv.delivered / (intervalMs / 1000),
@@ -79,6 +88,15 @@ export async function soak(
             ...(cpu.postgres === undefined ? {} : { postgresCores: cpu.postgres }),
             otherCores: cpu.other ?? 0,
             backlog,
+            ...(db
+              ? {
+                  database: {
+                    busiest: top ? statementLabel(top.statement) : '-',
+                    backends: top?.backends ?? 0,
+                    activeBackends: db.activeBackends,
+                  },
+                }
+              : {}),
           }
           intervals.push(row)
           out(
@@ -86,11 +104,13 @@ export async function soak(
               `${f1(iv.latency.p50).padStart(7)} ${f1(iv.latency.p95).padStart(7)} ${f1(iv.latency.p99).padStart(7)} ` +
               `${f1(iv.latency.max).padStart(8)} ${f1(row.rssMb).padStart(7)} ${row.patchbayCores.toFixed(2).padStart(8)} ` +
               `${(row.postgresCores === undefined ? '—' : row.postgresCores.toFixed(2)).padStart(8)} ` +
-              `${row.otherCores.toFixed(2).padStart(6)} ${String(backlog).padStart(8)}`,
+              `${row.otherCores.toFixed(2).padStart(6)} ${String(backlog).padStart(8)}` +
+              (row.database ? `  ${row.database.busiest} ${row.database.backends.toFixed(2)}` : ''),
           )
         },
       },
     })
+    await sampler?.stop()
     const { report, check, drainSeconds } = await run.finish(load)
     const processes = run.memory()
     const second = intervals[1] ?? intervals[0]
