@@ -258,6 +258,19 @@ export class Patchbay {
     return out
   }
 
+  /** A few of a webhook's dead-lettered deliveries, as evidence of why they failed. */
+  async failedSamples(webhookId: string, limit = 3): Promise<{ total: number; errors: string[] }> {
+    const res = await this.request<{
+      data: { errorMessage: string | null; attempt: number; eventId: string }[]
+      pagination: { total: number }
+    }>('GET', `/api/v1/deliveries?webhookId=${webhookId}&status=failed&limit=${limit}`)
+    if (res.status !== 200) throw new Error(`list deliveries: HTTP ${res.status} ${JSON.stringify(res.body)}`)
+    return {
+      total: res.body.pagination.total,
+      errors: res.body.data.map((d) => `${d.eventId} after ${d.attempt} attempts: ${d.errorMessage}`),
+    }
+  }
+
   /** Posts a pre-serialised `{events: [...]}` body; returns the deliveries queued. */
   async postBatch(body: string): Promise<number> {
     const res = await this.#api.request({

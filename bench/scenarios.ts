@@ -322,10 +322,29 @@ export class ModeRun {
     return n
   }
 
-  /** The receiver's exactly-once check, telling deliveries still waiting in Patchbay from lost ones. */
+  /**
+   * The receiver's exactly-once check, telling deliveries still waiting in Patchbay from lost ones. Patchbay is
+   * asked first: a delivery it still holds then is either counted as queued or arrives before the receiver is
+   * asked, so missing − queued never counts a slow delivery as lost.
+   */
   async checked(ranges: SentRange[]): Promise<CheckReport> {
+    const first = await this.rx.check(ranges)
+    if (first.missing === 0) return first
+    const queued = await this.stillQueued()
     const check = await this.rx.check(ranges)
-    if (check.missing > 0) check.stillQueued = Math.min(check.missing, await this.stillQueued())
+    check.stillQueued = Math.min(check.missing, queued)
+    if (check.missing > check.stillQueued) {
+      // Lost: show why, from Patchbay's dead-letter queue.
+      for (const i of this.healthy) {
+        const e = this.endpoints[i] as Endpoint
+        const failed = await this.pb.failedSamples(e.webhookId)
+        if (failed.total > 0) {
+          check.examples.unshift(
+            `${failed.total} dead-lettered at ${e.name}, e.g. ${failed.errors.join('; ')}`,
+          )
+        }
+      }
+    }
     return check
   }
 
