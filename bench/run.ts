@@ -33,7 +33,7 @@ raw limit. Results: stdout and bench/results/latest.json (soak: bench/results/so
   --backlog N         most healthy deliveries waiting while saturating (default 20000)
   --timeout-ms N      PATCHBAY_DELIVERY_TIMEOUT_MS, how long the hanging endpoint holds an attempt (default 5000)
   --raw-in-flight N   raw limit: requests in flight per endpoint (default 16, Patchbay's per-target default)
-  --drain-seconds N   longest wait for a scenario's deliveries after its load stops (default 30); what is
+  --drain-seconds N   longest wait for a scenario's deliveries after its load stops (default 20); what is
                       still queued in Patchbay then is reported apart from what was lost
   --shared-origin     every endpoint on one receiver port instead of one port (origin) per webhook
   --source            run src/cli.ts through tsx instead of building and running dist/cli.js
@@ -136,7 +136,7 @@ function parse(argv: string[]) {
     timeoutMs: num(values['timeout-ms'], 5000, 'timeout-ms', 100),
     sharedOrigin: values['shared-origin'],
     rawPerEndpoint: num(values['raw-in-flight'], 16, 'raw-in-flight', 1),
-    drainMs: num(values['drain-seconds'], 30, 'drain-seconds', 1) * 1000,
+    drainMs: num(values['drain-seconds'], 20, 'drain-seconds', 1) * 1000,
     sqlTraceDir: values['trace-sql'] ? RESULTS : undefined,
   }
   if (opts.batch > 1000) throw new UsageError('--batch must be at most 1000 (the batch endpoint limit)')
