@@ -1,0 +1,516 @@
+/** One mode's run: start Patchbay and the receiver, then the raw limit, throughput, latency and fairness. */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import { drain, fixedRate, type LoadResult, type LoadTarget, rawLimit, Seq, saturate } from './load.ts'
+import { type Mode, Patchbay, type Runner, sqlTraceFile } from './patchbay.ts'
+import { type ActivityProfile, PgActivitySampler } from './pg-activity.ts'
+import { CpuMeter, type CpuSnapshot, memoryOf } from './procstat.ts'
+import type {
+  Behaviour,
+  CheckReport,
+  EndpointCounters,
+  LatencyStats,
+  PhaseReport,
+  SentRange,
+} from './protocol.ts'
+import { Receiver } from './receiver.ts'
+
+export type Scenario = 'raw' | 'throughput' | 'latency' | 'fairness'
+
+export interface BenchOptions {
+  runner: Runner
+  servedUrl: string | undefined
+  profileDir: string | undefined
+  scenarios: Set<Scenario>
+  /** Steady measuring window of each scenario. */
+  windowMs: number
+  warmupMs: number
+  webhooks: number
+  batch: number
+  maxBacklog: number
+  rate: number
+  tickMs: number
+  timeoutMs: number
+  sharedOrigin: boolean
+  /** Requests in flight per endpoint for the raw limit (Patchbay's per-target limit). */
+  rawPerEndpoint: number
+  /** Longest wait for a phase's deliveries to arrive after its load stops. */
+  drainMs: number
+  /** Tally Patchbay's SQL statements (bench/sql-trace.mjs) into this directory. */
+  sqlTraceDir: string | undefined
+}
+
+export interface Cpu {
+  [group: string]: number
+}
+
+export interface RawResult {
+  deliveriesPerSec: number
+  inFlight: number
+  cpu: Cpu
+  badSignatures: number
+}
+
+export interface ThroughputResult {
+  deliveriesPerSec: number
+  eventsPerSec: number
+  /** Healthy deliveries waiting, on average over the window. */
+  meanBacklog: number
+  windowSeconds: number
+  perSecond: number[]
+  ingest: LatencyStats
+  cpu: Cpu
+  drainSeconds: number
+  exactlyOnce: CheckReport
+  endpoints: EndpointCounters[]
+  badSignatures: number
+  /** Served PostgreSQL: what the bench database's backends were running (sampled pg_stat_activity). */
+  database?: ActivityProfile
+}
+
+export interface LatencyResult {
+  offeredEventsPerSec: number
+  offeredDeliveriesPerSec: number
+  deliveredPerSec: number
+  keptUp: boolean
+  overloaded: boolean
+  latency: LatencyStats
+  ingest: LatencyStats
+  cpu: Cpu
+  drainSeconds: number
+  exactlyOnce: CheckReport
+  endpoints: EndpointCounters[]
+  badSignatures: number
+}
+
+export interface FairnessResult {
+  throughput: ThroughputResult
+  latency: LatencyResult
+  /** Healthy throughput with the bad endpoints ÷ without. */
+  throughputRatio: number
+  /** Healthy p99 latency with the bad endpoints ÷ without. */
+  p99Ratio: number
+}
+
+export interface ProcessMemory {
+  role: string
+  pid: number
+  peakMb: number
+  rssMb: number
+}
+
+export interface ModeResult {
+  mode: Mode
+  settings: Record<string, string>
+  healthyWebhooks: number
+  processes: ProcessMemory[]
+  /** Sum of the processes' peak RSS. */
+  peakRssMb: number
+  raw?: RawResult
+  throughput?: ThroughputResult
+  latency?: LatencyResult
+  fairness?: FairnessResult
+  /** Patchbay's throughput ÷ the raw limit. */
+  ratioToRaw?: number
+  /** Every healthy delivery of the whole run, checked once more at the end (late duplicates show here). */
+  exactlyOnce: CheckReport
+  badSignatures: number
+  seconds: number
+  /** With --trace-sql: every statement Patchbay sent, per process, over the whole mode run. */
+  sql?: SqlTrace[]
+}
+
+export interface SqlStatement {
+  statement: string
+  count: number
+  /** Statements per 1,000 delivery attempts (requests the receiver got from Patchbay). */
+  perThousand: number
+  ms: number
+  meanMs: number
+}
+
+export interface SqlTrace {
+  role: string
+  attempts: number
+  statements: SqlStatement[]
+}
+
+function readSqlTrace(file: string, role: string, attempts: number): SqlTrace | undefined {
+  if (!fs.existsSync(file)) return undefined
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { statement: string; count: number; ms: number }[]
+  return {
+    role,
+    attempts,
+    statements: raw.map((r) => ({
+      ...r,
+      perThousand: attempts > 0 ? (1000 * r.count) / attempts : Number.NaN,
+      meanMs: r.ms / r.count,
+    })),
+  }
+}
+
+interface Endpoint {
+  index: number
+  webhookId: string
+  name: string
+  behaviour: Behaviour
+  url: string
+  secret: string
+}
+
+const log = (line: string) => console.error(line)
+
+export class ModeRun {
+  readonly ranges: SentRange[] = []
+  readonly endpoints: Endpoint[] = []
+  readonly seq = new Seq()
+  #dead: string | undefined
+  readonly meter: CpuMeter
+
+  private constructor(
+    readonly mode: Mode,
+    readonly pb: Patchbay,
+    readonly rx: Receiver,
+    readonly orgId: string,
+    readonly opts: BenchOptions,
+  ) {
+    for (const r of pb.roles) {
+      void r.exited.then((code) => {
+        this.#dead = `patchbay ${r.role} exited (${code}) during the run:\n${r.output()}`
+      })
+    }
+    const database = pb.settings.DATABASE_URL
+      ? new URL(pb.settings.DATABASE_URL).pathname.slice(1)
+      : undefined
+    this.meter = new CpuMeter(
+      () => ({ patchbay: pb.roles.map((r) => r.pid), receiver: [rx.pid], bench: [process.pid] }),
+      database,
+    )
+  }
+
+  static async start(mode: Mode, opts: BenchOptions): Promise<ModeRun> {
+    const rx = Receiver.start()
+    let pb: Patchbay
+    try {
+      pb = await Patchbay.start({
+        mode,
+        runner: opts.runner,
+        servedUrl: opts.servedUrl,
+        timeoutMs: opts.timeoutMs,
+        profileDir: opts.profileDir,
+        sqlTraceDir: opts.sqlTraceDir,
+      })
+    } catch (err) {
+      await rx.stop()
+      throw err
+    }
+    try {
+      const orgId = await pb.createOrg(`bench ${mode}`)
+      const run = new ModeRun(mode, pb, rx, orgId, opts)
+      await run.addEndpoints(Array.from({ length: opts.webhooks }, () => 'ok' as const))
+      return run
+    } catch (err) {
+      await pb.stop()
+      await rx.stop()
+      throw err
+    }
+  }
+
+  get healthy(): number[] {
+    return this.endpoints.filter((e) => e.behaviour === 'ok').map((e) => e.index)
+  }
+
+  target(): LoadTarget {
+    return {
+      pb: this.pb,
+      rx: this.rx,
+      orgId: this.orgId,
+      seq: this.seq,
+      fanout: this.healthy.length,
+      alive: () => this.#dead === undefined,
+    }
+  }
+
+  #assertAlive(): void {
+    if (this.#dead) throw new Error(this.#dead)
+  }
+
+  async addEndpoints(behaviours: Behaviour[]): Promise<void> {
+    const specs = behaviours.map((behaviour, i) => ({
+      name: `${behaviour === 'ok' ? 'healthy' : behaviour}-${this.endpoints.length + i}`,
+      secret: randomBytes(24).toString('base64url'),
+      behaviour,
+    }))
+    const urls = await this.rx.add(specs, this.opts.sharedOrigin)
+    for (const [i, spec] of specs.entries()) {
+      const url = urls[i] as string
+      const webhookId = await this.pb.createWebhook({
+        orgId: this.orgId,
+        name: spec.name,
+        url,
+        secret: spec.secret,
+      })
+      this.endpoints.push({ index: this.endpoints.length, webhookId, url, ...spec })
+    }
+  }
+
+  /** Snapshots CPU when the window opens and closes (the load functions own the clock). */
+  #cpuWindow(warmupMs: number, windowMs: number) {
+    // A phase that stops early (overloaded) while warming up is measured from its start.
+    const start = this.meter.snapshot()
+    let a: CpuSnapshot | undefined
+    let b: CpuSnapshot | undefined
+    const ta = setTimeout(() => {
+      a = this.meter.snapshot()
+    }, warmupMs)
+    const tb = setTimeout(() => {
+      b = this.meter.snapshot()
+    }, warmupMs + windowMs)
+    return () => {
+      clearTimeout(ta)
+      clearTimeout(tb)
+      const end = b ?? this.meter.snapshot()
+      return CpuMeter.usage(a ?? start, end)
+    }
+  }
+
+  async raw(): Promise<RawResult> {
+    log(`[${this.mode}] raw limit: ${this.opts.rawPerEndpoint} in flight × ${this.healthy.length} endpoints`)
+    await this.rx.phase()
+    const window = Math.min(this.opts.windowMs, 8000)
+    const cpu = this.#cpuWindow(1000, window)
+    const r = await rawLimit(
+      this.healthy.map((i) => this.endpoints[i] as Endpoint),
+      { orgId: this.orgId, perEndpoint: this.opts.rawPerEndpoint, warmupMs: 1000, windowMs: window },
+    )
+    const usage = cpu()
+    const report = await this.rx.report({ ...r, sentFrom: 0, sentTo: 0, expected: 0 })
+    return {
+      deliveriesPerSec: report.arrivalsInWindow / (window / 1000),
+      inFlight: this.opts.rawPerEndpoint * this.healthy.length,
+      cpu: usage,
+      badSignatures: report.badSignatures,
+    }
+  }
+
+  /** Waits for the phase's healthy deliveries, then reports the phase and checks it arrived exactly once. */
+  async finish(load: LoadResult): Promise<{ report: PhaseReport; check: CheckReport; drainSeconds: number }> {
+    const range: SentRange = { from: load.fromSeq, to: load.toSeq, endpoints: this.healthy }
+    this.ranges.push(range)
+    const expected = (load.toSeq - load.fromSeq) * this.healthy.length
+    const drained = await drain(this.target(), expected, this.opts.drainMs, (l) => log(`[${this.mode}]${l}`))
+    this.#assertAlive()
+    const report = await this.rx.report({
+      windowFrom: load.windowFrom,
+      windowTo: load.windowTo,
+      sentFrom: load.windowFrom,
+      sentTo: load.windowTo,
+      expected: load.sentInWindow * this.healthy.length,
+    })
+    const check = await this.checked([range])
+    return { report, check, drainSeconds: drained.ms / 1000 }
+  }
+
+  /** Healthy deliveries Patchbay still has waiting (pending, retrying or in progress). */
+  async stillQueued(): Promise<number> {
+    let n = 0
+    for (const i of this.healthy) {
+      const e = this.endpoints[i] as Endpoint
+      const counts = await this.pb.deliveryCounts(e.webhookId, ['pending', 'retrying', 'in_progress'])
+      n += Object.values(counts).reduce((a, b) => a + b, 0)
+    }
+    return n
+  }
+
+  /**
+   * The receiver's exactly-once check, telling deliveries still waiting in Patchbay from lost ones. Patchbay is
+   * asked first: a delivery it still holds then is either counted as queued or arrives before the receiver is
+   * asked, so missing − queued never counts a slow delivery as lost.
+   */
+  async checked(ranges: SentRange[]): Promise<CheckReport> {
+    const first = await this.rx.check(ranges)
+    if (first.missing === 0) return first
+    const queued = await this.stillQueued()
+    const check = await this.rx.check(ranges)
+    check.stillQueued = Math.min(check.missing, queued)
+    if (check.missing > check.stillQueued) {
+      // Lost: show why, from Patchbay's dead-letter queue.
+      for (const i of this.healthy) {
+        const e = this.endpoints[i] as Endpoint
+        const failed = await this.pb.failedSamples(e.webhookId)
+        if (failed.total > 0) {
+          check.examples.unshift(
+            `${failed.total} dead-lettered at ${e.name}, e.g. ${failed.errors.join('; ')}`,
+          )
+        }
+      }
+    }
+    return check
+  }
+
+  async throughput(label: string): Promise<ThroughputResult> {
+    const { warmupMs, windowMs, batch, maxBacklog } = this.opts
+    log(
+      `[${this.mode}] ${label}: batches of ${batch} events, ≤ 2 s of deliveries (at most ${maxBacklog}) waiting, ` +
+        `${warmupMs / 1000} s warm-up + ${windowMs / 1000} s window`,
+    )
+    await this.rx.phase()
+    const cpu = this.#cpuWindow(warmupMs, windowMs)
+    const sampler = this.pb.databaseUrl
+      ? new PgActivitySampler(this.pb.databaseUrl, new URL(this.pb.databaseUrl).pathname.slice(1))
+      : undefined
+    await sampler?.start()
+    const load = await saturate(this.target(), { batch, maxBacklog, warmupMs, windowMs })
+    const database = await sampler?.stop()
+    const usage = cpu()
+    this.#assertAlive()
+    const { report, check, drainSeconds } = await this.finish(load)
+    const secs = (load.windowTo - load.windowFrom) / 1000
+    return {
+      deliveriesPerSec: report.arrivalsInWindow / secs,
+      eventsPerSec: load.eventsInWindow / secs,
+      meanBacklog: load.meanBacklog,
+      windowSeconds: secs,
+      perSecond: report.perSecond,
+      ingest: load.ingest,
+      cpu: usage,
+      drainSeconds,
+      exactlyOnce: check,
+      endpoints: report.endpoints,
+      badSignatures: report.badSignatures,
+      ...(database ? { database } : {}),
+    }
+  }
+
+  async latency(label: string): Promise<LatencyResult> {
+    const { rate, tickMs, windowMs } = this.opts
+    const warmupMs = Math.min(this.opts.warmupMs, 3000)
+    const fanout = this.healthy.length
+    log(
+      `[${this.mode}] ${label}: ${rate} events/s (${rate * fanout} healthy deliveries/s) in batches every ` +
+        `${tickMs} ms, ${warmupMs / 1000} s warm-up + ${windowMs / 1000} s window`,
+    )
+    await this.rx.phase()
+    const cpu = this.#cpuWindow(warmupMs, windowMs)
+    const load = await fixedRate(this.target(), { rate, tickMs, warmupMs, windowMs, overloadSeconds: 2 })
+    const usage = cpu()
+    this.#assertAlive()
+    const { report, check, drainSeconds } = await this.finish(load)
+    const secs = Math.max(0.001, (load.windowTo - load.windowFrom) / 1000)
+    const deliveredPerSec = report.arrivalsInWindow / secs
+    return {
+      offeredEventsPerSec: rate,
+      offeredDeliveriesPerSec: rate * fanout,
+      deliveredPerSec,
+      keptUp: !load.overloaded && deliveredPerSec >= 0.95 * rate * fanout,
+      overloaded: load.overloaded,
+      latency: report.latency,
+      ingest: load.ingest,
+      cpu: usage,
+      drainSeconds,
+      exactlyOnce: check,
+      endpoints: report.endpoints,
+      badSignatures: report.badSignatures,
+    }
+  }
+
+  memory(): ProcessMemory[] {
+    return this.pb.roles.map((r) => {
+      const m = memoryOf(r.pid)
+      return { role: r.role, pid: r.pid, peakMb: m?.peakMb ?? Number.NaN, rssMb: m?.rssMb ?? Number.NaN }
+    })
+  }
+
+  async stop(): Promise<void> {
+    await this.pb.stop()
+    await this.rx.stop()
+  }
+
+  /** Runs the selected scenarios; always stops Patchbay and the receiver. */
+  static async run(mode: Mode, opts: BenchOptions): Promise<ModeResult> {
+    const started = performance.now()
+    log(`[${mode}] starting Patchbay (${opts.runner}) and the receiver`)
+    const run = await ModeRun.start(mode, opts)
+    let result: ModeResult
+    let attempts = 0
+    try {
+      const s = opts.scenarios
+      result = {
+        mode,
+        settings: run.pb.settings,
+        healthyWebhooks: run.healthy.length,
+        processes: [],
+        peakRssMb: 0,
+        exactlyOnce: emptyCheck(),
+        badSignatures: 0,
+        seconds: 0,
+      }
+      if (s.has('raw')) result.raw = await run.raw()
+      if (s.has('throughput') || s.has('fairness')) result.throughput = await run.throughput('throughput')
+      if (s.has('latency') || s.has('fairness')) result.latency = await run.latency('latency')
+      if (result.raw && result.throughput) {
+        result.ratioToRaw = result.throughput.deliveriesPerSec / result.raw.deliveriesPerSec
+      }
+      if (s.has('fairness') && result.throughput && result.latency) {
+        log(
+          `[${mode}] fairness: adding an endpoint that hangs (timeout ${opts.timeoutMs} ms) and one that answers 500`,
+        )
+        await run.addEndpoints(['hang', 'fail'])
+        // Latency first: the throughput run leaves a large backlog at the hanging endpoint behind it.
+        const latency = await run.latency('latency with bad endpoints')
+        const throughput = await run.throughput('throughput with bad endpoints')
+        result.fairness = {
+          latency,
+          throughput,
+          throughputRatio: throughput.deliveriesPerSec / result.throughput.deliveriesPerSec,
+          p99Ratio: latency.latency.p99 / result.latency.latency.p99,
+        }
+      }
+      if (run.ranges.length > 0) {
+        // Deliveries a phase gave up waiting for get one more chance before the verdict.
+        const outstanding = await run.rx.check(run.ranges)
+        if (outstanding.missing > 0) {
+          log(`[${mode}] waiting for ${outstanding.missing} outstanding healthy deliveries`)
+          await run.rx.phase()
+          await drain(run.target(), outstanding.missing, opts.drainMs, (l) => log(`[${mode}]${l}`))
+        }
+        result.exactlyOnce = await run.checked(run.ranges)
+      }
+      result.badSignatures = [
+        result.raw,
+        result.throughput,
+        result.latency,
+        result.fairness?.latency,
+        result.fairness?.throughput,
+      ]
+        .map((r) => r?.badSignatures ?? 0)
+        .reduce((a, b) => a + b, 0)
+      result.processes = run.memory()
+      result.peakRssMb = result.processes.reduce((a, p) => a + p.peakMb, 0)
+      result.seconds = (performance.now() - started) / 1000
+      attempts = (await run.rx.progress()).patchbayRequests
+    } finally {
+      log(`[${mode}] stopping`)
+      await run.stop()
+    }
+    const dir = opts.sqlTraceDir
+    if (dir) {
+      result.sql = run.pb.roles
+        .map((r) => readSqlTrace(sqlTraceFile(dir, mode, r.role), r.role, attempts))
+        .filter((t) => t !== undefined)
+    }
+    return result
+  }
+}
+
+export function emptyCheck(): CheckReport {
+  return {
+    expected: 0,
+    delivered: 0,
+    missing: 0,
+    stillQueued: 0,
+    duplicateSameId: 0,
+    duplicateOtherId: 0,
+    examples: [],
+  }
+}
