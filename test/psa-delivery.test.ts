@@ -219,7 +219,7 @@ describe('one ticket per alert', () => {
     const [d] = await deliveries(id)
     if (!d) throw new Error('no delivery')
     await h.ctx.db.query(
-      `UPDATE deliveries SET status = 'in_progress', attempts = 1, lease_until = $2 WHERE id = $1`,
+      `UPDATE delivery_queue SET attempts = 1, lease_until = $2, leased_by = 'a worker that died' WHERE id = $1`,
       [d.id, new Date(h.clock.now().getTime() + 60_000)],
     )
     await h.ctx.db.query(

@@ -1,5 +1,5 @@
 import type { Querier } from '../store/db.ts'
-import type { ClaimedDelivery } from './types.ts'
+import { type ClaimedDelivery, claimedEvent } from './types.ts'
 
 export interface ClaimOptions {
   now: Date
@@ -13,35 +13,40 @@ export interface ClaimOptions {
 }
 
 /**
- * Claims due deliveries under a lease. Looks at the oldest due rows (skipping targets with no room left), keeps
- * at most each target's remaining room, and locks with SKIP LOCKED so workers never wait on each other or take
- * the same row. The attempt counter goes up here, so an attempt cut short by a crash still counts.
+ * Claims due deliveries under a lease. Looks at the oldest due queue rows (skipping targets with no room left),
+ * keeps at most each target's remaining room, and locks with SKIP LOCKED so workers never wait on each other or
+ * take the same row. The attempt counter goes up here, so an attempt cut short by a crash still counts. Rows are
+ * reached through `id = ANY(ARRAY(…))` and LATERAL lookups, so the plan stays primary-key lookups however large
+ * the history grows.
  */
 const CLAIM_SQL = `
 WITH cand AS (
-  SELECT d.id, d.target_id, d.next_attempt_at
-  FROM deliveries d
-  WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1
-    AND NOT (d.target_id = ANY($4::uuid[]))
-  ORDER BY d.next_attempt_at
-  LIMIT $2::int * 4
+  SELECT q.id, q.target_id, q.next_attempt_at
+  FROM delivery_queue q
+  WHERE q.lease_until IS NULL AND q.next_attempt_at <= $1 AND NOT (q.target_id = ANY($4::uuid[]))
+  ORDER BY q.next_attempt_at
+  LIMIT $2::int * 2
 ), ranked AS (
   SELECT c.id, row_number() OVER (PARTITION BY c.target_id ORDER BY c.next_attempt_at) AS rn,
          COALESCE(b.room, $3::int) AS room
   FROM cand c LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(target_id, room) ON b.target_id = c.target_id
 ), picked AS (
-  SELECT d.id FROM deliveries d JOIN ranked r ON r.id = d.id
-  WHERE r.rn <= r.room AND d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1
-  ORDER BY d.next_attempt_at
+  SELECT q.id FROM delivery_queue q
+  WHERE q.id = ANY(ARRAY(SELECT r.id FROM ranked r WHERE r.rn <= r.room))
+    AND q.lease_until IS NULL AND q.next_attempt_at <= $1
+  ORDER BY q.next_attempt_at
   LIMIT $2::int
-  FOR UPDATE OF d SKIP LOCKED
+  FOR UPDATE OF q SKIP LOCKED
+), leased AS (
+  UPDATE delivery_queue q SET lease_until = $7, leased_by = $8, attempts = q.attempts + 1
+  WHERE q.id = ANY(ARRAY(SELECT id FROM picked))
+  RETURNING q.id, q.attempts
 )
-UPDATE deliveries d
-SET status = 'in_progress', attempts = d.attempts + 1, lease_until = $7, leased_by = $8, updated_at = $1
-FROM picked, events e
-WHERE d.id = picked.id AND e.org_id = d.org_id AND e.id = d.event_id
-RETURNING d.id, d.org_id, d.target_type, d.target_id, d.event_id, d.event_type, d.operation, d.attempts,
-          d.created_at, e.occurred_at, e.data`
+SELECT d.id, d.org_id, d.target_type, d.target_id, d.event_id, d.event_type, d.operation, l.attempts,
+       d.created_at, e.occurred_at, e.data::text AS data
+FROM leased l
+CROSS JOIN LATERAL (SELECT * FROM deliveries d WHERE d.id = l.id) d
+LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.org_id = d.org_id AND e.id = d.event_id) e ON true`
 
 interface ClaimRow {
   id: string
@@ -53,8 +58,8 @@ interface ClaimRow {
   operation: unknown
   attempts: number
   created_at: Date
-  occurred_at: Date
-  data: unknown
+  occurred_at: Date | null
+  data: string | null
 }
 
 export async function claimDue(q: Querier, o: ClaimOptions): Promise<ClaimedDelivery[]> {
@@ -83,13 +88,13 @@ export async function claimDue(q: Querier, o: ClaimOptions): Promise<ClaimedDeli
     operation: r.operation,
     attempt: r.attempts,
     createdAt: r.created_at,
-    event: { occurredAt: r.occurred_at, data: r.data },
+    event: claimedEvent(r.occurred_at ?? r.created_at, r.data),
   }))
 }
 
 export interface Completion {
   id: string
-  /** The attempt number the worker claimed; a row re-claimed by another worker since is left alone. */
+  /** The attempt number the worker claimed; a row re-claimed since (by this or another worker) is left alone. */
   attempt: number
   status: 'delivered' | 'retrying' | 'failed'
   nextAttemptAt: Date | null
@@ -99,19 +104,40 @@ export interface Completion {
   errorMessage: string | null
 }
 
+/**
+ * Records attempt results: finished deliveries leave the queue, retries go back to it with their next time, and
+ * the history row takes the outcome. Only rows this worker still holds under the same attempt are touched.
+ */
 const COMPLETE_SQL = `
+WITH v AS (
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::int[],
+                       $8::text[])
+    AS v(id, attempt, status, next_attempt_at, response_status, response_body, response_time_ms, error_message)
+), gone AS (
+  DELETE FROM delivery_queue q USING v
+  WHERE q.id = v.id AND q.attempts = v.attempt AND q.leased_by = $10 AND v.status <> 'retrying'
+  RETURNING q.id
+), again AS (
+  UPDATE delivery_queue q SET next_attempt_at = v.next_attempt_at, lease_until = NULL, leased_by = NULL
+  FROM v WHERE q.id = v.id AND q.attempts = v.attempt AND q.leased_by = $10 AND v.status = 'retrying'
+  RETURNING q.id
+)
 UPDATE deliveries d
-SET status = v.status::delivery_status, next_attempt_at = v.next_attempt_at, lease_until = NULL, leased_by = NULL,
+SET status = v.status::delivery_status, attempts = v.attempt, next_attempt_at = v.next_attempt_at,
     response_status = v.response_status, response_body = v.response_body, response_time_ms = v.response_time_ms,
     error_message = v.error_message, updated_at = $9,
     delivered_at = CASE WHEN v.status = 'delivered' THEN $9 ELSE d.delivered_at END
-FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::int[], $8::text[])
-  AS v(id, attempt, status, next_attempt_at, response_status, response_body, response_time_ms, error_message)
-WHERE d.id = v.id AND d.attempts = v.attempt AND d.status = 'in_progress'
+FROM v
+WHERE d.id = v.id AND d.id IN (SELECT id FROM gone UNION ALL SELECT id FROM again)
 RETURNING d.id`
 
 /** Records a batch of attempt results in one statement; returns the ids actually updated. */
-export async function completeMany(q: Querier, items: Completion[], now: Date): Promise<Set<string>> {
+export async function completeMany(
+  q: Querier,
+  items: Completion[],
+  now: Date,
+  worker: string,
+): Promise<Set<string>> {
   if (items.length === 0) return new Set()
   const rows = await q.query<{ id: string }>(
     COMPLETE_SQL,
@@ -125,6 +151,7 @@ export async function completeMany(q: Querier, items: Completion[], now: Date): 
       items.map((i) => i.responseTimeMs),
       items.map((i) => i.errorMessage),
       now,
+      worker,
     ],
     'pb_complete',
   )
@@ -134,9 +161,14 @@ export async function completeMany(q: Querier, items: Completion[], now: Date): 
 /** Deliveries whose worker died mid-attempt: their lease ran out, so they are due again now. */
 export async function reapExpiredLeases(q: Querier, now: Date): Promise<number> {
   const rows = await q.query(
-    `UPDATE deliveries SET status = 'retrying', next_attempt_at = $1, lease_until = NULL, leased_by = NULL,
-       error_message = COALESCE(error_message, 'Attempt interrupted (worker stopped); retrying'), updated_at = $1
-     WHERE status = 'in_progress' AND lease_until <= $1 RETURNING id`,
+    `WITH r AS (
+       UPDATE delivery_queue SET lease_until = NULL, leased_by = NULL, next_attempt_at = $1
+       WHERE lease_until <= $1 RETURNING id, attempts
+     )
+     UPDATE deliveries d SET status = CASE WHEN r.attempts > 0 THEN 'retrying'::delivery_status ELSE 'pending' END,
+       attempts = r.attempts, next_attempt_at = $1,
+       error_message = COALESCE(d.error_message, 'Attempt interrupted (worker stopped); retrying'), updated_at = $1
+     FROM r WHERE d.id = r.id RETURNING d.id`,
     [now],
   )
   return rows.length
@@ -145,9 +177,22 @@ export async function reapExpiredLeases(q: Querier, now: Date): Promise<number> 
 /** When the next delivery falls due (null when nothing is waiting), to sleep exactly until then. */
 export async function nextDueAt(q: Querier): Promise<Date | null> {
   const [row] = await q.query<{ at: Date | null }>(
-    `SELECT min(next_attempt_at) AS at FROM deliveries WHERE status IN ('pending', 'retrying')`,
+    'SELECT min(next_attempt_at) AS at FROM delivery_queue WHERE lease_until IS NULL',
     [],
     'pb_next_due',
   )
   return row?.at ?? null
+}
+
+/**
+ * Gives back deliveries this worker claimed but did not attempt (a target's circuit opened, or the worker is
+ * stopping): due again at `at`, and the attempt the claim counted is uncounted.
+ */
+export async function releaseClaimed(q: Querier, ids: string[], worker: string, at: Date): Promise<number> {
+  const rows = await q.query(
+    `UPDATE delivery_queue SET attempts = attempts - 1, next_attempt_at = $3, lease_until = NULL, leased_by = NULL
+     WHERE id = ANY($1::uuid[]) AND leased_by = $2 RETURNING id`,
+    [ids, worker, at],
+  )
+  return rows.length
 }

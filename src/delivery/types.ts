@@ -15,7 +15,33 @@ export interface ClaimedDelivery {
   /** This attempt's number, counting from 1. */
   attempt: number
   createdAt: Date
-  event: { occurredAt: Date; data: unknown }
+  event: ClaimedEvent
+}
+
+export interface ClaimedEvent {
+  occurredAt: Date
+  /** The event's data, parsed on first use. */
+  readonly data: unknown
+  /** The event's data as JSON text, as the database gave it: transports that forward it as is need not re-encode it. */
+  readonly dataJson: string
+}
+
+/** An event whose data stays JSON text until something reads `data`. */
+export function claimedEvent(occurredAt: Date, dataJson: string | null): ClaimedEvent {
+  let parsed: unknown
+  let done = false
+  const json = dataJson ?? 'null'
+  return {
+    occurredAt,
+    dataJson: json,
+    get data() {
+      if (!done) {
+        parsed = JSON.parse(json)
+        done = true
+      }
+      return parsed
+    },
+  }
 }
 
 /** What one attempt came to, as the transport judged it. */
@@ -57,6 +83,8 @@ export interface Transport {
   retryPolicy(delivery: ClaimedDelivery): RetryPolicy
   /** Runs after a batch of outcomes is recorded: target statistics, disabling failed targets. */
   settled?(results: Settled[]): Promise<void>
+  /** Writes anything `settled` keeps in memory (statistics are written at most a few times a second). */
+  flush?(): Promise<void>
 }
 
 /** A newly stored event, as fan-outs see it. */

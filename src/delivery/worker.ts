@@ -1,9 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
+import type { Config } from '../config.ts'
 import type { AppContext } from '../context.ts'
 import type { Service } from '../server.ts'
 import { retryDelayMs } from './policy.ts'
-import { type Completion, claimDue, completeMany, nextDueAt, reapExpiredLeases } from './store.ts'
+import {
+  type Completion,
+  claimDue,
+  completeMany,
+  nextDueAt,
+  reapExpiredLeases,
+  releaseClaimed,
+} from './store.ts'
 import {
   type AttemptOutcome,
   type ClaimedDelivery,
@@ -22,16 +30,52 @@ export interface WorkerOptions {
   /** Longest idle wait before looking for due work without a notification. */
   pollMs: number
   reapEveryMs: number
+  /** Failed attempts in a row (timeouts, connection errors, 5xx, 429) that open a target's circuit. */
+  circuitThreshold: number
+  /** How long a circuit stays open the first time; it doubles each time it trips again, up to circuitMaxMs. */
+  circuitOpenMs: number
+  circuitMaxMs: number
+}
+
+/**
+ * How long a worker holds a claimed delivery. A claimed delivery may wait for one round of attempts to its target
+ * before its own starts, so: two delivery timeouts and a margin, unless PATCHBAY_DELIVERY_LEASE_MS says otherwise.
+ */
+export function deliveryLeaseMs(config: Config): number {
+  return config.PATCHBAY_DELIVERY_LEASE_MS ?? 2 * config.PATCHBAY_DELIVERY_TIMEOUT_MS + 30_000
 }
 
 const BODY_LIMIT = 1000
+/**
+ * Rounds of attempts a target may have waiting in the ready queue beyond those under way. Fast targets get
+ * several, so claims are large and rare; others one, so a claimed delivery never waits long for its turn.
+ */
+const FAST_ROUNDS = 4
+const SLOW_ROUNDS = 1
+/** A target whose attempts average less than this is fast. */
+const FAST_MS = 1000
 /** Longest a freed slot waits for others before the worker claims again. */
 const COALESCE_MS = 10
 
 /**
- * The delivery engine's worker: claims due deliveries in batches, attempts them through their transport with
- * per-target concurrency limits, and records outcomes in batches. Wakes on NOTIFY, at the next due time, when
- * a slot frees, or after `pollMs`. Several workers (in several processes) share the work through the database.
+ * Per-target circuit breaker. A target that keeps failing costs attempts that healthy targets could use, and
+ * retries multiply its share; after `circuitThreshold` failures in a row its circuit opens: its deliveries wait
+ * in the database (no attempts, none counted) until `openUntil`, then one trial attempt goes through
+ * (half-open). Success closes the circuit; failure opens it again for twice as long.
+ */
+interface Circuit {
+  failures: number
+  trips: number
+  /** Epoch ms; 0 when closed. Open while now < openUntil, half-open after. */
+  openUntil: number
+}
+
+/**
+ * The delivery engine's worker. It claims due deliveries in batches into a small per-target ready queue (at
+ * most one extra round of attempts per target), starts attempts from that queue as slots free up — so a slot
+ * never waits for a database round trip — and records outcomes in batches. It claims again when half the work
+ * in hand has finished, on NOTIFY, at the next due time, or after `pollMs`. Several workers (in several
+ * processes) share the work through the database.
  */
 export class DeliveryWorker implements Service {
   readonly name = 'delivery-worker'
@@ -39,8 +83,14 @@ export class DeliveryWorker implements Service {
   readonly #ctx: AppContext
   readonly #transports: Map<string, Transport>
   readonly #opts: WorkerOptions
+  /** Claimed deliveries not started yet, per target, oldest first. */
+  readonly #ready = new Map<string, ClaimedDelivery[]>()
+  #readyCount = 0
   #inflight = 0
-  readonly #perTarget = new Map<string, number>()
+  readonly #inflightPer = new Map<string, number>()
+  readonly #circuits = new Map<string, Circuit>()
+  /** Moving average of each target's attempt time, ms. */
+  readonly #latency = new Map<string, number>()
   readonly #attempts = new Set<Promise<void>>()
   #pending: { settled: Settled; completion: Completion }[] = []
   #flushing: Promise<void> | undefined
@@ -50,9 +100,9 @@ export class DeliveryWorker implements Service {
   #wake: (() => void) | undefined
   /** New work was announced (NOTIFY) since the loop last claimed. */
   #notified = false
-  /** Attempts finished since the loop last claimed, i.e. slots that freed up. */
+  /** Attempts finished since the loop last claimed. */
   #freed = 0
-  /** How many freed slots are worth a claim: waking for each one would cost a query per delivery. */
+  /** How many finished attempts are worth a claim: claiming for each one would cost a query per delivery. */
   #freedThreshold = 1
   #coalesce: NodeJS.Timeout | undefined
   #unlisten: (() => Promise<void>) | undefined
@@ -61,14 +111,16 @@ export class DeliveryWorker implements Service {
   constructor(ctx: AppContext, transports: readonly Transport[], opts: Partial<WorkerOptions> = {}) {
     this.#ctx = ctx
     this.#transports = new Map(transports.map((t) => [t.type, t]))
-    const timeout = ctx.config.PATCHBAY_DELIVERY_TIMEOUT_MS
     this.#opts = {
       concurrency: ctx.config.PATCHBAY_DELIVERY_CONCURRENCY,
       perTarget: ctx.config.PATCHBAY_TARGET_CONCURRENCY,
       batchSize: 500,
-      leaseMs: ctx.config.PATCHBAY_DELIVERY_LEASE_MS ?? timeout + 30_000,
+      leaseMs: deliveryLeaseMs(ctx.config),
       pollMs: 1000,
       reapEveryMs: 5000,
+      circuitThreshold: 5,
+      circuitOpenMs: 5000,
+      circuitMaxMs: 60_000,
       ...opts,
     }
   }
@@ -83,8 +135,10 @@ export class DeliveryWorker implements Service {
     this.#stopping = true
     this.#wake?.()
     await this.#loopDone
+    await this.#release([...this.#ready.keys()], null)
     await Promise.all(this.#attempts)
     await this.#flush()
+    await this.#flushTransports()
     await this.#unlisten?.()
   }
 
@@ -95,15 +149,15 @@ export class DeliveryWorker implements Service {
   async drain(): Promise<number> {
     let total = 0
     for (;;) {
-      await reapExpiredLeases(this.#ctx.db, this.#ctx.clock.now())
-      const batch = await this.#claim(this.#opts.batchSize)
-      if (batch.length === 0) break
-      total += batch.length
-      this.#dispatch(batch)
-      await Promise.all(this.#attempts)
+      await reapExpiredLeases(this.#ctx.db.relaxed, this.#ctx.clock.now())
+      const claimed = await this.#claim()
+      total += claimed
+      this.#pumpAll()
+      while (this.#attempts.size > 0) await Promise.race(this.#attempts)
       await this.#flush()
+      if (claimed === 0 && this.#readyCount === 0) break
     }
-    await this.#flush()
+    await this.#flushTransports()
     return total
   }
 
@@ -113,20 +167,15 @@ export class DeliveryWorker implements Service {
         const now = this.#ctx.clock.now().getTime()
         if (now - this.#lastReap >= this.#opts.reapEveryMs) {
           this.#lastReap = now
-          const reaped = await reapExpiredLeases(this.#ctx.db, this.#ctx.clock.now())
+          const reaped = await reapExpiredLeases(this.#ctx.db.relaxed, this.#ctx.clock.now())
           if (reaped > 0) this.#ctx.log.warn({ reaped }, 'deliveries whose lease expired are due again')
         }
         // Whatever arrives from here on is news to the claim below.
         this.#notified = false
         this.#freed = 0
-        const room = this.#opts.concurrency - this.#inflight
-        const asked = Math.min(room, this.#opts.batchSize)
-        let claimed = 0
-        if (asked > 0) {
-          const batch = await this.#claim(asked)
-          claimed = batch.length
-          this.#dispatch(batch)
-        }
+        const asked = this.#claimLimit()
+        const claimed = asked > 0 ? await this.#claim() : 0
+        this.#pumpAll()
         if (claimed > 0 && claimed === asked) {
           // Let responses and timers run between back-to-back claims (the embedded database answers in microtasks).
           await new Promise((r) => setImmediate(r))
@@ -146,28 +195,35 @@ export class DeliveryWorker implements Service {
   }
 
   /**
-   * A slot freed. Claim again once enough have freed to make the query worth it (half of what is in flight),
-   * or shortly after the first one, so a lone healthy target behind a hung one is not kept waiting.
+   * An attempt finished. Claim again once half of what is in hand has finished (the ready queue keeps slots busy
+   * meanwhile), or shortly after the first, so a lone healthy target behind a hung one is not kept waiting.
    */
-  #onSlotFreed(): void {
+  #onFinished(): void {
     this.#freed++
     if (!this.#wake) return
     if (this.#freed >= this.#freedThreshold) this.#wake()
     else this.#coalesce ??= setTimeout(() => this.#wake?.(), COALESCE_MS)
   }
 
-  /** Waits for a notification, enough freed slots, the next due time, or the poll interval. */
+  /** Waits for a notification, enough finished attempts, the next due time, or the poll interval. */
   async #idle(lookAhead: boolean, floorMs = 0): Promise<void> {
     if (this.#stopping) return
     let waitMs = this.#opts.pollMs
+    const now = this.#ctx.clock.now().getTime()
     if (lookAhead) {
-      // Work due now that could not be claimed belongs to targets with no room: freed slots wake us.
-      const due = await nextDueAt(this.#ctx.db)
-      const until = due ? due.getTime() - this.#ctx.clock.now().getTime() : Number.POSITIVE_INFINITY
+      // Due work that could not be claimed belongs to targets with no room: finished attempts wake us.
+      const due = await nextDueAt(this.#ctx.db.relaxed)
+      const until = due ? due.getTime() - now : Number.POSITIVE_INFINITY
       if (until > 0) waitMs = Math.min(waitMs, until)
     }
+    for (const c of this.#circuits.values()) {
+      if (c.openUntil > now) waitMs = Math.min(waitMs, c.openUntil - now)
+    }
     waitMs = Math.max(waitMs, floorMs, 1)
-    this.#freedThreshold = Math.max(1, Math.min(this.#opts.batchSize, Math.floor(this.#inflight / 2)))
+    this.#freedThreshold = Math.max(
+      1,
+      Math.min(this.#opts.batchSize, Math.floor((this.#inflight + this.#readyCount) / 2)),
+    )
     if (floorMs === 0 && (this.#notified || this.#freed >= this.#freedThreshold)) return
     if (floorMs === 0 && this.#freed > 0) waitMs = Math.min(waitMs, COALESCE_MS)
     await new Promise<void>((resolve) => {
@@ -183,19 +239,55 @@ export class DeliveryWorker implements Service {
     })
   }
 
-  async #claim(limit: number): Promise<ClaimedDelivery[]> {
-    const busy = new Map<string, number>()
-    for (const [target, n] of this.#perTarget) busy.set(target, this.#opts.perTarget - n)
+  #circuit(target: string): Circuit | undefined {
+    return this.#circuits.get(target)
+  }
+
+  /** Attempts a target may have under way now: none while its circuit is open, one while half-open. */
+  #capFor(target: string, now: number): number {
+    const c = this.#circuit(target)
+    if (!c || c.openUntil === 0) return this.#opts.perTarget
+    return c.openUntil > now ? 0 : 1
+  }
+
+  #rounds(target: string): number {
+    const ms = this.#latency.get(target)
+    return ms !== undefined && ms < FAST_MS ? FAST_ROUNDS : SLOW_ROUNDS
+  }
+
+  /** How many more deliveries a target may be handed in a claim: its attempts plus the rounds it may queue. */
+  #roomFor(target: string, now: number): number {
+    const cap = this.#capFor(target, now)
+    const held = (this.#inflightPer.get(target) ?? 0) + (this.#ready.get(target)?.length ?? 0)
+    const total = cap === this.#opts.perTarget ? cap * (1 + this.#rounds(target)) : cap
+    return Math.max(0, total - held)
+  }
+
+  #claimLimit(): number {
+    const most = this.#opts.concurrency * (1 + FAST_ROUNDS)
+    return Math.max(0, Math.min(this.#opts.batchSize, most - this.#inflight - this.#readyCount))
+  }
+
+  /** Claims into the ready queues; returns how many were claimed. */
+  async #claim(): Promise<number> {
+    const limit = this.#claimLimit()
+    if (limit === 0) return 0
     const now = this.#ctx.clock.now()
+    const nowMs = now.getTime()
+    const busy = new Map<string, number>()
+    for (const t of this.#inflightPer.keys()) busy.set(t, this.#roomFor(t, nowMs))
+    for (const t of this.#ready.keys()) busy.set(t, this.#roomFor(t, nowMs))
+    for (const [t, c] of this.#circuits) if (c.openUntil !== 0) busy.set(t, this.#roomFor(t, nowMs))
     const batch = await claimDue(this.#ctx.db.relaxed, {
       now,
       limit,
-      perTarget: this.#opts.perTarget,
+      // Targets this worker knows nothing about yet get one round of attempts and one queued.
+      perTarget: 2 * this.#opts.perTarget,
       busy,
-      leaseUntil: new Date(now.getTime() + this.#opts.leaseMs),
+      leaseUntil: new Date(nowMs + this.#opts.leaseMs),
       worker: this.id,
     })
-    if (batch.length === 0) return batch
+    if (batch.length === 0) return 0
     const byType = new Map<string, ClaimedDelivery[]>()
     for (const d of batch) byType.set(d.targetType, [...(byType.get(d.targetType) ?? []), d])
     await Promise.all(
@@ -210,37 +302,83 @@ export class DeliveryWorker implements Service {
         }
       }),
     )
-    return batch
-  }
-
-  #dispatch(batch: ClaimedDelivery[]): void {
-    // Transports that send several deliveries in one request get each target's share of the batch at once.
-    const groups = new Map<string, ClaimedDelivery[]>()
     for (const d of batch) {
-      if (this.#transports.get(d.targetType)?.attemptBatch) {
-        const key = `${d.targetType}:${d.targetId}`
-        groups.set(key, [...(groups.get(key) ?? []), d])
-      } else this.#track([d], this.#attempt(d))
+      const q = this.#ready.get(d.targetId)
+      if (q) q.push(d)
+      else this.#ready.set(d.targetId, [d])
     }
-    for (const group of groups.values()) this.#track(group, this.#attemptGroup(group))
+    this.#readyCount += batch.length
+    return batch.length
   }
 
-  #track(ds: ClaimedDelivery[], work: Promise<void>): void {
-    for (const d of ds) {
-      this.#inflight++
-      this.#perTarget.set(d.targetId, (this.#perTarget.get(d.targetId) ?? 0) + 1)
+  #pumpAll(): void {
+    for (const target of [...this.#ready.keys()]) {
+      if (this.#inflight >= this.#opts.concurrency) return
+      this.#pump(target)
     }
+  }
+
+  /** Starts as many of a target's ready deliveries as its limits allow. */
+  #pump(target: string): void {
+    const queue = this.#ready.get(target)
+    if (!queue) return
+    const now = this.#ctx.clock.now().getTime()
+    const room = Math.min(
+      this.#capFor(target, now) - (this.#inflightPer.get(target) ?? 0),
+      this.#opts.concurrency - this.#inflight,
+      queue.length,
+    )
+    if (room <= 0) return
+    const started = queue.splice(0, room)
+    this.#readyCount -= started.length
+    if (queue.length === 0) this.#ready.delete(target)
+    const transport = this.#transports.get((started[0] as ClaimedDelivery).targetType)
+    if (transport?.attemptBatch) this.#track(target, started, this.#attemptGroup(transport, started))
+    else for (const d of started) this.#track(target, [d], this.#attempt(d))
+  }
+
+  #track(target: string, ds: ClaimedDelivery[], work: Promise<void>): void {
+    this.#inflight += ds.length
+    this.#inflightPer.set(target, (this.#inflightPer.get(target) ?? 0) + ds.length)
+    const started = performance.now()
     const p = work.finally(() => {
       this.#attempts.delete(p)
-      for (const d of ds) {
-        this.#inflight--
-        const n = (this.#perTarget.get(d.targetId) ?? 1) - 1
-        if (n <= 0) this.#perTarget.delete(d.targetId)
-        else this.#perTarget.set(d.targetId, n)
-        this.#onSlotFreed()
-      }
+      this.#timed(target, performance.now() - started)
+      this.#inflight -= ds.length
+      const n = (this.#inflightPer.get(target) ?? ds.length) - ds.length
+      if (n <= 0) this.#inflightPer.delete(target)
+      else this.#inflightPer.set(target, n)
+      this.#pump(target)
+      if (this.#ready.size > 0 && this.#inflight < this.#opts.concurrency) this.#pumpAll()
+      for (let i = 0; i < ds.length; i++) this.#onFinished()
     })
     this.#attempts.add(p)
+  }
+
+  /**
+   * Learns how long a target takes. A target that turns slow gives back what it has queued beyond one round, so
+   * no claimed delivery waits in memory until its lease runs out.
+   */
+  #timed(target: string, ms: number): void {
+    const before = this.#latency.get(target)
+    this.#latency.set(target, before === undefined ? ms : before * 0.8 + ms * 0.2)
+    const queue = this.#ready.get(target)
+    const keep = this.#opts.perTarget * SLOW_ROUNDS
+    if (queue && queue.length > keep && this.#rounds(target) === SLOW_ROUNDS) {
+      const excess = queue.splice(keep)
+      this.#readyCount -= excess.length
+      const p = releaseClaimed(
+        this.#ctx.db.relaxed,
+        excess.map((d) => d.id),
+        this.id,
+        this.#ctx.clock.now(),
+      )
+        .then(() => undefined)
+        .catch((err) => this.#ctx.log.error({ err }, 'could not release claimed deliveries'))
+        .finally(() => this.#attempts.delete(p))
+      this.#attempts.add(p)
+    }
+    if (this.#latency.size > 10_000) this.#latency.clear()
   }
 
   async #attempt(d: ClaimedDelivery): Promise<void> {
@@ -257,10 +395,10 @@ export class DeliveryWorker implements Service {
       }
     }
     this.#settle(d, outcome, transport)
+    this.#observe(d.targetId, [outcome])
   }
 
-  async #attemptGroup(ds: ClaimedDelivery[]): Promise<void> {
-    const transport = this.#transports.get((ds[0] as ClaimedDelivery).targetType) as Transport
+  async #attemptGroup(transport: Transport, ds: ClaimedDelivery[]): Promise<void> {
     let outcomes: AttemptOutcome[]
     try {
       outcomes = await (transport.attemptBatch as NonNullable<Transport['attemptBatch']>)(ds)
@@ -270,6 +408,55 @@ export class DeliveryWorker implements Service {
       outcomes = ds.map(() => ({ kind: 'retry', errorMessage: 'Internal error during the attempt' }))
     }
     for (const [i, d] of ds.entries()) this.#settle(d, outcomes[i] as AttemptOutcome, transport)
+    this.#observe((ds[0] as ClaimedDelivery).targetId, outcomes)
+  }
+
+  /**
+   * Feeds one call's outcomes to the target's circuit. Only a call where nothing got through (timeouts,
+   * connection errors, 5xx, 429: all retryable) counts as a failure; any other answer closes the circuit.
+   */
+  #observe(target: string, outcomes: AttemptOutcome[]): void {
+    const now = this.#ctx.clock.now().getTime()
+    if (!outcomes.every((o) => o.kind === 'retry')) {
+      this.#circuits.delete(target)
+      return
+    }
+    let c = this.#circuit(target)
+    if (!c) {
+      c = { failures: 0, trips: 0, openUntil: 0 }
+      this.#circuits.set(target, c)
+    }
+    c.failures++
+    const halfOpen = c.openUntil !== 0 && c.openUntil <= now
+    if (!halfOpen && !(c.openUntil === 0 && c.failures >= this.#opts.circuitThreshold)) return
+    c.trips++
+    c.openUntil = now + Math.min(this.#opts.circuitOpenMs * 2 ** (c.trips - 1), this.#opts.circuitMaxMs)
+    this.#ctx.log.warn(
+      { targetId: target, failures: c.failures, openForMs: c.openUntil - now },
+      'target keeps failing: pausing its deliveries (circuit open)',
+    )
+    const released = this.#release([target], new Date(c.openUntil))
+    const p = released.finally(() => this.#attempts.delete(p))
+    this.#attempts.add(p)
+  }
+
+  /** Hands claimed-but-unstarted deliveries back to the database, due at `at` (now when null). */
+  async #release(targets: string[], at: Date | null): Promise<void> {
+    const ids: string[] = []
+    for (const t of targets) {
+      const q = this.#ready.get(t)
+      if (!q) continue
+      this.#ready.delete(t)
+      this.#readyCount -= q.length
+      for (const d of q) ids.push(d.id)
+    }
+    if (ids.length === 0) return
+    try {
+      await releaseClaimed(this.#ctx.db.relaxed, ids, this.id, at ?? this.#ctx.clock.now())
+    } catch (err) {
+      // Their lease runs out and they are attempted again; nothing is lost.
+      this.#ctx.log.error({ err, count: ids.length }, 'could not release claimed deliveries')
+    }
   }
 
   #settle(d: ClaimedDelivery, outcome: AttemptOutcome, transport: Transport | undefined): void {
@@ -327,6 +514,7 @@ export class DeliveryWorker implements Service {
           this.#ctx.db.relaxed,
           items.map((i) => i.completion),
           now,
+          this.id,
         )
         const byType = new Map<string, Settled[]>()
         for (const { settled } of items) {
@@ -344,6 +532,16 @@ export class DeliveryWorker implements Service {
       await this.#flushing
     } finally {
       this.#flushing = undefined
+    }
+  }
+
+  async #flushTransports(): Promise<void> {
+    for (const t of this.#transports.values()) {
+      try {
+        await t.flush?.()
+      } catch (err) {
+        this.#ctx.log.error({ err, targetType: t.type }, 'could not write delivery statistics')
+      }
     }
   }
 }

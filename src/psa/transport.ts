@@ -3,6 +3,7 @@ import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { classifyStatus, type RetryPolicy } from '../delivery/policy.ts'
 import type { AttemptOutcome, ClaimedDelivery, Transport } from '../delivery/types.ts'
+import { deliveryLeaseMs } from '../delivery/worker.ts'
 import { secretValues } from '../integrations/credentials.ts'
 import { IntegrationError, type IntegrationView, loadCredentials } from '../integrations/service.ts'
 import { connectorEnv } from '../integrations/verification.ts'
@@ -75,7 +76,7 @@ function summary(action: PsaAction, m: Pick<MappingRow, 'alertId'>, t: Record<st
  * vendor's message, which the delivery history shows.
  */
 export function psaTransport(ctx: AppContext): Transport {
-  const leaseMs = ctx.config.PATCHBAY_DELIVERY_LEASE_MS ?? ctx.config.PATCHBAY_DELIVERY_TIMEOUT_MS + 30_000
+  const leaseMs = deliveryLeaseMs(ctx.config)
 
   async function load(d: ClaimedDelivery): Promise<Target | AttemptOutcome> {
     let loaded: Awaited<ReturnType<typeof loadCredentials>>

@@ -64,7 +64,9 @@ export function openServed(opts: ServedOptions): Database {
       relaxedPool = new pg.Pool({
         connectionString: opts.url,
         max: Math.max(2, Math.ceil(opts.poolSize / 2)),
-        options: '-c synchronous_commit=off',
+        // The claim query's best plan depends on its parameters (which targets are busy); a cached generic plan
+        // loops over every due row per candidate once the queue has been empty a few times.
+        options: '-c synchronous_commit=off -c plan_cache_mode=force_custom_plan',
       })
       relaxedPool.on('error', (err) => opts.onError?.(err))
     }

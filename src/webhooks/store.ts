@@ -1,6 +1,6 @@
 import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm'
 import type { Executor } from '../store/db.ts'
-import { deliveries, events, webhooks } from '../store/schema/delivery.ts'
+import { deliveries, deliveryQueue, events, webhooks } from '../store/schema/delivery.ts'
 import { inScope, offsetOf, type Page, type TenantScope } from '../store/scope.ts'
 
 export type WebhookRow = typeof webhooks.$inferSelect
@@ -85,12 +85,21 @@ export interface DeliveryStats {
   lastDeliveredAt: Date | null
 }
 
+/**
+ * A delivery's status as the API shows it: the history row's, except `in_progress` while a worker holds it (the
+ * lease lives in the queue, so taking it does not rewrite the history row).
+ */
+const liveStatus = sql<
+  DeliveryRow['status']
+>`CASE WHEN ${deliveryQueue.leaseUntil} IS NOT NULL THEN 'in_progress'::delivery_status ELSE ${deliveries.status} END`
+
 export async function deliveryStats(db: Executor, orgId: string, webhookId: string): Promise<DeliveryStats> {
   const rows = await db
-    .select({ status: deliveries.status, n: count(), last: sql<Date | null>`max(${deliveries.deliveredAt})` })
+    .select({ status: liveStatus, n: count(), last: sql<Date | null>`max(${deliveries.deliveredAt})` })
     .from(deliveries)
+    .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
     .where(and(eq(deliveries.orgId, orgId), eq(deliveries.targetId, webhookId)))
-    .groupBy(deliveries.status)
+    .groupBy(liveStatus)
   const stats: DeliveryStats = {
     total: 0,
     pending: 0,
@@ -127,7 +136,13 @@ function deliveryWhere(scope: TenantScope, f: DeliveryFilter): SQL | undefined {
     f.orgId ? eq(deliveries.orgId, f.orgId) : undefined,
     f.targetType ? eq(deliveries.targetType, f.targetType) : undefined,
     f.targetId ? eq(deliveries.targetId, f.targetId) : undefined,
-    f.status ? eq(deliveries.status, f.status) : undefined,
+    f.status === 'in_progress'
+      ? sql`${deliveryQueue.leaseUntil} IS NOT NULL`
+      : f.status === 'pending' || f.status === 'retrying'
+        ? and(eq(deliveries.status, f.status), sql`${deliveryQueue.leaseUntil} IS NULL`)
+        : f.status
+          ? eq(deliveries.status, f.status)
+          : undefined,
     f.eventType ? eq(deliveries.eventType, f.eventType) : undefined,
     f.from ? sql`${deliveries.createdAt} >= ${f.from}` : undefined,
     f.to ? sql`${deliveries.createdAt} < ${f.to}` : undefined,
@@ -139,16 +154,21 @@ export async function listDeliveries(db: Executor, scope: TenantScope, filter: D
   const where = deliveryWhere(scope, filter)
   const [items, [total]] = await Promise.all([
     db
-      .select({ d: deliveries, payload: events.data })
+      .select({ d: deliveries, payload: events.data, status: liveStatus })
       .from(deliveries)
+      .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
       .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
       .where(where)
       .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
       .limit(page.limit)
       .offset(offsetOf(page)),
-    db.select({ n: count() }).from(deliveries).where(where),
+    db
+      .select({ n: count() })
+      .from(deliveries)
+      .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
+      .where(where),
   ])
-  return { items: items.map((r) => ({ ...r.d, payload: r.payload })), total: total?.n ?? 0 }
+  return { items: items.map((r) => ({ ...r.d, status: r.status, payload: r.payload })), total: total?.n ?? 0 }
 }
 
 export async function getDelivery(
@@ -157,11 +177,12 @@ export async function getDelivery(
   id: string,
 ): Promise<DeliveryRow | undefined> {
   const [row] = await db
-    .select({ d: deliveries, payload: events.data })
+    .select({ d: deliveries, payload: events.data, status: liveStatus })
     .from(deliveries)
+    .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
     .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
     .where(and(eq(deliveries.id, id), inScope(scope, deliveries.orgId)))
-  return row ? { ...row.d, payload: row.payload } : undefined
+  return row ? { ...row.d, status: row.status, payload: row.payload } : undefined
 }
 
 /**

@@ -49,6 +49,8 @@ export function webhookTransport(ctx: AppContext): Transport {
     return value
   }
 
+  const stats = new WebhookStats(ctx)
+
   return {
     type: 'webhook',
 
@@ -90,13 +92,8 @@ export function webhookTransport(ctx: AppContext): Transport {
       const w = targets.get(d.targetId)
       if (!w) return { kind: 'failed', errorMessage: 'Webhook no longer exists' }
       if (w.status !== 'active') return { kind: 'failed', errorMessage: `Webhook is ${w.status}; not sent` }
-      const body = JSON.stringify({
-        id: d.eventId,
-        type: d.eventType,
-        timestamp: d.event.occurredAt.toISOString(),
-        orgId: d.orgId,
-        data: d.event.data,
-      })
+      // The documented envelope, with the event's data spliced in as the database stored it (no re-encoding).
+      const body = `{"id":${JSON.stringify(d.eventId)},"type":${JSON.stringify(d.eventType)},"timestamp":"${d.event.occurredAt.toISOString()}","orgId":"${d.orgId}","data":${d.event.dataJson}}`
       const nowMs = ctx.clock.now().getTime()
       const signed =
         w.scheme === 'standard-webhooks'
@@ -155,8 +152,58 @@ export function webhookTransport(ctx: AppContext): Transport {
     },
 
     async settled(results: Settled[]) {
-      await recordWebhookOutcomes(ctx, results)
+      stats.add(results)
+      // Dead letters may take a webhook out of service: write those at once. Successes can wait a moment.
+      if (
+        results.some((r) => r.status === 'failed') ||
+        performance.now() - stats.lastWrite >= STATS_EVERY_MS
+      ) {
+        await stats.write()
+      } else stats.schedule()
     },
+
+    flush() {
+      return stats.write()
+    },
+  }
+}
+
+/** Statistics are written at most this often while deliveries succeed, so they cost one statement per period. */
+const STATS_EVERY_MS = 250
+
+/** Outcomes waiting to be added to the webhooks' counters, merged per webhook in order. */
+class WebhookStats {
+  #pending: Settled[] = []
+  #timer: NodeJS.Timeout | undefined
+  #writing: Promise<void> = Promise.resolve()
+  lastWrite = 0
+  constructor(private readonly ctx: AppContext) {}
+
+  add(results: Settled[]): void {
+    for (const r of results) this.#pending.push(r)
+  }
+
+  schedule(): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined
+      void this.write().catch((err) => this.ctx.log.error({ err }, 'could not write webhook statistics'))
+    }, STATS_EVERY_MS)
+  }
+
+  /** Writes what is pending; writes never overlap, so counters and the failure threshold see outcomes in order. */
+  write(): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const run = this.#writing
+      .catch(() => undefined)
+      .then(async () => {
+        const batch = this.#pending
+        this.#pending = []
+        this.lastWrite = performance.now()
+        if (batch.length > 0) await recordWebhookOutcomes(this.ctx, batch)
+      })
+    this.#writing = run
+    return run
   }
 }
 

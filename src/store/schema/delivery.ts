@@ -91,8 +91,6 @@ export const deliveries = pgTable(
     status: deliveryStatus('status').notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: ts('next_attempt_at'),
-    leaseUntil: ts('lease_until'),
-    leasedBy: text('leased_by'),
     responseStatus: integer('response_status'),
     responseBody: text('response_body'),
     responseTimeMs: integer('response_time_ms'),
@@ -104,10 +102,33 @@ export const deliveries = pgTable(
     deliveredAt: ts('delivered_at'),
   },
   (t) => [
-    index('deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} IN ('pending', 'retrying')`),
-    index('deliveries_lease_idx').on(t.leaseUntil).where(sql`${t.status} = 'in_progress'`),
     index('deliveries_target_idx').on(t.targetId, t.createdAt),
     index('deliveries_org_idx').on(t.orgId, t.createdAt),
     index('deliveries_event_idx').on(t.orgId, t.eventId),
+  ],
+)
+
+/**
+ * The work still to do: one small row per delivery that is due or under way, apart from the history above.
+ * Claims and leases churn only this table and its two indexes; the history row is updated once per attempt,
+ * without touching any of its indexes (a HOT update). Rows arrive by a trigger on every insert of a pending
+ * delivery, and leave when the delivery is delivered or failed.
+ */
+export const deliveryQueue = pgTable(
+  'delivery_queue',
+  {
+    id: uuid('id')
+      .primaryKey()
+      .references(() => deliveries.id, { onDelete: 'cascade' }),
+    targetId: uuid('target_id').notNull(),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    /** Attempts made, counting one under way: a claim counts it, so an attempt cut short by a crash counts. */
+    attempts: integer('attempts').notNull().default(0),
+    leaseUntil: ts('lease_until'),
+    leasedBy: text('leased_by'),
+  },
+  (t) => [
+    index('delivery_queue_due_idx').on(t.nextAttemptAt).where(sql`${t.leaseUntil} IS NULL`),
+    index('delivery_queue_lease_idx').on(t.leaseUntil).where(sql`${t.leaseUntil} IS NOT NULL`),
   ],
 )
