@@ -196,3 +196,28 @@ export async function releaseClaimed(q: Querier, ids: string[], worker: string, 
   )
   return rows.length
 }
+
+/**
+ * A target's circuit opened: every delivery of it that is waiting (and those this worker claimed but did not
+ * start) becomes due when the circuit half-opens, so no worker spends attempts on it meanwhile and the API shows
+ * when it will be tried.
+ */
+export async function deferTarget(
+  q: Querier,
+  target: string,
+  claimed: string[],
+  worker: string,
+  until: Date,
+): Promise<number> {
+  const rows = await q.query(
+    `UPDATE delivery_queue
+     SET next_attempt_at = $4,
+         attempts = CASE WHEN leased_by = $3 THEN attempts - 1 ELSE attempts END,
+         lease_until = NULL, leased_by = NULL
+     WHERE target_id = $1 AND next_attempt_at < $4
+       AND (lease_until IS NULL OR (leased_by = $3 AND id = ANY($2::uuid[])))
+     RETURNING id`,
+    [target, claimed, worker, until],
+  )
+  return rows.length
+}

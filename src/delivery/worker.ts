@@ -8,6 +8,7 @@ import {
   type Completion,
   claimDue,
   completeMany,
+  deferTarget,
   nextDueAt,
   reapExpiredLeases,
   releaseClaimed,
@@ -435,8 +436,19 @@ export class DeliveryWorker implements Service {
       { targetId: target, failures: c.failures, openForMs: c.openUntil - now },
       'target keeps failing: pausing its deliveries (circuit open)',
     )
-    const released = this.#release([target], new Date(c.openUntil))
-    const p = released.finally(() => this.#attempts.delete(p))
+    const queue = this.#ready.get(target) ?? []
+    this.#ready.delete(target)
+    this.#readyCount -= queue.length
+    const p = deferTarget(
+      this.#ctx.db.relaxed,
+      target,
+      queue.map((d) => d.id),
+      this.id,
+      new Date(c.openUntil),
+    )
+      .then(() => undefined)
+      .catch((err) => this.#ctx.log.error({ err, targetId: target }, 'could not defer a failing target'))
+      .finally(() => this.#attempts.delete(p))
     this.#attempts.add(p)
   }
 

@@ -85,6 +85,12 @@ export interface DeliveryStats {
   lastDeliveredAt: Date | null
 }
 
+/** When it is next due: the queue knows (claims, circuit breakers and reaping move it without a history write). */
+const liveNext =
+  sql<Date | null>`COALESCE(${deliveryQueue.nextAttemptAt}, ${deliveries.nextAttemptAt})`.mapWith(
+    deliveries.nextAttemptAt,
+  )
+
 /**
  * A delivery's status as the API shows it: the history row's, except `in_progress` while a worker holds it (the
  * lease lives in the queue, so taking it does not rewrite the history row).
@@ -154,7 +160,7 @@ export async function listDeliveries(db: Executor, scope: TenantScope, filter: D
   const where = deliveryWhere(scope, filter)
   const [items, [total]] = await Promise.all([
     db
-      .select({ d: deliveries, payload: events.data, status: liveStatus })
+      .select({ d: deliveries, payload: events.data, status: liveStatus, next: liveNext })
       .from(deliveries)
       .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
       .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
@@ -168,7 +174,10 @@ export async function listDeliveries(db: Executor, scope: TenantScope, filter: D
       .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
       .where(where),
   ])
-  return { items: items.map((r) => ({ ...r.d, status: r.status, payload: r.payload })), total: total?.n ?? 0 }
+  return {
+    items: items.map((r) => ({ ...r.d, status: r.status, nextAttemptAt: r.next, payload: r.payload })),
+    total: total?.n ?? 0,
+  }
 }
 
 export async function getDelivery(
@@ -177,12 +186,12 @@ export async function getDelivery(
   id: string,
 ): Promise<DeliveryRow | undefined> {
   const [row] = await db
-    .select({ d: deliveries, payload: events.data, status: liveStatus })
+    .select({ d: deliveries, payload: events.data, status: liveStatus, next: liveNext })
     .from(deliveries)
     .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
     .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
     .where(and(eq(deliveries.id, id), inScope(scope, deliveries.orgId)))
-  return row ? { ...row.d, status: row.status, payload: row.payload } : undefined
+  return row ? { ...row.d, status: row.status, nextAttemptAt: row.next, payload: row.payload } : undefined
 }
 
 /**

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createHarness, type Harness } from './harness.ts'
+import { Receiver } from './standins/receiver.ts'
+
+let h: Harness
+let rx: Receiver
+beforeAll(async () => {
+  // One attempt at a time per target, so the order of events is exact.
+  h = await createHarness({ env: { PATCHBAY_TARGET_CONCURRENCY: '1' } })
+  rx = await new Receiver().start()
+})
+afterAll(async () => {
+  await rx.stop()
+  await h.close()
+})
+
+describe('a target that keeps failing', () => {
+  it('has its circuit opened: its deliveries wait unattempted, then one trial decides', async () => {
+    const org = (await h.json('POST', '/api/v1/orgs', { body: { name: 'o' } })).body
+    rx.respond('/down', { status: 503 })
+    const w = await h.json('POST', '/api/v1/webhooks', {
+      body: {
+        orgId: org.id,
+        name: 'down',
+        url: rx.url('/down'),
+        events: ['device.online'],
+        // No retries: each delivery is one attempt, so what the circuit holds back is plain to see.
+        retryPolicy: { maxRetries: 0, initialDelayMs: 1000, backoffMultiplier: 2, maxDelayMs: 1000 },
+      },
+    })
+    await h.json('POST', '/api/v1/events/batch', {
+      body: {
+        events: Array.from({ length: 10 }, (_, i) => ({ orgId: org.id, type: 'device.online', data: { i } })),
+      },
+    })
+    const list = async () =>
+      (await h.json('GET', `/api/v1/webhooks/${w.body.id}/deliveries?limit=100`)).body.data as {
+        status: string
+        attempt: number
+        nextAttemptAt: string | null
+      }[]
+    const start = h.clock.now().getTime()
+    await h.worker.drain()
+    // Five failures in a row open the circuit; the other five are handed back, their attempt uncounted.
+    expect(rx.at('/down')).toHaveLength(5)
+    let ds = await list()
+    expect(ds.filter((d) => d.status === 'failed')).toHaveLength(5)
+    const waiting = ds.filter((d) => d.status !== 'failed')
+    expect(waiting).toHaveLength(5)
+    for (const d of waiting)
+      expect(d).toMatchObject({ attempt: 0, nextAttemptAt: new Date(start + 5000).toISOString() })
+
+    h.clock.advance(4999)
+    expect(await h.worker.drain()).toBe(0)
+    // Half-open: one trial, which fails and opens the circuit for twice as long.
+    h.clock.advance(1)
+    await h.worker.drain()
+    expect(rx.at('/down')).toHaveLength(6)
+    ds = await list()
+    expect(ds.filter((d) => d.status === 'failed')).toHaveLength(6)
+    for (const d of ds.filter((x) => x.status !== 'failed')) {
+      expect(d.nextAttemptAt).toBe(new Date(start + 15_000).toISOString())
+    }
+
+    // The endpoint recovers: the next trial succeeds, the circuit closes, the rest go through.
+    rx.respond('/down', { status: 200 })
+    h.clock.advance(10_000)
+    await h.worker.drain()
+    expect(rx.at('/down')).toHaveLength(10)
+    ds = await list()
+    expect(ds.filter((d) => d.status === 'delivered')).toHaveLength(4)
+  })
+})
