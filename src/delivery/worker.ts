@@ -57,6 +57,11 @@ const SLOW_ROUNDS = 1
 const FAST_MS = 1000
 /** Longest a freed slot waits for others before the worker claims again. */
 const COALESCE_MS = 10
+/**
+ * How long outcomes gather before they are written in one statement. The receiver already has the delivery; this
+ * only delays the history row, and each write saved is a statement the database does not plan and run.
+ */
+const FLUSH_MS = 20
 
 /**
  * Per-target circuit breaker. A target that keeps failing costs attempts that healthy targets could use, and
@@ -95,7 +100,6 @@ export class DeliveryWorker implements Service {
   readonly #attempts = new Set<Promise<void>>()
   #pending: { settled: Settled; completion: Completion }[] = []
   #flushing: Promise<void> | undefined
-  #flushScheduled = false
   #stopping = false
   #loopDone: Promise<void> | undefined
   #wake: (() => void) | undefined
@@ -106,6 +110,14 @@ export class DeliveryWorker implements Service {
   /** How many finished attempts are worth a claim: claiming for each one would cost a query per delivery. */
   #freedThreshold = 1
   #coalesce: NodeJS.Timeout | undefined
+  /**
+   * The last claim may have left due work behind for lack of room (it hit its limit, or a target's), so finished
+   * attempts should lead to another claim. When it took everything due, only news (NOTIFY, a due time) can.
+   */
+  #moreDue = true
+  /** When this worker last asked the database for its next due time. */
+  #lastLookAhead = 0
+  #flushTimer: NodeJS.Timeout | undefined
   #unlisten: (() => Promise<void>) | undefined
   #lastReap = 0
 
@@ -201,7 +213,7 @@ export class DeliveryWorker implements Service {
    */
   #onFinished(): void {
     this.#freed++
-    if (!this.#wake) return
+    if (!this.#wake || !this.#moreDue) return
     if (this.#freed >= this.#freedThreshold) this.#wake()
     else this.#coalesce ??= setTimeout(() => this.#wake?.(), COALESCE_MS)
   }
@@ -211,8 +223,10 @@ export class DeliveryWorker implements Service {
     if (this.#stopping) return
     let waitMs = this.#opts.pollMs
     const now = this.#ctx.clock.now().getTime()
-    if (lookAhead) {
-      // Due work that could not be claimed belongs to targets with no room: finished attempts wake us.
+    if (lookAhead && now - this.#lastLookAhead >= this.#opts.pollMs) {
+      // Due work that could not be claimed belongs to targets with no room: finished attempts wake us. Asked at
+      // most once per poll interval: when nothing new was claimable, the answer rarely changes.
+      this.#lastLookAhead = now
       const due = await nextDueAt(this.#ctx.db.relaxed)
       const until = due ? due.getTime() - now : Number.POSITIVE_INFINITY
       if (until > 0) waitMs = Math.min(waitMs, until)
@@ -225,8 +239,8 @@ export class DeliveryWorker implements Service {
       1,
       Math.min(this.#opts.batchSize, Math.floor((this.#inflight + this.#readyCount) / 2)),
     )
-    if (floorMs === 0 && (this.#notified || this.#freed >= this.#freedThreshold)) return
-    if (floorMs === 0 && this.#freed > 0) waitMs = Math.min(waitMs, COALESCE_MS)
+    if (floorMs === 0 && (this.#notified || (this.#moreDue && this.#freed >= this.#freedThreshold))) return
+    if (floorMs === 0 && this.#moreDue && this.#freed > 0) waitMs = Math.min(waitMs, COALESCE_MS)
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer)
@@ -279,15 +293,22 @@ export class DeliveryWorker implements Service {
     for (const t of this.#inflightPer.keys()) busy.set(t, this.#roomFor(t, nowMs))
     for (const t of this.#ready.keys()) busy.set(t, this.#roomFor(t, nowMs))
     for (const [t, c] of this.#circuits) if (c.openUntil !== 0) busy.set(t, this.#roomFor(t, nowMs))
+    const perTarget = 2 * this.#opts.perTarget
     const batch = await claimDue(this.#ctx.db.relaxed, {
       now,
       limit,
       // Targets this worker knows nothing about yet get one round of attempts and one queued.
-      perTarget: 2 * this.#opts.perTarget,
+      perTarget,
       busy,
       leaseUntil: new Date(nowMs + this.#opts.leaseMs),
       worker: this.id,
     })
+    const taken = new Map<string, number>()
+    for (const d of batch) taken.set(d.targetId, (taken.get(d.targetId) ?? 0) + 1)
+    this.#moreDue =
+      batch.length >= limit ||
+      [...busy.values()].some((room) => room <= 0) ||
+      [...taken].some(([t, n]) => n >= (busy.get(t) ?? perTarget))
     if (batch.length === 0) return 0
     const byType = new Map<string, ClaimedDelivery[]>()
     for (const d of batch) byType.set(d.targetType, [...(byType.get(d.targetType) ?? []), d])
@@ -368,6 +389,7 @@ export class DeliveryWorker implements Service {
     if (queue && queue.length > keep && this.#rounds(target) === SLOW_ROUNDS) {
       const excess = queue.splice(keep)
       this.#readyCount -= excess.length
+      this.#moreDue = true
       const p = releaseClaimed(
         this.#ctx.db.relaxed,
         excess.map((d) => d.id),
@@ -504,17 +526,13 @@ export class DeliveryWorker implements Service {
       },
     })
     if (this.#pending.length >= 256) void this.#flush()
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      setImmediate(() => {
-        this.#flushScheduled = false
-        void this.#flush()
-      })
-    }
+    else this.#flushTimer ??= setTimeout(() => void this.#flush(), FLUSH_MS)
   }
 
   /** Writes every pending outcome in one statement (one flush at a time), then lets transports react. */
   async #flush(): Promise<void> {
+    clearTimeout(this.#flushTimer)
+    this.#flushTimer = undefined
     while (this.#flushing) await this.#flushing
     if (this.#pending.length === 0) return
     const items = this.#pending
