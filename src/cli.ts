@@ -9,6 +9,7 @@ import { createLogger } from './lib/logger.ts'
 import { openRuntime, type Runtime } from './runtime.ts'
 import { ApiService, runUntilSignalled, type Service } from './server.ts'
 import { recordAudit } from './store/audit.ts'
+import { EmbeddedMaintenance } from './store/maintenance.ts'
 import { createApiKey, getOrg, getPartner } from './store/tenancy.ts'
 import { addGeneratedKey } from './vault/keyring.ts'
 import { rotateKeys } from './vault/rotate.ts'
@@ -62,7 +63,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       const rt = await openRuntime(config, { log })
-      await serve(rt, [new DeliveryWorker(rt, transports(rt)), new JobService(rt), new ApiService(rt)])
+      await serve(rt, [
+        new EmbeddedMaintenance(rt),
+        new DeliveryWorker(rt, transports(rt)),
+        new JobService(rt),
+        new ApiService(rt),
+      ])
       return -1
     }
     case 'api':
@@ -75,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
         rt,
         command === 'api'
           ? [new ApiService(rt)]
-          : [new DeliveryWorker(rt, transports(rt)), new JobService(rt)],
+          : [new EmbeddedMaintenance(rt), new DeliveryWorker(rt, transports(rt)), new JobService(rt)],
       )
       return -1
     }
