@@ -7,6 +7,11 @@ import { type LatencyStats, latencyStats, nowMs } from './protocol.ts'
 import type { Receiver } from './receiver.ts'
 
 export const EVENT_TYPE = 'alert.triggered'
+/**
+ * The latency scenario's events: only the webhooks it measures (and the fairness scenario's bad endpoints)
+ * subscribe to them, so its offered load is `--rate` × `--latency-webhooks` deliveries/s.
+ */
+export const LATENCY_EVENT_TYPE = 'device.offline'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
@@ -23,10 +28,16 @@ function eventData(seq: number, sentAt: number) {
   }
 }
 
-export function batchBody(orgId: string, from: number, count: number, sentAt: number): string {
+export function batchBody(
+  orgId: string,
+  from: number,
+  count: number,
+  sentAt: number,
+  type: string = EVENT_TYPE,
+): string {
   const events = []
   for (let seq = from; seq < from + count; seq++) {
-    events.push({ id: `e${seq}`, type: EVENT_TYPE, orgId, data: eventData(seq, sentAt) })
+    events.push({ id: `e${seq}`, type, orgId, data: eventData(seq, sentAt) })
   }
   return JSON.stringify({ events })
 }
@@ -48,6 +59,8 @@ export interface LoadTarget {
   seq: Seq
   /** Healthy webhooks each event fans out to (deliveries the receiver counts). */
   fanout: number
+  /** The events' type (default EVENT_TYPE, which every webhook subscribes to). */
+  type?: string
   /** Stops the load early (the Patchbay process died). */
   alive(): boolean
 }
@@ -201,7 +214,7 @@ export async function fixedRate(
       sentEvents += n
       sends.push({ at, n })
       const p = t.pb
-        .postBatch(batchBody(t.orgId, from, n, at))
+        .postBatch(batchBody(t.orgId, from, n, at, t.type))
         .then(
           () => {
             const done = nowMs()

@@ -237,8 +237,14 @@ export class Patchbay {
     return res.body.id
   }
 
-  async createWebhook(o: { orgId: string; name: string; url: string; secret: string }): Promise<string> {
-    const res = await this.request<{ id: string }>('POST', '/api/v1/webhooks', { ...o, events: ['alert.*'] })
+  async createWebhook(o: {
+    orgId: string
+    name: string
+    url: string
+    secret: string
+    events: string[]
+  }): Promise<string> {
+    const res = await this.request<{ id: string }>('POST', '/api/v1/webhooks', o)
     if (res.status !== 201) throw new Error(`create webhook: HTTP ${res.status} ${JSON.stringify(res.body)}`)
     return res.body.id
   }
@@ -295,6 +301,14 @@ export class Patchbay {
       const timer = setTimeout(() => r.child.kill('SIGKILL'), 30_000)
       await r.exited
       clearTimeout(timer)
+      // The last of what each process logged (warnings and errors), to look at after a run.
+      const file = path.join(
+        ROOT,
+        'bench/results',
+        `${this.databaseUrl ? 'served' : 'embedded'}-${r.role}.log`,
+      )
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      fs.writeFileSync(file, r.output())
     }
     await this.#cleanup()
   }

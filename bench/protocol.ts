@@ -54,6 +54,8 @@ export interface PhaseReport {
   latency: LatencyStats
   /** Healthy first arrivals per second since the phase began. */
   perSecond: number[]
+  /** Slowest event-to-delivery latency (ms) of the events sent in each second of the measured window. */
+  worstLatencyPerSecond: number[]
   endpoints: EndpointCounters[]
   badSignatures: number
 }

@@ -203,11 +203,16 @@ function report(
   let inWindow = 0
   const latencies: number[] = []
   const perSecond: number[] = []
+  const worstPerSecond: number[] = []
   for (let i = 0; i < arrivals.length; i++) {
     const at = arrivals.data[i] as number
     const sent = sentAts.data[i] as number
     if (at >= windowFrom && at < windowTo) inWindow++
-    if (sent >= sentFrom && sent < sentTo) latencies.push(at - sent)
+    if (sent >= sentFrom && sent < sentTo) {
+      latencies.push(at - sent)
+      const w = Math.floor((sent - sentFrom) / 1000)
+      worstPerSecond[w] = Math.max(worstPerSecond[w] ?? 0, at - sent)
+    }
     const s = Math.floor((at - phaseStart) / 1000)
     perSecond[s] = (perSecond[s] ?? 0) + 1
   }
@@ -215,6 +220,7 @@ function report(
     arrivalsInWindow: inWindow,
     latency: latencyStats(Float64Array.from(latencies), expected),
     perSecond: Array.from(perSecond, (v) => v ?? 0),
+    worstLatencyPerSecond: Array.from(worstPerSecond, (v) => Math.round(v ?? 0)),
     endpoints: endpoints.map((ep) => ({
       name: ep.spec.name,
       behaviour: ep.spec.behaviour,

@@ -7,10 +7,17 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { LATENCY_EVENT_TYPE } from './load.ts'
 import { build, type Mode, Patchbay, ROOT } from './patchbay.ts'
 import { formatProfile, type ProfileSummary, summariseProfile } from './profile.ts'
 import type { CheckReport, LatencyStats } from './protocol.ts'
-import { type BenchOptions, type ModeResult, ModeRun, type Scenario } from './scenarios.ts'
+import {
+  type BenchOptions,
+  type LatencyResult,
+  type ModeResult,
+  ModeRun,
+  type Scenario,
+} from './scenarios.ts'
 import { soak } from './soak.ts'
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -25,10 +32,14 @@ raw limit. Results: stdout and bench/results/latest.json (soak: bench/results/so
   --scenario S        raw | throughput | latency | fairness; repeatable or comma-separated (default: all).
                       fairness also runs throughput and latency, its baselines
   --seconds N         measuring window of each scenario (default 15)
-  --warmup N          seconds before the window opens (default 5; latency scenarios use at most 3)
+  --warmup N          seconds before each scenario's window opens (default 5)
   --rate N            events/s offered in the latency scenarios and the soak (default 1000)
   --tick-ms N         one batch every N ms at the fixed rate (default 20, so 20 events per batch at 1000/s)
   --webhooks N        healthy webhooks every event fans out to (default 4)
+  --latency-webhooks N
+                      healthy webhooks the latency scenario's and the soak's events fan out to (default 1,
+                      so --rate events/s are --rate deliveries/s); the latency scenario then also runs once
+                      with every webhook (--rate × --webhooks deliveries/s), reported beside the target
   --batch N           events per batch when saturating (default 500)
   --backlog N         most healthy deliveries waiting while saturating (default 20000)
   --timeout-ms N      PATCHBAY_DELIVERY_TIMEOUT_MS, how long the hanging endpoint holds an attempt (default 5000)
@@ -87,6 +98,7 @@ function parse(argv: string[]) {
       rate: { type: 'string' },
       'tick-ms': { type: 'string' },
       webhooks: { type: 'string' },
+      'latency-webhooks': { type: 'string' },
       batch: { type: 'string' },
       backlog: { type: 'string' },
       'timeout-ms': { type: 'string' },
@@ -129,6 +141,7 @@ function parse(argv: string[]) {
     windowMs: num(values.seconds, 15, 'seconds', 1) * 1000,
     warmupMs: num(values.warmup, 5, 'warmup') * 1000,
     webhooks: num(values.webhooks, 4, 'webhooks', 1),
+    latencyWebhooks: num(values['latency-webhooks'], 1, 'latency-webhooks', 1),
     batch: num(values.batch, 500, 'batch', 1),
     maxBacklog: num(values.backlog, 20_000, 'backlog', 1),
     rate: num(values.rate, 1000, 'rate', 1),
@@ -221,20 +234,32 @@ function table(results: ModeResult[], opts: BenchOptions): string {
       r.throughput ? `${ms(r.throughput.ingest.p50)} / ${ms(r.throughput.ingest.p99)}` : '—',
     )
   }
-  if (has((r) => r.latency)) {
-    row(`latency at ${int(opts.rate)} events/s`, () => '')
-    row(`  = ${int(opts.rate * fan)} deliveries/s offered`, (r) =>
-      r.latency
-        ? `${int(r.latency.deliveredPerSec)}/s delivered${r.latency.keptUp ? '' : ' (fell behind)'}`
-        : '—',
-    )
-    row('  p50 / p95 / p99 ms', (r) => (r.latency ? percentiles(r.latency.latency) : '—'))
-    row('  max ms', (r) => ms(r.latency?.latency.max))
-    row('  batch POST p50/p99 ms', (r) =>
-      r.latency ? `${ms(r.latency.ingest.p50)} / ${ms(r.latency.ingest.p99)}` : '—',
-    )
-    row('  CPU cores', (r) => cores(r.latency?.cpu))
+  const latencyRows = (title: string, fanout: number, get: (r: ModeResult) => LatencyResult | undefined) => {
+    if (!has(get)) return
+    row(title, () => '')
+    row(`  = ${int(opts.rate * fanout)} deliveries/s offered`, (r) => {
+      const l = get(r)
+      return l ? `${int(l.deliveredPerSec)}/s delivered${l.keptUp ? '' : ' (fell behind)'}` : '—'
+    })
+    row('  p50 / p95 / p99 ms', (r) => {
+      const l = get(r)
+      return l ? percentiles(l.latency) : '—'
+    })
+    row('  max ms', (r) => ms(get(r)?.latency.max))
+    row('  worst ms, each second', (r) => get(r)?.worstPerSecond.join(' ') ?? '—')
+    row('  batch POST p50/p99 ms', (r) => {
+      const l = get(r)
+      return l ? `${ms(l.ingest.p50)} / ${ms(l.ingest.p99)}` : '—'
+    })
+    row('  CPU cores', (r) => cores(get(r)?.cpu))
   }
+  const lw = Math.min(opts.latencyWebhooks, fan)
+  latencyRows(
+    `latency at ${int(opts.rate)} events/s × ${lw} webhook${lw === 1 ? '' : 's'}`,
+    lw,
+    (r) => r.latency,
+  )
+  latencyRows(`latency at ${int(opts.rate)} events/s × ${fan} webhooks`, fan, (r) => r.latencyAll)
   row('peak RSS, MB', (r) =>
     r.processes.length > 1
       ? `${int(r.peakRssMb)} (${r.processes.map((p) => `${p.role} ${int(p.peakMb)}`).join(', ')})`
@@ -313,7 +338,7 @@ function targets(results: ModeResult[], opts: BenchOptions): Target[] {
     if (r.latency) {
       const p99 = r.latency.latency.p99
       out.push({
-        target: `p99 event-to-delivery ≤ 100 ms at ${int(opts.rate)} events/s${opts.rate === 1000 ? '' : ' (target is at 1,000)'}`,
+        target: `p99 event-to-delivery ≤ 100 ms at ${int(opts.rate)} events/s × ${opts.latencyWebhooks} webhook${opts.latencyWebhooks === 1 ? '' : 's'}${opts.rate === 1000 ? '' : ' (target is at 1,000)'}`,
         mode: r.mode,
         value: `${ms(p99)} ms${r.latency.keptUp ? '' : ', fell behind'}`,
         met: p99 <= 100 && r.latency.keptUp,
@@ -414,7 +439,9 @@ async function main(argv: string[]): Promise<number> {
     `commit ${info.commit.slice(0, 10)}${info.dirty ? ' (uncommitted changes)' : ''}, ${info.date}\n` +
     `Patchbay runs ${args.opts.runner === 'dist' ? 'dist/cli.js (built from this checkout)' : 'src/cli.ts through tsx'}; ` +
     `${args.opts.webhooks} healthy webhooks, each on its own ${args.opts.sharedOrigin ? 'path of one receiver port' : 'receiver port'}, ` +
-    `every event fans out to each; PATCHBAY_DELIVERY_TIMEOUT_MS=${args.opts.timeoutMs}.`
+    `every alert.triggered event fans out to each, the latency scenario's ${LATENCY_EVENT_TYPE} events to the first ` +
+    `${args.opts.latencyWebhooks} (and to the fairness scenario's bad endpoints); ` +
+    `PATCHBAY_DELIVERY_TIMEOUT_MS=${args.opts.timeoutMs}.`
 
   if (args.soak) {
     const mode = args.modes.includes('served') ? 'served' : (args.modes[0] as Mode)

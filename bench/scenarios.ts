@@ -1,7 +1,17 @@
 /** One mode's run: start Patchbay and the receiver, then the raw limit, throughput, latency and fairness. */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
-import { drain, fixedRate, type LoadResult, type LoadTarget, rawLimit, Seq, saturate } from './load.ts'
+import {
+  drain,
+  EVENT_TYPE,
+  fixedRate,
+  LATENCY_EVENT_TYPE,
+  type LoadResult,
+  type LoadTarget,
+  rawLimit,
+  Seq,
+  saturate,
+} from './load.ts'
 import { type Mode, Patchbay, type Runner, sqlTraceFile } from './patchbay.ts'
 import { type ActivityProfile, PgActivitySampler } from './pg-activity.ts'
 import { CpuMeter, type CpuSnapshot, memoryOf } from './procstat.ts'
@@ -26,6 +36,8 @@ export interface BenchOptions {
   windowMs: number
   warmupMs: number
   webhooks: number
+  /** Healthy webhooks the latency scenario's events fan out to (the first of the `webhooks`). */
+  latencyWebhooks: number
   batch: number
   maxBacklog: number
   rate: number
@@ -75,6 +87,8 @@ export interface LatencyResult {
   keptUp: boolean
   overloaded: boolean
   latency: LatencyStats
+  /** Slowest latency (ms) of the events sent in each second of the window: shows stalls apart from a steady tail. */
+  worstPerSecond: number[]
   ingest: LatencyStats
   cpu: Cpu
   drainSeconds: number
@@ -108,7 +122,10 @@ export interface ModeResult {
   peakRssMb: number
   raw?: RawResult
   throughput?: ThroughputResult
+  /** At `rate` events/s to `latencyWebhooks` webhooks: the latency target. */
   latency?: LatencyResult
+  /** At `rate` events/s to every healthy webhook, when that is more than `latencyWebhooks`. */
+  latencyAll?: LatencyResult
   fairness?: FairnessResult
   /** Patchbay's throughput ÷ the raw limit. */
   ratioToRaw?: number
@@ -220,13 +237,20 @@ export class ModeRun {
     return this.endpoints.filter((e) => e.behaviour === 'ok').map((e) => e.index)
   }
 
-  target(): LoadTarget {
+  /** The healthy endpoints the latency scenario's events go to. */
+  get latencyHealthy(): number[] {
+    return this.healthy.slice(0, this.opts.latencyWebhooks)
+  }
+
+  /** The load for every healthy endpoint (EVENT_TYPE), or for the latency scenario's (LATENCY_EVENT_TYPE). */
+  target(latencyOnly = false): LoadTarget {
     return {
       pb: this.pb,
       rx: this.rx,
       orgId: this.orgId,
       seq: this.seq,
-      fanout: this.healthy.length,
+      fanout: (latencyOnly ? this.latencyHealthy : this.healthy).length,
+      type: latencyOnly ? LATENCY_EVENT_TYPE : EVENT_TYPE,
       alive: () => this.#dead === undefined,
     }
   }
@@ -244,11 +268,15 @@ export class ModeRun {
     const urls = await this.rx.add(specs, this.opts.sharedOrigin)
     for (const [i, spec] of specs.entries()) {
       const url = urls[i] as string
+      const measured =
+        spec.behaviour !== 'ok' ||
+        this.endpoints.filter((e) => e.behaviour === 'ok').length < this.opts.latencyWebhooks
       const webhookId = await this.pb.createWebhook({
         orgId: this.orgId,
         name: spec.name,
         url,
         secret: spec.secret,
+        events: measured ? ['alert.*', LATENCY_EVENT_TYPE] : ['alert.*'],
       })
       this.endpoints.push({ index: this.endpoints.length, webhookId, url, ...spec })
     }
@@ -294,18 +322,23 @@ export class ModeRun {
   }
 
   /** Waits for the phase's healthy deliveries, then reports the phase and checks it arrived exactly once. */
-  async finish(load: LoadResult): Promise<{ report: PhaseReport; check: CheckReport; drainSeconds: number }> {
-    const range: SentRange = { from: load.fromSeq, to: load.toSeq, endpoints: this.healthy }
+  async finish(
+    load: LoadResult,
+    latencyOnly = false,
+  ): Promise<{ report: PhaseReport; check: CheckReport; drainSeconds: number }> {
+    const endpoints = latencyOnly ? this.latencyHealthy : this.healthy
+    const range: SentRange = { from: load.fromSeq, to: load.toSeq, endpoints }
     this.ranges.push(range)
-    const expected = (load.toSeq - load.fromSeq) * this.healthy.length
-    const drained = await drain(this.target(), expected, this.opts.drainMs, (l) => log(`[${this.mode}]${l}`))
+    const expected = (load.toSeq - load.fromSeq) * endpoints.length
+    const target = this.target(latencyOnly)
+    const drained = await drain(target, expected, this.opts.drainMs, (l) => log(`[${this.mode}]${l}`))
     this.#assertAlive()
     const report = await this.rx.report({
       windowFrom: load.windowFrom,
       windowTo: load.windowTo,
       sentFrom: load.windowFrom,
       sentTo: load.windowTo,
-      expected: load.sentInWindow * this.healthy.length,
+      expected: load.sentInWindow * endpoints.length,
     })
     const check = await this.checked([range])
     return { report, check, drainSeconds: drained.ms / 1000 }
@@ -382,20 +415,22 @@ export class ModeRun {
     }
   }
 
-  async latency(label: string): Promise<LatencyResult> {
+  /** At the fixed rate, to the latency scenario's webhooks (`all`: to every healthy one). */
+  async latency(label: string, all = false): Promise<LatencyResult> {
     const { rate, tickMs, windowMs } = this.opts
-    const warmupMs = Math.min(this.opts.warmupMs, 3000)
-    const fanout = this.healthy.length
+    const warmupMs = this.opts.warmupMs
+    const target = this.target(!all)
+    const fanout = target.fanout
     log(
       `[${this.mode}] ${label}: ${rate} events/s (${rate * fanout} healthy deliveries/s) in batches every ` +
         `${tickMs} ms, ${warmupMs / 1000} s warm-up + ${windowMs / 1000} s window`,
     )
     await this.rx.phase()
     const cpu = this.#cpuWindow(warmupMs, windowMs)
-    const load = await fixedRate(this.target(), { rate, tickMs, warmupMs, windowMs, overloadSeconds: 2 })
+    const load = await fixedRate(target, { rate, tickMs, warmupMs, windowMs, overloadSeconds: 2 })
     const usage = cpu()
     this.#assertAlive()
-    const { report, check, drainSeconds } = await this.finish(load)
+    const { report, check, drainSeconds } = await this.finish(load, !all)
     const secs = Math.max(0.001, (load.windowTo - load.windowFrom) / 1000)
     const deliveredPerSec = report.arrivalsInWindow / secs
     return {
@@ -405,6 +440,7 @@ export class ModeRun {
       keptUp: !load.overloaded && deliveredPerSec >= 0.95 * rate * fanout,
       overloaded: load.overloaded,
       latency: report.latency,
+      worstPerSecond: report.worstLatencyPerSecond,
       ingest: load.ingest,
       cpu: usage,
       drainSeconds,
@@ -448,6 +484,9 @@ export class ModeRun {
       if (s.has('raw')) result.raw = await run.raw()
       if (s.has('throughput') || s.has('fairness')) result.throughput = await run.throughput('throughput')
       if (s.has('latency') || s.has('fairness')) result.latency = await run.latency('latency')
+      if (s.has('latency') && run.latencyHealthy.length < run.healthy.length) {
+        result.latencyAll = await run.latency('latency, every webhook', true)
+      }
       if (result.raw && result.throughput) {
         result.ratioToRaw = result.throughput.deliveriesPerSec / result.raw.deliveriesPerSec
       }
@@ -480,6 +519,7 @@ export class ModeRun {
         result.raw,
         result.throughput,
         result.latency,
+        result.latencyAll,
         result.fairness?.latency,
         result.fairness?.throughput,
       ]

@@ -47,7 +47,7 @@ export async function soak(
   console.error(`[${mode}] soak: starting Patchbay (${opts.runner}) and the receiver`)
   const run = await ModeRun.start(mode, opts)
   try {
-    const fanout = run.healthy.length
+    const fanout = run.latencyHealthy.length
     out(
       `Soak (${mode}): ${opts.rate} events/s × ${fanout} webhooks = ${opts.rate * fanout} deliveries/s for ` +
         `${minutes} min, every ${intervalMs / 1000} s:`,
@@ -64,7 +64,7 @@ export async function soak(
     await sampler?.start()
     await run.rx.phase()
     let cpuFrom = run.meter.snapshot()
-    const load = await fixedRate(run.target(), {
+    const load = await fixedRate(run.target(true), {
       rate: opts.rate,
       tickMs: opts.tickMs,
       warmupMs: 0,
@@ -111,7 +111,7 @@ export async function soak(
       },
     })
     await sampler?.stop()
-    const { report, check, drainSeconds } = await run.finish(load)
+    const { report, check, drainSeconds } = await run.finish(load, true)
     const processes = run.memory()
     const second = intervals[1] ?? intervals[0]
     const last = intervals[intervals.length - 1]

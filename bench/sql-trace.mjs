@@ -73,6 +73,32 @@ if (file) {
           .finally(() => record('(PGlite transaction, BEGIN to COMMIT)', performance.now() - started))
       },
   )
+  // The embedded executor's own time: PGlite runs each protocol message synchronously; a Parse message names
+  // the statement the following Bind/Execute belong to.
+  let current = '(no statement)'
+  const decoder = new TextDecoder()
+  wrap(
+    PGlite.prototype,
+    'execProtocolRawSync',
+    (orig) =>
+      function (message) {
+        if (message?.[0] === 0x50) {
+          const nameEnd = message.indexOf(0, 5)
+          const textEnd = message.indexOf(0, nameEnd + 1)
+          if (nameEnd > 0 && textEnd > nameEnd)
+            current = decoder.decode(message.subarray(nameEnd + 1, textEnd))
+        } else if (message?.[0] === 0x51) {
+          const end = message.indexOf(0, 5)
+          current = decoder.decode(message.subarray(5, end > 0 ? end : undefined))
+        }
+        const started = performance.now()
+        try {
+          return orig.call(this, message)
+        } finally {
+          record(`[executor] ${current}`, performance.now() - started)
+        }
+      },
+  )
   process.on('exit', () => {
     const list = [...stats.values()].sort((a, b) => b.ms - a.ms)
     fs.writeFileSync(file, `${JSON.stringify(list, null, 2)}\n`)
