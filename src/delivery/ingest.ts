@@ -53,7 +53,18 @@ export async function ingestEvents(
     for (const e of stored) counts.set(key(e.orgId, e.id), 0)
     let total = 0
     if (stored.length > 0) {
+      let present: Set<string> | undefined
+      if (fanouts.some((f) => f.providers)) {
+        const rows = await q.query<{ provider: string }>(
+          `SELECT DISTINCT provider FROM integrations WHERE org_id = ANY($1::uuid[]) AND deleted_at IS NULL`,
+          [[...new Set(stored.map((e) => e.orgId))]],
+          'pb_ingest_providers',
+        )
+        present = new Set(rows.map((r) => r.provider))
+      }
       for (const fanout of fanouts) {
+        const has = present
+        if (fanout.providers && has && !fanout.providers().some((p) => has.has(p))) continue
         for (const d of await fanout.fanOut(q, stored, now)) {
           const k = key(d.orgId, d.eventId)
           counts.set(k, (counts.get(k) ?? 0) + 1)

@@ -100,6 +100,12 @@ export interface StoredEvent {
  */
 export interface Fanout {
   readonly name: string
+  /**
+   * The integration providers this fan-out delivers to, when it delivers only to integrations: it is skipped for
+   * a batch whose organizations have none of them, so an organization without integrations costs one query, not
+   * one per fan-out.
+   */
+  providers?(): readonly string[]
   fanOut(q: Querier, events: StoredEvent[], now: Date): Promise<{ orgId: string; eventId: string }[]>
 }
 

@@ -77,6 +77,7 @@ RETURNING org_id, event_id`
 /** Telemetry events go to the organization's monitoring integration when they carry a selected family. */
 export const monitoringFanout: Fanout = {
   name: 'monitoring',
+  providers: () => [MONITORING_PROVIDER],
   async fanOut(q, events, now) {
     const telemetry = events.filter((e) => e.type === TELEMETRY_EVENT)
     if (telemetry.length === 0) return []

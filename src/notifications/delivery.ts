@@ -57,6 +57,7 @@ export function notificationFanout(ctx: AppContext): Fanout {
   const providers = chatProviders(ctx)
   return {
     name: 'notifications',
+    providers: () => providers,
     async fanOut(q, events, now) {
       const rows = await q.query<{ org_id: string; event_id: string }>(
         FANOUT_SQL,

@@ -65,6 +65,7 @@ export function psaFanout(ctx: AppContext): Fanout {
 
   return {
     name: 'psa',
+    providers: psaProviders,
     async fanOut(q, events, now) {
       const alerts = events.filter((e) => ACTIONS[e.type] !== undefined)
       if (alerts.length === 0) return []

@@ -63,6 +63,7 @@ export function ticketingFanout(ctx: AppContext): Fanout {
   const candidate = candidateOf((provider) => ctx.connectors.get(provider)?.descriptor.category ?? 'unknown')
   return {
     name: 'ticketing',
+    providers: () => [TICKETING_PROVIDER],
     async fanOut(q, events, now) {
       const alerts = events.filter((e) => e.type === ALERT_EVENT)
       if (alerts.length === 0) return []
