@@ -17,9 +17,10 @@ export interface ClaimOptions {
  * keeps at most each target's remaining room, and locks with SKIP LOCKED so workers never wait on each other or
  * take the same row. The attempt counter goes up here, so an attempt cut short by a crash still counts. Rows are
  * reached through `id = ANY(ARRAY(…))` and LATERAL lookups, so the plan stays primary-key lookups however large
- * the history grows.
+ * the history grows. `OFFSET 0` keeps each lookup a subquery run per claimed row: flattened into a join, the
+ * planner may scan all of `deliveries` when its statistics are stale (the embedded database has no autoanalyze).
  */
-const CLAIM_SQL = `
+export const CLAIM_SQL = `
 WITH cand AS (
   SELECT q.id, q.target_id, q.next_attempt_at
   FROM delivery_queue q
@@ -45,8 +46,8 @@ WITH cand AS (
 SELECT d.id, d.org_id, d.target_type, d.target_id, d.event_id, d.event_type, d.operation, l.attempts,
        d.created_at, e.occurred_at, e.data::text AS data
 FROM leased l
-CROSS JOIN LATERAL (SELECT * FROM deliveries d WHERE d.id = l.id) d
-LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.org_id = d.org_id AND e.id = d.event_id) e ON true`
+CROSS JOIN LATERAL (SELECT * FROM deliveries d WHERE d.id = l.id OFFSET 0) d
+LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.org_id = d.org_id AND e.id = d.event_id OFFSET 0) e ON true`
 
 interface ClaimRow {
   id: string
@@ -107,19 +108,21 @@ export interface Completion {
 /**
  * Records attempt results: finished deliveries leave the queue, retries go back to it with their next time, and
  * the history row takes the outcome. Only rows this worker still holds under the same attempt are touched.
+ * `q.id = ANY($1)` gives the planner the queue's primary key to use whatever it believes the queue's size to be.
  */
-const COMPLETE_SQL = `
+export const COMPLETE_SQL = `
 WITH v AS (
   SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::int[],
                        $8::text[])
     AS v(id, attempt, status, next_attempt_at, response_status, response_body, response_time_ms, error_message)
 ), gone AS (
   DELETE FROM delivery_queue q USING v
-  WHERE q.id = v.id AND q.attempts = v.attempt AND q.leased_by = $10 AND v.status <> 'retrying'
+  WHERE q.id = ANY($1::uuid[]) AND q.id = v.id AND q.attempts = v.attempt AND q.leased_by = $10 AND v.status <> 'retrying'
   RETURNING q.id
 ), again AS (
   UPDATE delivery_queue q SET next_attempt_at = v.next_attempt_at, lease_until = NULL, leased_by = NULL
-  FROM v WHERE q.id = v.id AND q.attempts = v.attempt AND q.leased_by = $10 AND v.status = 'retrying'
+  FROM v WHERE q.id = ANY($1::uuid[]) AND q.id = v.id AND q.attempts = v.attempt AND q.leased_by = $10
+    AND v.status = 'retrying'
   RETURNING q.id
 )
 UPDATE deliveries d
