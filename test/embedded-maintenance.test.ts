@@ -60,10 +60,14 @@ describe('embedded database maintenance', () => {
   })
 
   it('schedules itself only for the embedded database, which has no autovacuum', async () => {
-    const maintenance = new EmbeddedMaintenance(h.ctx, { queueEveryMs: 60_000, allEveryMs: 60_000 })
+    const maintenance = new EmbeddedMaintenance(h.ctx, {
+      queueEveryMs: 60_000,
+      allEveryMs: 60_000,
+      checkpointEveryMs: 60_000,
+    })
     await maintenance.start()
     const scheduled = maintenance.scheduled
     await maintenance.stop()
-    expect(scheduled).toBe(h.ctx.db.kind === 'embedded' ? 2 : 0)
+    expect(scheduled).toBe(h.ctx.db.kind === 'embedded' ? 3 : 0)
   })
 })

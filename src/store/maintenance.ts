@@ -6,12 +6,18 @@ export interface MaintenanceOptions {
   queueEveryMs: number
   /** How often every table is vacuumed and analyzed. */
   allEveryMs: number
+  /**
+   * How often a checkpoint runs. PGlite has no checkpointer process: left alone, a checkpoint happens inline once
+   * max_wal_size of WAL has piled up and writes every dirty buffer at once; regular ones keep each short.
+   */
+  checkpointEveryMs: number
 }
 
 /**
  * The embedded database (PGlite) runs no autovacuum. Every delivery inserts, leases and deletes a queue row, so
  * without this the queue's dead rows pile up by thousands a second, and each claim walks past all of them; and
- * without ANALYZE the planner never learns how large anything has grown. Served PostgreSQL does both itself.
+ * without ANALYZE the planner never learns how large anything has grown; nor does it run a checkpointer. Served
+ * PostgreSQL does all of this in background processes.
  */
 export class EmbeddedMaintenance implements Service {
   readonly name = 'embedded-maintenance'
@@ -22,7 +28,7 @@ export class EmbeddedMaintenance implements Service {
 
   constructor(ctx: AppContext, opts: Partial<MaintenanceOptions> = {}) {
     this.#ctx = ctx
-    this.#opts = { queueEveryMs: 5000, allEveryMs: 10 * 60_000, ...opts }
+    this.#opts = { queueEveryMs: 5000, allEveryMs: 10 * 60_000, checkpointEveryMs: 60_000, ...opts }
   }
 
   /** How many maintenance tasks are scheduled (none for served PostgreSQL). */
@@ -39,6 +45,7 @@ export class EmbeddedMaintenance implements Service {
     }
     every(this.#opts.queueEveryMs, 'VACUUM (ANALYZE) delivery_queue')
     every(this.#opts.allEveryMs, 'VACUUM (ANALYZE)')
+    every(this.#opts.checkpointEveryMs, 'CHECKPOINT')
   }
 
   async stop(): Promise<void> {
