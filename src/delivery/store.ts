@@ -108,7 +108,10 @@ export interface Completion {
 /**
  * Records attempt results: finished deliveries leave the queue, retries go back to it with their next time, and
  * the history row takes the outcome. Only rows this worker still holds under the same attempt are touched.
- * `q.id = ANY($1)` gives the planner the queue's primary key to use whatever it believes the queue's size to be.
+ * Each outcome finds its queue row through the primary key (a LATERAL lookup per outcome, kept apart by OFFSET 0):
+ * joined as sets, the planner scanned the whole queue, or compared every outcome with every row, whenever its
+ * statistics said the queue held few rows leased by this worker, which they always do. The lookup locks the row,
+ * so a row re-leased meanwhile (its lease ran out) fails the check instead of being deleted by id alone.
  */
 export const COMPLETE_SQL = `
 WITH v AS (
@@ -116,13 +119,20 @@ WITH v AS (
                        $8::text[])
     AS v(id, attempt, status, next_attempt_at, response_status, response_body, response_time_ms, error_message)
 ), gone AS (
-  DELETE FROM delivery_queue q USING v
-  WHERE q.id = ANY($1::uuid[]) AND q.id = v.id AND q.attempts = v.attempt AND q.leased_by = $10 AND v.status <> 'retrying'
+  DELETE FROM delivery_queue q
+  WHERE q.id = ANY(ARRAY(
+    SELECT h.id FROM v CROSS JOIN LATERAL (
+      SELECT k.id FROM delivery_queue k
+      WHERE k.id = v.id AND k.attempts = v.attempt AND k.leased_by = $10 OFFSET 0 FOR UPDATE) h
+    WHERE v.status <> 'retrying'))
   RETURNING q.id
 ), again AS (
-  UPDATE delivery_queue q SET next_attempt_at = v.next_attempt_at, lease_until = NULL, leased_by = NULL
-  FROM v WHERE q.id = ANY($1::uuid[]) AND q.id = v.id AND q.attempts = v.attempt AND q.leased_by = $10
-    AND v.status = 'retrying'
+  UPDATE delivery_queue q SET next_attempt_at = r.next_attempt_at, lease_until = NULL, leased_by = NULL
+  FROM (SELECT h.id, v.next_attempt_at FROM v CROSS JOIN LATERAL (
+      SELECT k.id FROM delivery_queue k
+      WHERE k.id = v.id AND k.attempts = v.attempt AND k.leased_by = $10 OFFSET 0 FOR UPDATE) h
+    WHERE v.status = 'retrying') r
+  WHERE q.id = r.id
   RETURNING q.id
 )
 UPDATE deliveries d
