@@ -47,10 +47,27 @@ describe('a target that keeps failing', () => {
     expect(ds.filter((d) => d.status === 'failed')).toHaveLength(5)
     const waiting = ds.filter((d) => d.status !== 'failed')
     expect(waiting).toHaveLength(5)
-    for (const d of waiting)
-      expect(d).toMatchObject({ attempt: 0, nextAttemptAt: new Date(start + 5000).toISOString() })
+    for (const d of waiting) expect(d.attempt).toBe(0)
+    // The oldest is the half-open trial; the rest are held back for as long as the circuit could stay open.
+    const at = (ms: number) => new Date(start + ms).toISOString()
+    const times = (list: typeof ds) => list.map((d) => d.nextAttemptAt).sort()
+    expect(times(waiting)).toEqual([at(5000), at(65_000), at(65_000), at(65_000), at(65_000)])
 
-    h.clock.advance(4999)
+    // Deliveries that arrive while it is open are held back too (the oldest waiting one stays the trial).
+    h.clock.advance(1000)
+    await h.json('POST', '/api/v1/events/batch', {
+      body: { events: [1, 2].map((i) => ({ orgId: org.id, type: 'device.online', data: { late: i } })) },
+    })
+    h.clock.advance(1000)
+    expect(await h.worker.drain()).toBe(0)
+    expect(rx.at('/down')).toHaveLength(5)
+    ds = await list()
+    expect(times(ds.filter((d) => d.status !== 'failed'))).toEqual([
+      at(5000),
+      ...Array.from({ length: 6 }, () => at(65_000)),
+    ])
+
+    h.clock.advance(2999)
     expect(await h.worker.drain()).toBe(0)
     // Half-open: one trial, which fails and opens the circuit for twice as long.
     h.clock.advance(1)
@@ -58,16 +75,17 @@ describe('a target that keeps failing', () => {
     expect(rx.at('/down')).toHaveLength(6)
     ds = await list()
     expect(ds.filter((d) => d.status === 'failed')).toHaveLength(6)
-    for (const d of ds.filter((x) => x.status !== 'failed')) {
-      expect(d.nextAttemptAt).toBe(new Date(start + 15_000).toISOString())
-    }
+    expect(times(ds.filter((x) => x.status !== 'failed'))).toEqual([
+      at(15_000),
+      ...Array.from({ length: 5 }, () => at(75_000)),
+    ])
 
-    // The endpoint recovers: the next trial succeeds, the circuit closes, the rest go through.
+    // The endpoint recovers: the next trial succeeds, the circuit closes, the rest are due at once and go through.
     rx.respond('/down', { status: 200 })
     h.clock.advance(10_000)
     await h.worker.drain()
-    expect(rx.at('/down')).toHaveLength(10)
+    expect(rx.at('/down')).toHaveLength(12)
     ds = await list()
-    expect(ds.filter((d) => d.status === 'delivered')).toHaveLength(4)
+    expect(ds.filter((d) => d.status === 'delivered')).toHaveLength(6)
   })
 })

@@ -211,26 +211,68 @@ export async function releaseClaimed(q: Querier, ids: string[], worker: string, 
 }
 
 /**
- * A target's circuit opened: every delivery of it that is waiting (and those this worker claimed but did not
- * start) becomes due when the circuit half-opens, so no worker spends attempts on it meanwhile and the API shows
- * when it will be tried.
+ * A target's circuit opened (or a trial failed and it opened again). Its oldest waiting delivery becomes due at
+ * `trialAt` (the half-open trial); every other one waits until `holdUntil` (the circuit closing brings them back
+ * sooner, see resumeTarget). So a claim never walks past a failing target's backlog, and the API shows when each
+ * delivery will be tried. Deliveries this worker claimed but did not start (`claimed`) are handed back with their
+ * attempt uncounted. A delivery due later than asked (a retry) keeps its time, unless it is one this circuit held
+ * back before (due at `heldUntil`). Returns the trial's id.
  */
 export async function deferTarget(
   q: Querier,
-  target: string,
-  claimed: string[],
-  worker: string,
-  until: Date,
+  o: {
+    target: string
+    claimed: string[]
+    worker: string
+    trialAt: Date
+    holdUntil: Date
+    heldUntil: Date | null
+  },
+): Promise<string | undefined> {
+  const rows = await q.query<{ id: string; trial: boolean }>(
+    `WITH w AS (
+       SELECT id, row_number() OVER (ORDER BY next_attempt_at, id) = 1 AS trial
+       FROM delivery_queue
+       WHERE target_id = $1 AND (lease_until IS NULL OR (leased_by = $3 AND id = ANY($2::uuid[])))
+     )
+     UPDATE delivery_queue q
+     SET next_attempt_at = CASE WHEN q.next_attempt_at = $6 THEN CASE WHEN w.trial THEN $4 ELSE $5 END
+                                ELSE GREATEST(q.next_attempt_at, CASE WHEN w.trial THEN $4 ELSE $5 END) END,
+         attempts = CASE WHEN q.lease_until IS NOT NULL THEN q.attempts - 1 ELSE q.attempts END,
+         lease_until = NULL, leased_by = NULL
+     FROM w
+     WHERE q.id = w.id
+       AND (w.trial OR q.lease_until IS NOT NULL OR q.next_attempt_at < $5)
+     RETURNING q.id, w.trial`,
+    [o.target, o.claimed, o.worker, o.trialAt, o.holdUntil, o.heldUntil],
+  )
+  return rows.find((r) => r.trial)?.id
+}
+
+/**
+ * Deliveries that arrived for a target since its circuit opened are due at once; hold them back as well (all but
+ * the trial), so claims do not walk past them.
+ */
+export async function holdArrivals(
+  q: Querier,
+  o: { target: string; trial: string | undefined; holdUntil: Date; now: Date },
 ): Promise<number> {
   const rows = await q.query(
-    `UPDATE delivery_queue
-     SET next_attempt_at = $4,
-         attempts = CASE WHEN leased_by = $3 THEN attempts - 1 ELSE attempts END,
-         lease_until = NULL, leased_by = NULL
-     WHERE target_id = $1 AND next_attempt_at < $4
-       AND (lease_until IS NULL OR (leased_by = $3 AND id = ANY($2::uuid[])))
+    `UPDATE delivery_queue SET next_attempt_at = $3
+     WHERE target_id = $1 AND lease_until IS NULL AND next_attempt_at <= $4 AND id IS DISTINCT FROM $2::uuid
      RETURNING id`,
-    [target, claimed, worker, until],
+    [o.target, o.trial ?? null, o.holdUntil, o.now],
+  )
+  return rows.length
+}
+
+/** A target's circuit closed: what it held back until `holdUntil` is due now. */
+export async function resumeTarget(q: Querier, target: string, holdUntil: Date, now: Date): Promise<number> {
+  const rows = await q.query(
+    `UPDATE delivery_queue SET next_attempt_at = $3
+     WHERE target_id = $1 AND lease_until IS NULL AND next_attempt_at > $3 AND next_attempt_at <= $2
+     RETURNING id`,
+    [target, holdUntil, now],
   )
   return rows.length
 }

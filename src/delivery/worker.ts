@@ -9,9 +9,11 @@ import {
   claimDue,
   completeMany,
   deferTarget,
+  holdArrivals,
   nextDueAt,
   reapExpiredLeases,
   releaseClaimed,
+  resumeTarget,
 } from './store.ts'
 import {
   type AttemptOutcome,
@@ -66,15 +68,25 @@ const FLUSH_MS = 20
 /**
  * Per-target circuit breaker. A target that keeps failing costs attempts that healthy targets could use, and
  * retries multiply its share; after `circuitThreshold` failures in a row its circuit opens: its deliveries wait
- * in the database (no attempts, none counted) until `openUntil`, then one trial attempt goes through
- * (half-open). Success closes the circuit; failure opens it again for twice as long.
+ * in the database (no attempts, none counted), the oldest until `openUntil`, when it goes through as the one
+ * trial (half-open), the rest until `holdUntil`. Success closes the circuit and brings the rest back at once;
+ * failure opens it again for twice as long.
  */
 interface Circuit {
   failures: number
   trips: number
   /** Epoch ms; 0 when closed. Open while now < openUntil, half-open after. */
   openUntil: number
+  /** Epoch ms: how long the deliveries other than the trial are held back at most. */
+  holdUntil: number
+  /** Epoch ms: when deliveries that arrived meanwhile were last held back too. */
+  deferredAt: number
+  /** The delivery held back until `openUntil` as the trial (when there was one waiting). */
+  trial: string | undefined
 }
+
+/** How often an open circuit holds back deliveries that arrived since it opened. */
+const REDEFER_MS = 1000
 
 /**
  * The delivery engine's worker. It claims due deliveries in batches into a small per-target ready queue (at
@@ -163,6 +175,7 @@ export class DeliveryWorker implements Service {
     let total = 0
     for (;;) {
       await reapExpiredLeases(this.#ctx.db.relaxed, this.#ctx.clock.now())
+      await this.#redefer(this.#ctx.clock.now().getTime())
       const claimed = await this.#claim()
       total += claimed
       this.#pumpAll()
@@ -183,6 +196,7 @@ export class DeliveryWorker implements Service {
           const reaped = await reapExpiredLeases(this.#ctx.db.relaxed, this.#ctx.clock.now())
           if (reaped > 0) this.#ctx.log.warn({ reaped }, 'deliveries whose lease expired are due again')
         }
+        await this.#redefer(now)
         // Whatever arrives from here on is news to the claim below.
         this.#notified = false
         this.#freed = 0
@@ -441,19 +455,26 @@ export class DeliveryWorker implements Service {
   #observe(target: string, outcomes: AttemptOutcome[]): void {
     const now = this.#ctx.clock.now().getTime()
     if (!outcomes.every((o) => o.kind === 'retry')) {
+      const closing = this.#circuit(target)
       this.#circuits.delete(target)
+      if (closing && closing.openUntil !== 0) this.#resume(target, closing)
       return
     }
     let c = this.#circuit(target)
     if (!c) {
-      c = { failures: 0, trips: 0, openUntil: 0 }
+      c = { failures: 0, trips: 0, openUntil: 0, holdUntil: 0, deferredAt: 0, trial: undefined }
       this.#circuits.set(target, c)
     }
     c.failures++
     const halfOpen = c.openUntil !== 0 && c.openUntil <= now
     if (!halfOpen && !(c.openUntil === 0 && c.failures >= this.#opts.circuitThreshold)) return
     c.trips++
+    const heldUntil = c.holdUntil === 0 ? null : new Date(c.holdUntil)
     c.openUntil = now + Math.min(this.#opts.circuitOpenMs * 2 ** (c.trips - 1), this.#opts.circuitMaxMs)
+    c.holdUntil = c.openUntil + this.#opts.circuitMaxMs
+    c.deferredAt = now
+    c.trial = undefined
+    const circuit = c
     this.#ctx.log.warn(
       { targetId: target, failures: c.failures, openForMs: c.openUntil - now },
       'target keeps failing: pausing its deliveries (circuit open)',
@@ -461,15 +482,73 @@ export class DeliveryWorker implements Service {
     const queue = this.#ready.get(target) ?? []
     this.#ready.delete(target)
     this.#readyCount -= queue.length
-    const p = deferTarget(
-      this.#ctx.db.relaxed,
+    this.#background(
+      deferTarget(this.#ctx.db.relaxed, {
+        target,
+        claimed: queue.map((d) => d.id),
+        worker: this.id,
+        trialAt: new Date(c.openUntil),
+        holdUntil: new Date(c.holdUntil),
+        heldUntil,
+      }).then((trial) => {
+        circuit.trial = trial
+      }),
       target,
-      queue.map((d) => d.id),
-      this.id,
-      new Date(c.openUntil),
+      'could not defer a failing target',
     )
+  }
+
+  /** The circuit closed: what it held back is due now. */
+  #resume(target: string, c: Circuit): void {
+    this.#ctx.log.info({ targetId: target }, 'target answers again: resuming its deliveries (circuit closed)')
+    this.#moreDue = true
+    this.#background(
+      resumeTarget(this.#ctx.db.relaxed, target, new Date(c.holdUntil), this.#ctx.clock.now()).then(() =>
+        this.#wake?.(),
+      ),
+      target,
+      'could not resume a recovered target',
+    )
+  }
+
+  /**
+   * Deliveries keep arriving for a target whose circuit is open, due at once: hold them back too, so claims do not
+   * walk past them (at most every REDEFER_MS per target).
+   */
+  async #redefer(now: number): Promise<void> {
+    for (const [target, c] of this.#circuits) {
+      if (c.openUntil === 0 || now - c.deferredAt < REDEFER_MS) continue
+      c.deferredAt = now
+      try {
+        if (c.trial === undefined) {
+          // Nothing was waiting when it opened: the first to arrive becomes the trial.
+          c.trial = await deferTarget(this.#ctx.db.relaxed, {
+            target,
+            claimed: [],
+            worker: this.id,
+            trialAt: new Date(c.openUntil),
+            holdUntil: new Date(c.holdUntil),
+            heldUntil: new Date(c.holdUntil),
+          })
+        } else {
+          await holdArrivals(this.#ctx.db.relaxed, {
+            target,
+            trial: c.trial,
+            holdUntil: new Date(c.holdUntil),
+            now: new Date(now),
+          })
+        }
+      } catch (err) {
+        this.#ctx.log.error({ err, targetId: target }, 'could not defer a failing target')
+      }
+    }
+  }
+
+  /** Database work off the attempt path, awaited on stop and by drain. */
+  #background(work: Promise<unknown>, target: string, failure: string): void {
+    const p = work
       .then(() => undefined)
-      .catch((err) => this.#ctx.log.error({ err, targetId: target }, 'could not defer a failing target'))
+      .catch((err) => this.#ctx.log.error({ err, targetId: target }, failure))
       .finally(() => this.#attempts.delete(p))
     this.#attempts.add(p)
   }
