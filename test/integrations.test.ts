@@ -454,6 +454,7 @@ describe('deleting', () => {
         fallback_integration_id: b.id,
       },
     })
+    h.clock.advance(1000)
     const backupRule = await h.json('POST', '/api/v1/routing-rules', {
       body: { orgId: org.id, capability: 'add_ticket_note', integration_id: b.id },
     })

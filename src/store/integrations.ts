@@ -217,7 +217,7 @@ export async function rulesReferencing(
         ),
       ),
     )
-    .orderBy(asc(routingRules.createdAt))
+    .orderBy(asc(routingRules.createdAt), asc(routingRules.id))
 }
 
 export async function updateRoutingRule(
