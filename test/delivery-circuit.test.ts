@@ -87,5 +87,12 @@ describe('a target that keeps failing', () => {
     expect(rx.at('/down')).toHaveLength(12)
     ds = await list()
     expect(ds.filter((d) => d.status === 'delivered')).toHaveLength(6)
+
+    // Closed, the circuit holds nothing back: a new delivery goes at once.
+    await h.json('POST', '/api/v1/events/batch', {
+      body: { events: [{ orgId: org.id, type: 'device.online', data: { after: true } }] },
+    })
+    expect(await h.worker.drain()).toBe(1)
+    expect(rx.at('/down')).toHaveLength(13)
   })
 })

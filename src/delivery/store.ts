@@ -216,7 +216,8 @@ export async function releaseClaimed(q: Querier, ids: string[], worker: string, 
  * sooner, see resumeTarget). So a claim never walks past a failing target's backlog, and the API shows when each
  * delivery will be tried. Deliveries this worker claimed but did not start (`claimed`) are handed back with their
  * attempt uncounted. A delivery due later than asked (a retry) keeps its time, unless it is one this circuit held
- * back before (due at `heldUntil`). Returns the trial's id.
+ * back before (due at `heldUntil`). Deliveries queued from now on are held back as they are queued (the queue
+ * trigger reads `delivery_holds`). Returns the trial's id.
  */
 export async function deferTarget(
   q: Querier,
@@ -230,7 +231,10 @@ export async function deferTarget(
   },
 ): Promise<string | undefined> {
   const rows = await q.query<{ id: string; trial: boolean }>(
-    `WITH w AS (
+    `WITH hold AS (
+       INSERT INTO delivery_holds (target_id, until) VALUES ($1, $5)
+       ON CONFLICT (target_id) DO UPDATE SET until = EXCLUDED.until
+     ), w AS (
        SELECT id, row_number() OVER (ORDER BY next_attempt_at, id) = 1 AS trial
        FROM delivery_queue
        WHERE target_id = $1 AND (lease_until IS NULL OR (leased_by = $3 AND id = ANY($2::uuid[])))
@@ -250,8 +254,8 @@ export async function deferTarget(
 }
 
 /**
- * Deliveries that arrived for a target since its circuit opened are due at once; hold them back as well (all but
- * the trial), so claims do not walk past them.
+ * Deliveries that reached the queue due at once although the target's circuit is open (queued by a transaction
+ * that began before the hold was written): hold them back as well (all but the trial).
  */
 export async function holdArrivals(
   q: Querier,
@@ -266,10 +270,11 @@ export async function holdArrivals(
   return rows.length
 }
 
-/** A target's circuit closed: what it held back until `holdUntil` is due now. */
+/** A target's circuit closed: its hold is lifted, and what it held back until `holdUntil` is due now. */
 export async function resumeTarget(q: Querier, target: string, holdUntil: Date, now: Date): Promise<number> {
   const rows = await q.query(
-    `UPDATE delivery_queue SET next_attempt_at = $3
+    `WITH lifted AS (DELETE FROM delivery_holds WHERE target_id = $1)
+     UPDATE delivery_queue SET next_attempt_at = $3
      WHERE target_id = $1 AND lease_until IS NULL AND next_attempt_at > $3 AND next_attempt_at <= $2
      RETURNING id`,
     [target, holdUntil, now],

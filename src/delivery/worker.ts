@@ -85,8 +85,11 @@ interface Circuit {
   trial: string | undefined
 }
 
-/** How often an open circuit holds back deliveries that arrived since it opened. */
-const REDEFER_MS = 1000
+/**
+ * How often an open circuit looks for deliveries that reached the queue due at once all the same (queued in a
+ * transaction begun before the hold), or for a trial when there was none.
+ */
+const REDEFER_MS = 5000
 
 /**
  * The delivery engine's worker. It claims due deliveries in batches into a small per-target ready queue (at

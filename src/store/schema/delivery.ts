@@ -132,3 +132,13 @@ export const deliveryQueue = pgTable(
     index('delivery_queue_lease_idx').on(t.leaseUntil).where(sql`${t.leaseUntil} IS NOT NULL`),
   ],
 )
+
+/**
+ * Targets whose circuit is open (see the delivery worker): a delivery queued for one waits until `until`, so no
+ * claim walks past a failing target's new deliveries. The row outlives the circuit harmlessly (a past `until`
+ * holds nothing) until the circuit closes and removes it.
+ */
+export const deliveryHolds = pgTable('delivery_holds', {
+  targetId: uuid('target_id').primaryKey(),
+  until: ts('until').notNull(),
+})
