@@ -28,7 +28,7 @@ export class EmbeddedMaintenance implements Service {
 
   constructor(ctx: AppContext, opts: Partial<MaintenanceOptions> = {}) {
     this.#ctx = ctx
-    this.#opts = { queueEveryMs: 5000, allEveryMs: 10 * 60_000, checkpointEveryMs: 60_000, ...opts }
+    this.#opts = { queueEveryMs: 5000, allEveryMs: 10 * 60_000, checkpointEveryMs: 20_000, ...opts }
   }
 
   /** How many maintenance tasks are scheduled (none for served PostgreSQL). */
