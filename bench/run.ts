@@ -51,7 +51,9 @@ raw limit. Results: stdout and bench/results/latest.json (soak: bench/results/so
   --no-build          run dist/cli.js as it is (skip the build)
   --profile           write CPU profiles of the Patchbay processes to bench/results/profiles and summarise them
   --trace-sql         count every SQL statement Patchbay sends, per 1,000 delivery attempts, with the time
-                      until its result (bench/sql-trace.mjs is loaded into Patchbay with node --import)
+                      until its result, and on the embedded database the executor's own time per statement
+                      (bench/sql-trace.mjs is loaded into Patchbay with node --import); the same tally per
+                      15 s of the run goes to bench/results/sql-<mode>-<role>-by-15s.json
   --soak              hold --rate for --minutes, printing RSS and latency every --interval seconds
   --minutes N         soak length (default 5)
   --interval N        soak reporting interval in seconds (default 15)

@@ -12,6 +12,10 @@ import pg from 'pg'
 const file = process.env.PATCHBAY_BENCH_SQL_TRACE
 const stats = new Map()
 
+/** The same tally per 15 s of the process's life, to tell a slow stretch from the rest. */
+const buckets = new Map()
+const born = performance.now()
+
 function record(text, ms) {
   const key = String(text ?? '')
     .replace(/\s+/g, ' ')
@@ -21,6 +25,12 @@ function record(text, ms) {
   s.count++
   s.ms += ms
   stats.set(key, s)
+  const at = 15 * Math.floor((performance.now() - born) / 15_000)
+  const bk = `${at}\u0000${key}`
+  const b = buckets.get(bk) ?? { fromSecond: at, statement: key, count: 0, ms: 0 }
+  b.count++
+  b.ms += ms
+  buckets.set(bk, b)
 }
 
 function textOf(q) {
@@ -102,5 +112,7 @@ if (file) {
   process.on('exit', () => {
     const list = [...stats.values()].sort((a, b) => b.ms - a.ms)
     fs.writeFileSync(file, `${JSON.stringify(list, null, 2)}\n`)
+    const perBucket = [...buckets.values()].sort((a, b) => a.fromSecond - b.fromSecond || b.ms - a.ms)
+    fs.writeFileSync(file.replace(/\.json$/, '-by-15s.json'), `${JSON.stringify(perBucket)}\n`)
   })
 }
