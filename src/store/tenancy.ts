@@ -229,16 +229,24 @@ export async function findKeyByToken(db: Executor, token: string) {
   return row
 }
 
-/** Marks a key used, at most once a minute, so a busy key does not write on every request. */
-export async function touchApiKey(db: Executor, id: string, now: Date): Promise<void> {
+const TOUCH_EVERY_MS = 60_000
+
+/**
+ * Marks a key used, at most once a minute, so a busy key does not write on every request. The key as just read
+ * says whether a write is due (no round trip when not); the condition in SQL keeps concurrent requests to one.
+ */
+export async function touchApiKey(
+  db: Executor,
+  key: Pick<ApiKey, 'id' | 'lastUsedAt'>,
+  now: Date,
+): Promise<void> {
+  const since = new Date(now.getTime() - TOUCH_EVERY_MS)
+  if (key.lastUsedAt && key.lastUsedAt >= since) return
   await db
     .update(apiKeys)
     .set({ lastUsedAt: now })
     .where(
-      and(
-        eq(apiKeys.id, id),
-        sql`(${apiKeys.lastUsedAt} IS NULL OR ${apiKeys.lastUsedAt} < ${new Date(now.getTime() - 60_000)})`,
-      ),
+      and(eq(apiKeys.id, key.id), sql`(${apiKeys.lastUsedAt} IS NULL OR ${apiKeys.lastUsedAt} < ${since})`),
     )
 }
 
