@@ -60,6 +60,18 @@ export interface PhaseReport {
   badSignatures: number
 }
 
+export function emptyCheck(): CheckReport {
+  return {
+    expected: 0,
+    delivered: 0,
+    missing: 0,
+    stillQueued: 0,
+    duplicateSameId: 0,
+    duplicateOtherId: 0,
+    examples: [],
+  }
+}
+
 export interface CheckReport {
   expected: number
   delivered: number

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import {
   type CheckReport,
   type EndpointSpec,
+  emptyCheck,
   latencyStats,
   nowMs,
   type PhaseReport,
@@ -241,15 +242,7 @@ function interval(): { latency: PhaseReport['latency']; delivered: number } {
 }
 
 function check(ranges: SentRange[]): CheckReport {
-  const out: CheckReport = {
-    expected: 0,
-    delivered: 0,
-    missing: 0,
-    stillQueued: 0,
-    duplicateSameId: 0,
-    duplicateOtherId: 0,
-    examples: [],
-  }
+  const out = emptyCheck()
   const inRanges = (endpoint: number, seq: number) =>
     ranges.some((r) => seq >= r.from && seq < r.to && r.endpoints.includes(endpoint))
   for (const r of ranges) {

@@ -15,13 +15,14 @@ import {
 import { type Mode, Patchbay, type Runner, sqlTraceFile } from './patchbay.ts'
 import { type ActivityProfile, PgActivitySampler } from './pg-activity.ts'
 import { CpuMeter, type CpuSnapshot, memoryOf } from './procstat.ts'
-import type {
-  Behaviour,
-  CheckReport,
-  EndpointCounters,
-  LatencyStats,
-  PhaseReport,
-  SentRange,
+import {
+  type Behaviour,
+  type CheckReport,
+  type EndpointCounters,
+  emptyCheck,
+  type LatencyStats,
+  type PhaseReport,
+  type SentRange,
 } from './protocol.ts'
 import { Receiver } from './receiver.ts'
 
@@ -540,17 +541,5 @@ export class ModeRun {
         .filter((t) => t !== undefined)
     }
     return result
-  }
-}
-
-export function emptyCheck(): CheckReport {
-  return {
-    expected: 0,
-    delivered: 0,
-    missing: 0,
-    stillQueued: 0,
-    duplicateSameId: 0,
-    duplicateOtherId: 0,
-    examples: [],
   }
 }
