@@ -47,9 +47,17 @@ export async function ingestEvents(
       ],
       'pb_insert_events',
     )
-    const stored: StoredEvent[] = inserted.map((r) => ({ orgId: r.org_id, id: r.id, type: r.type }))
-    const counts = new Map<string, number>()
     const key = (orgId: string, id: string) => `${orgId}\u0000${id}`
+    // A repeated id in one batch: the first occurrence is the one stored.
+    const dataOf = new Map<string, unknown>()
+    for (const e of events) if (!dataOf.has(key(e.orgId, e.id))) dataOf.set(key(e.orgId, e.id), e.data ?? {})
+    const stored: StoredEvent[] = inserted.map((r) => ({
+      orgId: r.org_id,
+      id: r.id,
+      type: r.type,
+      data: dataOf.get(key(r.org_id, r.id)),
+    }))
+    const counts = new Map<string, number>()
     for (const e of stored) counts.set(key(e.orgId, e.id), 0)
     let total = 0
     if (stored.length > 0) {

@@ -92,6 +92,8 @@ export interface StoredEvent {
   orgId: string
   id: string
   type: string
+  /** The payload as stored: fan-outs that route by it need not read it back. */
+  data: unknown
 }
 
 /**

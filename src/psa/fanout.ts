@@ -93,13 +93,7 @@ async function routeEvents(
   candidate: (r: IntegrationRowSql) => CandidateIntegration,
 ): Promise<{ orgId: string; eventId: string }[]> {
   const orgIds = [...new Set(events.map((e) => e.orgId))]
-  const data = await q.query<{ org_id: string; id: string; data: unknown }>(
-    `SELECT e.org_id, e.id, e.data FROM events e
-     JOIN unnest($1::uuid[], $2::text[]) AS k(org_id, id) ON e.org_id = k.org_id AND e.id = k.id`,
-    [events.map((e) => e.orgId), events.map((e) => e.id)],
-    'pb_psa_fanout_events',
-  )
-  const dataOf = new Map(data.map((d) => [`${d.org_id}\u0000${d.id}`, d.data]))
+  const dataOf = new Map(events.map((e) => [`${e.orgId}\u0000${e.id}`, e.data]))
   const alertKey = (orgId: string, alertId: string) => `${orgId}\u0000${alertId}`
   const alertIds = new Set<string>()
   for (const e of events) {

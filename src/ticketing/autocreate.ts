@@ -83,19 +83,10 @@ export function ticketingFanout(ctx: AppContext): Fanout {
         byId.set(c.id, c)
       }
       const relevant = alerts.filter((e) => byOrg.has(e.orgId))
-      const [data, rulesOf] = await Promise.all([
-        q.query<{ org_id: string; id: string; data: unknown }>(
-          `SELECT e.org_id, e.id, e.data FROM events e
-           JOIN unnest($1::uuid[], $2::text[]) AS k(org_id, id) ON e.org_id = k.org_id AND e.id = k.id`,
-          [relevant.map((e) => e.orgId), relevant.map((e) => e.id)],
-          'pb_ticketing_fanout_events',
-        ),
-        loadRules(q, [...byOrg.keys()], TICKET_CAPABILITY, byId, candidate),
-      ])
-      const dataOf = new Map(data.map((d) => [`${d.org_id}\u0000${d.id}`, d.data]))
+      const rulesOf = await loadRules(q, [...byOrg.keys()], TICKET_CAPABILITY, byId, candidate)
       const wanted: { orgId: string; eventId: string; integrationId: string; alertKey: string }[] = []
       for (const e of relevant) {
-        const raw = dataOf.get(`${e.orgId}\u0000${e.id}`)
+        const raw = e.data
         const context: Record<string, unknown> = {
           ...(raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {}),
           eventType: e.type,
