@@ -407,16 +407,16 @@ export class DeliveryWorker implements Service {
       const excess = queue.splice(keep)
       this.#readyCount -= excess.length
       this.#moreDue = true
-      const p = releaseClaimed(
-        this.#ctx.db.relaxed,
-        excess.map((d) => d.id),
-        this.id,
-        this.#ctx.clock.now(),
+      this.#background(
+        releaseClaimed(
+          this.#ctx.db.relaxed,
+          excess.map((d) => d.id),
+          this.id,
+          this.#ctx.clock.now(),
+        ),
+        target,
+        'could not release claimed deliveries',
       )
-        .then(() => undefined)
-        .catch((err) => this.#ctx.log.error({ err }, 'could not release claimed deliveries'))
-        .finally(() => this.#attempts.delete(p))
-      this.#attempts.add(p)
     }
     if (this.#latency.size > 10_000) this.#latency.clear()
   }
