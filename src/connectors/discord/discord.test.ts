@@ -1,31 +1,23 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type DiscordStandin, startDiscordStandin } from '../../../test/standins/discord.ts'
+import { connectorTestEnv } from '../../../test/standins/env.ts'
 import { ManualClock } from '../../lib/clock.ts'
-import { createLogger } from '../../lib/logger.ts'
-import { AddressPolicy } from '../../net/address-policy.ts'
-import { HttpClient } from '../../net/http-client.ts'
 import { notificationFromEvent, testNotification } from '../../notifications/from-event.ts'
 import { type Notification, NotificationError } from '../../notifications/types.ts'
 import { connector } from '../registry.ts'
-import type { ConnectorEnv, Credentials } from '../types.ts'
+import type { Credentials } from '../types.ts'
 import { discord } from './index.ts'
 import { renderDiscordMessage } from './render.ts'
 
 const clock = new ManualClock('2026-02-18T12:00:00.000Z')
-const http = new HttpClient({
-  policy: new AddressPolicy(['127.0.0.0/8']),
-  resolver: async (host) => (host.endsWith('.test') ? ['127.0.0.1'] : []),
-  clock,
-  dnsCacheMs: 0,
-})
-const env: ConnectorEnv = { http, clock, log: createLogger('silent') }
+const env = connectorTestEnv(clock)
 let standin: DiscordStandin
 
 beforeAll(async () => {
   standin = await startDiscordStandin()
 })
 afterAll(async () => {
-  await http.close()
+  await env.close()
   await standin.close()
 })
 beforeEach(() => {

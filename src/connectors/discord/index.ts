@@ -2,42 +2,39 @@ import { parseRetryAfter } from '../../net/retry-after.ts'
 import { type Notification, NotificationError, type SendResult } from '../../notifications/types.ts'
 import {
   callWebhook,
-  KEPT_BODY_CHARS,
   parseJson,
   refusal,
-  resolveWebhookTarget,
   type WebhookResponse,
   type WebhookTarget,
 } from '../../notifications/webhook.ts'
+import {
+  type ChatPlatform,
+  chatDescriptor,
+  checkedWebhookTarget,
+  isSuccess,
+  postMessage,
+  sentResult,
+} from '../shared/chat.ts'
+import { verifyBy } from '../shared/credentials.ts'
 import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
 import { renderDiscordMessage } from './render.ts'
 
-const DISCORD = 'Discord'
+const DISCORD: ChatPlatform = {
+  name: 'Discord',
+  errorText: discordErrorText,
+  retryAfter: discordRetryAfter,
+}
 
-export const discordDescriptor: ConnectorDescriptor = {
+export const discordDescriptor: ConnectorDescriptor = chatDescriptor({
   id: 'discord',
   displayName: 'Discord',
-  category: 'communication',
-  capabilities: ['send_notification'],
-  credentialSchema: {
-    webhookUrl: {
-      type: 'url',
-      sensitive: true,
-      required: true,
-      pattern: '^https://((canary|ptb)\\.)?discord(app)?\\.com/api(/v\\d+)?/webhooks/\\d+/[^/?]+/?(\\?.*)?$',
-      description:
-        'Channel webhook URL (https://discord.com/api/webhooks/{id}/{token}). The URL is the credential: anyone who has it can post.',
-    },
-    baseUrl: {
-      type: 'url',
-      sensitive: false,
-      required: false,
-      description:
-        "Replaces the webhook URL's scheme and host (and port); its path and query are kept. For a proxy or a stand-in.",
-    },
+  webhookUrl: {
+    pattern: '^https://((canary|ptb)\\.)?discord(app)?\\.com/api(/v\\d+)?/webhooks/\\d+/[^/?]+/?(\\?.*)?$',
+    description:
+      'Channel webhook URL (https://discord.com/api/webhooks/{id}/{token}). The URL is the credential: anyone who has it can post.',
   },
   docsUrl: 'https://discord.com/developers/docs/resources/webhook#execute-webhook',
-}
+})
 
 const DISCORD_HOST_RE = /^((canary|ptb)\.)?discord(app)?\.com$/
 
@@ -50,10 +47,7 @@ export function discordWebhookProblem(webhook: URL): string | undefined {
 }
 
 function target(credentials: Credentials): WebhookTarget {
-  const t = resolveWebhookTarget(credentials, DISCORD)
-  const problem = discordWebhookProblem(t.webhook)
-  if (problem) throw new NotificationError(problem, 400)
-  return t
+  return checkedWebhookTarget(credentials, DISCORD.name, discordWebhookProblem)
 }
 
 /**
@@ -62,25 +56,18 @@ function target(credentials: Credentials): WebhookTarget {
  * 404 `Unknown Webhook` (10015), a wrong token 401 `Invalid Webhook Token` (50027).
  */
 async function verify(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
-  try {
+  return verifyBy(async () => {
     const t = target(credentials)
-    const res = await callWebhook(env, DISCORD, t, { method: 'GET' })
-    if (res.status < 200 || res.status >= 300) {
-      return { ok: false, status: res.status, error: refusal(DISCORD, res, discordErrorText(res)).message }
-    }
+    const res = await callWebhook(env, DISCORD.name, t, { method: 'GET' })
+    if (!isSuccess(res)) throw refusal(DISCORD.name, res, discordErrorText(res))
     const hook = parseJson(res.body) as Record<string, unknown> | undefined
     if (!hook || typeof hook.id !== 'string') {
-      return { ok: false, status: res.status, error: 'Discord did not answer with a webhook object' }
+      throw new NotificationError('Discord did not answer with a webhook object', res.status)
     }
     const name = typeof hook.name === 'string' ? hook.name : hook.id
     const channel = typeof hook.channel_id === 'string' ? ` in channel ${hook.channel_id}` : ''
-    return { ok: true, account: `Webhook "${name}"${channel}` }
-  } catch (err) {
-    if (err instanceof NotificationError) {
-      return { ok: false, error: err.message, ...(err.status !== undefined ? { status: err.status } : {}) }
-    }
-    throw err
-  }
+    return `Webhook "${name}"${channel}`
+  })
 }
 
 /**
@@ -94,21 +81,13 @@ async function send(credentials: Credentials, message: Notification, env: Connec
   const t = target(credentials)
   const url = new URL(t.url)
   url.searchParams.set('wait', 'true')
-  const res = await callWebhook(env, DISCORD, t, { method: 'POST', url, body: renderDiscordMessage(message) })
-  if (res.status >= 200 && res.status < 300) {
-    const posted = parseJson(res.body) as Record<string, unknown> | undefined
-    const result: SendResult = {
-      status: res.status,
-      body: res.body.slice(0, KEPT_BODY_CHARS),
-      timeMs: res.timeMs,
-    }
-    if (posted && typeof posted.id === 'string') result.messageId = posted.id
-    const rateLimit = remainingRateLimit(res)
-    if (rateLimit) result.rateLimit = rateLimit
-    return result
-  }
-  const retryAfterMs = res.status === 429 || res.status === 503 ? discordRetryAfter(res, env) : undefined
-  throw refusal(DISCORD, res, discordErrorText(res), retryAfterMs)
+  const res = await postMessage(env, DISCORD, t, renderDiscordMessage(message), url)
+  const result = sentResult(res)
+  const posted = parseJson(res.body) as Record<string, unknown> | undefined
+  if (posted && typeof posted.id === 'string') result.messageId = posted.id
+  const rateLimit = remainingRateLimit(res)
+  if (rateLimit) result.rateLimit = rateLimit
+  return result
 }
 
 export function discordRetryAfter(res: WebhookResponse, env: ConnectorEnv): number | undefined {

@@ -1,41 +1,29 @@
-import { parseRetryAfter } from '../../net/retry-after.ts'
 import { type Notification, NotificationError, type SendResult } from '../../notifications/types.ts'
+import { callWebhook, refusal, type WebhookTarget } from '../../notifications/webhook.ts'
 import {
-  callWebhook,
-  KEPT_BODY_CHARS,
-  refusal,
-  resolveWebhookTarget,
-  type WebhookTarget,
-} from '../../notifications/webhook.ts'
+  type ChatPlatform,
+  chatDescriptor,
+  checkedWebhookTarget,
+  isSuccess,
+  postMessage,
+  sentResult,
+} from '../shared/chat.ts'
+import { verifyBy } from '../shared/credentials.ts'
 import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
 import { renderSlackMessage } from './render.ts'
 
-const SLACK = 'Slack'
+const SLACK: ChatPlatform = { name: 'Slack' }
 
-export const slackDescriptor: ConnectorDescriptor = {
+export const slackDescriptor: ConnectorDescriptor = chatDescriptor({
   id: 'slack',
   displayName: 'Slack',
-  category: 'communication',
-  capabilities: ['send_notification'],
-  credentialSchema: {
-    webhookUrl: {
-      type: 'url',
-      sensitive: true,
-      required: true,
-      pattern: '^https://hooks\\.slack(-gov)?\\.com/services/[^/]+/[^/]+/[^/?]+/?$',
-      description:
-        'Incoming webhook URL (https://hooks.slack.com/services/…). The URL is the credential: anyone who has it can post.',
-    },
-    baseUrl: {
-      type: 'url',
-      sensitive: false,
-      required: false,
-      description:
-        "Replaces the webhook URL's scheme and host (and port); its path and query are kept. For a proxy or a stand-in.",
-    },
+  webhookUrl: {
+    pattern: '^https://hooks\\.slack(-gov)?\\.com/services/[^/]+/[^/]+/[^/?]+/?$',
+    description:
+      'Incoming webhook URL (https://hooks.slack.com/services/…). The URL is the credential: anyone who has it can post.',
   },
   docsUrl: 'https://api.slack.com/messaging/webhooks',
-}
+})
 
 const SLACK_HOSTS = new Set(['hooks.slack.com', 'hooks.slack-gov.com'])
 
@@ -52,10 +40,7 @@ export function slackWebhookProblem(webhook: URL): string | undefined {
 }
 
 function target(credentials: Credentials): WebhookTarget {
-  const t = resolveWebhookTarget(credentials, SLACK)
-  const problem = slackWebhookProblem(t.webhook)
-  if (problem) throw new NotificationError(problem, 400)
-  return t
+  return checkedWebhookTarget(credentials, SLACK.name, slackWebhookProblem)
 }
 
 /**
@@ -68,24 +53,18 @@ function target(credentials: Credentials): WebhookTarget {
  * and `no_service`: https://github.com/gueils/whales/issues/38, https://github.com/slackapi/slack-github-action/issues/249.
  */
 async function verify(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
-  try {
+  return verifyBy(async () => {
     const t = target(credentials)
-    const res = await callWebhook(env, SLACK, t, { method: 'POST', body: {} })
-    if (res.status === 400 && res.body.trim() === 'no_text') return { ok: true }
-    if (res.status >= 200 && res.status < 300) {
-      return {
-        ok: false,
-        status: res.status,
-        error: 'Slack accepted an empty message, so this is not a Slack incoming webhook',
-      }
+    const res = await callWebhook(env, SLACK.name, t, { method: 'POST', body: {} })
+    if (res.status === 400 && res.body.trim() === 'no_text') return undefined
+    if (isSuccess(res)) {
+      throw new NotificationError(
+        'Slack accepted an empty message, so this is not a Slack incoming webhook',
+        res.status,
+      )
     }
-    return { ok: false, status: res.status, error: refusal(SLACK, res, undefined).message }
-  } catch (err) {
-    if (err instanceof NotificationError) {
-      return { ok: false, error: err.message, ...(err.status !== undefined ? { status: err.status } : {}) }
-    }
-    throw err
-  }
+    throw refusal(SLACK.name, res, undefined)
+  })
 }
 
 /**
@@ -93,16 +72,8 @@ async function verify(credentials: Credentials, env: ConnectorEnv): Promise<Veri
  * Retry-After in seconds (https://api.slack.com/apis/rate-limits, "1 per second" for incoming webhooks).
  */
 async function send(credentials: Credentials, message: Notification, env: ConnectorEnv): Promise<SendResult> {
-  const t = target(credentials)
-  const res = await callWebhook(env, SLACK, t, { method: 'POST', body: renderSlackMessage(message) })
-  if (res.status >= 200 && res.status < 300) {
-    return { status: res.status, body: res.body.slice(0, KEPT_BODY_CHARS), timeMs: res.timeMs }
-  }
-  const retryAfterMs =
-    res.status === 429 || res.status === 503
-      ? parseRetryAfter(res.headers['retry-after'], env.clock.now())
-      : undefined
-  throw refusal(SLACK, res, undefined, retryAfterMs)
+  const res = await postMessage(env, SLACK, target(credentials), renderSlackMessage(message))
+  return sentResult(res)
 }
 
 export const slack: Connector = {

@@ -1,44 +1,37 @@
 import { UnsafeUrlError } from '../../net/http-client.ts'
-import { parseRetryAfter } from '../../net/retry-after.ts'
 import { type Notification, NotificationError, type SendResult } from '../../notifications/types.ts'
 import {
   callWebhook,
   KEPT_BODY_CHARS,
   parseJson,
   refusal,
-  resolveWebhookTarget,
   type WebhookResponse,
   type WebhookTarget,
 } from '../../notifications/webhook.ts'
+import {
+  type ChatPlatform,
+  chatDescriptor,
+  checkedWebhookTarget,
+  isSuccess,
+  postMessage,
+  sentResult,
+} from '../shared/chat.ts'
+import { verifyBy } from '../shared/credentials.ts'
 import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
 import { renderAdaptiveCard, renderMessageCard } from './render.ts'
 
-const TEAMS = 'Microsoft Teams'
+const TEAMS: ChatPlatform = { name: 'Microsoft Teams', errorText: workflowErrorText }
 
-export const teamsDescriptor: ConnectorDescriptor = {
+export const teamsDescriptor: ConnectorDescriptor = chatDescriptor({
   id: 'teams',
   displayName: 'Microsoft Teams',
-  category: 'communication',
-  capabilities: ['send_notification'],
-  credentialSchema: {
-    webhookUrl: {
-      type: 'url',
-      sensitive: true,
-      required: true,
-      description:
-        'Workflows webhook URL from the "When a Teams webhook request is received" trigger (https://….logic.azure.com/workflows/… or https://….api.powerplatform.com/…), or a legacy Office 365 connector URL (https://….webhook.office.com/webhookb2/…). The URL is the credential.',
-    },
-    baseUrl: {
-      type: 'url',
-      sensitive: false,
-      required: false,
-      description:
-        "Replaces the webhook URL's scheme and host (and port); its path and query are kept. For a proxy or a stand-in.",
-    },
+  webhookUrl: {
+    description:
+      'Workflows webhook URL from the "When a Teams webhook request is received" trigger (https://….logic.azure.com/workflows/… or https://….api.powerplatform.com/…), or a legacy Office 365 connector URL (https://….webhook.office.com/webhookb2/…). The URL is the credential.',
   },
   docsUrl:
     'https://support.microsoft.com/en-us/office/create-incoming-webhooks-with-workflows-for-microsoft-teams-8ae491c7-0394-4861-ba59-055e33f75498',
-}
+})
 
 /**
  * `workflow`: a Power Automate / Logic Apps HTTP trigger (the Teams "Workflows" webhook), which takes an
@@ -75,9 +68,7 @@ export function teamsWebhookProblem(webhook: URL): string | undefined {
 }
 
 function target(credentials: Credentials): WebhookTarget & { kind: TeamsWebhookKind } {
-  const t = resolveWebhookTarget(credentials, TEAMS)
-  const problem = teamsWebhookProblem(t.webhook)
-  if (problem) throw new NotificationError(problem, 400)
+  const t = checkedWebhookTarget(credentials, TEAMS.name, teamsWebhookProblem)
   return { ...t, kind: teamsWebhookKind(t.webhook) as TeamsWebhookKind }
 }
 
@@ -101,25 +92,24 @@ export const TEAMS_LEGACY_VERIFY_ERROR =
  * verify says so instead of pretending.
  */
 async function verify(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
-  try {
+  return verifyBy(async () => {
     const t = target(credentials)
-    if (t.kind === 'legacy') return { ok: false, error: TEAMS_LEGACY_VERIFY_ERROR }
-    const res = await callWebhook(env, TEAMS, t, { method: 'GET' })
-    if (res.status === 400 && workflowError(res)?.code === 'TriggerRequestMethodNotValid') return { ok: true }
-    if (res.status >= 200 && res.status < 300) {
-      return {
-        ok: false,
-        status: res.status,
-        error: 'Microsoft Teams accepted a GET request, so this is not a Workflows webhook trigger',
-      }
-    }
-    return { ok: false, status: res.status, error: refusal(TEAMS, res, workflowErrorText(res)).message }
-  } catch (err) {
-    if (err instanceof NotificationError) {
-      return { ok: false, error: err.message, ...(err.status !== undefined ? { status: err.status } : {}) }
-    }
-    throw err
+    if (t.kind === 'legacy') throw new NotificationError(TEAMS_LEGACY_VERIFY_ERROR)
+    return checkWorkflow(t, env)
+  })
+}
+
+/** The GET a Workflows trigger refuses with `TriggerRequestMethodNotValid` (see verify); throws otherwise. */
+async function checkWorkflow(t: WebhookTarget, env: ConnectorEnv): Promise<undefined> {
+  const res = await callWebhook(env, TEAMS.name, t, { method: 'GET' })
+  if (res.status === 400 && workflowError(res)?.code === 'TriggerRequestMethodNotValid') return undefined
+  if (isSuccess(res)) {
+    throw new NotificationError(
+      'Microsoft Teams accepted a GET request, so this is not a Workflows webhook trigger',
+      res.status,
+    )
   }
+  throw refusal(TEAMS.name, res, workflowErrorText(res))
 }
 
 /**
@@ -131,18 +121,17 @@ async function verify(credentials: Credentials, env: ConnectorEnv): Promise<Veri
  * keep it active instead of failing it for want of a check Microsoft does not offer.
  */
 async function probe(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
-  try {
+  return verifyBy(async () => {
     const t = target(credentials)
-    if (t.kind === 'workflow') return verify(credentials, env)
-    await env.http.check(t.url.href)
-    return { ok: true }
-  } catch (err) {
-    if (err instanceof NotificationError) {
-      return { ok: false, error: err.message, ...(err.status !== undefined ? { status: err.status } : {}) }
+    if (t.kind === 'workflow') return checkWorkflow(t, env)
+    try {
+      await env.http.check(t.url.href)
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) throw new NotificationError(`${TEAMS.name} URL ${err.message}`, 400)
+      throw err
     }
-    if (err instanceof UnsafeUrlError) return { ok: false, error: `${TEAMS} URL ${err.message}`, status: 400 }
-    throw err
-  }
+    return undefined
+  })
 }
 
 /** A legacy connector's 200 that is really a failure: "Webhook message delivery failed with error: …". */
@@ -159,24 +148,17 @@ const LEGACY_FAILURE_RE = /returned HTTP error (\d{3})/
 async function send(credentials: Credentials, message: Notification, env: ConnectorEnv): Promise<SendResult> {
   const t = target(credentials)
   const payload = t.kind === 'workflow' ? renderAdaptiveCard(message) : renderMessageCard(message)
-  const res = await callWebhook(env, TEAMS, t, { method: 'POST', body: payload })
-  if (res.status >= 200 && res.status < 300) {
-    const wrapped = t.kind === 'legacy' ? LEGACY_FAILURE_RE.exec(res.body) : null
-    if (wrapped) {
-      throw new NotificationError(
-        `${TEAMS} answered ${res.status} but reported: ${res.body.trim().slice(0, 500)}`,
-        Number(wrapped[1]),
-        undefined,
-        res.body.slice(0, KEPT_BODY_CHARS),
-      )
-    }
-    return { status: res.status, body: res.body.slice(0, KEPT_BODY_CHARS), timeMs: res.timeMs }
+  const res = await postMessage(env, TEAMS, t, payload)
+  const wrapped = t.kind === 'legacy' ? LEGACY_FAILURE_RE.exec(res.body) : null
+  if (wrapped) {
+    throw new NotificationError(
+      `${TEAMS.name} answered ${res.status} but reported: ${res.body.trim().slice(0, 500)}`,
+      Number(wrapped[1]),
+      undefined,
+      res.body.slice(0, KEPT_BODY_CHARS),
+    )
   }
-  const retryAfterMs =
-    res.status === 429 || res.status === 503
-      ? parseRetryAfter(res.headers['retry-after'], env.clock.now())
-      : undefined
-  throw refusal(TEAMS, res, workflowErrorText(res), retryAfterMs)
+  return sentResult(res)
 }
 
 /** Logic Apps errors are `{"error":{"code","message"}}`. */

@@ -1,31 +1,23 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { connectorTestEnv } from '../../../test/standins/env.ts'
 import { startTeamsStandin, type TeamsStandin } from '../../../test/standins/teams.ts'
 import { ManualClock } from '../../lib/clock.ts'
-import { createLogger } from '../../lib/logger.ts'
-import { AddressPolicy } from '../../net/address-policy.ts'
-import { HttpClient } from '../../net/http-client.ts'
 import { notificationFromEvent } from '../../notifications/from-event.ts'
 import { type Notification, NotificationError } from '../../notifications/types.ts'
 import { connector } from '../registry.ts'
-import type { ConnectorEnv, Credentials } from '../types.ts'
+import type { Credentials } from '../types.ts'
 import { TEAMS_LEGACY_VERIFY_ERROR, teams, teamsWebhookKind } from './index.ts'
 import { renderAdaptiveCard, renderMessageCard } from './render.ts'
 
 const clock = new ManualClock('2026-02-18T12:00:00.000Z')
-const http = new HttpClient({
-  policy: new AddressPolicy(['127.0.0.0/8']),
-  resolver: async (host) => (host.endsWith('.test') ? ['127.0.0.1'] : []),
-  clock,
-  dnsCacheMs: 0,
-})
-const env: ConnectorEnv = { http, clock, log: createLogger('silent') }
+const env = connectorTestEnv(clock)
 let standin: TeamsStandin
 
 beforeAll(async () => {
   standin = await startTeamsStandin()
 })
 afterAll(async () => {
-  await http.close()
+  await env.close()
   await standin.close()
 })
 beforeEach(() => standin.reset())

@@ -1,0 +1,109 @@
+/**
+ * What the chat connectors (Slack, Microsoft Teams, Discord) share: the descriptor and credential schema of a
+ * connector whose credential is a webhook URL, the checked webhook target, and the POST that maps a refusal to a
+ * NotificationError. Each platform's quirks (URL rules, payloads, error bodies, rate limits) stay in its folder.
+ */
+import { parseRetryAfter } from '../../net/retry-after.ts'
+import { NotificationError, type SendResult } from '../../notifications/types.ts'
+import {
+  callWebhook,
+  KEPT_BODY_CHARS,
+  refusal,
+  resolveWebhookTarget,
+  type WebhookResponse,
+  type WebhookTarget,
+} from '../../notifications/webhook.ts'
+import type { ConnectorDescriptor, ConnectorEnv, Credentials } from '../types.ts'
+
+/** A chat connector's descriptor: a secret `webhookUrl` (the platform's own rules) and the optional `baseUrl`. */
+export function chatDescriptor(opts: {
+  id: string
+  displayName: string
+  webhookUrl: { pattern?: string; description: string }
+  docsUrl: string
+}): ConnectorDescriptor {
+  const { pattern, description } = opts.webhookUrl
+  return {
+    id: opts.id,
+    displayName: opts.displayName,
+    category: 'communication',
+    capabilities: ['send_notification'],
+    credentialSchema: {
+      webhookUrl: {
+        type: 'url',
+        sensitive: true,
+        required: true,
+        ...(pattern !== undefined ? { pattern } : {}),
+        description,
+      },
+      baseUrl: {
+        type: 'url',
+        sensitive: false,
+        required: false,
+        description:
+          "Replaces the webhook URL's scheme and host (and port); its path and query are kept. For a proxy or a stand-in.",
+      },
+    },
+    docsUrl: opts.docsUrl,
+  }
+}
+
+/**
+ * The webhook to call (see `resolveWebhookTarget`), refused with a 400 NotificationError when `problem` finds
+ * fault with the URL as configured.
+ */
+export function checkedWebhookTarget(
+  credentials: Credentials,
+  platform: string,
+  problem: (webhook: URL) => string | undefined,
+): WebhookTarget {
+  const t = resolveWebhookTarget(credentials, platform)
+  const fault = problem(t.webhook)
+  if (fault) throw new NotificationError(fault, 400)
+  return t
+}
+
+export function isSuccess(res: WebhookResponse): boolean {
+  return res.status >= 200 && res.status < 300
+}
+
+/** How one platform words its refusals and its rate limits. */
+export interface ChatPlatform {
+  /** The name every message starts with (`Slack answered 404: …`). */
+  name: string
+  /** The platform's own error text from a refusal's body, when it is structured; the raw body otherwise. */
+  errorText?: (res: WebhookResponse) => string | undefined
+  /** The wait a 429 or 503 asks for; the Retry-After header (seconds or an HTTP date) when not set. */
+  retryAfter?: (res: WebhookResponse, env: ConnectorEnv) => number | undefined
+}
+
+/**
+ * POSTs a message payload as JSON. Resolves with a 2xx answer; any other answer rejects with the platform's
+ * refusal (`refusal`), carrying the Retry-After of a 429 or 503. Never sleeps or retries.
+ */
+export async function postMessage(
+  env: ConnectorEnv,
+  platform: ChatPlatform,
+  target: WebhookTarget,
+  body: unknown,
+  url?: URL,
+): Promise<WebhookResponse> {
+  const res = await callWebhook(env, platform.name, target, {
+    method: 'POST',
+    ...(url ? { url } : {}),
+    body,
+  })
+  if (isSuccess(res)) return res
+  const retryAfterMs =
+    res.status === 429 || res.status === 503
+      ? platform.retryAfter
+        ? platform.retryAfter(res, env)
+        : parseRetryAfter(res.headers['retry-after'], env.clock.now())
+      : undefined
+  throw refusal(platform.name, res, platform.errorText?.(res), retryAfterMs)
+}
+
+/** An accepted message as the engine records it: status, the answer (kept short) and the time it took. */
+export function sentResult(res: WebhookResponse): SendResult {
+  return { status: res.status, body: res.body.slice(0, KEPT_BODY_CHARS), timeMs: res.timeMs }
+}
