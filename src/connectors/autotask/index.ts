@@ -2,8 +2,8 @@ import type { CredentialSchema } from '../../vault/mask.ts'
 import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
+import { baseUrlField, namedRefs, psaConnector } from '../shared/psa.ts'
 import type {
-  Connector,
   ConnectorEnv,
   Credentials,
   ExternalTicket,
@@ -69,14 +69,10 @@ export const credentialSchema: CredentialSchema = {
     pattern: '^\\d+$',
     description: 'The company of tickets created without one; 0 is your own company.',
   },
-  baseUrl: {
-    type: 'url',
-    sensitive: false,
-    required: false,
-    description:
-      'Calls this host instead of the zone (a sandbox, a proxy, a test stand-in); /ATServicesRest/V1.0/… is ' +
+  baseUrl: baseUrlField(
+    'Calls this host instead of the zone (a sandbox, a proxy, a test stand-in); /ATServicesRest/V1.0/… is ' +
       'appended, and it is also asked for zoneInformation.',
-  },
+  ),
 }
 
 interface Zone {
@@ -387,10 +383,7 @@ const tickets: TicketOperations = {
       { filter: [{ op: 'eq', field: 'isActive', value: true }], IncludeFields: ['id', 'companyName'] },
       next,
     )
-    const items = res.items.flatMap((c): NamedRef[] => {
-      const id = str(obj(c)?.id)
-      return id ? [{ id, name: str(obj(c)?.companyName) ?? id }] : []
-    })
+    const items = namedRefs(res.items, 'id', 'companyName')
     return { items, next: res.next ? encodeCursor({ next: res.next }) : undefined }
   },
 
@@ -426,23 +419,11 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const autotask: Connector = {
-  descriptor: {
-    id: 'autotask',
-    displayName: 'Datto Autotask PSA',
-    category: 'psa',
-    capabilities: [
-      'create_ticket',
-      'update_ticket_status',
-      'add_ticket_note',
-      'list_companies',
-      'list_queues',
-      'sync_tickets',
-    ],
-    credentialSchema,
-    docsUrl: 'https://www.autotask.net/help/developerhelp/Content/APIs/REST/REST_API_Home.htm',
-  },
+export const autotask = psaConnector({
+  id: 'autotask',
+  displayName: 'Datto Autotask PSA',
+  credentialSchema,
+  docsUrl: 'https://www.autotask.net/help/developerhelp/Content/APIs/REST/REST_API_Home.htm',
   verify,
-  probe: verify,
   tickets,
-}
+})

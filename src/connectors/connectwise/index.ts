@@ -10,8 +10,15 @@ import {
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
 import { parseLinkHeader } from '../shared/link-header.ts'
+import {
+  baseUrlField,
+  type CallOptions,
+  callAuthorized,
+  hasNextPage,
+  namedRefs,
+  psaConnector,
+} from '../shared/psa.ts'
 import type {
-  Connector,
   ConnectorEnv,
   Credentials,
   ExternalTicket,
@@ -21,7 +28,7 @@ import type {
   TicketOperations,
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
-import { basicAuth, callVendor, sensitiveValues } from '../vendor-http.ts'
+import { basicAuth } from '../vendor-http.ts'
 
 /**
  * ConnectWise PSA (Manage) REST API 3.0.
@@ -75,14 +82,10 @@ export const credentialSchema: CredentialSchema = {
       'The site users log in to: https://na|eu|au|aus|za.myconnectwise.net, https://staging.connectwisedev.com, ' +
       'or an on-premises host. Ticket links point here; cloud API calls go to its api- host.',
   },
-  baseUrl: {
-    type: 'url',
-    sensitive: false,
-    required: false,
-    description:
-      "Calls this host instead of the site's API host (a sandbox, a proxy, a test stand-in); " +
+  baseUrl: baseUrlField(
+    "Calls this host instead of the site's API host (a sandbox, a proxy, a test stand-in); " +
       `${API_PATH} is appended.`,
-  },
+  ),
 }
 
 interface Site {
@@ -127,20 +130,21 @@ async function call<T = unknown>(
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PATCH',
   path: string,
-  opts: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
+  opts: CallOptions = {},
 ) {
   const companyId = requireCredential(VENDOR, creds, 'companyId')
   const publicKey = requireCredential(VENDOR, creds, 'publicKey')
   const privateKey = requireCredential(VENDOR, creds, 'privateKey')
   const clientId = requireCredential(VENDOR, creds, 'clientId')
-  const authorization = basicAuth(`${companyId}+${publicKey}`, privateKey)
-  return callVendor<T>(env, {
+  return callAuthorized<T>(env, {
     vendor: VENDOR,
     method,
-    url: withQuery(`${site(creds).api}${API_PATH}${path}`, opts.query ?? {}),
-    headers: { authorization, clientId },
-    ...(opts.body !== undefined ? { body: opts.body } : {}),
-    secrets: [...sensitiveValues(credentialSchema, creds), authorization.slice(6)],
+    authorization: basicAuth(`${companyId}+${publicKey}`, privateKey),
+    headers: { clientId },
+    url: `${site(creds).api}${API_PATH}${path}`,
+    ...opts,
+    credentialSchema,
+    creds,
     errorText,
   })
 }
@@ -171,12 +175,6 @@ function quoted(value: string): string {
 /** ConnectWise compares dates written as `[2026-02-18T12:00:00Z]` (seconds, UTC). */
 function cwDate(d: Date): string {
   return `[${d.toISOString().slice(0, 19)}Z]`
-}
-
-/** Whether another page follows: the Link header says so, or (without one) the page was full. */
-function hasNext(headers: Record<string, string>, count: number): boolean {
-  if (headers.link !== undefined) return parseLinkHeader(headers.link).next !== undefined
-  return count >= PAGE_SIZE
 }
 
 const tickets: TicketOperations = {
@@ -243,7 +241,10 @@ const tickets: TicketOperations = {
       const id = str(o?.id)
       return id ? [{ id, name: str(o?.name) ?? str(o?.identifier) ?? id }] : []
     })
-    return { items, next: hasNext(res.headers, items.length) ? encodeCursor({ page: n + 1 }) : undefined }
+    return {
+      items,
+      next: hasNextPage(res.headers, items.length, PAGE_SIZE) ? encodeCursor({ page: n + 1 }) : undefined,
+    }
   },
 
   async listQueues(creds, env) {
@@ -259,10 +260,7 @@ const tickets: TicketOperations = {
         },
       })
       const rows = arr(res.data)
-      for (const b of rows) {
-        const id = str(obj(b)?.id)
-        if (id) boards.push({ id, name: str(obj(b)?.name) ?? id })
-      }
+      boards.push(...namedRefs(rows))
       if (res.headers.link !== undefined ? !parseLinkHeader(res.headers.link).next : rows.length < 1000) break
     }
     return boards
@@ -284,7 +282,7 @@ const tickets: TicketOperations = {
     const items = arr(res.data).map((t) => toTicket(creds, t))
     return {
       items,
-      next: hasNext(res.headers, items.length)
+      next: hasNextPage(res.headers, items.length, PAGE_SIZE)
         ? encodeCursor({ page: page + 1, since: since ?? null })
         : undefined,
     }
@@ -300,23 +298,11 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const connectwise: Connector = {
-  descriptor: {
-    id: 'connectwise',
-    displayName: 'ConnectWise PSA',
-    category: 'psa',
-    capabilities: [
-      'create_ticket',
-      'update_ticket_status',
-      'add_ticket_note',
-      'list_companies',
-      'list_queues',
-      'sync_tickets',
-    ],
-    credentialSchema,
-    docsUrl: 'https://developer.connectwise.com/Products/ConnectWise_PSA/REST',
-  },
+export const connectwise = psaConnector({
+  id: 'connectwise',
+  displayName: 'ConnectWise PSA',
+  credentialSchema,
+  docsUrl: 'https://developer.connectwise.com/Products/ConnectWise_PSA/REST',
   verify,
-  probe: verify,
   tickets,
-}
+})

@@ -8,10 +8,16 @@ import {
   verifyBy,
 } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
-import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
-import { parseLinkHeader } from '../shared/link-header.ts'
+import { arr, expectObject, type Json, joinMessages, obj, str } from '../shared/json.ts'
+import {
+  baseUrlField,
+  type CallOptions,
+  callAuthorized,
+  hasNextPage,
+  namedRefs,
+  psaConnector,
+} from '../shared/psa.ts'
 import type {
-  Connector,
   ConnectorEnv,
   Credentials,
   ExternalTicket,
@@ -20,7 +26,7 @@ import type {
   TicketOperations,
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
-import { basicAuth, callVendor, sensitiveValues } from '../vendor-http.ts'
+import { basicAuth } from '../vendor-http.ts'
 
 /**
  * Freshservice API v2 (https://api.freshservice.com/), Basic auth with the API key as the user name and `X` as the
@@ -59,13 +65,9 @@ export const credentialSchema: CredentialSchema = {
     pattern: '^[^@\\s]+@[^@\\s]+$',
     description: "The requester of tickets Patchbay creates; defaults to the API key's agent.",
   },
-  baseUrl: {
-    type: 'url',
-    sensitive: false,
-    required: false,
-    description:
-      'Calls this host instead of the helpdesk domain (a proxy, a test stand-in); /api/v2/… is appended.',
-  },
+  baseUrl: baseUrlField(
+    'Calls this host instead of the helpdesk domain (a proxy, a test stand-in); /api/v2/… is appended.',
+  ),
 }
 
 export const STATUSES: Readonly<Record<string, string>> = {
@@ -121,17 +123,17 @@ async function call<T = unknown>(
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PUT',
   path: string,
-  opts: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
+  opts: CallOptions = {},
 ) {
   const key = requireCredential(VENDOR, creds, 'apiKey')
-  const authorization = basicAuth(key, 'X')
-  return callVendor<T>(env, {
+  return callAuthorized<T>(env, {
     vendor: VENDOR,
     method,
-    url: withQuery(`${overrideBase(creds) ?? origin(creds)}${path}`, opts.query ?? {}),
-    headers: { authorization },
-    ...(opts.body !== undefined ? { body: opts.body } : {}),
-    secrets: [...sensitiveValues(credentialSchema, creds), authorization.slice(6)],
+    authorization: basicAuth(key, 'X'),
+    url: `${overrideBase(creds) ?? origin(creds)}${path}`,
+    ...opts,
+    credentialSchema,
+    creds,
     errorText,
   })
 }
@@ -170,11 +172,7 @@ async function page(
   const res = await call(creds, env, 'GET', path, { query: { ...query, per_page: PAGE_SIZE, page: n } })
   const rows = arr(expectObject(VENDOR, res.data, path)[key])
   // The Link header announces a next page; without one, a full page may still be followed by more.
-  const more =
-    res.headers.link !== undefined
-      ? parseLinkHeader(res.headers.link).next !== undefined
-      : rows.length >= PAGE_SIZE
-  return { rows, next: more ? n + 1 : undefined }
+  return { rows, next: hasNextPage(res.headers, rows.length, PAGE_SIZE) ? n + 1 : undefined }
 }
 
 async function named(creds: Credentials, env: ConnectorEnv, path: string, key: string): Promise<NamedRef[]> {
@@ -182,10 +180,7 @@ async function named(creds: Credentials, env: ConnectorEnv, path: string, key: s
   let n: number | undefined = 1
   for (let guard = 0; n !== undefined && guard < 100; guard++) {
     const p: { rows: unknown[]; next: number | undefined } = await page(creds, env, path, key, n)
-    for (const r of p.rows) {
-      const id = str(obj(r)?.id)
-      if (id) out.push({ id, name: str(obj(r)?.name) ?? id })
-    }
+    out.push(...namedRefs(p.rows))
     n = p.rows.length ? p.next : undefined
   }
   return out
@@ -251,10 +246,7 @@ const tickets: TicketOperations = {
   async listCompanies(creds, cursor, env) {
     const n = decodeCursor<{ page: number }>(VENDOR, cursor.cursor)?.page ?? 1
     const p = await page(creds, env, '/api/v2/departments', 'departments', n)
-    const items = p.rows.flatMap((r): NamedRef[] => {
-      const id = str(obj(r)?.id)
-      return id ? [{ id, name: str(obj(r)?.name) ?? id }] : []
-    })
+    const items = namedRefs(p.rows)
     return { items, next: p.next && items.length ? encodeCursor({ page: p.next }) : undefined }
   },
 
@@ -284,23 +276,11 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const freshservice: Connector = {
-  descriptor: {
-    id: 'freshservice',
-    displayName: 'Freshservice',
-    category: 'psa',
-    capabilities: [
-      'create_ticket',
-      'update_ticket_status',
-      'add_ticket_note',
-      'list_companies',
-      'list_queues',
-      'sync_tickets',
-    ],
-    credentialSchema,
-    docsUrl: 'https://api.freshservice.com/',
-  },
+export const freshservice = psaConnector({
+  id: 'freshservice',
+  displayName: 'Freshservice',
+  credentialSchema,
+  docsUrl: 'https://api.freshservice.com/',
   verify,
-  probe: verify,
   tickets,
-}
+})

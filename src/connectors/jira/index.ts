@@ -9,9 +9,9 @@ import {
   verifyBy,
 } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
-import { arr, expectObject, joinMessages, obj, str, withQuery } from '../shared/json.ts'
+import { arr, expectObject, joinMessages, obj, str } from '../shared/json.ts'
+import { baseUrlField, type CallOptions, callAuthorized, namedRefs, psaConnector } from '../shared/psa.ts'
 import type {
-  Connector,
   ConnectorEnv,
   Credentials,
   ExternalTicket,
@@ -20,7 +20,7 @@ import type {
   TicketOperations,
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
-import { basicAuth, callVendor, sensitiveValues } from '../vendor-http.ts'
+import { basicAuth } from '../vendor-http.ts'
 
 /**
  * Jira Cloud platform REST API v3 (https://developer.atlassian.com/cloud/jira/platform/rest/v3/), Basic auth with
@@ -74,12 +74,9 @@ export const credentialSchema: CredentialSchema = {
     default: 'Task',
     description: 'The issue type of created issues, by name.',
   },
-  baseUrl: {
-    type: 'url',
-    sensitive: false,
-    required: false,
-    description: 'Calls this host instead of the site (a proxy, a test stand-in); /rest/api/3/… is appended.',
-  },
+  baseUrl: baseUrlField(
+    'Calls this host instead of the site (a proxy, a test stand-in); /rest/api/3/… is appended.',
+  ),
 }
 
 function site(creds: Credentials): string {
@@ -104,18 +101,18 @@ async function call<T = unknown>(
   env: ConnectorEnv,
   method: 'GET' | 'POST',
   path: string,
-  opts: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
+  opts: CallOptions = {},
 ) {
   const email = requireCredential(VENDOR, creds, 'email')
   const token = requireCredential(VENDOR, creds, 'apiToken')
-  const authorization = basicAuth(email, token)
-  return callVendor<T>(env, {
+  return callAuthorized<T>(env, {
     vendor: VENDOR,
     method,
-    url: withQuery(`${overrideBase(creds) ?? site(creds)}${path}`, opts.query ?? {}),
-    headers: { authorization },
-    ...(opts.body !== undefined ? { body: opts.body } : {}),
-    secrets: [...sensitiveValues(credentialSchema, creds), authorization.slice(6)],
+    authorization: basicAuth(email, token),
+    url: `${overrideBase(creds) ?? site(creds)}${path}`,
+    ...opts,
+    credentialSchema,
+    creds,
     errorText,
   })
 }
@@ -288,10 +285,7 @@ const tickets: TicketOperations = {
       })
       const page = expectObject(VENDOR, res.data, 'the project search')
       const values = arr(page.values)
-      for (const p of values) {
-        const key = str(obj(p)?.key)
-        if (key) projects.push({ id: key, name: str(obj(p)?.name) ?? key })
-      }
+      projects.push(...namedRefs(values, 'key'))
       if (page.isLast !== false || values.length === 0) break
       startAt += values.length
     }
@@ -323,16 +317,13 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const jira: Connector = {
-  descriptor: {
-    id: 'jira',
-    displayName: 'Jira',
-    category: 'psa',
-    capabilities: ['create_ticket', 'update_ticket_status', 'add_ticket_note', 'list_queues', 'sync_tickets'],
-    credentialSchema,
-    docsUrl: 'https://developer.atlassian.com/cloud/jira/platform/rest/v3/',
-  },
+export const jira = psaConnector({
+  id: 'jira',
+  displayName: 'Jira',
+  // Jira has no company entity, so no `list_companies`.
+  capabilities: ['create_ticket', 'update_ticket_status', 'add_ticket_note', 'list_queues', 'sync_tickets'],
+  credentialSchema,
+  docsUrl: 'https://developer.atlassian.com/cloud/jira/platform/rest/v3/',
   verify,
-  probe: verify,
   tickets,
-}
+})

@@ -1,10 +1,16 @@
 import type { CredentialSchema } from '../../vault/mask.ts'
 import { credential, overrideBase, requireCredential, toOrigin, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
-import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
-import { parseLinkHeader } from '../shared/link-header.ts'
+import { arr, expectObject, type Json, joinMessages, obj, str } from '../shared/json.ts'
+import {
+  baseUrlField,
+  type CallOptions,
+  callAuthorized,
+  hasNextPage,
+  namedRefs,
+  psaConnector,
+} from '../shared/psa.ts'
 import type {
-  Connector,
   ConnectorEnv,
   Credentials,
   ExternalTicket,
@@ -13,7 +19,7 @@ import type {
   TicketOperations,
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
-import { basicAuth, callVendor, sensitiveValues } from '../vendor-http.ts'
+import { basicAuth } from '../vendor-http.ts'
 
 /**
  * ServiceNow Table API on the `incident` table
@@ -66,13 +72,9 @@ export const credentialSchema: CredentialSchema = {
     default: 'Solution provided',
     description: 'The resolution code set when Patchbay resolves or closes an incident.',
   },
-  baseUrl: {
-    type: 'url',
-    sensitive: false,
-    required: false,
-    description:
-      'Calls this host instead of the instance (a proxy, a test stand-in); /api/now/… is appended.',
-  },
+  baseUrl: baseUrlField(
+    'Calls this host instead of the instance (a proxy, a test stand-in); /api/now/… is appended.',
+  ),
 }
 
 export const STATES: Readonly<Record<string, string>> = {
@@ -149,16 +151,16 @@ async function call<T = unknown>(
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PATCH',
   path: string,
-  opts: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
+  opts: CallOptions = {},
 ) {
-  const auth = authorization(creds)
-  return callVendor<T>(env, {
+  return callAuthorized<T>(env, {
     vendor: VENDOR,
     method,
-    url: withQuery(`${overrideBase(creds) ?? instanceOrigin(creds)}${path}`, opts.query ?? {}),
-    headers: { authorization: auth },
-    ...(opts.body !== undefined ? { body: opts.body } : {}),
-    secrets: [...sensitiveValues(credentialSchema, creds), auth.replace(/^\w+ /, '')],
+    authorization: authorization(creds),
+    url: `${overrideBase(creds) ?? instanceOrigin(creds)}${path}`,
+    ...opts,
+    credentialSchema,
+    creds,
     errorText,
   })
 }
@@ -228,11 +230,7 @@ async function tablePage(
     query: { sysparm_query: query, sysparm_fields: fields, sysparm_limit: limit, sysparm_offset: offset },
   })
   const rows = arr(resultOf(res.data, table))
-  const more =
-    res.headers.link !== undefined
-      ? parseLinkHeader(res.headers.link).next !== undefined
-      : rows.length >= limit
-  return { rows, next: more ? offset + rows.length : undefined }
+  return { rows, next: hasNextPage(res.headers, rows.length, limit) ? offset + rows.length : undefined }
 }
 
 const tickets: TicketOperations = {
@@ -308,10 +306,7 @@ const tickets: TicketOperations = {
   async listCompanies(creds, page, env) {
     const offset = decodeCursor<{ offset: number }>(VENDOR, page.cursor)?.offset ?? 0
     const { rows, next } = await tablePage(creds, env, 'core_company', 'ORDERBYname', 'sys_id,name', offset)
-    const items = rows.flatMap((r): NamedRef[] => {
-      const id = str(obj(r)?.sys_id)
-      return id ? [{ id, name: str(obj(r)?.name) ?? id }] : []
-    })
+    const items = namedRefs(rows, 'sys_id')
     return { items, next: next === undefined ? undefined : encodeCursor({ offset: next }) }
   },
 
@@ -328,10 +323,7 @@ const tickets: TicketOperations = {
         offset,
         500,
       )
-      for (const r of page.rows) {
-        const id = str(obj(r)?.sys_id)
-        if (id) groups.push({ id, name: str(obj(r)?.name) ?? id })
-      }
+      groups.push(...namedRefs(page.rows, 'sys_id'))
       offset = page.rows.length ? page.next : undefined
     }
     return groups
@@ -376,24 +368,12 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const servicenow: Connector = {
-  descriptor: {
-    id: 'servicenow',
-    displayName: 'ServiceNow',
-    category: 'psa',
-    capabilities: [
-      'create_ticket',
-      'update_ticket_status',
-      'add_ticket_note',
-      'list_companies',
-      'list_queues',
-      'sync_tickets',
-    ],
-    credentialSchema,
-    docsUrl:
-      'https://www.servicenow.com/docs/bundle/zurich-api-reference/page/integrate/inbound-rest/concept/c_TableAPI.html',
-  },
+export const servicenow = psaConnector({
+  id: 'servicenow',
+  displayName: 'ServiceNow',
+  credentialSchema,
+  docsUrl:
+    'https://www.servicenow.com/docs/bundle/zurich-api-reference/page/integrate/inbound-rest/concept/c_TableAPI.html',
   verify,
-  probe: verify,
   tickets,
-}
+})

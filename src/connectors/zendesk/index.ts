@@ -1,9 +1,9 @@
 import type { CredentialSchema } from '../../vault/mask.ts'
 import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
-import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
+import { arr, expectObject, type Json, joinMessages, obj, str } from '../shared/json.ts'
+import { baseUrlField, type CallOptions, callAuthorized, namedRefs, psaConnector } from '../shared/psa.ts'
 import type {
-  Connector,
   ConnectorEnv,
   Credentials,
   ExternalTicket,
@@ -12,7 +12,7 @@ import type {
   TicketOperations,
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
-import { basicAuth, callVendor, sensitiveValues } from '../vendor-http.ts'
+import { basicAuth } from '../vendor-http.ts'
 
 /**
  * Zendesk Support API v2 (https://developer.zendesk.com/api-reference/ticketing/introduction/), API-token auth:
@@ -50,12 +50,9 @@ export const credentialSchema: CredentialSchema = {
     required: true,
     description: 'An API token (Admin Center > Apps and integrations > Zendesk API).',
   },
-  baseUrl: {
-    type: 'url',
-    sensitive: false,
-    required: false,
-    description: 'Calls this host instead of https://{subdomain}.zendesk.com (a proxy, a test stand-in).',
-  },
+  baseUrl: baseUrlField(
+    'Calls this host instead of https://{subdomain}.zendesk.com (a proxy, a test stand-in).',
+  ),
 }
 
 function origin(creds: Credentials): string {
@@ -92,18 +89,18 @@ async function call<T = unknown>(
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PUT',
   path: string,
-  opts: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
+  opts: CallOptions = {},
 ) {
   const email = requireCredential(VENDOR, creds, 'email')
   const token = requireCredential(VENDOR, creds, 'apiToken')
-  const authorization = basicAuth(`${email}/token`, token)
-  return callVendor<T>(env, {
+  return callAuthorized<T>(env, {
     vendor: VENDOR,
     method,
-    url: withQuery(`${overrideBase(creds) ?? origin(creds)}${path}`, opts.query ?? {}),
-    headers: { authorization },
-    ...(opts.body !== undefined ? { body: opts.body } : {}),
-    secrets: [...sensitiveValues(credentialSchema, creds), authorization.slice(6)],
+    authorization: basicAuth(`${email}/token`, token),
+    url: `${overrideBase(creds) ?? origin(creds)}${path}`,
+    ...opts,
+    credentialSchema,
+    creds,
     errorText,
   })
 }
@@ -197,10 +194,7 @@ const tickets: TicketOperations = {
       query: { 'page[size]': PAGE_SIZE, 'page[after]': after },
     })
     const body = expectObject(VENDOR, res.data, 'the organizations')
-    const items = arr(body.organizations).flatMap((o): NamedRef[] => {
-      const id = str(obj(o)?.id)
-      return id ? [{ id, name: str(obj(o)?.name) ?? id }] : []
-    })
+    const items = namedRefs(arr(body.organizations))
     const next = str(obj(body.meta)?.after_cursor)
     return {
       items,
@@ -258,23 +252,11 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const zendesk: Connector = {
-  descriptor: {
-    id: 'zendesk',
-    displayName: 'Zendesk',
-    category: 'psa',
-    capabilities: [
-      'create_ticket',
-      'update_ticket_status',
-      'add_ticket_note',
-      'list_companies',
-      'list_queues',
-      'sync_tickets',
-    ],
-    credentialSchema,
-    docsUrl: 'https://developer.zendesk.com/api-reference/ticketing/introduction/',
-  },
+export const zendesk = psaConnector({
+  id: 'zendesk',
+  displayName: 'Zendesk',
+  credentialSchema,
+  docsUrl: 'https://developer.zendesk.com/api-reference/ticketing/introduction/',
   verify,
-  probe: verify,
   tickets,
-}
+})
