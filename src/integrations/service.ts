@@ -739,3 +739,32 @@ export async function recordSyncState(
     ...(state.at ? { lastSyncAt: state.at } : {}),
   })
 }
+
+// ---- For the doors that keep one integration per organization (monitoring, ticketing settings) ----
+
+/** An API key as the settings show it (`****abcd`), sent back instead of the key itself. */
+export function isMaskedKey(apiKey: string): boolean {
+  return apiKey.startsWith('****')
+}
+
+/** A masked key sent back keeps the stored key only when it is the stored key's mask; otherwise a 422. */
+export function assertStoredMaskedKey(masked: string, storedMask: unknown): void {
+  if (masked !== storedMask) {
+    throw IntegrationError.field(
+      'apiKey',
+      'The apiKey field holds a masked key that is not the stored one; send the full key.',
+    )
+  }
+}
+
+/** Verifies the organization's integration of the provider now; undefined when it has none. */
+export async function verifyOrgIntegration(
+  ctx: AppContext,
+  orgId: string,
+  provider: string,
+  audit: AuditContext,
+): Promise<{ integration: IntegrationView; outcome: CheckOutcome } | undefined> {
+  const integration = await findIntegration(ctx, orgId, provider)
+  if (!integration) return undefined
+  return verifyIntegrationNow(ctx, { kind: 'org', orgId }, integration.id, audit)
+}

@@ -10,12 +10,14 @@ import type { AppContext } from '../context.ts'
 import { IntegrationError } from '../integrations/errors.ts'
 import {
   type AuditContext,
+  assertStoredMaskedKey,
   type CheckOutcome,
   findIntegration,
   type IntegrationView,
+  isMaskedKey,
   loadCredentials,
   saveIntegration,
-  verifyIntegrationNow,
+  verifyOrgIntegration,
 } from '../integrations/service.ts'
 import { isSecretKey } from '../lib/redact.ts'
 import { maskSecret } from '../vault/mask.ts'
@@ -90,14 +92,8 @@ export async function saveMonitoring(
   }
   const credentials: Record<string, unknown> = { endpoint }
   if (apiKey === null) credentials.apiKey = null
-  else if (typeof apiKey === 'string' && apiKey.startsWith('****')) {
-    const existing = await getMonitoring(ctx, orgId)
-    if (!existing || existing.config.apiKey !== apiKey) {
-      throw IntegrationError.field(
-        'apiKey',
-        'The apiKey field holds a masked key that is not the stored one; send the full key.',
-      )
-    }
+  else if (typeof apiKey === 'string' && isMaskedKey(apiKey)) {
+    assertStoredMaskedKey(apiKey, (await getMonitoring(ctx, orgId))?.config.apiKey)
   } else if (apiKey !== undefined) credentials.apiKey = apiKey
   const { integration, created } = await saveIntegration(
     ctx,
@@ -109,12 +105,10 @@ export async function saveMonitoring(
 }
 
 /** A real request to the saved endpoint (the connector POSTs a `patchbay.test` event); success only on 2xx. */
-export async function testMonitoring(
+export function testMonitoring(
   ctx: AppContext,
   orgId: string,
   audit: AuditContext,
 ): Promise<{ integration: IntegrationView; outcome: CheckOutcome } | undefined> {
-  const integration = await findIntegration(ctx, orgId, MONITORING_PROVIDER)
-  if (!integration) return undefined
-  return verifyIntegrationNow(ctx, { kind: 'org', orgId }, integration.id, audit)
+  return verifyOrgIntegration(ctx, orgId, MONITORING_PROVIDER, audit)
 }

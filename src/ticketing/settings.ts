@@ -6,15 +6,16 @@
 
 import { genericTicketing } from '../connectors/generic-ticketing/index.ts'
 import type { AppContext } from '../context.ts'
-import { IntegrationError } from '../integrations/errors.ts'
 import {
   type AuditContext,
+  assertStoredMaskedKey,
   type CheckOutcome,
   findIntegration,
   type IntegrationView,
+  isMaskedKey,
   loadCredentials,
   saveIntegration,
-  verifyIntegrationNow,
+  verifyOrgIntegration,
 } from '../integrations/service.ts'
 import { maskSecret } from '../vault/mask.ts'
 
@@ -85,14 +86,8 @@ export async function saveTicketing(
   const credentials: Record<string, unknown> = {}
   if (input.apiUrl !== undefined) credentials.apiUrl = input.apiUrl
   if (input.apiKey !== undefined) {
-    if (input.apiKey.startsWith('****')) {
-      if (input.apiKey !== existing?.config.apiKey) {
-        throw IntegrationError.field(
-          'apiKey',
-          'The apiKey field holds a masked key that is not the stored one; send the full key.',
-        )
-      }
-    } else credentials.apiKey = input.apiKey
+    if (isMaskedKey(input.apiKey)) assertStoredMaskedKey(input.apiKey, existing?.config.apiKey)
+    else credentials.apiKey = input.apiKey
   }
   if (input.projectKey !== undefined) credentials.projectKey = input.projectKey
   const settings: Record<string, unknown> = existing
@@ -110,12 +105,10 @@ export async function saveTicketing(
 }
 
 /** A real, authenticated `GET <apiUrl>` with the saved key; recorded as the integration's verification. */
-export async function testTicketing(
+export function testTicketing(
   ctx: AppContext,
   orgId: string,
   audit: AuditContext,
 ): Promise<{ integration: IntegrationView; outcome: CheckOutcome } | undefined> {
-  const integration = await findIntegration(ctx, orgId, TICKETING_PROVIDER)
-  if (!integration) return undefined
-  return verifyIntegrationNow(ctx, { kind: 'org', orgId }, integration.id, audit)
+  return verifyOrgIntegration(ctx, orgId, TICKETING_PROVIDER, audit)
 }

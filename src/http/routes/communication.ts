@@ -15,16 +15,15 @@ import { ApiError, errorResponses } from '../errors.ts'
 import { resolveOrgId } from '../principal.ts'
 import { iso, timestamp } from '../schemas.ts'
 import {
-  auditOf,
   door,
   flatCredentialField,
   integrationStateSchema,
-  json,
   orgIdField,
   TAG,
   testResult,
   testResultSchema,
 } from './integration-doors.ts'
+import { auditOf, json } from './shared.ts'
 
 const DISPLAY: Record<ChatProvider, string> = { slack: 'Slack', teams: 'Microsoft Teams', discord: 'Discord' }
 

@@ -7,6 +7,7 @@ import { errorResponses } from '../errors.ts'
 import { actorOf, resolveOrgFilter, scopeOf } from '../principal.ts'
 import { pageQuery, paginated, timeQuery, uuidSchema } from '../schemas.ts'
 import { deliverySchema, deliveryStatusEnum, toDelivery } from './delivery-schemas.ts'
+import { jsonBody } from './shared.ts'
 
 const RECOVER_LIMIT = 10_000
 
@@ -83,23 +84,18 @@ export function deliveryRoutes(ctx: AppContext) {
         'Queues a new attempt for every failed (dead-lettered) delivery matching the filter that has not been ' +
         `retried already — e.g. one webhook since a time. At most ${RECOVER_LIMIT} per call; call again for more.`,
       request: {
-        body: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: z
-                .strictObject({
-                  ...filterFields,
-                  since: z.iso
-                    .datetime({ offset: true })
-                    .optional()
-                    .openapi({ description: 'Failed deliveries created at or after' }),
-                  until: z.iso.datetime({ offset: true }).optional().openapi({ description: 'and before' }),
-                })
-                .openapi('RecoverDeliveries'),
-            },
-          },
-        },
+        body: jsonBody(
+          z
+            .strictObject({
+              ...filterFields,
+              since: z.iso
+                .datetime({ offset: true })
+                .optional()
+                .openapi({ description: 'Failed deliveries created at or after' }),
+              until: z.iso.datetime({ offset: true }).optional().openapi({ description: 'and before' }),
+            })
+            .openapi('RecoverDeliveries'),
+        ),
       },
       responses: {
         202: {

@@ -4,11 +4,11 @@ import { type IncomingEvent, ingestEvents } from '../../delivery/ingest.ts'
 import type { Fanout } from '../../delivery/types.ts'
 import { EVENT_TYPES, isEventType } from '../../events/catalog.ts'
 import { newId } from '../../lib/ids.ts'
-import { getOrg } from '../../store/tenancy.ts'
 import { router } from '../env.ts'
 import { ApiError, type ErrorDetail, errorResponses } from '../errors.ts'
-import { type Principal, scopeOf } from '../principal.ts'
+import { type Principal, resolveOrgId } from '../principal.ts'
 import { uuidSchema } from '../schemas.ts'
+import { jsonBody } from './shared.ts'
 
 export const MAX_BATCH = 1000
 
@@ -44,7 +44,7 @@ type EventBody = z.infer<typeof eventBody>
 /** Resolves every event's organization with one lookup per distinct org, checking the caller may reach it. */
 async function toIncoming(ctx: AppContext, p: Principal, items: EventBody[], pathOf: (i: number) => string) {
   const problems: ErrorDetail[] = []
-  const orgOk = new Map<string, boolean>()
+  const orgIds = new Map<string, string>()
   const now = ctx.clock.now()
   const out: IncomingEvent[] = []
   for (const [i, e] of items.entries()) {
@@ -54,19 +54,11 @@ async function toIncoming(ctx: AppContext, p: Principal, items: EventBody[], pat
         message: `Unknown event type "${e.type}" (see GET /api/v1/event-types)`,
       })
     }
-    let orgId: string | undefined
-    if (p.scope === 'organization') {
-      if (e.orgId && e.orgId !== p.orgId) throw ApiError.notFound('Organization')
-      orgId = p.orgId
-    } else {
-      if (!e.orgId) throw ApiError.orgContextRequired()
-      let ok = orgOk.get(e.orgId)
-      if (ok === undefined) {
-        ok = (await getOrg(ctx.db.orm, scopeOf(p), e.orgId)) !== undefined
-        orgOk.set(e.orgId, ok)
-      }
-      if (!ok) throw ApiError.notFound('Organization')
-      orgId = e.orgId
+    const requested = e.orgId ?? ''
+    let orgId = orgIds.get(requested)
+    if (orgId === undefined) {
+      orgId = await resolveOrgId(ctx.db.orm, p, e.orgId)
+      orgIds.set(requested, orgId)
     }
     out.push({
       orgId,
@@ -99,7 +91,7 @@ export function eventRoutes(ctx: AppContext, fanouts: readonly Fanout[]) {
       description:
         'Stores the event and queues a delivery for every subscriber, in one transaction. Idempotent by `id` within ' +
         'the organization: a repeat answers 200 with `duplicate: true` and queues nothing.',
-      request: { body: { required: true, content: { 'application/json': { schema: eventBody } } } },
+      request: { body: jsonBody(eventBody) },
       responses: {
         202: { description: 'Stored and queued', content: { 'application/json': { schema: resultSchema } } },
         200: {
@@ -125,16 +117,9 @@ export function eventRoutes(ctx: AppContext, fanouts: readonly Fanout[]) {
       summary: 'Ingest up to 1,000 events',
       description: 'All or nothing: one invalid event rejects the batch. Each event is idempotent by its id.',
       request: {
-        body: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: z
-                .strictObject({ events: z.array(eventBody).min(1).max(MAX_BATCH) })
-                .openapi('EventBatch'),
-            },
-          },
-        },
+        body: jsonBody(
+          z.strictObject({ events: z.array(eventBody).min(1).max(MAX_BATCH) }).openapi('EventBatch'),
+        ),
       },
       responses: {
         202: {

@@ -5,13 +5,11 @@
  */
 
 import { z } from '@hono/zod-openapi'
-import type { Context } from 'hono'
 import { IntegrationError } from '../../integrations/errors.ts'
-import type { AuditContext, CheckOutcome, IntegrationView } from '../../integrations/service.ts'
-import type { AppEnv } from '../env.ts'
-import { ApiError, type ErrorDetail } from '../errors.ts'
-import { actorOf } from '../principal.ts'
+import type { CheckOutcome, IntegrationView } from '../../integrations/service.ts'
+import { ApiError, type ErrorDetail, errorResponses } from '../errors.ts'
 import { iso, timestamp, uuidSchema } from '../schemas.ts'
+import { json, jsonBody } from './shared.ts'
 
 export const TAG = 'Integration settings (Breeze)'
 
@@ -19,9 +17,11 @@ export const orgIdField = uuidSchema
   .optional()
   .openapi({ description: 'The organization; required for partner and system keys' })
 
-export function auditOf(c: Context<AppEnv>): AuditContext {
-  return { actor: actorOf(c.var.principal), requestId: c.var.requestId }
-}
+/** The query of a door's GET: only the organization. */
+export const orgQuery = z.object({ orgId: orgIdField })
+
+/** The optional body of a door's test route: only the organization. */
+export const orgOnlyBody = jsonBody(z.strictObject({ orgId: orgIdField }), false)
 
 export const integrationStateSchema = z
   .object({
@@ -137,7 +137,8 @@ export function flatCredentialField(field: string): string {
   return field.startsWith('credentials.') ? field.slice('credentials.'.length) : field
 }
 
-export const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
+/** The responses of a door's test route. */
+export const testRouteResponses = {
+  200: json(testResponseSchema, 'The test ran'),
+  ...errorResponses(400, 401, 404, 422),
+}

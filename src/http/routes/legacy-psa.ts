@@ -12,15 +12,8 @@ import { router } from '../env.ts'
 import { ApiError, errorResponses } from '../errors.ts'
 import { resolveOrgId } from '../principal.ts'
 import { iso, timestamp } from '../schemas.ts'
-import {
-  auditOf,
-  door,
-  json,
-  orgIdField,
-  TAG,
-  testResponse,
-  testResponseSchema,
-} from './integration-doors.ts'
+import { door, orgIdField, TAG, testResponse, testRouteResponses } from './integration-doors.ts'
+import { auditOf, json, jsonBody } from './shared.ts'
 
 const jsonObject = z.record(z.string(), z.unknown())
 
@@ -109,26 +102,18 @@ export function legacyPsaRoutes(ctx: AppContext) {
         'the stored ones (encrypted, never returned), `settings` replaces the settings when given. Changed ' +
         'credentials are verified with the vendor.',
       request: {
-        body: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: z
-                .strictObject({
-                  orgId: orgIdField,
-                  provider: providerField,
-                  credentials: jsonObject.openapi({
-                    description: 'As the provider’s credential schema says',
-                  }),
-                  settings: psaSettingsSchema.optional().openapi({
-                    description:
-                      'The PSA connection settings, as for /psa/connections (unknown keys are a 422)',
-                  }),
-                })
-                .openapi('SaveLegacyPsaSettings'),
-            },
-          },
-        },
+        body: jsonBody(
+          z
+            .strictObject({
+              orgId: orgIdField,
+              provider: providerField,
+              credentials: jsonObject.openapi({ description: 'As the provider’s credential schema says' }),
+              settings: psaSettingsSchema.optional().openapi({
+                description: 'The PSA connection settings, as for /psa/connections (unknown keys are a 422)',
+              }),
+            })
+            .openapi('SaveLegacyPsaSettings'),
+        ),
       },
       responses: { 200: saveResponse, ...errorResponses(400, 401, 404, 422) },
     }),
@@ -150,21 +135,16 @@ export function legacyPsaRoutes(ctx: AppContext) {
         'Updates the organization’s default PSA connection (or the named `provider`’s) in place. 404 when there ' +
         'is none.',
       request: {
-        body: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: z
-                .strictObject({
-                  orgId: orgIdField,
-                  provider: providerField.optional(),
-                  credentials: jsonObject.optional(),
-                  settings: psaSettingsSchema.optional(),
-                })
-                .openapi('UpdateLegacyPsaSettings'),
-            },
-          },
-        },
+        body: jsonBody(
+          z
+            .strictObject({
+              orgId: orgIdField,
+              provider: providerField.optional(),
+              credentials: jsonObject.optional(),
+              settings: psaSettingsSchema.optional(),
+            })
+            .openapi('UpdateLegacyPsaSettings'),
+        ),
       },
       responses: { 200: saveResponse, ...errorResponses(400, 401, 404, 422) },
     }),
@@ -188,16 +168,9 @@ export function legacyPsaRoutes(ctx: AppContext) {
         'outcome; `message` is the vendor’s answer when it refused. Recorded as the integration’s verification ' +
         'and audited as `psa.connection.test`, as for /psa/connections/{id}/test.',
       request: {
-        body: {
-          required: false,
-          content: {
-            'application/json': {
-              schema: z.strictObject({ orgId: orgIdField, provider: providerField.optional() }),
-            },
-          },
-        },
+        body: jsonBody(z.strictObject({ orgId: orgIdField, provider: providerField.optional() }), false),
       },
-      responses: { 200: json(testResponseSchema, 'The test ran'), ...errorResponses(400, 401, 404, 422) },
+      responses: testRouteResponses,
     }),
     async (c) => {
       const body = c.req.valid('json')

@@ -5,17 +5,18 @@ import { router } from '../env.ts'
 import { ApiError, errorResponses } from '../errors.ts'
 import { resolveOrgId } from '../principal.ts'
 import {
-  auditOf,
   door,
   flatCredentialField,
   integrationState,
   integrationStateSchema,
-  json,
   orgIdField,
+  orgOnlyBody,
+  orgQuery,
   TAG,
   testResponse,
-  testResponseSchema,
+  testRouteResponses,
 } from './integration-doors.ts'
+import { auditOf, json, jsonBody } from './shared.ts'
 
 /** Larger free-form configurations are refused: they are settings, not data. */
 const MAX_CONFIG_CHARS = 64 * 1024
@@ -79,7 +80,7 @@ export function monitoringRoutes(ctx: AppContext) {
       tags: [TAG],
       summary: 'Monitoring settings',
       description: 'The stored configuration object (API key masked), or `{}` when nothing is configured.',
-      request: { query: z.object({ orgId: orgIdField }) },
+      request: { query: orgQuery },
       responses: { 200: json(configSchema, 'The configuration'), ...errorResponses(400, 401, 404, 422) },
     }),
     async (c) => {
@@ -99,7 +100,7 @@ export function monitoringRoutes(ctx: AppContext) {
         'Replaces the configuration (the API key is kept unless given or null). `device.telemetry` events are then ' +
         'forwarded to `endpoint` in batches (deliveries with `targetType` `monitoring`), with the families ' +
         '`forwardEvents` selects. A new endpoint or key is verified with a real `patchbay.test` POST.',
-      request: { body: { required: true, content: { 'application/json': { schema: saveBody } } } },
+      request: { body: jsonBody(saveBody) },
       responses: {
         200: json(
           z.object({
@@ -141,13 +142,8 @@ export function monitoringRoutes(ctx: AppContext) {
       description:
         'POSTs a `patchbay.test` event to the saved endpoint, with the saved key. `success` only when it answers ' +
         '2xx; otherwise `message` is what it answered. Recorded as the integration’s verification.',
-      request: {
-        body: {
-          required: false,
-          content: { 'application/json': { schema: z.strictObject({ orgId: orgIdField }) } },
-        },
-      },
-      responses: { 200: json(testResponseSchema, 'The test ran'), ...errorResponses(400, 401, 404, 422) },
+      request: { body: orgOnlyBody },
+      responses: testRouteResponses,
     }),
     async (c) => {
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, c.req.valid('json')?.orgId)

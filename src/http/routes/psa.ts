@@ -1,8 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import type { Context } from 'hono'
 import type { AppContext } from '../../context.ts'
 import { IntegrationError } from '../../integrations/errors.ts'
-import type { AuditContext } from '../../integrations/service.ts'
 import {
   createConnection,
   deleteConnection,
@@ -18,11 +16,11 @@ import {
 } from '../../psa/service.ts'
 import { psaSettingsSchema } from '../../psa/settings.ts'
 import type { MappingRow } from '../../psa/store.ts'
-import type { AppEnv } from '../env.ts'
 import { router } from '../env.ts'
 import { ApiError, errorResponses, toErrorResponse } from '../errors.ts'
-import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
+import { resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
 import { idParams, iso, pageQuery, paginated, timestamp, uuidSchema } from '../schemas.ts'
+import { auditOf, json, jsonBody } from './shared.ts'
 
 const TAG = 'PSA'
 
@@ -194,15 +192,6 @@ function apiErrorOf(err: IntegrationError): ApiError {
   }
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
-function audit(c: Context<AppEnv>): AuditContext {
-  return { actor: actorOf(c.var.principal), requestId: c.var.requestId }
-}
-
 const CONNECTIONS = '/connections'
 
 export function psaRoutes(ctx: AppContext) {
@@ -260,24 +249,17 @@ export function psaRoutes(ctx: AppContext) {
         'with the vendor in the background (`pending_verify` → `active` or `error`). The response never ' +
         'contains the credentials; `hasCredentials` says they are stored. Names are unique per provider.',
       request: {
-        body: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: z
-                .strictObject({
-                  orgId: uuidSchema
-                    .optional()
-                    .openapi({ description: 'Required for partner and system keys' }),
-                  provider: providerEnum,
-                  name: z.string().trim().min(1, 'must not be empty').max(255),
-                  credentials: credentialsSchema,
-                  settings: psaSettingsSchema.optional(),
-                })
-                .openapi('CreatePsaConnection'),
-            },
-          },
-        },
+        body: jsonBody(
+          z
+            .strictObject({
+              orgId: uuidSchema.optional().openapi({ description: 'Required for partner and system keys' }),
+              provider: providerEnum,
+              name: z.string().trim().min(1, 'must not be empty').max(255),
+              credentials: credentialsSchema,
+              settings: psaSettingsSchema.optional(),
+            })
+            .openapi('CreatePsaConnection'),
+        ),
       },
       responses: { 201: json(connectionSchema, 'Created'), ...errorResponses(400, 401, 404, 422) },
     }),
@@ -288,7 +270,7 @@ export function psaRoutes(ctx: AppContext) {
         ctx,
         orgId,
         { provider: body.provider, name: body.name, credentials: body.credentials, settings: body.settings },
-        audit(c),
+        auditOf(c),
       )
       return c.json(toConnection(created), 201)
     },
@@ -319,20 +301,15 @@ export function psaRoutes(ctx: AppContext) {
         'the settings object.',
       request: {
         params: idParams,
-        body: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: z
-                .strictObject({
-                  name: z.string().trim().min(1, 'must not be empty').max(255).optional(),
-                  credentials: credentialsSchema.optional(),
-                  settings: psaSettingsSchema.optional(),
-                })
-                .openapi('UpdatePsaConnection'),
-            },
-          },
-        },
+        body: jsonBody(
+          z
+            .strictObject({
+              name: z.string().trim().min(1, 'must not be empty').max(255).optional(),
+              credentials: credentialsSchema.optional(),
+              settings: psaSettingsSchema.optional(),
+            })
+            .openapi('UpdatePsaConnection'),
+        ),
       },
       responses: { 200: json(connectionSchema, 'Updated'), ...errorResponses(401, 404, 422) },
     }),
@@ -343,7 +320,7 @@ export function psaRoutes(ctx: AppContext) {
         scopeOf(c.var.principal),
         c.req.valid('param').id,
         body,
-        audit(c),
+        auditOf(c),
       )
       return c.json(toConnection(updated), 200)
     },
@@ -372,7 +349,7 @@ export function psaRoutes(ctx: AppContext) {
         ctx,
         scopeOf(c.var.principal),
         c.req.valid('param').id,
-        audit(c),
+        auditOf(c),
       )
       return c.json(
         { success: true as const, id: integration.id, ticketMappingsRemoved: mappingsRemoved },
@@ -403,7 +380,7 @@ export function psaRoutes(ctx: AppContext) {
         ctx,
         scopeOf(c.var.principal),
         c.req.valid('param').id,
-        audit(c),
+        auditOf(c),
       )
       return c.json(
         {
@@ -467,16 +444,9 @@ export function psaRoutes(ctx: AppContext) {
         'hand, out of routing until a successful test or an activation.',
       request: {
         params: idParams,
-        body: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: z
-                .strictObject({ status: z.enum(['active', 'paused', 'error']) })
-                .openapi('PsaConnectionStatus'),
-            },
-          },
-        },
+        body: jsonBody(
+          z.strictObject({ status: z.enum(['active', 'paused', 'error']) }).openapi('PsaConnectionStatus'),
+        ),
       },
       responses: { 200: json(connectionSchema, 'Updated'), ...errorResponses(401, 404, 422) },
     }),
@@ -486,7 +456,7 @@ export function psaRoutes(ctx: AppContext) {
         scopeOf(c.var.principal),
         c.req.valid('param').id,
         c.req.valid('json').status,
-        audit(c),
+        auditOf(c),
       )
       return c.json(toConnection(updated), 200)
     },

@@ -5,17 +5,18 @@ import { router } from '../env.ts'
 import { ApiError, errorResponses } from '../errors.ts'
 import { resolveOrgId } from '../principal.ts'
 import {
-  auditOf,
   door,
   flatCredentialField,
   integrationState,
   integrationStateSchema,
-  json,
   orgIdField,
+  orgOnlyBody,
+  orgQuery,
   TAG,
   testResponse,
-  testResponseSchema,
+  testRouteResponses,
 } from './integration-doors.ts'
+import { auditOf, json, jsonBody } from './shared.ts'
 
 const ticketingSchema = z
   .object({
@@ -68,7 +69,7 @@ export function ticketingRoutes(ctx: AppContext) {
       tags: [TAG],
       summary: 'Ticketing settings',
       description: 'The stored settings (API key masked) and the integration’s state, or `{}` when none.',
-      request: { query: z.object({ orgId: orgIdField }) },
+      request: { query: orgQuery },
       responses: {
         200: json(z.union([ticketingSchema, z.object({})]), 'The settings'),
         ...errorResponses(400, 401, 404, 422),
@@ -91,7 +92,7 @@ export function ticketingRoutes(ctx: AppContext) {
         'Creates or updates the organization’s generic ticketing integration (fields given replace the stored ' +
         'ones). A new URL or key is verified with an authenticated `GET <apiUrl>`. With `autoCreate`, every new ' +
         'alert opens exactly one ticket (deliveries with `targetType` `ticketing`).',
-      request: { body: { required: true, content: { 'application/json': { schema: saveBody } } } },
+      request: { body: jsonBody(saveBody) },
       responses: {
         200: json(z.object({ success: z.boolean(), message: z.string(), data: ticketingSchema }), 'Saved'),
         ...errorResponses(400, 401, 404, 422),
@@ -120,13 +121,8 @@ export function ticketingRoutes(ctx: AppContext) {
       description:
         'An authenticated `GET <apiUrl>` with the saved key: `success` only when the API answers 2xx, otherwise ' +
         '`message` is its answer. Recorded as the integration’s verification.',
-      request: {
-        body: {
-          required: false,
-          content: { 'application/json': { schema: z.strictObject({ orgId: orgIdField }) } },
-        },
-      },
-      responses: { 200: json(testResponseSchema, 'The test ran'), ...errorResponses(400, 401, 404, 422) },
+      request: { body: orgOnlyBody },
+      responses: testRouteResponses,
     }),
     async (c) => {
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, c.req.valid('json')?.orgId)
