@@ -119,8 +119,10 @@ describe(`a worker killed mid-delivery (${servedUrl ? 'served' : 'embedded'})`, 
     }
     expect(seen.size).toBe(EVENTS)
     const duplicates = rx.received.length - seen.size
-    // At most what can be in flight to one target at once (16), plus as many answered attempts whose outcome
-    // was not yet written when the process died.
-    expect(duplicates).toBeLessThanOrEqual(32)
+    // Only attempts made before the kill can repeat: at most what can be in flight to one target at once (16), plus
+    // answered attempts whose outcome was not yet written (outcomes are batched for up to 20 ms, longer when a loaded
+    // machine slows the database; CI once went past 16 of those).
+    expect(duplicates).toBeLessThanOrEqual(beforeRestart)
+    expect(duplicates).toBeLessThanOrEqual(64)
   }, 300_000)
 })
