@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import pg from 'pg'
-import { type Database, dumpEmbedded, openEmbedded, openServed } from '../src/store/db.ts'
+import { type Database, openEmbedded, openServed, pgliteOf } from '../src/store/db.ts'
 import { migrateEmbedded, migrateServed } from '../src/store/migrate.ts'
 
 /**
@@ -35,7 +35,7 @@ export async function createTemplate(): Promise<string> {
   }
   const db = await openEmbedded({})
   await migrateEmbedded(db)
-  const dump = await dumpEmbedded(db)
+  const dump = await pgliteOf(db).dumpDataDir('none')
   await db.close()
   const file = `${process.env.TMPDIR ?? '/tmp'}/patchbay-test-template-${process.pid}.tar`
   fs.writeFileSync(file, Buffer.from(await dump.arrayBuffer()))

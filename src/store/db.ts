@@ -6,7 +6,6 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import pg from 'pg'
-import { type EmbeddedClient, startEmbeddedThread } from './embedded/client.ts'
 import * as schema from './schema/index.ts'
 
 export type Schema = typeof schema
@@ -186,19 +185,18 @@ export interface EmbeddedOptions {
 }
 
 export async function openEmbedded(opts: EmbeddedOptions): Promise<Database> {
-  const client = await startEmbeddedThread({
-    // PGlite runs a single backend, so WAL segments are created inline, in the thread that runs statements:
+  const client = await PGlite.create({
+    // PGlite runs a single backend, so WAL segments are created inline, in the thread that serves requests:
     // zero-filling 16 MB each time stalls everything for tens of ms (a WAL file need not be zeroed on a
     // non-copy-on-write filesystem to be valid: https://www.postgresql.org/docs/current/runtime-config-wal.html).
     // No bitmap scans: without autovacuum, the delivery queue's index fills with entries of rows already gone; a
     // plain index scan marks them dead as it passes (the next scan skips them), a bitmap scan never does, so every
     // claim would recheck all of them (twice as slow after a burst).
     startParams: [...PGlite.defaultStartParams, '-c', 'wal_init_zero=off', '-c', 'enable_bitmapscan=off'],
-    dataDir: opts.dataDir,
-    loadDataDir: opts.loadDataDir ? new Uint8Array(await opts.loadDataDir.arrayBuffer()) : undefined,
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
   })
-  // drizzle's PGlite driver calls only query and transaction, which the thread's handle answers.
-  const orm = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Orm
+  const orm = drizzlePglite({ client, schema }) as unknown as Orm
   const query: Querier['query'] = async (text, params) =>
     (await client.query(text, params ?? [])).rows as never[]
   return {
@@ -211,8 +209,9 @@ export async function openEmbedded(opts: EmbeddedOptions): Promise<Database> {
         fn({ query: async (text, params) => (await tx.query(text, params ?? [])).rows as never[] }),
       )
     },
-    listen(channel, fn) {
-      return client.listen(channel, fn)
+    async listen(channel, fn) {
+      const unlisten = await client.listen(channel, fn)
+      return unlisten
     },
     async close() {
       await client.close()
@@ -220,9 +219,9 @@ export async function openEmbedded(opts: EmbeddedOptions): Promise<Database> {
   }
 }
 
-/** The embedded database's data directory as a tarball, for test templates (`loadDataDir` takes it back). */
-export function dumpEmbedded(db: Database): Promise<Blob> {
-  return (db.orm as unknown as { $client: EmbeddedClient }).$client.dumpDataDir()
+/** The PGlite handle behind an embedded database, for dumping test templates. */
+export function pgliteOf(db: Database): PGlite {
+  return (db.orm as unknown as { $client: PGlite }).$client
 }
 
 /**
