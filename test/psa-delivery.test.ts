@@ -166,6 +166,38 @@ describe('vendor answers', () => {
     expect(mapping).toMatchObject({ status: 'In Progress', raw: { alertStatus: 'acknowledged' } })
   })
 
+  it('an escalation adds a note and moves the ticket to statusMap.escalated, but never reopens it', async () => {
+    const id = await connect('connectwise', {
+      ...automationSettings('connectwise', cw),
+      statusMap: { escalated: 'In Progress', resolved: 'Resolved' },
+    })
+    await emit('alert.triggered', alertData('esc-1'))
+    await h.worker.drain()
+    expect(
+      (await emit('alert.escalated', { alertId: 'esc-1', escalatedTo: 'Tier 2' })).deliveriesQueued,
+    ).toBe(1)
+    await h.worker.drain()
+    const [ticket] = ticketsOf(cw, 'esc-1')
+    expect(ticket).toMatchObject({
+      status: 'In Progress',
+      notes: [{ text: expect.stringContaining('Alert escalated to Tier 2'), internal: true }],
+    })
+    const [mapping] = (await api('GET', `${API}/${id}/tickets`)).body.data
+    expect(mapping).toMatchObject({ status: 'In Progress', raw: { alertStatus: 'triggered' } })
+
+    await emit('alert.resolved', { alertId: 'esc-1' })
+    await emit('alert.escalated', { alertId: 'esc-1', escalatedTo: 'Tier 3' })
+    await h.worker.drain()
+    expect(ticketsOf(cw, 'esc-1')[0]).toMatchObject({ status: 'Resolved' })
+    expect(ticketsOf(cw, 'esc-1')[0]?.notes).toHaveLength(3)
+    expect((await deliveries(id)).map((d) => d.status)).toEqual([
+      'delivered',
+      'delivered',
+      'delivered',
+      'delivered',
+    ])
+  })
+
   it('a paused connection fails what is queued for it; a deleted one too', async () => {
     const id = await connect('connectwise')
     await emit('alert.triggered', alertData('p-1'))
@@ -301,5 +333,29 @@ describe('which connection', () => {
     expect((await emit('alert.resolved', { alertId: 's-crit' })).deliveriesQueued).toBe(1)
     expect((await emit('device.offline', { deviceId: 'dev-1' })).deliveriesQueued).toBe(0)
     expect((await emit('alert.triggered', { severity: 'critical' })).deliveriesQueued).toBe(0)
+  })
+
+  it('an alert left out at its severity gets a ticket once escalated into a wanted one', async () => {
+    await connect('connectwise', { ...automationSettings('connectwise', cw), severities: ['critical'] })
+    expect((await emit('alert.triggered', alertData('e-up', { severity: 'warning' }))).deliveriesQueued).toBe(
+      0,
+    )
+    expect((await emit('alert.escalated', alertData('e-up', { severity: 'warning' }))).deliveriesQueued).toBe(
+      0,
+    )
+    expect(
+      (await emit('alert.escalated', alertData('e-up', { escalatedTo: 'Tier 2' }))).deliveriesQueued,
+    ).toBe(1)
+    await h.worker.drain()
+    const tickets = ticketsOf(cw, 'e-up')
+    expect(tickets).toHaveLength(1)
+    expect(tickets[0]?.notes ?? []).toHaveLength(0)
+    // From then on the alert has its ticket: a further escalation is a note on it, not a second ticket.
+    expect(
+      (await emit('alert.escalated', alertData('e-up', { escalatedTo: 'Tier 3' }))).deliveriesQueued,
+    ).toBe(1)
+    await h.worker.drain()
+    expect(ticketsOf(cw, 'e-up')).toHaveLength(1)
+    expect(ticketsOf(cw, 'e-up')[0]?.notes).toMatchObject([{ text: expect.stringContaining('Tier 3') }])
   })
 })

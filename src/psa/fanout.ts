@@ -16,7 +16,7 @@ import { alertIdOf, deviceIdOf } from './ticket-text.ts'
 export const PSA_TARGET = 'psa'
 
 /** What a PSA delivery does, in its `operation` column. */
-export type PsaAction = 'create_ticket' | 'acknowledge' | 'resolve'
+export type PsaAction = 'create_ticket' | 'acknowledge' | 'escalate' | 'resolve'
 
 export interface PsaOperation {
   action: PsaAction
@@ -26,6 +26,7 @@ export interface PsaOperation {
 const ACTIONS: Readonly<Record<string, PsaAction>> = {
   'alert.triggered': 'create_ticket',
   'alert.acknowledged': 'acknowledge',
+  'alert.escalated': 'escalate',
   'alert.resolved': 'resolve',
 }
 
@@ -50,9 +51,10 @@ RETURNING org_id, event_id`
  * `alert.triggered` goes to the connection routing chooses (see targets.ts) when its `autoCreateTickets` is on,
  * and claims the alert's mapping row there at once (`pending`), so later events of the alert follow it to the
  * same connection whatever routing says by then. A repeated `alert.triggered` (another event id) is delivered
- * to that connection too, where it finds the ticket and does nothing. `alert.acknowledged` and `alert.resolved`
- * go where the alert's mapping is (the ticket may still be on its way: they wait for it), and nowhere for an
- * alert that has none.
+ * to that connection too, where it finds the ticket and does nothing. `alert.acknowledged`, `alert.escalated` and
+ * `alert.resolved` go where the alert's mapping is (the ticket may still be on its way: they wait for it), and
+ * nowhere for an alert that has none, except that an escalation of an alert without a ticket (one whose severity
+ * was left out when it triggered, say) is routed as a new alert: escalated into a wanted severity, it gets one.
  * Events without an alert id, and organizations without PSA connections, cost one query at most.
  */
 export function psaFanout(ctx: AppContext): Fanout {
@@ -128,10 +130,12 @@ async function routeEvents(
     if (!alertId || !action) continue
     const key = alertKey(e.orgId, alertId)
     let target = mapped.get(key)
+    let act = action
     if (!target) {
       // An alert Patchbay made no ticket for (triggered before the connection existed, or filtered out by
-      // severity) gets no notes either.
-      if (action !== 'create_ticket') continue
+      // severity) gets no notes either; escalated, it is weighed again as a new alert.
+      if (action === 'escalate') act = 'create_ticket'
+      if (act !== 'create_ticket') continue
       const context = { ...(raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {}) }
       context.eventType = e.type
       const chosen = chooseConnection(rulesOf.get(e.orgId) ?? [], byId, psaOf.get(e.orgId) ?? [], context)
@@ -146,7 +150,7 @@ async function routeEvents(
       mapped.set(key, chosen.id)
       target = chosen.id
     }
-    const operation: PsaOperation = { action, alertId }
+    const operation: PsaOperation = { action: act, alertId }
     out.push({
       orgId: e.orgId,
       targetId: target,

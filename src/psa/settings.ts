@@ -22,8 +22,9 @@ const settingsObject = z.strictObject({
     .optional()
     .openapi({
       description:
-        '`alert.triggered` creates one ticket per alert; `alert.acknowledged` adds an internal note; ' +
-        '`alert.resolved` adds a note and moves the ticket to `statusMap.resolved`. Default false.',
+        '`alert.triggered` creates one ticket per alert; `alert.acknowledged` and `alert.escalated` add an ' +
+        'internal note (an escalated alert without a ticket is weighed as a new one); `alert.resolved` adds a ' +
+        'note and moves the ticket to `statusMap.resolved`. Default false.',
     }),
   defaultBoard: name('Board (ConnectWise) tickets are created on').optional(),
   defaultQueue: name(
@@ -44,6 +45,7 @@ const settingsObject = z.strictObject({
     .strictObject({
       resolved: name('Status a ticket moves to when its alert resolves').optional(),
       acknowledged: name('Status a ticket moves to when its alert is acknowledged').optional(),
+      escalated: name('Status a ticket moves to when its alert is escalated').optional(),
     })
     .optional()
     .openapi({ description: "Alert state → the vendor's ticket status name" }),

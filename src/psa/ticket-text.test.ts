@@ -59,6 +59,21 @@ describe('ticket text', () => {
     )
   })
 
+  it('writes notes for escalations, naming the tier and severity the event gives', () => {
+    expect(
+      noteText(
+        event('alert.escalated', { alertId: 'a', escalatedTo: 'Tier 2', severity: 'critical' }),
+        undefined,
+      ),
+    ).toBe('Alert escalated to Tier 2 (severity critical) at 2026-02-18T12:00:00.000Z.')
+    expect(noteText(event('alert.escalated', { alertId: 'a', escalatedBy: 'Eve' }), undefined)).toBe(
+      'Alert escalated by Eve at 2026-02-18T12:00:00.000Z.',
+    )
+    expect(ticketText(event('alert.escalated', { alertId: 'a' }), undefined).description).toContain(
+      'Escalated: 2026-02-18T12:00:00.000Z',
+    )
+  })
+
   it('finds the alert and device ids, flat or nested, and refuses absurd ones', () => {
     expect(alertIdOf({ alertId: 'x' })).toBe('x')
     expect(alertIdOf({ alert: { id: 42 } })).toBe('42')

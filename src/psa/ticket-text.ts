@@ -52,7 +52,7 @@ export function ticketText(event: PatchbayEvent, consoleUrl: string | undefined)
     n.alert?.name ? `Alert: ${n.alert.name}` : undefined,
     severity ? `Severity: ${severity}` : undefined,
     deviceLine,
-    `Triggered: ${event.timestamp}`,
+    `${event.type === 'alert.escalated' ? 'Escalated' : 'Triggered'}: ${event.timestamp}`,
     '',
     n.text,
     ...(n.facts?.length ? ['', ...n.facts.map((f) => `${f.name}: ${f.value}`)] : []),
@@ -63,13 +63,30 @@ export function ticketText(event: PatchbayEvent, consoleUrl: string | undefined)
   return { title: truncate(n.title, 255), description: truncate(description, 8000) }
 }
 
-/** The internal note for `alert.acknowledged` and `alert.resolved`. */
+/** "Alert escalated to Tier 2 (severity critical)": the tier and severity, where the event names them. */
+function escalation(data: Record<string, unknown>): string {
+  const to = str(data.escalatedTo) ?? str(data.tier) ?? str(data.level) ?? str(data.escalationLevel)
+  const severity = str(data.severity) ?? str(obj(data.alert)?.severity)
+  return `Alert escalated${to ? ` to ${to}` : ''}${severity ? ` (severity ${severity})` : ''}`
+}
+
+/** The internal note for `alert.acknowledged`, `alert.escalated` and `alert.resolved`. */
 export function noteText(event: PatchbayEvent, consoleUrl: string | undefined): string {
   const n = notificationFromEvent(event, { consoleUrl })
   const data = obj(event.data) ?? {}
   const who =
-    str(data.acknowledgedBy) ?? str(data.resolvedBy) ?? str(data.userName) ?? str(data.user) ?? str(data.by)
-  const what = event.type === 'alert.resolved' ? 'Alert resolved' : 'Alert acknowledged'
+    str(data.acknowledgedBy) ??
+    str(data.resolvedBy) ??
+    str(data.escalatedBy) ??
+    str(data.userName) ??
+    str(data.user) ??
+    str(data.by)
+  const what =
+    event.type === 'alert.resolved'
+      ? 'Alert resolved'
+      : event.type === 'alert.escalated'
+        ? escalation(data)
+        : 'Alert acknowledged'
   const message = str(data.message) ?? str(data.note) ?? str(data.comment)
   return truncate(
     lines(

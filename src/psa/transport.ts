@@ -48,7 +48,7 @@ interface Target {
 function parseOperation(raw: unknown): PsaOperation | undefined {
   if (!raw || typeof raw !== 'object') return undefined
   const o = raw as Record<string, unknown>
-  const actions: PsaAction[] = ['create_ticket', 'acknowledge', 'resolve']
+  const actions: PsaAction[] = ['create_ticket', 'acknowledge', 'escalate', 'resolve']
   if (!actions.includes(o.action as PsaAction) || typeof o.alertId !== 'string') return undefined
   return { action: o.action as PsaAction, alertId: o.alertId }
 }
@@ -70,8 +70,8 @@ function summary(action: PsaAction, m: Pick<MappingRow, 'alertId'>, t: Record<st
 
 /**
  * PSA ticket operations as deliveries (`target_type` `psa`, `target_id` the connection, `operation`
- * `{action, alertId}`): create the alert's ticket, add the acknowledgement note, add the resolution note and
- * move the ticket to the connection's resolved status. The vendor's answer decides the outcome: rate limits,
+ * `{action, alertId}`): create the alert's ticket, add the acknowledgement or escalation note, add the resolution
+ * note and move the ticket to the connection's resolved status. The vendor's answer decides the outcome: rate limits,
  * timeouts, conflicts and outages are retried (Retry-After honoured), other refusals fail at once with the
  * vendor's message, which the delivery history shows.
  */
@@ -234,12 +234,14 @@ export function psaTransport(ctx: AppContext): Transport {
     }
     const resolving = op.action === 'resolve'
     const alreadyResolved = mapping.alertStatus === 'resolved'
-    // An acknowledgement arriving after the resolution must not reopen the ticket.
+    // An acknowledgement or escalation arriving after the resolution must not reopen the ticket.
     const wanted = resolving
       ? t.settings.statusMap?.resolved
       : alreadyResolved
         ? undefined
-        : t.settings.statusMap?.acknowledged
+        : op.action === 'escalate'
+          ? t.settings.statusMap?.escalated
+          : t.settings.statusMap?.acknowledged
     let status = mapping.status
     let synced = false
     if (wanted && !sameStatus(mapping.status, wanted)) {
@@ -252,7 +254,13 @@ export function psaTransport(ctx: AppContext): Transport {
       mapping.id,
       {
         status,
-        alertStatus: resolving || alreadyResolved ? 'resolved' : 'acknowledged',
+        // An escalation changes the alert's tier, not whether anyone has acknowledged it.
+        alertStatus:
+          resolving || alreadyResolved
+            ? 'resolved'
+            : op.action === 'escalate'
+              ? mapping.alertStatus
+              : 'acknowledged',
         ...(synced ? { lastSyncAt: now } : {}),
       },
       now,
