@@ -266,6 +266,92 @@ describe('one ticket per alert', () => {
   })
 })
 
+describe('events of an alert out of order', () => {
+  const at = (offsetMs: number) => new Date(h.clock.now().getTime() + offsetMs).toISOString()
+  async function send(type: string, data: Record<string, unknown>, timestamp: string) {
+    const r = await api('POST', '/api/v1/events', { type, data, timestamp })
+    expect([200, 202]).toContain(r.status)
+    return r.body as { deliveriesQueued: number }
+  }
+  const kept = async () =>
+    (
+      await h.ctx.db.query<{ event_type: string }>(
+        'SELECT event_type FROM psa_early_alert_events WHERE org_id = $1',
+        [org.id],
+      )
+    ).map((r) => r.event_type)
+
+  async function settle() {
+    for (let i = 0; i < 6; i++) {
+      await h.worker.drain()
+      if ((await deliveries(connection)).every((d) => d.status === 'delivered')) return
+      h.clock.advance(60_000)
+    }
+  }
+  let connection: string
+
+  it('an acknowledgement and a resolution sent before their trigger end the ticket as in order', async () => {
+    connection = await connect('connectwise', {
+      ...automationSettings('connectwise', cw),
+      statusMap: { acknowledged: 'In Progress', resolved: 'Resolved' },
+    })
+    expect((await send('alert.resolved', { alertId: 'ooo-1' }, at(2000))).deliveriesQueued).toBe(0)
+    expect(
+      (await send('alert.acknowledged', { alertId: 'ooo-1', acknowledgedBy: 'Ann' }, at(1000)))
+        .deliveriesQueued,
+    ).toBe(0)
+    expect(await kept()).toHaveLength(2)
+    expect((await send('alert.triggered', alertData('ooo-1'), at(0))).deliveriesQueued).toBe(1)
+    expect(await kept()).toEqual([])
+    await settle()
+    const [ticket] = ticketsOf(cw, 'ooo-1')
+    expect(ticket?.status).toBe('Resolved')
+    expect(ticket?.notes.map((n) => n.text.split(' at ')[0])).toEqual(
+      expect.arrayContaining(['Alert acknowledged by Ann', 'Alert resolved']),
+    )
+    expect((await deliveries(connection)).map((d) => [d.event, d.status]).sort()).toEqual([
+      ['alert.acknowledged', 'delivered'],
+      ['alert.resolved', 'delivered'],
+      ['alert.triggered', 'delivered'],
+    ])
+    const [mapping] = (await api('GET', `${API}/${connection}/tickets`)).body.data
+    expect(mapping).toMatchObject({ status: 'Resolved', raw: { alertStatus: 'resolved' } })
+  })
+
+  it('within one batch too, and not for a resolution older than the trigger (an earlier life of the alert)', async () => {
+    connection = await connect('connectwise')
+    const r = await api('POST', '/api/v1/events/batch', {
+      events: [
+        { orgId: org.id, type: 'alert.resolved', data: { alertId: 'ooo-2' }, timestamp: at(1000) },
+        { orgId: org.id, type: 'alert.triggered', data: alertData('ooo-2'), timestamp: at(0) },
+        { orgId: org.id, type: 'alert.resolved', data: { alertId: 'ooo-3' }, timestamp: at(-60_000) },
+        { orgId: org.id, type: 'alert.triggered', data: alertData('ooo-3'), timestamp: at(0) },
+      ],
+    })
+    expect(r.status, JSON.stringify(r.body)).toBe(202)
+    await settle()
+    expect(ticketsOf(cw, 'ooo-2')[0]?.status).toBe('Resolved')
+    expect(ticketsOf(cw, 'ooo-3')[0]).toMatchObject({ status: 'New', notes: [] })
+    expect(await kept()).toEqual([])
+  })
+
+  it('waits an hour at most, and only where tickets are made automatically', async () => {
+    connection = await connect('connectwise')
+    await send('alert.resolved', { alertId: 'ooo-4' }, at(0))
+    h.clock.advance(61 * 60_000)
+    await send('alert.triggered', alertData('ooo-4'), at(-61 * 60_000 + 1))
+    await settle()
+    expect(ticketsOf(cw, 'ooo-4')[0]).toMatchObject({ status: 'New', notes: [] })
+    // The next early event clears what has expired.
+    await send('alert.acknowledged', { alertId: 'ooo-5' }, at(0))
+    expect(await kept()).toEqual(['alert.acknowledged'])
+
+    await api('PATCH', `${API}/${connection}`, { settings: { autoCreateTickets: false } })
+    await send('alert.resolved', { alertId: 'ooo-6' }, at(0))
+    expect(await kept()).toEqual(['alert.acknowledged'])
+  })
+})
+
 describe('which connection', () => {
   it('follows routing rules, else the default PSA connection, and leaves alerts routed elsewhere alone', async () => {
     const cwId = await connect('connectwise')

@@ -49,14 +49,12 @@ export async function ingestEvents(
     )
     const key = (orgId: string, id: string) => `${orgId}\u0000${id}`
     // A repeated id in one batch: the first occurrence is the one stored.
-    const dataOf = new Map<string, unknown>()
-    for (const e of events) if (!dataOf.has(key(e.orgId, e.id))) dataOf.set(key(e.orgId, e.id), e.data ?? {})
-    const stored: StoredEvent[] = inserted.map((r) => ({
-      orgId: r.org_id,
-      id: r.id,
-      type: r.type,
-      data: dataOf.get(key(r.org_id, r.id)),
-    }))
+    const firstOf = new Map<string, IncomingEvent>()
+    for (const e of events) if (!firstOf.has(key(e.orgId, e.id))) firstOf.set(key(e.orgId, e.id), e)
+    const stored: StoredEvent[] = inserted.map((r) => {
+      const e = firstOf.get(key(r.org_id, r.id))
+      return { orgId: r.org_id, id: r.id, type: r.type, data: e?.data ?? {}, occurredAt: e?.occurredAt ?? now }
+    })
     const counts = new Map<string, number>()
     for (const e of stored) counts.set(key(e.orgId, e.id), 0)
     let total = 0

@@ -94,6 +94,7 @@ export interface StoredEvent {
   type: string
   /** The payload as stored: fan-outs that route by it need not read it back. */
   data: unknown
+  occurredAt: Date
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.ts'
 import type { Fanout, StoredEvent } from '../delivery/types.ts'
 import type { Querier } from '../store/db.ts'
-import { readSettings, severityOf, severityWanted } from './settings.ts'
+import { automationEnabled, readSettings, severityOf, severityWanted } from './settings.ts'
 import {
   type CandidateIntegration,
   candidateOf,
@@ -37,6 +37,24 @@ SELECT patchbay_uuid_v7($1), v.org_id, v.connection_id, v.alert_id, v.device_id,
 FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS v(org_id, connection_id, alert_id, device_id)
 ON CONFLICT (connection_id, alert_id) DO NOTHING`
 
+/** How long an alert event that came before its alert's ticket waits for it (see psa_early_alert_events). */
+export const EARLY_EVENT_WINDOW_MS = 60 * 60_000
+
+const EARLY_INSERT_SQL = `
+WITH expired AS (
+  DELETE FROM psa_early_alert_events WHERE created_at < $7
+)
+INSERT INTO psa_early_alert_events (org_id, event_id, alert_id, event_type, occurred_at, created_at)
+SELECT v.org_id, v.event_id, v.alert_id, v.event_type, v.occurred_at, $1
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+  AS v(org_id, event_id, alert_id, event_type, occurred_at)
+ON CONFLICT (org_id, event_id) DO NOTHING`
+
+const EARLY_TAKE_SQL = `
+DELETE FROM psa_early_alert_events
+WHERE (org_id, alert_id) IN (SELECT * FROM unnest($1::uuid[], $2::text[])) AND created_at >= $3
+RETURNING org_id, event_id, alert_id, event_type, occurred_at`
+
 const DELIVERIES_SQL = `
 INSERT INTO deliveries (id, org_id, target_type, target_id, event_id, event_type, operation, status, attempts,
                         next_attempt_at, created_at, updated_at)
@@ -55,6 +73,9 @@ RETURNING org_id, event_id`
  * `alert.resolved` go where the alert's mapping is (the ticket may still be on its way: they wait for it), and
  * nowhere for an alert that has none, except that an escalation of an alert without a ticket (one whose severity
  * was left out when it triggered, say) is routed as a new alert: escalated into a wanted severity, it gets one.
+ * Senders retry and batch, so an acknowledgement or resolution may come before its trigger: in an organization
+ * with ticket automation it is kept for an hour (psa_early_alert_events) and delivered once the alert's ticket
+ * is routed, if it happened at or after the trigger.
  * Events without an alert id, and organizations without PSA connections, cost one query at most.
  */
 export function psaFanout(ctx: AppContext): Fanout {
@@ -121,7 +142,16 @@ async function routeEvents(
   for (const c of psa) psaOf.set(c.orgId, [...(psaOf.get(c.orgId) ?? []), c])
   const mapped = new Map(mappingRows.map((m) => [alertKey(m.org_id, m.alert_id), m.connection_id]))
 
-  const newMappings: { orgId: string; connectionId: string; alertId: string; deviceId: string | null }[] = []
+  const newMappings: {
+    orgId: string
+    connectionId: string
+    alertId: string
+    deviceId: string | null
+    occurredAt: Date
+  }[] = []
+  const early: StoredEvent[] = []
+  const automated = (orgId: string) =>
+    (psaOf.get(orgId) ?? []).some((c) => automationEnabled(readSettings(c.settings)))
   const out: { orgId: string; targetId: string; eventId: string; eventType: string; operation: string }[] = []
   for (const e of events) {
     const raw = dataOf.get(`${e.orgId}\u0000${e.id}`)
@@ -135,7 +165,10 @@ async function routeEvents(
       // An alert Patchbay made no ticket for (triggered before the connection existed, or filtered out by
       // severity) gets no notes either; escalated, it is weighed again as a new alert.
       if (action === 'escalate') act = 'create_ticket'
-      if (act !== 'create_ticket') continue
+      if (act !== 'create_ticket') {
+        if (automated(e.orgId)) early.push(e)
+        continue
+      }
       const context = { ...(raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {}) }
       context.eventType = e.type
       const chosen = chooseConnection(rulesOf.get(e.orgId) ?? [], byId, psaOf.get(e.orgId) ?? [], context)
@@ -145,6 +178,7 @@ async function routeEvents(
         connectionId: chosen.id,
         alertId,
         deviceId: deviceIdOf(raw) ?? null,
+        occurredAt: e.occurredAt,
       })
       // Later events of this alert in the same batch follow it.
       mapped.set(key, chosen.id)
@@ -158,6 +192,22 @@ async function routeEvents(
       eventType: e.type,
       operation: JSON.stringify(operation),
     })
+  }
+  out.push(...(await takeEarly(q, newMappings, early, now)))
+  if (early.length > 0) {
+    await q.query(
+      EARLY_INSERT_SQL,
+      [
+        now,
+        early.map((e) => e.orgId),
+        early.map((e) => e.id),
+        early.map((e) => alertIdOf(e.data) as string),
+        early.map((e) => e.type),
+        early.map((e) => e.occurredAt),
+        new Date(now.getTime() - EARLY_EVENT_WINDOW_MS),
+      ],
+      'pb_psa_fanout_early_insert',
+    )
   }
   if (newMappings.length > 0) {
     await q.query(
@@ -186,4 +236,80 @@ async function routeEvents(
     'pb_psa_fanout_deliveries',
   )
   return rows.map((r) => ({ orgId: r.org_id, eventId: r.event_id }))
+}
+
+interface Routed {
+  orgId: string
+  targetId: string
+  eventId: string
+  eventType: string
+  operation: string
+}
+
+/**
+ * The alert events that came before the alerts routed now (kept from earlier batches, or earlier in this one):
+ * their operations, for the new tickets' connections. Those kept are taken out of keeping (older than the
+ * window, they are left to expire); those of this batch are taken out of `early`. Events older than the trigger belong to an earlier life of the alert and are dropped.
+ */
+async function takeEarly(
+  q: Querier,
+  routed: { orgId: string; connectionId: string; alertId: string; occurredAt: Date }[],
+  early: StoredEvent[],
+  now: Date,
+): Promise<Routed[]> {
+  if (routed.length === 0) return []
+  const key = (orgId: string, alertId: string) => `${orgId}\u0000${alertId}`
+  const triggers = new Map(routed.map((r) => [key(r.orgId, r.alertId), r]))
+  const kept = await q.query<{
+    org_id: string
+    event_id: string
+    alert_id: string
+    event_type: string
+    occurred_at: Date
+  }>(
+    EARLY_TAKE_SQL,
+    [
+      routed.map((r) => r.orgId),
+      routed.map((r) => r.alertId),
+      new Date(now.getTime() - EARLY_EVENT_WINDOW_MS),
+    ],
+    'pb_psa_fanout_early_take',
+  )
+  const candidates = [
+    ...kept.map((k) => ({
+      orgId: k.org_id,
+      eventId: k.event_id,
+      alertId: k.alert_id,
+      type: k.event_type,
+      occurredAt: new Date(k.occurred_at),
+    })),
+    ...early.map((e) => ({
+      orgId: e.orgId,
+      eventId: e.id,
+      alertId: alertIdOf(e.data) as string,
+      type: e.type,
+      occurredAt: e.occurredAt,
+    })),
+  ]
+  const taken = new Set<string>()
+  const out: Routed[] = []
+  for (const c of candidates.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime())) {
+    const trigger = triggers.get(key(c.orgId, c.alertId))
+    const action = ACTIONS[c.type]
+    if (!trigger || !action) continue
+    taken.add(key(c.orgId, c.eventId))
+    if (c.occurredAt < trigger.occurredAt) continue
+    out.push({
+      orgId: c.orgId,
+      targetId: trigger.connectionId,
+      eventId: c.eventId,
+      eventType: c.type,
+      operation: JSON.stringify({ action, alertId: c.alertId } satisfies PsaOperation),
+    })
+  }
+  for (let i = early.length - 1; i >= 0; i--) {
+    const e = early[i] as StoredEvent
+    if (taken.has(key(e.orgId, e.id))) early.splice(i, 1)
+  }
+  return out
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 import { integrations } from './integrations.ts'
 import { orgs } from './tenancy.ts'
 
@@ -98,5 +98,30 @@ export const psaSyncRuns = pgTable(
       .on(t.connectionId)
       .where(sql`${t.status} IN ('queued', 'running')`),
     index('psa_sync_runs_connection_idx').on(t.connectionId, t.queuedAt),
+  ],
+)
+
+/**
+ * Alert events that reached Patchbay before their alert had a ticket (an acknowledgement or resolution sent
+ * ahead of its `alert.triggered`, as retried or batched senders do). When the alert's ticket mapping is made,
+ * those that happened at or after the trigger are delivered to it, so the ticket ends as it would have in order.
+ * Kept for an hour (see psa/fanout.ts), org-wide: the connection is not known until the trigger is routed.
+ */
+export const psaEarlyAlertEvents = pgTable(
+  'psa_early_alert_events',
+  {
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => orgs.id),
+    eventId: text('event_id').notNull(),
+    alertId: text('alert_id').notNull(),
+    eventType: text('event_type').notNull(),
+    occurredAt: at('occurred_at').notNull(),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.eventId] }),
+    index('psa_early_alert_events_alert_idx').on(t.orgId, t.alertId),
+    index('psa_early_alert_events_created_idx').on(t.createdAt),
   ],
 )
