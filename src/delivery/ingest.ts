@@ -53,7 +53,13 @@ export async function ingestEvents(
     for (const e of events) if (!firstOf.has(key(e.orgId, e.id))) firstOf.set(key(e.orgId, e.id), e)
     const stored: StoredEvent[] = inserted.map((r) => {
       const e = firstOf.get(key(r.org_id, r.id))
-      return { orgId: r.org_id, id: r.id, type: r.type, data: e?.data ?? {}, occurredAt: e?.occurredAt ?? now }
+      return {
+        orgId: r.org_id,
+        id: r.id,
+        type: r.type,
+        data: e?.data ?? {},
+        occurredAt: e?.occurredAt ?? now,
+      }
     })
     const counts = new Map<string, number>()
     for (const e of stored) counts.set(key(e.orgId, e.id), 0)
