@@ -107,13 +107,22 @@ describe.each(Object.keys(PSA_STANDINS))('%s', (provider) => {
       const r = await api('POST', '/api/v1/events', org.token, { id, type: 'alert.triggered', data })
       expect(r).toMatchObject({ status: 202, body: { duplicate: false, deliveriesQueued: 1 } })
     }
-    // Both deliveries are attempted at once: one claims the alert and creates, the other waits for it.
+    // Both deliveries are usually attempted at once: one claims the alert and creates, the other waits for it. On
+    // a loaded machine the second may start only after the first has finished: it finds the ticket made.
     expect(await h.worker.drain()).toBe(2)
     const first = await api('GET', `/api/v1/deliveries?targetType=psa&targetId=${connectionId}`, org.token)
-    expect(first.body.data.map((d: { status: string }) => d.status).sort()).toEqual(['delivered', 'retrying'])
-    expect(first.body.data.find((d: { status: string }) => d.status === 'retrying').errorMessage).toMatch(
-      /Another attempt is creating the ticket/,
-    )
+    const statuses = first.body.data.map((d: { status: string }) => d.status).sort()
+    if (statuses[1] === 'retrying') {
+      expect(statuses).toEqual(['delivered', 'retrying'])
+      expect(first.body.data.find((d: { status: string }) => d.status === 'retrying').errorMessage).toMatch(
+        /Another attempt is creating the ticket/,
+      )
+    } else {
+      expect(statuses).toEqual(['delivered', 'delivered'])
+      expect(
+        first.body.data.map((d: { responseBody: string }) => JSON.parse(d.responseBody).alreadyExisted),
+      ).toContain(true)
+    }
     expect(s.tickets()).toHaveLength(1)
     h.clock.advance(60_000)
     await h.worker.drain()

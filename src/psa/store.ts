@@ -186,10 +186,44 @@ export async function releaseClaim(
     )
 }
 
+/**
+ * Takes the alert's ticket for one follow-up operation (a note, a status change) by this delivery, so two
+ * operations on one ticket never interleave: without it, an acknowledgement read before a resolution was
+ * recorded could move the ticket back from resolved. Returns the mapping as it stands once taken, or undefined
+ * while another delivery holds it (until its `claimUntil`). The creation claim uses the same columns; this one
+ * applies only once the ticket exists. `updateMapping` with `claimedBy: null` gives it back.
+ */
+export async function claimTicket(
+  db: Executor,
+  c: { id: string; deliveryId: string; now: Date; until: Date },
+): Promise<MappingRow | undefined> {
+  const [row] = await db
+    .update(psaTicketMappings)
+    .set({ claimedBy: c.deliveryId, claimUntil: c.until })
+    .where(
+      and(
+        eq(psaTicketMappings.id, c.id),
+        sql`${psaTicketMappings.externalTicketId} IS NOT NULL`,
+        or(
+          isNull(psaTicketMappings.claimUntil),
+          sql`${psaTicketMappings.claimUntil} <= ${c.now}`,
+          eq(psaTicketMappings.claimedBy, c.deliveryId),
+        ),
+      ),
+    )
+    .returning()
+  return row
+}
+
 export async function updateMapping(
   db: Executor,
   id: string,
-  set: Partial<Pick<MappingRow, 'status' | 'alertStatus' | 'lastNoteEventId' | 'lastSyncAt' | 'title'>>,
+  set: Partial<
+    Pick<
+      MappingRow,
+      'status' | 'alertStatus' | 'lastNoteEventId' | 'lastSyncAt' | 'title' | 'claimedBy' | 'claimUntil'
+    >
+  >,
   now: Date,
 ): Promise<void> {
   await db

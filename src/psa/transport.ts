@@ -14,6 +14,7 @@ import { PSA_TARGET, type PsaAction, type PsaOperation } from './fanout.ts'
 import { type PsaSettings, priorityFor, queueOf, readSettings, severityOf } from './settings.ts'
 import {
   claimMapping,
+  claimTicket,
   getMapping,
   type MappingRow,
   recordCreatedTicket,
@@ -206,21 +207,54 @@ export function psaTransport(ctx: AppContext): Transport {
   }
 
   async function follow(d: ClaimedDelivery, op: PsaOperation, t: Target, event: PatchbayEvent) {
-    const mapping = await getMapping(ctx.db.orm, d.orgId, d.targetId, op.alertId)
-    if (!mapping)
+    const found = await getMapping(ctx.db.orm, d.orgId, d.targetId, op.alertId)
+    if (!found)
       return { kind: 'failed', errorMessage: `No ticket mapping for alert ${op.alertId}; not sent` } as const
-    const ticketId = mapping.externalTicketId
+    const ticketId = found.externalTicketId
     if (!ticketId) {
       // Even after a creation was refused for good, its delivery may be retried once the cause is fixed: the
       // note waits as long as its own retries last.
       return {
         kind: 'retry',
         errorMessage:
-          mapping.state === 'failed'
-            ? `The ticket for alert ${op.alertId} could not be created (${mapping.lastError ?? 'unknown error'}); waiting in case its creation is retried`
+          found.state === 'failed'
+            ? `The ticket for alert ${op.alertId} could not be created (${found.lastError ?? 'unknown error'}); waiting in case its creation is retried`
             : `The ticket for alert ${op.alertId} does not exist yet; waiting for it to be created`,
       } as const
     }
+    const taken = ctx.clock.now()
+    const mapping = await claimTicket(ctx.db.orm, {
+      id: found.id,
+      deliveryId: d.id,
+      now: taken,
+      until: new Date(taken.getTime() + leaseMs),
+    })
+    if (!mapping) {
+      return {
+        kind: 'retry',
+        errorMessage: `Another operation on the ticket for alert ${op.alertId} is in progress; waiting for it`,
+        retryAfterMs: Math.max(
+          1000,
+          Math.min(BUSY_WAIT_MS, (found.claimUntil ?? taken).getTime() - taken.getTime()),
+        ),
+      } as const
+    }
+    try {
+      return await followTaken(d, op, t, event, mapping, ticketId)
+    } catch (err) {
+      await updateMapping(ctx.db.orm, mapping.id, { claimedBy: null, claimUntil: null }, ctx.clock.now())
+      throw err
+    }
+  }
+
+  async function followTaken(
+    d: ClaimedDelivery,
+    op: PsaOperation,
+    t: Target,
+    event: PatchbayEvent,
+    mapping: MappingRow,
+    ticketId: string,
+  ) {
     const env = connectorEnv(ctx, t.integration.provider)
     // A retried attempt does not add its note twice.
     if (mapping.lastNoteEventId !== d.eventId) {
@@ -262,6 +296,8 @@ export function psaTransport(ctx: AppContext): Transport {
               ? mapping.alertStatus
               : 'acknowledged',
         ...(synced ? { lastSyncAt: now } : {}),
+        claimedBy: null,
+        claimUntil: null,
       },
       now,
     )
