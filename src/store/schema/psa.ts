@@ -35,7 +35,10 @@ export const psaTicketMappings = pgTable(
     state: text('state').notNull(),
     /** The alert's own state as Patchbay last heard it: `triggered` | `acknowledged` | `resolved`. */
     alertStatus: text('alert_status').notNull(),
-    /** The delivery creating the ticket, and until when its claim holds (then another attempt may take over). */
+    /**
+     * The delivery creating the ticket (or, once it exists, adding a note or moving its status), and until when its
+     * claim holds (then another attempt may take over).
+     */
     claimedBy: uuid('claimed_by'),
     claimUntil: at('claim_until'),
     /** Why creation last failed (the vendor's message). */
