@@ -108,6 +108,8 @@ export function psaFanout(ctx: AppContext): Fanout {
   }
 }
 
+const alertKey = (orgId: string, alertId: string) => `${orgId}\u0000${alertId}`
+
 async function routeEvents(
   q: Querier,
   events: StoredEvent[],
@@ -116,11 +118,9 @@ async function routeEvents(
   candidate: (r: IntegrationRowSql) => CandidateIntegration,
 ): Promise<{ orgId: string; eventId: string }[]> {
   const orgIds = [...new Set(events.map((e) => e.orgId))]
-  const dataOf = new Map(events.map((e) => [`${e.orgId}\u0000${e.id}`, e.data]))
-  const alertKey = (orgId: string, alertId: string) => `${orgId}\u0000${alertId}`
   const alertIds = new Set<string>()
   for (const e of events) {
-    const id = alertIdOf(dataOf.get(`${e.orgId}\u0000${e.id}`))
+    const id = alertIdOf(e.data)
     if (id) alertIds.add(id)
   }
   if (alertIds.size === 0) return []
@@ -142,19 +142,20 @@ async function routeEvents(
   for (const c of psa) psaOf.set(c.orgId, [...(psaOf.get(c.orgId) ?? []), c])
   const mapped = new Map(mappingRows.map((m) => [alertKey(m.org_id, m.alert_id), m.connection_id]))
 
-  const newMappings: {
-    orgId: string
-    connectionId: string
-    alertId: string
-    deviceId: string | null
-    occurredAt: Date
-  }[] = []
-  const early: StoredEvent[] = []
-  const automated = (orgId: string) =>
-    (psaOf.get(orgId) ?? []).some((c) => automationEnabled(readSettings(c.settings)))
-  const out: { orgId: string; targetId: string; eventId: string; eventType: string; operation: string }[] = []
+  const newMappings: (RoutedAlert & { deviceId: string | null })[] = []
+  const early: EarlyEvent[] = []
+  const automatedOrgs = new Map<string, boolean>()
+  const automated = (orgId: string) => {
+    let yes = automatedOrgs.get(orgId)
+    if (yes === undefined) {
+      yes = (psaOf.get(orgId) ?? []).some((c) => automationEnabled(readSettings(c.settings)))
+      automatedOrgs.set(orgId, yes)
+    }
+    return yes
+  }
+  const out: Routed[] = []
   for (const e of events) {
-    const raw = dataOf.get(`${e.orgId}\u0000${e.id}`)
+    const raw = e.data
     const alertId = alertIdOf(raw)
     const action = ACTIONS[e.type]
     if (!alertId || !action) continue
@@ -166,7 +167,9 @@ async function routeEvents(
       // severity) gets no notes either; escalated, it is weighed again as a new alert.
       if (action === 'escalate') act = 'create_ticket'
       if (act !== 'create_ticket') {
-        if (automated(e.orgId)) early.push(e)
+        if (automated(e.orgId)) {
+          early.push({ orgId: e.orgId, eventId: e.id, alertId, type: e.type, occurredAt: e.occurredAt })
+        }
         continue
       }
       const context = { ...(raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {}) }
@@ -193,17 +196,18 @@ async function routeEvents(
       operation: JSON.stringify(operation),
     })
   }
-  out.push(...(await takeEarly(q, newMappings, early, now)))
-  if (early.length > 0) {
+  const { routed, left } = await takeEarly(q, newMappings, early, now)
+  out.push(...routed)
+  if (left.length > 0) {
     await q.query(
       EARLY_INSERT_SQL,
       [
         now,
-        early.map((e) => e.orgId),
-        early.map((e) => e.id),
-        early.map((e) => alertIdOf(e.data) as string),
-        early.map((e) => e.type),
-        early.map((e) => e.occurredAt),
+        left.map((e) => e.orgId),
+        left.map((e) => e.eventId),
+        left.map((e) => e.alertId),
+        left.map((e) => e.type),
+        left.map((e) => e.occurredAt),
         new Date(now.getTime() - EARLY_EVENT_WINDOW_MS),
       ],
       'pb_psa_fanout_early_insert',
@@ -246,20 +250,37 @@ interface Routed {
   operation: string
 }
 
+/** An alert given its ticket mapping in this batch, and when the event that did so happened. */
+interface RoutedAlert {
+  orgId: string
+  connectionId: string
+  alertId: string
+  occurredAt: Date
+}
+
+/** An alert event that came before its alert's ticket (a row of psa_early_alert_events). */
+interface EarlyEvent {
+  orgId: string
+  eventId: string
+  alertId: string
+  type: string
+  occurredAt: Date
+}
+
 /**
- * The alert events that came before the alerts routed now (kept from earlier batches, or earlier in this one):
- * their operations, for the new tickets' connections. Those kept are taken out of keeping (older than the
- * window, they are left to expire); those of this batch are taken out of `early`. Events older than the trigger belong to an earlier life of the alert and are dropped.
+ * The alert events that came before the alerts routed now, kept from earlier batches or earlier in this one:
+ * `routed` are their operations for the new tickets' connections, `left` those of this batch still waiting.
+ * Those kept are taken out of keeping (older than the window, they are left to expire). Events older than the
+ * trigger belong to an earlier life of the alert and are dropped.
  */
 async function takeEarly(
   q: Querier,
-  routed: { orgId: string; connectionId: string; alertId: string; occurredAt: Date }[],
-  early: StoredEvent[],
+  alerts: RoutedAlert[],
+  early: EarlyEvent[],
   now: Date,
-): Promise<Routed[]> {
-  if (routed.length === 0) return []
-  const key = (orgId: string, alertId: string) => `${orgId}\u0000${alertId}`
-  const triggers = new Map(routed.map((r) => [key(r.orgId, r.alertId), r]))
+): Promise<{ routed: Routed[]; left: EarlyEvent[] }> {
+  if (alerts.length === 0) return { routed: [], left: early }
+  const triggers = new Map(alerts.map((r) => [alertKey(r.orgId, r.alertId), r]))
   const kept = await q.query<{
     org_id: string
     event_id: string
@@ -269,13 +290,13 @@ async function takeEarly(
   }>(
     EARLY_TAKE_SQL,
     [
-      routed.map((r) => r.orgId),
-      routed.map((r) => r.alertId),
+      alerts.map((r) => r.orgId),
+      alerts.map((r) => r.alertId),
       new Date(now.getTime() - EARLY_EVENT_WINDOW_MS),
     ],
     'pb_psa_fanout_early_take',
   )
-  const candidates = [
+  const candidates: EarlyEvent[] = [
     ...kept.map((k) => ({
       orgId: k.org_id,
       eventId: k.event_id,
@@ -283,23 +304,14 @@ async function takeEarly(
       type: k.event_type,
       occurredAt: new Date(k.occurred_at),
     })),
-    ...early.map((e) => ({
-      orgId: e.orgId,
-      eventId: e.id,
-      alertId: alertIdOf(e.data) as string,
-      type: e.type,
-      occurredAt: e.occurredAt,
-    })),
+    ...early,
   ]
-  const taken = new Set<string>()
-  const out: Routed[] = []
+  const routed: Routed[] = []
   for (const c of candidates.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime())) {
-    const trigger = triggers.get(key(c.orgId, c.alertId))
+    const trigger = triggers.get(alertKey(c.orgId, c.alertId))
     const action = ACTIONS[c.type]
-    if (!trigger || !action) continue
-    taken.add(key(c.orgId, c.eventId))
-    if (c.occurredAt < trigger.occurredAt) continue
-    out.push({
+    if (!trigger || !action || c.occurredAt < trigger.occurredAt) continue
+    routed.push({
       orgId: c.orgId,
       targetId: trigger.connectionId,
       eventId: c.eventId,
@@ -307,9 +319,5 @@ async function takeEarly(
       operation: JSON.stringify({ action, alertId: c.alertId } satisfies PsaOperation),
     })
   }
-  for (let i = early.length - 1; i >= 0; i--) {
-    const e = early[i] as StoredEvent
-    if (taken.has(key(e.orgId, e.id))) early.splice(i, 1)
-  }
-  return out
+  return { routed, left: early.filter((e) => !triggers.has(alertKey(e.orgId, e.alertId))) }
 }
