@@ -190,19 +190,22 @@ export async function releaseClaim(
  * Takes the alert's ticket for one follow-up operation (a note, a status change) by this delivery, so two
  * operations on one ticket never interleave: without it, an acknowledgement read before a resolution was
  * recorded could move the ticket back from resolved. Returns the mapping as it stands once taken, or undefined
- * while another delivery holds it (until its `claimUntil`). The creation claim uses the same columns; this one
- * applies only once the ticket exists. `updateMapping` with `claimedBy: null` gives it back.
+ * when there is no ticket yet or another delivery holds it (until its `claimUntil`; `getMapping` tells which).
+ * The creation claim uses the same columns; this one applies only once the ticket exists. `updateMapping` with
+ * `claimedBy: null` gives it back.
  */
 export async function claimTicket(
   db: Executor,
-  c: { id: string; deliveryId: string; now: Date; until: Date },
+  c: { orgId: string; connectionId: string; alertId: string; deliveryId: string; now: Date; until: Date },
 ): Promise<MappingRow | undefined> {
   const [row] = await db
     .update(psaTicketMappings)
     .set({ claimedBy: c.deliveryId, claimUntil: c.until })
     .where(
       and(
-        eq(psaTicketMappings.id, c.id),
+        eq(psaTicketMappings.orgId, c.orgId),
+        eq(psaTicketMappings.connectionId, c.connectionId),
+        eq(psaTicketMappings.alertId, c.alertId),
         sql`${psaTicketMappings.externalTicketId} IS NOT NULL`,
         or(
           isNull(psaTicketMappings.claimUntil),

@@ -207,11 +207,28 @@ export function psaTransport(ctx: AppContext): Transport {
   }
 
   async function follow(d: ClaimedDelivery, op: PsaOperation, t: Target, event: PatchbayEvent) {
-    const found = await getMapping(ctx.db.orm, d.orgId, d.targetId, op.alertId)
-    if (!found)
-      return { kind: 'failed', errorMessage: `No ticket mapping for alert ${op.alertId}; not sent` } as const
-    const ticketId = found.externalTicketId
-    if (!ticketId) {
+    const now = ctx.clock.now()
+    const mapping = await claimTicket(ctx.db.orm, {
+      orgId: d.orgId,
+      connectionId: d.targetId,
+      alertId: op.alertId,
+      deliveryId: d.id,
+      now,
+      until: new Date(now.getTime() + leaseMs),
+    })
+    if (!mapping) return notTaken(op, await getMapping(ctx.db.orm, d.orgId, d.targetId, op.alertId), now)
+    try {
+      return await followTaken(d, op, t, event, mapping)
+    } catch (err) {
+      await updateMapping(ctx.db.orm, mapping.id, { claimedBy: null, claimUntil: null }, ctx.clock.now())
+      throw err
+    }
+  }
+
+  /** Why a follow-up operation could not take the alert's ticket: none, none yet, or another holds it. */
+  function notTaken(op: PsaOperation, found: MappingRow | undefined, now: Date): AttemptOutcome {
+    if (!found) return { kind: 'failed', errorMessage: `No ticket mapping for alert ${op.alertId}; not sent` }
+    if (!found.externalTicketId) {
       // Even after a creation was refused for good, its delivery may be retried once the cause is fixed: the
       // note waits as long as its own retries last.
       return {
@@ -220,30 +237,15 @@ export function psaTransport(ctx: AppContext): Transport {
           found.state === 'failed'
             ? `The ticket for alert ${op.alertId} could not be created (${found.lastError ?? 'unknown error'}); waiting in case its creation is retried`
             : `The ticket for alert ${op.alertId} does not exist yet; waiting for it to be created`,
-      } as const
+      }
     }
-    const taken = ctx.clock.now()
-    const mapping = await claimTicket(ctx.db.orm, {
-      id: found.id,
-      deliveryId: d.id,
-      now: taken,
-      until: new Date(taken.getTime() + leaseMs),
-    })
-    if (!mapping) {
-      return {
-        kind: 'retry',
-        errorMessage: `Another operation on the ticket for alert ${op.alertId} is in progress; waiting for it`,
-        retryAfterMs: Math.max(
-          1000,
-          Math.min(BUSY_WAIT_MS, (found.claimUntil ?? taken).getTime() - taken.getTime()),
-        ),
-      } as const
-    }
-    try {
-      return await followTaken(d, op, t, event, mapping, ticketId)
-    } catch (err) {
-      await updateMapping(ctx.db.orm, mapping.id, { claimedBy: null, claimUntil: null }, ctx.clock.now())
-      throw err
+    return {
+      kind: 'retry',
+      errorMessage: `Another operation on the ticket for alert ${op.alertId} is in progress; waiting for it`,
+      retryAfterMs: Math.max(
+        1000,
+        Math.min(BUSY_WAIT_MS, (found.claimUntil ?? now).getTime() - now.getTime()),
+      ),
     }
   }
 
@@ -253,8 +255,9 @@ export function psaTransport(ctx: AppContext): Transport {
     t: Target,
     event: PatchbayEvent,
     mapping: MappingRow,
-    ticketId: string,
   ) {
+    // claimTicket takes only a mapping whose ticket exists.
+    const ticketId = mapping.externalTicketId as string
     const env = connectorEnv(ctx, t.integration.provider)
     // A retried attempt does not add its note twice.
     if (mapping.lastNoteEventId !== d.eventId) {
