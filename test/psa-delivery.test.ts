@@ -78,6 +78,15 @@ async function deliveries(connectionId: string) {
   }[]
 }
 
+/** Attempts what is due, a minute apart, until every delivery to the connection is delivered (six rounds at most). */
+async function settle(connectionId: string) {
+  for (let i = 0; i < 6; i++) {
+    await h.worker.drain()
+    if ((await deliveries(connectionId)).every((d) => d.status === 'delivered')) return
+    h.clock.advance(60_000)
+  }
+}
+
 const ticketsOf = <T extends { externalRef?: string | undefined }>(s: { tickets(): T[] }, alertId: string) =>
   s.tickets().filter((x) => x.externalRef === alertId)
 
@@ -188,11 +197,7 @@ describe('vendor answers', () => {
     await emit('alert.resolved', { alertId: 'esc-1' })
     await emit('alert.escalated', { alertId: 'esc-1', escalatedTo: 'Tier 3' })
     // Both are due at once: one takes the ticket, the other waits its turn.
-    for (let i = 0; i < 6; i++) {
-      await h.worker.drain()
-      if ((await deliveries(id)).every((d) => d.status === 'delivered')) break
-      h.clock.advance(60_000)
-    }
+    await settle(id)
     expect(ticketsOf(cw, 'esc-1')[0]).toMatchObject({ status: 'Resolved' })
     expect(ticketsOf(cw, 'esc-1')[0]?.notes).toHaveLength(3)
     expect((await deliveries(id)).map((d) => d.status)).toEqual([
@@ -286,13 +291,6 @@ describe('events of an alert out of order', () => {
       )
     ).map((r) => r.event_type)
 
-  async function settle() {
-    for (let i = 0; i < 6; i++) {
-      await h.worker.drain()
-      if ((await deliveries(connection)).every((d) => d.status === 'delivered')) return
-      h.clock.advance(60_000)
-    }
-  }
   let connection: string
 
   it('an acknowledgement and a resolution sent before their trigger end the ticket as in order', async () => {
@@ -308,7 +306,7 @@ describe('events of an alert out of order', () => {
     expect(await kept()).toHaveLength(2)
     expect((await send('alert.triggered', alertData('ooo-1'), at(0))).deliveriesQueued).toBe(1)
     expect(await kept()).toEqual([])
-    await settle()
+    await settle(connection)
     const [ticket] = ticketsOf(cw, 'ooo-1')
     expect(ticket?.status).toBe('Resolved')
     expect(ticket?.notes.map((n) => n.text.split(' at ')[0])).toEqual(
@@ -334,7 +332,7 @@ describe('events of an alert out of order', () => {
       ],
     })
     expect(r.status, JSON.stringify(r.body)).toBe(202)
-    await settle()
+    await settle(connection)
     expect(ticketsOf(cw, 'ooo-2')[0]?.status).toBe('Resolved')
     expect(ticketsOf(cw, 'ooo-3')[0]).toMatchObject({ status: 'New', notes: [] })
     expect(await kept()).toEqual([])
@@ -345,7 +343,7 @@ describe('events of an alert out of order', () => {
     await send('alert.resolved', { alertId: 'ooo-4' }, at(0))
     h.clock.advance(61 * 60_000)
     await send('alert.triggered', alertData('ooo-4'), at(-61 * 60_000 + 1))
-    await settle()
+    await settle(connection)
     expect(ticketsOf(cw, 'ooo-4')[0]).toMatchObject({ status: 'New', notes: [] })
     // The next early event clears what has expired.
     await send('alert.acknowledged', { alertId: 'ooo-5' }, at(0))
