@@ -10,7 +10,8 @@ export const CREDENTIALS_SEAL = { table: 'integrations', field: 'credentials' } 
 /**
  * Checks credentials against the provider's schema and returns them complete (defaults applied). With `base`
  * (the stored credentials), `input` is a partial update: given fields replace, `null` clears an optional field,
- * absent fields are kept. Every problem is reported at once, by field, without ever echoing a value.
+ * absent fields are kept, and the destination rule holds (see `destinationProblems`). Every problem is reported
+ * at once, by field, without ever echoing a value.
  */
 export function validateCredentials(
   connector: Connector,
@@ -45,8 +46,45 @@ export function validateCredentials(
     if (problem) errors.add(path, `The ${path} field ${problem}.`)
     else out[name] = value
   }
+  if (base)
+    for (const name of destinationProblems(schema, input, base, out)) errors.add(...secretNeeded(name))
   errors.throwIfAny()
   return out
+}
+
+export const DESTINATION_RULE =
+  'must be given again when the destination changes: a stored secret is only sent to the destination it was saved with'
+
+function secretNeeded(name: string): [string, string] {
+  return [`credentials.${name}`, `The credentials.${name} field ${DESTINATION_RULE}.`]
+}
+
+/**
+ * The destination rule, the one place every door (SynthesQ, Breeze, /psa, legacy PSA, monitoring, ticketing,
+ * chat, and any door added later) goes through when it lays input over stored credentials: when a field marked
+ * `destination` would change, every sensitive field holding a stored value must be given again (or cleared) in
+ * the same input. Otherwise a caller who may edit an integration but never read its secrets (an organization
+ * key handed to a customer) could point it at a host of their own and have Patchbay send the secret there.
+ * Returns the sensitive fields that would be kept across a change of destination; empty when the rule holds.
+ */
+export function destinationProblems(
+  schema: CredentialSchema,
+  input: Record<string, unknown>,
+  base: Credentials,
+  merged: Credentials,
+): string[] {
+  const moved = Object.entries(schema).some(
+    ([name, field]) =>
+      field.destination === true && (merged[name] ?? field.default) !== (base[name] ?? field.default),
+  )
+  if (!moved) return []
+  return Object.entries(schema)
+    .filter(([name, field]) => field.sensitive && isSet(base[name]) && input[name] === undefined)
+    .map(([name]) => name)
+}
+
+function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== ''
 }
 
 function checkField(field: CredentialField, value: unknown): string | undefined {

@@ -4,6 +4,15 @@ import { z } from '@hono/zod-openapi'
 export const credentialFieldSchema = z.object({
   type: z.enum(['string', 'url', 'number', 'boolean']),
   sensitive: z.boolean(),
+  /**
+   * The field decides where requests go (a URL, host, site, domain, instance, zone, `baseUrl`…). Changing it
+   * needs every stored sensitive field given again in the same request: a stored secret is only ever sent to
+   * the destination it was saved with (see `destinationProblems` in src/integrations/credentials.ts).
+   */
+  destination: z.boolean().optional().openapi({
+    description:
+      'Decides where requests go. Changing it needs every sensitive field given again in the same request.',
+  }),
   required: z.boolean(),
   pattern: z.string().optional(),
   default: z.union([z.string(), z.number(), z.boolean()]).optional(),
@@ -11,6 +20,22 @@ export const credentialFieldSchema = z.object({
 })
 
 export type CredentialField = z.infer<typeof credentialFieldSchema>
+
+/** A credential field as `GET /integrations/providers` shows it: `destination` always present. */
+export const providerCredentialFieldSchema = credentialFieldSchema.extend({
+  destination: z.boolean().openapi({
+    description:
+      'Decides where requests go. Changing it needs every sensitive field given again in the same request ' +
+      '(else 422): a stored secret is only ever sent to the destination it was saved with.',
+  }),
+})
+
+/** A field as the providers route shows it. */
+export function describeCredentialField(
+  field: CredentialField,
+): z.infer<typeof providerCredentialFieldSchema> {
+  return { ...field, destination: field.destination === true }
+}
 export type CredentialSchema = Record<string, CredentialField>
 
 /**

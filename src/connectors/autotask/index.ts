@@ -57,6 +57,7 @@ export const credentialSchema: CredentialSchema = {
   zone: {
     type: 'string',
     sensitive: false,
+    destination: true,
     required: false,
     pattern: '^(https://)?webservices\\d*\\.autotask\\.net(/.*)?$',
     description: 'The zone, e.g. webservices5.autotask.net; found from the user name when not given.',

@@ -76,6 +76,7 @@ export const credentialSchema: CredentialSchema = {
   siteUrl: {
     type: 'url',
     sensitive: false,
+    destination: true,
     required: false,
     default: DEFAULT_SITE,
     description:

@@ -49,6 +49,7 @@ export const credentialSchema: CredentialSchema = {
   domain: {
     type: 'string',
     sensitive: false,
+    destination: true,
     required: true,
     description: 'The helpdesk domain: "acme" or "acme.freshservice.com", or a custom domain.',
   },

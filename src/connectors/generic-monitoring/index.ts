@@ -5,6 +5,7 @@ const credentialSchema = {
   endpoint: {
     type: 'url',
     sensitive: false,
+    destination: true,
     required: true,
     description: 'The URL that receives events and telemetry as JSON POST requests',
   },

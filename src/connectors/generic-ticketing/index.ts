@@ -6,6 +6,7 @@ const credentialSchema = {
   apiUrl: {
     type: 'url',
     sensitive: false,
+    destination: true,
     required: true,
     description: "The ticketing system's API base URL",
   },

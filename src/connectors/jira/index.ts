@@ -45,6 +45,7 @@ export const credentialSchema: CredentialSchema = {
   siteUrl: {
     type: 'url',
     sensitive: false,
+    destination: true,
     required: true,
     description: 'The Jira Cloud site, e.g. https://acme.atlassian.net. Ticket links point here.',
   },

@@ -44,6 +44,7 @@ export const credentialSchema: CredentialSchema = {
   instance: {
     type: 'string',
     sensitive: false,
+    destination: true,
     required: true,
     description: 'The instance name ("acme" for https://acme.service-now.com) or its full URL.',
   },

@@ -32,6 +32,9 @@ export function chatDescriptor(opts: {
       webhookUrl: {
         type: 'url',
         sensitive: true,
+        // The secret and the destination at once: a new webhook URL is the secret given again, and the baseUrl
+        // override (which swaps its host) cannot change without it.
+        destination: true,
         required: true,
         ...(pattern !== undefined ? { pattern } : {}),
         description,
@@ -39,6 +42,7 @@ export function chatDescriptor(opts: {
       baseUrl: {
         type: 'url',
         sensitive: false,
+        destination: true,
         required: false,
         description:
           "Replaces the webhook URL's scheme and host (and port); its path and query are kept. For a proxy or a stand-in.",

@@ -26,7 +26,7 @@ export const PSA_CAPABILITIES: readonly string[] = [
 
 /** The optional `baseUrl` override every vendor connector accepts; `description` says what is appended to it. */
 export function baseUrlField(description: string): CredentialField {
-  return { type: 'url', sensitive: false, required: false, description }
+  return { type: 'url', sensitive: false, destination: true, required: false, description }
 }
 
 /** A PSA connector: its descriptor (category `psa`), with verify also used as the health probe. */

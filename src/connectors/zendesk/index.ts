@@ -34,6 +34,7 @@ export const credentialSchema: CredentialSchema = {
   subdomain: {
     type: 'string',
     sensitive: false,
+    destination: true,
     required: true,
     pattern: '^[A-Za-z0-9][A-Za-z0-9-]*(\\.zendesk\\.com)?$',
     description: 'The account subdomain: "acme" for https://acme.zendesk.com.',

@@ -18,7 +18,7 @@ import {
   testCredentials,
   updateIntegration,
 } from '../../integrations/service.ts'
-import { credentialFieldSchema } from '../../vault/mask.ts'
+import { describeCredentialField, providerCredentialFieldSchema } from '../../vault/mask.ts'
 import type { AppEnv } from '../env.ts'
 import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
 import { idParams, iso, uuidSchema } from '../schemas.ts'
@@ -105,7 +105,7 @@ const providerSchema = z
     display_name: z.string(),
     category: z.string(),
     capabilities: z.array(z.string()),
-    credential_schema: z.record(z.string(), credentialFieldSchema),
+    credential_schema: z.record(z.string(), providerCredentialFieldSchema),
     is_configured: z.boolean(),
   })
   .openapi('Provider')
@@ -134,7 +134,9 @@ const patchBody = z
   .strictObject({
     name: z.string().trim().max(255).nullable().optional(),
     credentials: jsonObject.optional().openapi({
-      description: 'Fields given replace the stored ones, null clears an optional field, others are kept',
+      description:
+        'Fields given replace the stored ones, null clears an optional field, others are kept. Changing a ' +
+        '`destination` field needs every stored sensitive field given again (else 422)',
     }),
     enabled_capabilities: z.array(z.string()).min(1, 'must name at least one capability').optional(),
     metadata: jsonObject.optional().openapi({ description: 'Replaces the metadata object' }),
@@ -148,7 +150,8 @@ const testBody = z
     credentials: jsonObject,
     integration_id: uuidSchema.optional().openapi({
       description:
-        "Lay the given credentials over this integration's saved ones (test a change before saving)",
+        "Lay the given credentials over this integration's saved ones (test a change before saving); " +
+        'changing a `destination` field needs every stored sensitive field given again (else 422)',
     }),
     orgId: orgIdField,
   })
@@ -269,7 +272,9 @@ export function integrationRoutes(ctx: AppContext) {
       summary: 'List available providers',
       description:
         'Every provider Patchbay can connect to, with its capabilities, the credential fields to configure it ' +
-        '(`sensitive` fields are encrypted and never shown again) and whether the organization has configured it.',
+        '(`sensitive` fields are encrypted and never shown again; `destination` fields decide where requests go, ' +
+        'and changing one needs every sensitive field given again in the same request) and whether the ' +
+        'organization has configured it.',
       request: { query: z.object({ orgId: orgIdField }) },
       responses: {
         200: {
@@ -287,7 +292,9 @@ export function integrationRoutes(ctx: AppContext) {
         display_name: d.displayName,
         category: d.category,
         capabilities: [...d.capabilities],
-        credential_schema: d.credentialSchema,
+        credential_schema: Object.fromEntries(
+          Object.entries(d.credentialSchema).map(([name, field]) => [name, describeCredentialField(field)]),
+        ),
         is_configured: configured.has(d.id),
       }))
       return c.json(
