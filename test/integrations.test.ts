@@ -73,9 +73,27 @@ describe('scenario 1: setting up a provider for the first time', () => {
       category: 'ticketing',
       capabilities: ['create_ticket', 'update_ticket_status', 'add_ticket_note'],
       credential_schema: {
-        apiUrl: { type: 'url', sensitive: false, required: true, description: expect.any(String) },
-        apiKey: { type: 'string', sensitive: true, required: true, description: expect.any(String) },
-        projectKey: { type: 'string', sensitive: false, required: false, description: expect.any(String) },
+        apiUrl: {
+          type: 'url',
+          sensitive: false,
+          destination: true,
+          required: true,
+          description: expect.any(String),
+        },
+        apiKey: {
+          type: 'string',
+          sensitive: true,
+          destination: false,
+          required: true,
+          description: expect.any(String),
+        },
+        projectKey: {
+          type: 'string',
+          sensitive: false,
+          destination: false,
+          required: false,
+          description: expect.any(String),
+        },
       },
       is_configured: false,
     })
