@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import type { Connector } from '../connectors/types.ts'
-import { publicPart, secretValues, validateCredentials } from './credentials.ts'
+import {
+  DESTINATION_RULE,
+  destinationProblems,
+  publicPart,
+  secretValues,
+  validateCredentials,
+} from './credentials.ts'
 import { IntegrationError } from './errors.ts'
 
 const connector: Connector = {
@@ -63,5 +69,82 @@ describe('credential validation', () => {
     expect(scrub).toContain('/services/T000/B000/abcdefghijklmnop')
     expect(scrub).toContain('abcdefghijklmnop')
     expect(scrub).not.toContain('services')
+  })
+})
+
+describe('the destination rule', () => {
+  const schema = {
+    host: {
+      type: 'url',
+      sensitive: false,
+      destination: true,
+      required: false,
+      default: 'https://api.example',
+    },
+    label: { type: 'string', sensitive: false, required: false },
+    token: { type: 'string', sensitive: true, required: true },
+    password: { type: 'string', sensitive: true, required: false },
+  } as const
+  const moved = { ...connector, descriptor: { ...connector.descriptor, credentialSchema: schema } }
+  const base = { host: 'https://api.example', label: 'a', token: 'tok', password: 'pw' }
+
+  it('asks for every stored secret when a destination field changes, however little', () => {
+    expect(
+      destinationProblems(schema, { host: 'https://evil.example' }, base, {
+        ...base,
+        host: 'https://evil.example',
+      }),
+    ).toEqual(['token', 'password'])
+    expect(
+      destinationProblems(schema, { host: 'https://api.example/v2' }, base, {
+        ...base,
+        host: 'https://api.example/v2',
+      }),
+    ).toEqual(['token', 'password'])
+    // Cleared (null) is given: nothing stored goes to the new host.
+    expect(
+      destinationProblems(schema, { host: 'https://x.example', token: 'new', password: null }, base, {
+        host: 'https://x.example',
+        token: 'new',
+      }),
+    ).toEqual([])
+    // A secret never stored is not asked for.
+    expect(
+      destinationProblems(
+        schema,
+        { host: 'https://x.example', token: 't' },
+        { token: 'tok' },
+        { host: 'https://x.example', token: 't' },
+      ),
+    ).toEqual([])
+  })
+
+  it('asks nothing when the destination stays, counting a default as the stored value', () => {
+    expect(destinationProblems(schema, { label: 'b' }, base, { ...base, label: 'b' })).toEqual([])
+    expect(
+      destinationProblems(
+        schema,
+        { host: null },
+        { token: 'tok' },
+        { token: 'tok', host: 'https://api.example' },
+      ),
+    ).toEqual([])
+  })
+
+  it('is enforced by validateCredentials whenever stored credentials are the base, naming each field', () => {
+    let err: unknown
+    try {
+      validateCredentials(moved, { host: 'https://evil.example' }, base)
+    } catch (e) {
+      err = e
+    }
+    expect((err as IntegrationError).fields).toEqual({
+      'credentials.token': [`The credentials.token field ${DESTINATION_RULE}.`],
+      'credentials.password': [`The credentials.password field ${DESTINATION_RULE}.`],
+    })
+    // Without stored credentials (a create, an unsaved test) nothing is kept, so nothing is asked.
+    expect(validateCredentials(moved, { host: 'https://evil.example', token: 't' })).toMatchObject({
+      token: 't',
+    })
   })
 })
