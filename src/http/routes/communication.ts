@@ -103,10 +103,17 @@ const saveBody = z
           'The platform’s incoming webhook URL. Required the first time; stored encrypted, shown masked. ' +
           'Sending back the masked form keeps the stored URL.',
       }),
-    baseUrl: z.string().trim().max(2048).nullable().optional().openapi({
-      description:
-        'Sends requests to this scheme and host instead of the platform’s (a proxy); null removes it',
-    }),
+    baseUrl: z
+      .string()
+      .trim()
+      .max(2048)
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'Sends requests to this scheme and host instead of the platform’s (a proxy); null removes it. Changing ' +
+          'it needs the full `webhookUrl` given again (else 422)',
+      }),
     channel: z
       .string()
       .max(80)

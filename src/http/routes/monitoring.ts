@@ -49,7 +49,8 @@ const saveBody = z
       .openapi({
         description:
           'Sent as `Authorization: Bearer <apiKey>`; stored encrypted, shown masked. Absent (or the masked form): ' +
-          'the stored key is kept; null removes it.',
+          'the stored key is kept, except when `endpoint` changes: then it must be given again (else 422); null ' +
+          'removes it.',
       }),
     metricsEnabled: z.boolean().optional().openapi({ description: 'false stops forwarding (default true)' }),
     forwardEvents: z

@@ -43,10 +43,18 @@ const saveBody = z
       .max(100)
       .optional()
       .openapi({ description: 'A label for the system (default `custom`)', example: 'custom' }),
-    apiUrl: z.string().trim().min(1).max(2048).optional().openapi({
-      description: 'The API base URL (required the first time). Tickets are POSTed to `<apiUrl>/tickets`.',
-      example: 'https://tickets.example.com/api',
-    }),
+    apiUrl: z
+      .string()
+      .trim()
+      .min(1)
+      .max(2048)
+      .optional()
+      .openapi({
+        description:
+          'The API base URL (required the first time). Tickets are POSTed to `<apiUrl>/tickets`. Changing it ' +
+          'needs `apiKey` given again (else 422).',
+        example: 'https://tickets.example.com/api',
+      }),
     apiKey: z.string().min(1).max(4096).optional().openapi({
       description:
         'Sent as `Authorization: Bearer <apiKey>` (required the first time); stored encrypted, shown masked',
