@@ -2,9 +2,22 @@ import type { Clock } from '../lib/clock.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { HttpClient } from '../net/http-client.ts'
 import type { Notification, SendResult } from '../notifications/types.ts'
+import type { ResourceItem, ResourceKind } from '../resources/kinds.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
 
-export type ConnectorCategory = 'communication' | 'psa' | 'monitoring' | 'ticketing'
+export const CONNECTOR_CATEGORIES = [
+  'communication',
+  'psa',
+  'monitoring',
+  'ticketing',
+  'rmm',
+  'security',
+  'documentation',
+  'marketplace',
+  'networking',
+  'productivity',
+] as const
+export type ConnectorCategory = (typeof CONNECTOR_CATEGORIES)[number]
 
 /** Decrypted credentials, shaped by the connector's credential schema. Never logged, never returned. */
 export type Credentials = Record<string, unknown>
@@ -28,6 +41,38 @@ export interface ConnectorEnv {
   http: HttpClient
   clock: Clock
   log: Logger
+  /**
+   * Access tokens cached for their lifetime (OAuth vendors), keyed by what identifies the account (never the
+   * secret itself in clear). Absent: the connector fetches a token per call.
+   */
+  tokens?: TokenCache
+  /**
+   * A vendor's documented per-account request budget (e.g. Datto RMM's 600 requests per 60 s), shared by every
+   * Patchbay process through the database. Absent: no budget is kept, and the vendor's 429s still apply.
+   */
+  budget?: RequestBudget
+}
+
+export interface CachedToken {
+  token: string
+  /** When the vendor says it expires (ms since the epoch). */
+  expiresAt: number
+}
+
+export interface TokenCache {
+  get(key: string): Promise<CachedToken | undefined>
+  set(key: string, token: CachedToken): Promise<void>
+  /** Forget a token the vendor refused (401), so the next call fetches a new one. */
+  drop(key: string): Promise<void>
+}
+
+export interface RequestBudget {
+  /**
+   * Takes one request from `account`'s window of `limit` requests per `windowMs`. Resolves with 0 when the
+   * request may go now, or the milliseconds to wait until the window has room (the caller surfaces it as a
+   * Retry-After rather than sleeping).
+   */
+  take(account: string, limit: number, windowMs: number): Promise<number>
 }
 
 export type VerifyResult =
@@ -47,6 +92,39 @@ export interface Connector {
   tickets?: TicketOperations
   /** Chat notifications, for connectors with the `send_notification` capability. */
   notifications?: NotificationOperations
+  /** Reads at the vendor (devices, alerts, users…), normalized per kind; see resources/kinds.ts. */
+  resources?: ResourceOperations
+}
+
+export interface ResourceQuery {
+  /** The opaque cursor this connector returned as `next`, for the following page. */
+  cursor?: string | undefined
+  /** Kind-specific filters the connector documents in `filters` (e.g. `status=open`, `siteId`, `deviceId`). */
+  filter: Record<string, string>
+  /** Page size the caller would like; the connector may return fewer (vendor maximums). */
+  limit: number
+}
+
+export interface ResourceKindInfo<K extends ResourceKind = ResourceKind> {
+  kind: K
+  description: string
+  /** Filter names this kind accepts, with a line each saying what they do. */
+  filters?: Record<string, string>
+}
+
+export interface ResourceOperations {
+  kinds: readonly ResourceKindInfo[]
+  /**
+   * One page of `kind`, normalized to resources/kinds.ts's shape for that kind. Vendor errors reject with a
+   * VendorError carrying the vendor's text (secrets scrubbed) and status; an unknown filter or a cursor this
+   * connector did not issue rejects with a VendorError of status 400.
+   */
+  list<K extends ResourceKind>(
+    credentials: Credentials,
+    kind: K,
+    query: ResourceQuery,
+    env: ConnectorEnv,
+  ): Promise<PageOf<ResourceItem<K>>>
 }
 
 export interface NotificationOperations {

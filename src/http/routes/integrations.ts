@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import { CONNECTOR_CATEGORIES } from '../../connectors/types.ts'
 import type { AppContext } from '../../context.ts'
 import { healthReport, type IntegrationHealth } from '../../integrations/health.ts'
 import {
@@ -34,7 +35,7 @@ import {
 
 const TAG = 'Integrations'
 const statusEnum = z.enum(['pending_verify', 'active', 'inactive', 'error'])
-const categoryEnum = z.enum(['communication', 'psa', 'monitoring', 'ticketing'])
+const categoryEnum = z.enum(CONNECTOR_CATEGORIES)
 
 /** Keys Patchbay adds to `metadata` in responses; callers may not set them. */
 const RESERVED_METADATA = ['last_error', 'last_error_at', 'last_error_source'] as const
