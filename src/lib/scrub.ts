@@ -18,8 +18,8 @@
  * Thresholds (why some text is left alone): a secret shorter than MIN_SECRET_CHARS is never scrubbed (a
  * Freshservice password "X" would otherwise wreck every message), and a form is matched ignoring separators, or
  * as a partial base64 run, only when it has at least MIN_LOOSE_CHARS characters besides separators: shorter
- * runs turn up in ordinary text by chance. A partial base64 run leaves at most the one or two base64 characters
- * at each end that depend on the surrounding bytes (a few bits of the secret's first and last byte).
+ * runs turn up in ordinary text by chance. A partial base64 run leaves at most the one base64 character at each
+ * end that mixes the secret's bits with the surrounding bytes' (a few bits of its first and last byte).
  */
 
 export const REDACTED = '[redacted]'
