@@ -63,6 +63,7 @@ export async function callVendor<T = unknown>(
       // Connectors read data from 2xx JSON; error bodies come back scrubbed of everything this request sent.
       rawSuccessBody: true,
       keepResponseChars: 8 * 1_048_576,
+      keepErrorChars: 256 * 1024,
       maxResponseBytes: 32 * 1_048_576,
     })
   } catch (err) {

@@ -99,5 +99,10 @@ describe('the HTTP client scrubs what it sent out of what it returns', () => {
     const res = await send('/long?status=502', { keepResponseChars: 1000 })
     expect(res.truncated).toBe(true)
     expect(res.body).toBe(`${'x'.repeat(995)}${'[redacted]'.slice(0, 5)}`)
+    // keepErrorChars bounds error text (all of which is scrubbed) without bounding what a 2xx returns.
+    const error = await send('/long?status=502', { keepResponseChars: 5000, keepErrorChars: 1000 })
+    expect(error.body).toBe(res.body)
+    const ok = await send('/long?status=200', { keepResponseChars: 5000, keepErrorChars: 1000 })
+    expect(ok).toMatchObject({ truncated: false, body: `${'x'.repeat(995)}[redacted]` })
   })
 })

@@ -46,6 +46,11 @@ export interface OutboundRequest {
   timeoutMs?: number
   /** Characters of the response body to return (the rest is read and dropped, up to maxResponseBytes). */
   keepResponseChars?: number
+  /**
+   * Characters of a non-2xx body to return, when fewer than keepResponseChars: error text is scrubbed (which costs
+   * time in proportion to its length) and a vendor's error message is never megabytes long.
+   */
+  keepErrorChars?: number
   /** A response longer than this is cut off and the connection closed. */
   maxResponseBytes?: number
   signal?: AbortSignal
@@ -218,8 +223,10 @@ export class HttpClient {
         bodyTimeout: timeoutMs,
         ...(req.signal ? { signal: req.signal } : {}),
       })
-      const keep = req.keepResponseChars ?? 1_000_000
-      const max = req.maxResponseBytes ?? Math.max(keep * 4, 1_048_576)
+      const success = res.statusCode >= 200 && res.statusCode < 300
+      const keepAll = req.keepResponseChars ?? 1_000_000
+      const keep = success ? keepAll : Math.min(keepAll, req.keepErrorChars ?? keepAll)
+      const max = req.maxResponseBytes ?? Math.max(keepAll * 4, 1_048_576)
       const length = Number(res.headers['content-length'])
       let text: string
       let cut = false
@@ -240,7 +247,7 @@ export class HttpClient {
         }
         text = Buffer.concat(chunks).toString('utf8')
       }
-      const raw = req.rawSuccessBody === true && res.statusCode >= 200 && res.statusCode < 300
+      const raw = req.rawSuccessBody === true && success
       const clean = raw || scrubber.empty ? (t: string) => t : scrub
       const out: Record<string, string> = {}
       for (const [k, v] of Object.entries(res.headers))
