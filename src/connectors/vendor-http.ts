@@ -1,4 +1,3 @@
-import { scrubSecrets } from '../lib/redact.ts'
 import { OutboundError, UnsafeUrlError } from '../net/http-client.ts'
 import { parseRetryAfter } from '../net/retry-after.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
@@ -13,8 +12,14 @@ export interface VendorCall {
   headers?: Record<string, string>
   /** Serialised as JSON unless a string. */
   body?: unknown
-  /** Secret values (the sensitive credential fields) to strip from any text that leaves this function. */
+  /**
+   * Secret values (the sensitive credential fields) to strip from any text that leaves this function, besides
+   * what the request itself carried (every header value, credential-named query parameters), which the HTTP
+   * client strips anyway.
+   */
   secrets: readonly unknown[]
+  /** Headers whose values are not credentials (an idempotency key), so the vendor's echo of them stays readable. */
+  publicHeaders?: readonly string[]
   /** Pulls the vendor's human message out of an error body; falls back to the raw body. */
   errorText?: (body: unknown, raw: string) => string | undefined
   timeoutMs?: number
@@ -23,7 +28,10 @@ export interface VendorCall {
 export interface VendorResponse<T> {
   status: number
   headers: Record<string, string>
+  /** Parsed JSON as the vendor sent it; a body that is not JSON comes as text, with what was sent removed. */
   data: T
+  /** Removes what the request sent (credentials, in every encoded form) from text derived from `data`. */
+  scrub(text: string): string
 }
 
 /**
@@ -36,8 +44,6 @@ export async function callVendor<T = unknown>(
   env: ConnectorEnv,
   call: VendorCall,
 ): Promise<VendorResponse<T>> {
-  const secrets = secretStrings(call.secrets)
-  const scrub = (text: string) => scrubSecrets(text, secrets)
   const headers: Record<string, string> = { accept: 'application/json', ...call.headers }
   let body: string | undefined
   if (call.body !== undefined) {
@@ -52,17 +58,27 @@ export async function callVendor<T = unknown>(
       headers,
       ...(body !== undefined ? { body } : {}),
       ...(call.timeoutMs ? { timeoutMs: call.timeoutMs } : {}),
+      secrets: call.secrets,
+      ...(call.publicHeaders ? { publicHeaders: call.publicHeaders } : {}),
+      // Connectors read data from 2xx JSON; error bodies come back scrubbed of everything this request sent.
+      rawSuccessBody: true,
       keepResponseChars: 8 * 1_048_576,
+      keepErrorChars: 256 * 1024,
       maxResponseBytes: 32 * 1_048_576,
     })
   } catch (err) {
-    if (err instanceof UnsafeUrlError) throw new VendorError(scrub(`${call.vendor} URL ${err.message}`), 400)
-    if (err instanceof OutboundError) throw new VendorError(scrub(`${call.vendor}: ${err.message}`))
+    // The client has scrubbed its messages of what this request sent.
+    if (err instanceof UnsafeUrlError) throw new VendorError(`${call.vendor} URL ${err.message}`, 400)
+    if (err instanceof OutboundError) throw new VendorError(`${call.vendor}: ${err.message}`)
     throw err
   }
+  const scrub = res.scrub
   const parsed = parseBody(res.body, res.headers['content-type'])
-  if (res.status >= 200 && res.status < 300)
-    return { status: res.status, headers: res.headers, data: parsed as T }
+  if (res.status >= 200 && res.status < 300) {
+    // Text that is not JSON is only ever quoted (in "answered with something other than JSON"), never read.
+    const data = typeof parsed === 'string' ? scrub(parsed) : parsed
+    return { status: res.status, headers: res.headers, data: data as T, scrub }
+  }
   const detail =
     (call.errorText?.(parsed, res.body) ?? defaultErrorText(parsed) ?? res.body.slice(0, 500).trim()) || ''
   const retryAfterMs =
@@ -70,6 +86,7 @@ export async function callVendor<T = unknown>(
       ? parseRetryAfter(res.headers['retry-after'], env.clock.now())
       : undefined
   const sentence = `${call.vendor} answered ${res.status}${detail ? `: ${detail}` : ''}`
+  // Again after parsing: JSON escapes (`\u0041`, `\/`) can hide a secret in the raw body the client scrubbed.
   throw new VendorError(scrub(sentence), res.status, retryAfterMs)
 }
 
@@ -101,11 +118,6 @@ function defaultErrorText(body: unknown): string | undefined {
     ? (b.errors as unknown[]).map(pick).filter(Boolean).join('; ')
     : undefined
   return pick(b.message) ?? pick(b.error) ?? (errors || undefined) ?? pick(b.description) ?? pick(b.detail)
-}
-
-function secretStrings(secrets: readonly unknown[]): string[] {
-  const values = secrets.filter((v): v is string => typeof v === 'string' && v.length >= 4)
-  return values.flatMap((v) => [v, encodeURIComponent(v)])
 }
 
 /** The values of a connector's sensitive credential fields, for `VendorCall.secrets`. */

@@ -50,7 +50,7 @@ export async function checkConnector(
         ok: true,
         retryable: false,
         latencyMs: latency(),
-        ...(result.account ? { account: result.account } : {}),
+        ...(result.account ? { account: scrub(result.account) } : {}),
       }
     }
     return {

@@ -1,11 +1,14 @@
+import { REDACTED } from './scrub.ts'
+
+// Vendor texts are scrubbed by value, in every encoded form: see scrub.ts.
+export { REDACTED, scrubSecrets } from './scrub.ts'
+
 /**
  * Field names that carry secrets anywhere in Patchbay: credentials, signing secrets, tokens, chat webhook
  * URLs (whose path is the credential). Used by the logger's redaction and by audit summaries.
  */
 const SECRET_KEY_RE =
   /^(secret|password|passwd|token|apiKey|api_key|apiToken|api_token|privateKey|private_key|clientSecret|client_secret|authToken|auth_token|accessToken|access_token|refreshToken|refresh_token|webhookUrl|webhook_url|credentials|authorization|cookie|integrationCode|integration_code|signingSecret|signing_secret|secret_key|secretKey|webhook_secret|webhookSecret)$/i
-
-export const REDACTED = '[redacted]'
 
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY_RE.test(key)
@@ -23,13 +26,4 @@ export function redact(value: unknown, depth = 0): unknown {
     return out
   }
   return value
-}
-
-/** Removes every occurrence of the given secret strings from a text (vendor error bodies, exception messages). */
-export function scrubSecrets(text: string, secrets: Iterable<string | undefined | null>): string {
-  let out = text
-  for (const s of secrets) {
-    if (typeof s === 'string' && s.length >= 4) out = out.split(s).join(REDACTED)
-  }
-  return out
 }

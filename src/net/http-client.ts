@@ -2,6 +2,7 @@ import dns from 'node:dns/promises'
 import { buildConnector, Pool } from 'undici'
 import type { Clock } from '../lib/clock.ts'
 import { systemClock } from '../lib/clock.ts'
+import { headerSecrets, Scrubber, urlSecrets } from '../lib/scrub.ts'
 import { type AddressPolicy, ipLiteral } from './address-policy.ts'
 
 /** Resolves a hostname to every address it has. Injected so tests can make DNS say anything. */
@@ -45,9 +46,26 @@ export interface OutboundRequest {
   timeoutMs?: number
   /** Characters of the response body to return (the rest is read and dropped, up to maxResponseBytes). */
   keepResponseChars?: number
+  /**
+   * Characters of a non-2xx body to return, when fewer than keepResponseChars: error text is scrubbed (which costs
+   * time in proportion to its length) and a vendor's error message is never megabytes long.
+   */
+  keepErrorChars?: number
   /** A response longer than this is cut off and the connection closed. */
   maxResponseBytes?: number
   signal?: AbortSignal
+  /**
+   * Credentials sent other than in a header (in the body, or as the URL path like a chat webhook's token). Header
+   * values and credential-named query parameters need not be listed: the client takes them from the request.
+   */
+  secrets?: readonly unknown[]
+  /** Header names whose values are not credentials (signatures, generated ids, timestamps): left in vendor text. */
+  publicHeaders?: readonly string[]
+  /**
+   * Return a 2xx body as the vendor sent it, for a caller that reads data from it (and scrubs any text it keeps
+   * with `scrub`). Other answers are always scrubbed.
+   */
+  rawSuccessBody?: boolean
 }
 
 export interface OutboundResponse {
@@ -58,6 +76,26 @@ export interface OutboundResponse {
   truncated: boolean
   timeMs: number
   address: string
+  /**
+   * Removes what this request sent (every credential above, in every encoded form) from a text. `body` and
+   * `headers` have been through it already (unless rawSuccessBody); callers use it on text they derive.
+   */
+  scrub(text: string): string
+}
+
+/**
+ * Everything a request sent that is a secret: header values and their parts, credential-named query parameters,
+ * and what the caller listed. Vendor text is scrubbed of these before it leaves the client, so no caller can
+ * store or show an echo of them by forgetting to.
+ */
+export function requestScrubber(
+  req: Pick<OutboundRequest, 'url' | 'headers' | 'secrets' | 'publicHeaders'>,
+): Scrubber {
+  return Scrubber.of([
+    ...headerSecrets(req.headers, req.publicHeaders),
+    ...urlSecrets(req.url),
+    ...(req.secrets ?? []),
+  ])
 }
 
 export interface HttpClientOptions {
@@ -157,14 +195,22 @@ export class HttpClient {
 
   /** Checks the URL, then sends the request to the checked address. Non-2xx statuses are responses, not errors. */
   async request(req: OutboundRequest): Promise<OutboundResponse> {
-    const target = await this.check(req.url)
-    const timeoutMs = req.timeoutMs ?? this.#opts.defaultTimeoutMs
-    const pool = this.#pool(target)
-    const started = performance.now()
     const headers: Record<string, string> = {
       ...(this.#opts.userAgent ? { 'user-agent': this.#opts.userAgent } : {}),
       ...req.headers,
     }
+    const scrubber = requestScrubber({ ...req, headers })
+    const scrub = (text: string) => scrubber.scrub(text)
+    let target: CheckedUrl
+    try {
+      target = await this.check(req.url)
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) throw new UnsafeUrlError(scrub(err.message))
+      throw err
+    }
+    const timeoutMs = req.timeoutMs ?? this.#opts.defaultTimeoutMs
+    const pool = this.#pool(target)
+    const started = performance.now()
     // undici's headers and body timeouts bound the wait for an answer; a per-request AbortSignal timer would cost
     // a timer, a signal and a DOMException per request, which shows at thousands of requests a second.
     try {
@@ -177,8 +223,10 @@ export class HttpClient {
         bodyTimeout: timeoutMs,
         ...(req.signal ? { signal: req.signal } : {}),
       })
-      const keep = req.keepResponseChars ?? 1_000_000
-      const max = req.maxResponseBytes ?? Math.max(keep * 4, 1_048_576)
+      const success = res.statusCode >= 200 && res.statusCode < 300
+      const keepAll = req.keepResponseChars ?? 1_000_000
+      const keep = success ? keepAll : Math.min(keepAll, req.keepErrorChars ?? keepAll)
+      const max = req.maxResponseBytes ?? Math.max(keepAll * 4, 1_048_576)
       const length = Number(res.headers['content-length'])
       let text: string
       let cut = false
@@ -199,19 +247,26 @@ export class HttpClient {
         }
         text = Buffer.concat(chunks).toString('utf8')
       }
+      const raw = req.rawSuccessBody === true && success
+      const clean = raw || scrubber.empty ? (t: string) => t : scrub
       const out: Record<string, string> = {}
       for (const [k, v] of Object.entries(res.headers))
-        if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v
+        if (v !== undefined) out[k] = clean(Array.isArray(v) ? v.join(', ') : v)
+      // Scrubbed before it is cut, so a secret straddling the cut cannot leave its first characters behind.
+      const kept =
+        text.length > keep ? clean(text.slice(0, keep + scrubber.reach)).slice(0, keep) : clean(text)
       return {
         status: res.statusCode,
         headers: out,
-        body: text.length > keep ? text.slice(0, keep) : text,
+        body: kept,
         truncated: cut || text.length > keep,
         timeMs: Math.round(performance.now() - started),
         address: target.address,
+        scrub,
       }
     } catch (err) {
-      throw describeFailure(err, false, timeoutMs, target, Math.round(performance.now() - started))
+      const failure = describeFailure(err, false, timeoutMs, target, Math.round(performance.now() - started))
+      throw new OutboundError(failure.kind, scrub(failure.message), failure.timeMs)
     }
   }
 

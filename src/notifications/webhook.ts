@@ -1,5 +1,4 @@
 import type { ConnectorEnv, Credentials } from '../connectors/types.ts'
-import { scrubSecrets } from '../lib/redact.ts'
 import { OutboundError, UnsafeUrlError } from '../net/http-client.ts'
 import { NotificationError } from './types.ts'
 
@@ -79,6 +78,8 @@ export interface WebhookResponse {
   /** Secrets removed. */
   body: string
   timeMs: number
+  /** Removes the webhook URL's secrets, in every encoded form, from text derived from the body. */
+  scrub(text: string): string
 }
 
 /**
@@ -92,7 +93,6 @@ export async function callWebhook(
   target: WebhookTarget,
   req: { method: 'GET' | 'POST'; url?: URL; body?: unknown },
 ): Promise<WebhookResponse> {
-  const scrub = (text: string) => scrubSecrets(text, target.secrets)
   const headers: Record<string, string> = { accept: 'application/json, text/plain;q=0.9, */*;q=0.1' }
   let body: string | undefined
   if (req.body !== undefined) {
@@ -105,14 +105,15 @@ export async function callWebhook(
       url: (req.url ?? target.url).href,
       headers,
       ...(body !== undefined ? { body } : {}),
+      // The URL is the credential: the client removes it from the body, headers and its own messages.
+      secrets: target.secrets,
       keepResponseChars: 64 * 1024,
       maxResponseBytes: 1_048_576,
     })
-    return { status: res.status, headers: res.headers, body: scrub(res.body), timeMs: res.timeMs }
+    return { status: res.status, headers: res.headers, body: res.body, timeMs: res.timeMs, scrub: res.scrub }
   } catch (err) {
-    if (err instanceof UnsafeUrlError)
-      throw new NotificationError(scrub(`${platform} URL ${err.message}`), 400)
-    if (err instanceof OutboundError) throw new NotificationError(scrub(`${platform}: ${err.message}`))
+    if (err instanceof UnsafeUrlError) throw new NotificationError(`${platform} URL ${err.message}`, 400)
+    if (err instanceof OutboundError) throw new NotificationError(`${platform}: ${err.message}`)
     throw err
   }
 }
@@ -124,7 +125,7 @@ export function refusal(
   detail: string | undefined,
   retryAfterMs?: number,
 ): NotificationError {
-  const text = (detail ?? res.body).trim().slice(0, 500)
+  const text = res.scrub((detail ?? res.body).trim()).slice(0, 500)
   return new NotificationError(
     `${platform} answered ${res.status}${text ? `: ${text}` : ''}`,
     res.status,

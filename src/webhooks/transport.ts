@@ -116,6 +116,9 @@ export function webhookTransport(ctx: AppContext): Transport {
           headers,
           body,
           timeoutMs: ctx.config.PATCHBAY_DELIVERY_TIMEOUT_MS,
+          // Signatures, ids and timestamps are no secret; the custom headers' values are, and the client removes
+          // them (in every encoded form) from the response body before it is stored and shown.
+          publicHeaders: Object.keys(signed),
           keepResponseChars: 1000,
           maxResponseBytes: 256 * 1024,
         })

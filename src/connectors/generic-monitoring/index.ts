@@ -67,5 +67,5 @@ export async function postToEndpoint(
   })
   const text =
     typeof res.data === 'string' ? res.data : res.data === undefined ? '' : JSON.stringify(res.data)
-  return { status: res.status, body: text.slice(0, 1000) }
+  return { status: res.status, body: res.scrub(text).slice(0, 1000) }
 }

@@ -1,4 +1,3 @@
-import { scrubSecrets } from '../../lib/redact.ts'
 import type { Connector, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
 
@@ -99,6 +98,8 @@ export async function createGenericTicket(
     },
     body: ticket,
     secrets,
+    // Generated per alert, not a credential: a receiver that echoes it keeps a readable answer.
+    publicHeaders: ['idempotency-key'],
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
   })
   const data = res.data && typeof res.data === 'object' ? (res.data as Record<string, unknown>) : {}
@@ -118,9 +119,6 @@ export async function createGenericTicket(
     status: res.status,
     ...(id ? { id } : {}),
     ...(url ? { url } : {}),
-    body: scrubSecrets(
-      text,
-      secrets.filter((s): s is string => typeof s === 'string'),
-    ).slice(0, 1000),
+    body: res.scrub(text).slice(0, 1000),
   }
 }
