@@ -10,6 +10,7 @@ import { type Database, lockDataDir, openEmbedded, openServed } from './store/db
 import { migrateEmbedded, migrateServed } from './store/migrate.ts'
 import { resolveKeyRing } from './vault/keyring.ts'
 import { Vault } from './vault/vault.ts'
+import { sealPlaintextHeaders } from './webhooks/headers.ts'
 
 export interface Runtime extends AppContext {
   /** Releases the database and the data-directory lock. */
@@ -75,10 +76,20 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
     defaultTimeoutMs: config.PATCHBAY_DELIVERY_TIMEOUT_MS,
     ...(opts.resolver ? { resolver: opts.resolver } : {}),
   })
+  const vault = new Vault(ring.ring)
+  if (opts.migrate !== false) {
+    // The data half of migration 0010: header values stored in plain text before they were sealed.
+    const sealed = await sealPlaintextHeaders(db.orm, vault).catch(async (err: unknown) => {
+      await db.close()
+      unlock()
+      throw err
+    })
+    if (sealed > 0) log.info({ webhooks: sealed }, 'sealed webhook header values stored in plain text')
+  }
   return {
     config,
     db,
-    vault: new Vault(ring.ring),
+    vault,
     clock,
     log,
     http,

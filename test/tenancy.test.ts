@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bootstrapSystemKey } from '../src/bootstrap.ts'
 import { apiKeys } from '../src/store/schema/tenancy.ts'
 import { hashToken } from '../src/store/tenancy.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
@@ -87,7 +88,7 @@ describe('API keys', () => {
     const listed = await h.json('GET', '/api/v1/api-keys', { token: t.partnerToken })
     expect(JSON.stringify(listed.body)).not.toContain(token)
     const mine = listed.body.data.find((k: { id: string }) => k.id === created.body.id)
-    expect(mine).toMatchObject({ scope: 'organization', orgId: t.orgB.id, tokenPrefix: token.slice(0, 12) })
+    expect(mine).toMatchObject({ scope: 'organization', orgId: t.orgB.id, tokenPrefix: token.slice(0, 8) })
     expect(mine.token).toBeUndefined()
   })
 
@@ -179,5 +180,68 @@ describe('audit log', () => {
     const created = await h.json('POST', '/api/v1/api-keys', { body: { name: 'audited', scope: 'system' } })
     const all = await h.json('GET', '/api/v1/audit-logs?limit=100')
     expect(JSON.stringify(all.body)).not.toContain(created.body.token)
+  })
+})
+
+describe('partner-wide changes in the audit log', () => {
+  it('a partner-wide delivery retry is filed under the partner that made it', async () => {
+    const res = await h.json('POST', '/api/v1/deliveries/retry', { token: t.partnerToken, body: {} })
+    expect(res.status).toBe(202)
+    const mine = await h.json('GET', '/api/v1/audit-logs?action=delivery.recover', { token: t.partnerToken })
+    expect(mine.body.data).toHaveLength(1)
+    expect(mine.body.data[0]).toMatchObject({
+      orgId: null,
+      partnerId: t.partner.id,
+      targetType: 'deliveries',
+    })
+    for (const token of [t.otherPartnerToken, t.orgAToken, t.orgCToken]) {
+      const other = await h.json('GET', '/api/v1/audit-logs?action=delivery.recover', { token })
+      expect(other.body.data).toHaveLength(0)
+    }
+    // An org key's retry is its organization's (and so its partner's).
+    expect((await h.json('POST', '/api/v1/deliveries/retry', { token: t.orgAToken, body: {} })).status).toBe(
+      202,
+    )
+    const asOrg = await h.json('GET', '/api/v1/audit-logs?action=delivery.recover', { token: t.orgAToken })
+    expect(asOrg.body.data).toHaveLength(1)
+    expect(asOrg.body.data[0]).toMatchObject({ orgId: t.orgA.id })
+    const asPartner = await h.json('GET', '/api/v1/audit-logs?action=delivery.recover', {
+      token: t.partnerToken,
+    })
+    expect(asPartner.body.data).toHaveLength(2)
+  })
+})
+
+describe('token prefixes', () => {
+  it('show at most four characters after pbk_, and four of an operator-chosen bootstrap token', async () => {
+    const created = await h.json('POST', '/api/v1/api-keys', {
+      body: { name: 'short prefix', scope: 'organization', orgId: t.orgA.id },
+    })
+    expect(created.body.tokenPrefix).toBe(created.body.token.slice(0, 8))
+    expect(created.body.tokenPrefix).toMatch(/^pbk_.{4}$/)
+
+    // Bootstrap runs only when no system key is live: take the harness's out of service meanwhile.
+    const live = await h.ctx.db.query<{ id: string }>(
+      'UPDATE api_keys SET revoked_at = now() WHERE scope = $1 AND revoked_at IS NULL RETURNING id',
+      ['system'],
+    )
+    const chosen = 'operator-chosen-bootstrap-token-24'
+    try {
+      const outcome = await bootstrapSystemKey({
+        ...h.ctx,
+        config: { ...h.ctx.config, PATCHBAY_BOOTSTRAP_TOKEN: chosen },
+      })
+      expect(outcome).toEqual({ kind: 'from-env' })
+    } finally {
+      await h.ctx.db.query('UPDATE api_keys SET revoked_at = NULL WHERE id = ANY($1::uuid[])', [
+        live.map((k) => k.id),
+      ])
+    }
+    const keys = await h.json('GET', '/api/v1/api-keys?limit=100')
+    const boot = keys.body.data.find((k: { name: string }) => k.name.startsWith('bootstrap'))
+    expect(boot.tokenPrefix).toBe('oper')
+    const audit = await h.json('GET', `/api/v1/audit-logs?action=api_key.create&targetId=${boot.id}`)
+    expect(audit.body.data[0].summary.tokenPrefix).toBe('oper')
+    expect(JSON.stringify([keys.body, audit.body])).not.toContain('operator-ch')
   })
 })

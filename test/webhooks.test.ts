@@ -84,7 +84,7 @@ describe('creating webhooks', () => {
       name: 'PagerDuty Alerts',
       url: rx.url('/pd'),
       events: ['alert.triggered', 'alert.escalated', 'device.offline'],
-      headers: [{ key: 'X-Custom-Source', value: 'breeze-rmm' }],
+      headers: [{ key: 'X-Custom-Source', value: '****' }],
       status: 'active',
       hasSecret: true,
       createdAt: '2026-02-18T12:00:00.000Z',

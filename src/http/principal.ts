@@ -23,7 +23,14 @@ export function scopeOf(p: Principal): TenantScope {
 }
 
 export function actorOf(p: Principal): Actor {
-  return { type: 'api_key', keyId: p.keyId }
+  switch (p.scope) {
+    case 'system':
+      return { type: 'api_key', keyId: p.keyId }
+    case 'partner':
+      return { type: 'api_key', keyId: p.keyId, partnerId: p.partnerId }
+    case 'organization':
+      return { type: 'api_key', keyId: p.keyId, orgId: p.orgId }
+  }
 }
 
 /**

@@ -284,6 +284,73 @@ export async function updateIntegration(
   patch: IntegrationPatch,
   audit: AuditContext,
 ): Promise<IntegrationView> {
+  // Checking a URL resolves its host, which may take seconds: it happens before the row is locked, on what the
+  // patch makes of the credentials as they are then, and is confirmed under the lock. Had another change moved
+  // a URL field meanwhile, the check runs again on what is there now.
+  for (let attempt = 1; ; attempt++) {
+    const checkedUrls =
+      patch.credentials === undefined ? undefined : await checkPatchedUrls(ctx, scope, id, patch.credentials)
+    try {
+      return await updateLocked(ctx, scope, id, patch, audit, checkedUrls)
+    } catch (err) {
+      if (!(err instanceof UrlsMovedMeanwhile)) throw err
+      if (attempt >= 3) {
+        throw IntegrationError.conflict(
+          'The integration kept changing while this update was checked; try again',
+        )
+      }
+    }
+  }
+}
+
+class UrlsMovedMeanwhile extends Error {}
+
+/** The URL fields of a set of credentials, comparable as one string. */
+function urlFields(connector: Connector, credentials: Credentials): string {
+  const schema = connector.descriptor.credentialSchema
+  return JSON.stringify(
+    Object.keys(schema)
+      .filter((name) => schema[name]?.type === 'url')
+      .map((name) => [name, credentials[name] ?? null]),
+  )
+}
+
+/**
+ * Checks, with no lock held, the URLs of the credentials `patch` would make of the integration as it is now.
+ * Returns their fields (see urlFields), or undefined when there is nothing to check: the integration is missing,
+ * the patch invalid (the locked update reports either) or the credentials unchanged.
+ */
+async function checkPatchedUrls(
+  ctx: AppContext,
+  scope: TenantScope,
+  id: string,
+  patch: Record<string, unknown>,
+): Promise<string | undefined> {
+  const row = await getIntegrationRow(ctx.db.orm, scope, id)
+  const connector = row && ctx.connectors.get(row.provider)
+  if (!row || !connector) return undefined
+  const base = row.credentials ? openCredentials(ctx.vault, row.id, row.credentials) : {}
+  let merged: Credentials
+  try {
+    merged = validateCredentials(connector, patch, base)
+  } catch (err) {
+    if (err instanceof IntegrationError) return undefined
+    throw err
+  }
+  // Unchanged credentials are not saved, so not checked either (as before).
+  if (sameCredentials(base, merged)) return undefined
+  await checkCredentialUrls(ctx.http, connector.descriptor.credentialSchema, merged)
+  return urlFields(connector, merged)
+}
+
+async function updateLocked(
+  ctx: AppContext,
+  scope: TenantScope,
+  id: string,
+  patch: IntegrationPatch,
+  audit: AuditContext,
+  checkedUrls: string | undefined,
+): Promise<IntegrationView> {
   const row = await ctx.db.orm.transaction(async (tx) => {
     const current = await getIntegrationRow(tx, scope, id, { forUpdate: true })
     if (!current) throw IntegrationError.notFound()
@@ -333,7 +400,8 @@ export async function updateIntegration(
       changed.push('metadata')
     }
     if (credentials && connector) {
-      await checkCredentialUrls(ctx.http, connector.descriptor.credentialSchema, credentials)
+      // No DNS under the lock: the URLs were checked before it was taken.
+      if (urlFields(connector, credentials) !== checkedUrls) throw new UrlsMovedMeanwhile()
       Object.assign(set, {
         credentials: sealCredentials(ctx.vault, current.id, credentials),
         credentialsPublic: publicPart(connector.descriptor.credentialSchema, credentials),

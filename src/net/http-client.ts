@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.ts'
 import { systemClock } from '../lib/clock.ts'
 import { headerSecrets, Scrubber, urlSecrets } from '../lib/scrub.ts'
 import { type AddressPolicy, ipLiteral } from './address-policy.ts'
+import { DnsCache } from './dns-cache.ts'
 
 /** Resolves a hostname to every address it has. Injected so tests can make DNS say anything. */
 export type Resolver = (hostname: string) => Promise<string[]>
@@ -104,6 +105,8 @@ export interface HttpClientOptions {
   clock?: Clock
   /** How long a DNS answer is reused; every attempt still checks the (possibly cached) answer. */
   dnsCacheMs?: number
+  /** How many hosts' answers are kept at most (the oldest go first). */
+  dnsCacheEntries?: number
   connectionsPerOrigin?: number
   keepAliveMs?: number
   defaultTimeoutMs?: number
@@ -122,8 +125,7 @@ export class HttpClient {
   readonly policy: AddressPolicy
   readonly #resolver: Resolver
   readonly #clock: Clock
-  readonly #dnsCacheMs: number
-  readonly #dns = new Map<string, { addresses: string[]; expires: number }>()
+  readonly #dns: DnsCache
   readonly #inflight = new Map<string, Promise<string[]>>()
   readonly #pools = new Map<string, Pool>()
   readonly #opts: Required<
@@ -136,7 +138,7 @@ export class HttpClient {
     this.policy = opts.policy
     this.#resolver = opts.resolver ?? systemResolver
     this.#clock = opts.clock ?? systemClock
-    this.#dnsCacheMs = opts.dnsCacheMs ?? 1000
+    this.#dns = new DnsCache(opts.dnsCacheMs ?? 1000, opts.dnsCacheEntries ?? 10_000)
     this.#opts = {
       connectionsPerOrigin: opts.connectionsPerOrigin ?? 64,
       keepAliveMs: opts.keepAliveMs ?? 30_000,
@@ -181,15 +183,15 @@ export class HttpClient {
 
   async #resolve(host: string): Promise<string[]> {
     const now = this.#clock.now().getTime()
-    const cached = this.#dns.get(host)
-    if (cached && cached.expires > now) return cached.addresses
+    const cached = this.#dns.get(host, now)
+    if (cached) return cached
     let pending = this.#inflight.get(host)
     if (!pending) {
       pending = this.#resolver(host).finally(() => this.#inflight.delete(host))
       this.#inflight.set(host, pending)
     }
     const addresses = await pending
-    if (this.#dnsCacheMs > 0) this.#dns.set(host, { addresses, expires: now + this.#dnsCacheMs })
+    this.#dns.set(host, addresses, now)
     return addresses
   }
 

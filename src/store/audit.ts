@@ -8,8 +8,13 @@ import { offsetOf, type Page, type TenantScope } from './scope.ts'
 
 export type AuditLog = typeof auditLogs.$inferSelect
 
-/** Who made a change: an API key, or Patchbay itself (a job, the CLI). */
-export type Actor = { type: 'api_key'; keyId: string } | { type: 'system'; name: string }
+/**
+ * Who made a change: an API key (with the tenant it belongs to, so an entry that names no organization is still
+ * filed where its author can read it), or Patchbay itself (a job, the CLI).
+ */
+export type Actor =
+  | { type: 'api_key'; keyId: string; partnerId?: string | undefined; orgId?: string | undefined }
+  | { type: 'system'; name: string }
 
 export interface AuditEntry {
   actor: Actor
@@ -27,10 +32,18 @@ export interface AuditEntry {
  * and its entry are committed together or not at all. The summary is redacted here, whatever the caller passed.
  */
 export async function recordAudit(db: Executor, entry: AuditEntry, now: Date): Promise<void> {
+  let orgId = entry.orgId ?? null
+  let partnerId = entry.partnerId ?? null
+  // A change spanning a tenant's organizations (a partner-wide retry) names none; without this it would be
+  // visible to system keys only, never to the partner that made it.
+  if (orgId === null && partnerId === null && entry.actor.type === 'api_key') {
+    orgId = entry.actor.orgId ?? null
+    partnerId = orgId === null ? (entry.actor.partnerId ?? null) : null
+  }
   await db.insert(auditLogs).values({
     id: newId(now.getTime()),
-    orgId: entry.orgId ?? null,
-    partnerId: entry.partnerId ?? null,
+    orgId,
+    partnerId,
     actorKeyId: entry.actor.type === 'api_key' ? entry.actor.keyId : null,
     actorType: entry.actor.type === 'api_key' ? 'api_key' : `system:${entry.actor.name}`,
     action: entry.action,

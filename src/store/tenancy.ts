@@ -121,6 +121,15 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex')
 }
 
+/**
+ * What a listing shows of a token to tell keys apart: the `pbk_` type prefix and at most four characters after it
+ * (four in all for an operator-chosen bootstrap token without the type prefix). Never enough to narrow a guess:
+ * twelve characters were half of a 24-character bootstrap token.
+ */
+export function tokenPrefixOf(token: string): string {
+  return token.startsWith(TOKEN_PREFIX) ? token.slice(0, TOKEN_PREFIX.length + 4) : token.slice(0, 4)
+}
+
 export function generateToken(): string {
   return `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`
 }
@@ -150,7 +159,7 @@ export async function createApiKey(
       scope: input.scope,
       partnerId: input.partnerId ?? null,
       orgId: input.orgId ?? null,
-      tokenPrefix: token.slice(0, 12),
+      tokenPrefix: tokenPrefixOf(token),
       tokenHash: hashToken(token),
       createdByKeyId: input.createdByKeyId ?? null,
       createdAt: now,

@@ -7,4 +7,9 @@ export interface SealedColumn {
   column: string
 }
 
-export const SEALED_COLUMNS: readonly SealedColumn[] = [{ table: 'integrations', column: 'credentials' }]
+export const SEALED_COLUMNS: readonly SealedColumn[] = [
+  { table: 'integrations', column: 'credentials' },
+  { table: 'webhooks', column: 'secret' },
+  { table: 'webhooks', column: 'previous_secret' },
+  { table: 'webhooks', column: 'header_values' },
+]

@@ -8,6 +8,7 @@ import { newId } from '../lib/ids.ts'
 import { UnsafeUrlError } from '../net/http-client.ts'
 import { type Actor, recordAudit } from '../store/audit.ts'
 import { deliveries, events as eventsTable } from '../store/schema/delivery.ts'
+import { resolveHeaders, sealHeaders } from './headers.ts'
 import {
   generateStandardSecret,
   isReservedHeader,
@@ -102,6 +103,8 @@ export async function createWebhook(
   change: Change,
 ): Promise<{ webhook: WebhookRow; generatedSecret?: string }> {
   const problems = [...checkEvents(input.events), ...checkHeaders(input.headers)]
+  // Nothing is stored yet, so a masked value here cannot mean "keep": it is refused.
+  problems.push(...resolveHeaders(ctx.vault, undefined, input.headers).problems)
   let secret = input.secret ?? null
   let generatedSecret: string | undefined
   if (input.signatureScheme === 'standard-webhooks') {
@@ -126,7 +129,7 @@ export async function createWebhook(
       secret: secret === null ? null : ctx.vault.seal(secret, { table: 'webhooks', field: 'secret', id }),
       signatureScheme: input.signatureScheme,
       events: [...new Set(input.events)],
-      headers: input.headers,
+      ...sealHeaders(ctx.vault, id, input.headers),
       retryPolicy: input.retryPolicy ?? null,
       status: 'active',
       createdByKeyId: change.actor.type === 'api_key' ? change.actor.keyId : null,
@@ -180,6 +183,8 @@ export async function patchWebhook(
 ): Promise<WebhookRow> {
   const scheme = patch.signatureScheme ?? (current.signatureScheme as SignatureScheme)
   const problems = [...checkEvents(patch.events ?? []), ...checkHeaders(patch.headers ?? [])]
+  const headers = patch.headers && resolveHeaders(ctx.vault, current, patch.headers)
+  if (headers) problems.push(...headers.problems)
   if (scheme === 'standard-webhooks') {
     if (patch.secret === null || (patch.secret === undefined && current.secret === null)) {
       problems.push({ path: 'secret', message: 'the standard-webhooks scheme needs a secret' })
@@ -202,7 +207,7 @@ export async function patchWebhook(
   if (patch.name !== undefined) set.name = patch.name
   if (patch.url !== undefined) set.url = patch.url
   if (patch.events !== undefined) set.events = [...new Set(patch.events)]
-  if (patch.headers !== undefined) set.headers = patch.headers
+  if (headers) Object.assign(set, sealHeaders(ctx.vault, current.id, headers.headers))
   if (patch.retryPolicy !== undefined) set.retryPolicy = patch.retryPolicy
   if (patch.signatureScheme !== undefined) set.signatureScheme = patch.signatureScheme
   if (patch.status !== undefined) {

@@ -5,6 +5,7 @@ import type { AttemptOutcome, ClaimedDelivery, Settled, Transport } from '../del
 import { OutboundError, UnsafeUrlError } from '../net/http-client.ts'
 import { parseRetryAfter } from '../net/retry-after.ts'
 import { recordAudit } from '../store/audit.ts'
+import { openHeaders, type WebhookHeader } from './headers.ts'
 import { breezeHeaders, standardHeaders } from './signing.ts'
 
 interface Target {
@@ -27,7 +28,8 @@ interface WebhookLoadRow {
   secret: string | null
   previous_secret: string | null
   previous_secret_expires_at: Date | null
-  headers: { key: string; value: string }[]
+  headers: unknown
+  header_values: string | null
   retry_policy: RetryPolicy | null
 }
 
@@ -48,6 +50,12 @@ export function webhookTransport(ctx: AppContext): Transport {
     }
     return value
   }
+  // Header values are unsealed here only, to be sent; a row not sealed yet (before startup sealed it) still
+  // holds them in plain text.
+  const headersOf = (r: WebhookLoadRow): WebhookHeader[] =>
+    r.header_values
+      ? (JSON.parse(open(r.header_values, r.id, 'header_values')) as WebhookHeader[])
+      : openHeaders(ctx.vault, { id: r.id, headers: r.headers, headerValues: null })
 
   const stats = new WebhookStats(ctx)
 
@@ -58,7 +66,7 @@ export function webhookTransport(ctx: AppContext): Transport {
       const ids = [...new Set(batch.map((d) => d.targetId))]
       const rows = await ctx.db.query<WebhookLoadRow>(
         `SELECT id, org_id, url, status, signature_scheme, secret, previous_secret, previous_secret_expires_at,
-                headers, retry_policy
+                headers, header_values, retry_policy
          FROM webhooks WHERE id = ANY($1::uuid[])`,
         [ids],
         'pb_load_webhooks',
@@ -82,7 +90,7 @@ export function webhookTransport(ctx: AppContext): Transport {
           status: r.status,
           scheme: r.signature_scheme,
           secrets,
-          headers: r.headers ?? [],
+          headers: headersOf(r),
           retryPolicy: r.retry_policy ?? DEFAULT_RETRY_POLICY,
         })
       }

@@ -24,7 +24,9 @@ const apiKeySchema = z
     scope: scopeEnum,
     partnerId: z.uuid().nullable(),
     orgId: z.uuid().nullable(),
-    tokenPrefix: z.string().openapi({ description: 'The first characters of the token, to tell keys apart' }),
+    tokenPrefix: z.string().openapi({
+      description: 'The `pbk_` type prefix and at most four characters after it, to tell keys apart',
+    }),
     createdAt: timestamp,
     lastUsedAt: timestamp.nullable(),
     revokedAt: timestamp.nullable(),

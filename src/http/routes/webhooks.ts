@@ -3,6 +3,7 @@ import type { Context } from 'hono'
 import type { AppContext } from '../../context.ts'
 import { retryPolicySchema } from '../../delivery/policy.ts'
 import { recordAudit } from '../../store/audit.ts'
+import { shownHeaders } from '../../webhooks/headers.ts'
 import {
   createWebhook,
   effectiveRetryPolicy,
@@ -38,7 +39,10 @@ const webhookSchema = z
     name: z.string(),
     url: z.string(),
     events: z.array(z.string()),
-    headers: z.array(webhookHeaderSchema),
+    headers: z.array(webhookHeaderSchema).openapi({
+      description:
+        'Custom headers, each value masked: `****` and its last four characters (only `****` when shorter than 13)',
+    }),
     status: statusEnum,
     hasSecret: z.boolean(),
     signatureScheme: webhookFields.signatureScheme,
@@ -73,7 +77,9 @@ const createBody = z
         'Signing secret. Stored encrypted, never returned. For `standard-webhooks` a `whsec_` secret, generated (and returned once) when omitted.',
     }),
     events: webhookFields.events.openapi({ description: 'Event types; `alert.*` and `*` wildcards allowed' }),
-    headers: webhookFields.headers.default([]),
+    headers: webhookFields.headers.default([]).openapi({
+      description: 'Custom headers sent with every delivery. Values are stored encrypted and shown masked.',
+    }),
     retryPolicy: retryPolicySchema.optional(),
     signatureScheme: webhookFields.signatureScheme.default('breeze'),
   })
@@ -88,7 +94,10 @@ const patchBody = z
         'A new secret (null removes it). A replaced standard-webhooks secret keeps signing for 24 hours.',
     }),
     events: webhookFields.events.optional(),
-    headers: webhookFields.headers.optional(),
+    headers: webhookFields.headers.optional().openapi({
+      description:
+        'Replaces the custom headers. A value sent back in its masked form (as responses show it) keeps the stored value of that header.',
+    }),
     status: statusEnum.optional(),
     retryPolicy: retryPolicySchema
       .nullable()
@@ -105,7 +114,7 @@ function toWebhook(w: WebhookRow) {
     name: w.name,
     url: w.url,
     events: w.events,
-    headers: (w.headers as { key: string; value: string }[]) ?? [],
+    headers: shownHeaders(w.headers),
     status: w.status,
     hasSecret: w.secret !== null,
     signatureScheme: w.signatureScheme as 'breeze' | 'standard-webhooks',

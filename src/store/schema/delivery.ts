@@ -49,7 +49,14 @@ export const webhooks = pgTable(
     previousSecretExpiresAt: ts('previous_secret_expires_at'),
     signatureScheme: text('signature_scheme').notNull().default('breeze'),
     events: text('events').array().notNull(),
+    /**
+     * Custom headers as responses show them: `[{key, masked}]`, the value reduced to `****` and its last four
+     * characters. Rows written before header values were sealed hold `[{key, value}]` in plain text until the
+     * startup step `sealPlaintextHeaders` seals them.
+     */
     headers: jsonb('headers').notNull().default(sql`'[]'::jsonb`),
+    /** Vault ciphertext of the custom headers with their real values (`[{key, value}]`); null when there are none. */
+    headerValues: text('header_values'),
     status: webhookStatus('status').notNull().default('active'),
     retryPolicy: jsonb('retry_policy'),
     successCount: integer('success_count').notNull().default(0),
