@@ -446,3 +446,45 @@ describe.each([
     expect(other.messages.length).toBe(1)
   })
 })
+
+describe('Outgoing webhooks: PATCH /webhooks/{id}', () => {
+  it('a new url without the custom header values given again is a 422, and nothing is sent there', async () => {
+    const home = await startStandIn(() => ({ status: 200, body: {} }))
+    closers.push(() => home.close())
+    const created = await call('POST', '/api/v1/webhooks', {
+      name: 'Alerts',
+      url: home.url('hooks.test', '/in'),
+      events: ['device.offline'],
+      headers: [{ key: 'Authorization', value: 'Bearer wh_secret_4cf1e07d' }],
+    })
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    const id = created.body.id as string
+    const masked = created.body.headers
+
+    for (const [body, path] of [
+      [{ url: evil('/steal') }, 'headers'],
+      [{ url: evil('/steal'), headers: masked }, 'headers.0.value'],
+    ] as const) {
+      const r = await call('PATCH', `/api/v1/webhooks/${id}`, body)
+      expect(r.status, JSON.stringify(r.body)).toBe(422)
+      expect(r.body.details).toEqual([expect.objectContaining({ path })])
+      expect(r.body.details[0].message).toContain('only sent to the URL it was saved with')
+    }
+    await call('POST', '/api/v1/events', { type: 'device.offline', data: {} })
+    await expectNothingSent()
+    expect(home.requests.map((r) => r.headers.authorization)).toEqual(['Bearer wh_secret_4cf1e07d'])
+
+    // Other edits keep the stored value by its mask; a move with the value given again goes through.
+    expect((await call('PATCH', `/api/v1/webhooks/${id}`, { name: 'Renamed', headers: masked })).status).toBe(
+      200,
+    )
+    const moved = await call('PATCH', `/api/v1/webhooks/${id}`, {
+      url: evil('/new'),
+      headers: [{ key: 'Authorization', value: 'Bearer wh_new_for_new_host' }],
+    })
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200)
+    await call('POST', '/api/v1/events', { type: 'device.offline', data: {} })
+    await h.worker.drain()
+    expect(attacker.requests.map((r) => r.headers.authorization)).toEqual(['Bearer wh_new_for_new_host'])
+  })
+})

@@ -8,7 +8,7 @@ import { newId } from '../lib/ids.ts'
 import { UnsafeUrlError } from '../net/http-client.ts'
 import { type Actor, recordAudit } from '../store/audit.ts'
 import { deliveries, events as eventsTable } from '../store/schema/delivery.ts'
-import { resolveHeaders, sealHeaders } from './headers.ts'
+import { isMaskedForm, resolveHeaders, sealHeaders, shownHeaders } from './headers.ts'
 import {
   generateStandardSecret,
   isReservedHeader,
@@ -172,6 +172,36 @@ export interface WebhookPatch {
   signatureScheme?: SignatureScheme | undefined
 }
 
+/**
+ * The destination rule for webhooks (the same as integrations' credentials): custom header values are
+ * credentials in practice, so they are only sent to the URL they were saved with. A PATCH that moves the URL
+ * must give every stored header value again in full (or drop the headers); keeping one by its masked form, or
+ * leaving `headers` out, is refused, so a key allowed to edit a webhook cannot redirect its stored Authorization.
+ */
+function headersForNewUrl(current: WebhookRow, patch: WebhookPatch): ErrorDetail[] {
+  if (patch.url === undefined || patch.url === current.url) return []
+  const stored = shownHeaders(current.headers)
+  if (stored.length === 0) return []
+  if (!patch.headers) {
+    return [
+      {
+        path: 'headers',
+        message: `must be given again, with their real values (${stored.map((h) => h.key).join(', ')}), when the url changes: a stored header value is only sent to the URL it was saved with`,
+      },
+    ]
+  }
+  return patch.headers.flatMap((h, i) =>
+    isMaskedForm(h.value)
+      ? [
+          {
+            path: `headers.${i}.value`,
+            message: `must be the real value, not its masked form, when the url changes: a stored header value is only sent to the URL it was saved with`,
+          },
+        ]
+      : [],
+  )
+}
+
 /** How long a replaced standard-webhooks secret keeps signing beside the new one. */
 export const SECRET_OVERLAP_MS = 24 * 3_600_000
 
@@ -185,6 +215,7 @@ export async function patchWebhook(
   const problems = [...checkEvents(patch.events ?? []), ...checkHeaders(patch.headers ?? [])]
   const headers = patch.headers && resolveHeaders(ctx.vault, current, patch.headers)
   if (headers) problems.push(...headers.problems)
+  problems.push(...headersForNewUrl(current, patch))
   if (scheme === 'standard-webhooks') {
     if (patch.secret === null || (patch.secret === undefined && current.secret === null)) {
       problems.push({ path: 'secret', message: 'the standard-webhooks scheme needs a secret' })
