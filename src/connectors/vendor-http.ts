@@ -18,6 +18,8 @@ export interface VendorCall {
   /** Pulls the vendor's human message out of an error body; falls back to the raw body. */
   errorText?: (body: unknown, raw: string) => string | undefined
   timeoutMs?: number
+  /** The SHA-256 fingerprint of the only certificate the vendor's host may present (see OutboundRequest). */
+  pinnedCertSha256?: string
 }
 
 export interface VendorResponse<T> {
@@ -52,6 +54,7 @@ export async function callVendor<T = unknown>(
       headers,
       ...(body !== undefined ? { body } : {}),
       ...(call.timeoutMs ? { timeoutMs: call.timeoutMs } : {}),
+      ...(call.pinnedCertSha256 !== undefined ? { pinnedCertSha256: call.pinnedCertSha256 } : {}),
       keepResponseChars: 8 * 1_048_576,
       maxResponseBytes: 32 * 1_048_576,
     })
