@@ -10,6 +10,7 @@ import { servicenow } from './servicenow/index.ts'
 import { slack } from './slack/index.ts'
 import { teams } from './teams/index.ts'
 import type { Connector, ConnectorDescriptor } from './types.ts'
+import { unifi } from './unifi/index.ts'
 import { zendesk } from './zendesk/index.ts'
 
 /**
@@ -30,6 +31,7 @@ const CONNECTORS: readonly Connector[] = [
   genericMonitoring,
   genericTicketing,
   pax8,
+  unifi,
 ]
 
 /** A set of connectors by provider id. The app reads connectors only through one of these (`ctx.connectors`). */
