@@ -191,7 +191,6 @@ async function consoleGet(
   }
 }
 
-const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null)
 const rows = (v: unknown): Json[] => arr(v).flatMap((r) => (obj(r) ? [obj(r) as Json] : []))
 
 type Source = 'cloud' | 'console'
