@@ -1,5 +1,6 @@
 import { autotask } from './autotask/index.ts'
 import { connectwise } from './connectwise/index.ts'
+import { dattoEdr } from './datto-edr/index.ts'
 import { discord } from './discord/index.ts'
 import { freshservice } from './freshservice/index.ts'
 import { genericMonitoring } from './generic-monitoring/index.ts'
@@ -32,6 +33,7 @@ const CONNECTORS: readonly Connector[] = [
   genericTicketing,
   pax8,
   unifi,
+  dattoEdr,
 ]
 
 /** A set of connectors by provider id. The app reads connectors only through one of these (`ctx.connectors`). */
