@@ -92,6 +92,9 @@ const DESTINATIONS: Record<string, string[]> = {
   slack: ['webhookUrl', 'baseUrl'],
   teams: ['webhookUrl', 'baseUrl'],
   discord: ['webhookUrl', 'baseUrl'],
+  pax8: ['baseUrl'],
+  unifi: ['consoleUrl', 'consoleCertSha256', 'baseUrl'],
+  'datto-edr': ['instance', 'baseUrl'],
 }
 
 describe('GET /integrations/providers', () => {

@@ -58,14 +58,17 @@ describe('providers', () => {
       [
         'autotask',
         'connectwise',
+        'datto-edr',
         'discord',
         'freshservice',
         'generic-monitoring',
         'generic-ticketing',
         'jira',
+        'pax8',
         'servicenow',
         'slack',
         'teams',
+        'unifi',
         'zendesk',
       ].sort(),
     )

@@ -1,14 +1,17 @@
 import { autotask } from './autotask/index.ts'
 import { connectwise } from './connectwise/index.ts'
+import { dattoEdr } from './datto-edr/index.ts'
 import { discord } from './discord/index.ts'
 import { freshservice } from './freshservice/index.ts'
 import { genericMonitoring } from './generic-monitoring/index.ts'
 import { genericTicketing } from './generic-ticketing/index.ts'
 import { jira } from './jira/index.ts'
+import { pax8 } from './pax8/index.ts'
 import { servicenow } from './servicenow/index.ts'
 import { slack } from './slack/index.ts'
 import { teams } from './teams/index.ts'
 import type { Connector, ConnectorDescriptor } from './types.ts'
+import { unifi } from './unifi/index.ts'
 import { zendesk } from './zendesk/index.ts'
 
 /**
@@ -28,6 +31,9 @@ const CONNECTORS: readonly Connector[] = [
   zendesk,
   genericMonitoring,
   genericTicketing,
+  pax8,
+  unifi,
+  dattoEdr,
 ]
 
 /** A set of connectors by provider id. The app reads connectors only through one of these (`ctx.connectors`). */

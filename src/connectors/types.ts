@@ -79,6 +79,10 @@ export type VerifyResult =
   | {
       ok: true /** Who the credentials belong to, when the vendor says (account, company, site). */
       account?: string
+      /** When the credentials stop working (ISO 8601), for credentials that expire (Datto EDR's yearly API token). */
+      expiresAt?: string
+      /** Something to act on before it breaks (an expiry close at hand), for the status page. */
+      warning?: string
     }
   | { ok: false /** The vendor's own error text, secrets removed. */; error: string; status?: number }
 

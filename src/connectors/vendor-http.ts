@@ -23,6 +23,8 @@ export interface VendorCall {
   /** Pulls the vendor's human message out of an error body; falls back to the raw body. */
   errorText?: (body: unknown, raw: string) => string | undefined
   timeoutMs?: number
+  /** The SHA-256 fingerprint of the only certificate the vendor's host may present (see OutboundRequest). */
+  pinnedCertSha256?: string
 }
 
 export interface VendorResponse<T> {
@@ -62,6 +64,7 @@ export async function callVendor<T = unknown>(
       ...(call.publicHeaders ? { publicHeaders: call.publicHeaders } : {}),
       // Connectors read data from 2xx JSON; error bodies come back scrubbed of everything this request sent.
       rawSuccessBody: true,
+      ...(call.pinnedCertSha256 !== undefined ? { pinnedCertSha256: call.pinnedCertSha256 } : {}),
       keepResponseChars: 8 * 1_048_576,
       keepErrorChars: 256 * 1024,
       maxResponseBytes: 32 * 1_048_576,

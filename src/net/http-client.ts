@@ -1,4 +1,5 @@
 import dns from 'node:dns/promises'
+import type { TLSSocket } from 'node:tls'
 import { buildConnector, Pool } from 'undici'
 import type { Clock } from '../lib/clock.ts'
 import { systemClock } from '../lib/clock.ts'
@@ -67,6 +68,13 @@ export interface OutboundRequest {
    * with `scrub`). Other answers are always scrubbed.
    */
   rawSuccessBody?: boolean
+  /**
+   * The SHA-256 fingerprint of the one certificate the server may present (64 hex digits, colons optional), for
+   * appliances with self-signed certificates (UniFi consoles). The connection is then accepted if and only if
+   * the leaf certificate is exactly that one, whoever signed it; nothing is sent before the check. Without it,
+   * certificates are verified as usual. HTTPS only.
+   */
+  pinnedCertSha256?: string
 }
 
 export interface OutboundResponse {
@@ -203,6 +211,8 @@ export class HttpClient {
     }
     const scrubber = requestScrubber({ ...req, headers })
     const scrub = (text: string) => scrubber.scrub(text)
+    const pin = req.pinnedCertSha256 === undefined ? undefined : certFingerprint(req.pinnedCertSha256)
+    if (pin === null) throw new UnsafeUrlError('has a pinned certificate that is not a SHA-256 fingerprint')
     let target: CheckedUrl
     try {
       target = await this.check(req.url)
@@ -210,8 +220,10 @@ export class HttpClient {
       if (err instanceof UnsafeUrlError) throw new UnsafeUrlError(scrub(err.message))
       throw err
     }
+    if (pin && target.url.protocol !== 'https:')
+      throw new UnsafeUrlError('must use HTTPS to pin a certificate')
     const timeoutMs = req.timeoutMs ?? this.#opts.defaultTimeoutMs
-    const pool = this.#pool(target)
+    const pool = this.#pool(target, pin)
     const started = performance.now()
     // undici's headers and body timeouts bound the wait for an answer; a per-request AbortSignal timer would cost
     // a timer, a signal and a DOMException per request, which shows at thousands of requests a second.
@@ -272,8 +284,9 @@ export class HttpClient {
     }
   }
 
-  #pool(target: CheckedUrl): Pool {
-    const key = `${target.url.origin}|${target.address}`
+  #pool(target: CheckedUrl, pin: string | undefined): Pool {
+    // A pinned pool never lends its connections to unpinned requests, nor the other way round.
+    const key = `${target.url.origin}|${target.address}|${pin ?? ''}`
     let pool = this.#pools.get(key)
     if (pool) {
       // Most recently used last, for eviction.
@@ -282,14 +295,23 @@ export class HttpClient {
       return pool
     }
     const servername = target.url.hostname.replace(/^\[|\]$/g, '')
-    const connector = buildConnector({ timeout: Math.min(this.#opts.defaultTimeoutMs, 10_000) })
+    const timeout = Math.min(this.#opts.defaultTimeoutMs, 10_000)
+    // With a pin, the chain is not judged by the CA store (a self-signed certificate has none); the leaf is compared
+    // with the pin in the connect callback instead, before undici writes a byte. No session resumption, so every
+    // connection shows its certificate.
+    const connector = pin
+      ? buildConnector({ timeout, rejectUnauthorized: false, maxCachedSessions: 0 })
+      : buildConnector({ timeout })
     const address = target.address
     pool = new Pool(target.url.origin, {
       connections: this.#opts.connectionsPerOrigin,
       keepAliveTimeout: this.#opts.keepAliveMs,
       keepAliveMaxTimeout: this.#opts.keepAliveMs,
       connect: (opts, cb) =>
-        connector({ ...opts, hostname: address, ...(ipLiteral(servername) ? {} : { servername }) }, cb),
+        connector(
+          { ...opts, hostname: address, ...(ipLiteral(servername) ? {} : { servername }) },
+          pin ? checkPin(pin, cb) : cb,
+        ),
     })
     this.#pools.set(key, pool)
     if (this.#pools.size > 2000) {
@@ -304,6 +326,34 @@ export class HttpClient {
     const pools = [...this.#pools.values()]
     this.#pools.clear()
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
+  }
+}
+
+/** A SHA-256 fingerprint as Node prints it (`AB:CD:…`, upper case); null when the text is not one. */
+export function certFingerprint(text: string): string | null {
+  const hex = text.replace(/[\s:]/g, '').toUpperCase()
+  if (!/^[0-9A-F]{64}$/.test(hex)) return null
+  return hex.match(/../g)?.join(':') ?? null
+}
+
+type ConnectCallback = Parameters<ReturnType<typeof buildConnector>>[1]
+
+/** Accepts the TLS connection only if the server's leaf certificate has the pinned fingerprint. */
+function checkPin(pin: string, cb: ConnectCallback): ConnectCallback {
+  return (err, socket) => {
+    if (err || !socket) return (cb as (e: Error | null, s: null) => void)(err ?? new Error('no socket'), null)
+    const actual = (socket as TLSSocket).getPeerCertificate?.()?.fingerprint256
+    if (actual === pin) return cb(null, socket)
+    socket.destroy()
+    const refused = Object.assign(
+      new Error(
+        actual
+          ? `the server's certificate (SHA-256 ${actual}) is not the pinned certificate (SHA-256 ${pin})`
+          : 'the server presented no certificate to compare with the pinned one',
+      ),
+      { code: 'ERR_TLS_CERT_PIN_MISMATCH' },
+    )
+    return (cb as (e: Error | null, s: null) => void)(refused, null)
   }
 }
 

@@ -1,0 +1,373 @@
+import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
+import type { CredentialSchema } from '../../vault/mask.ts'
+import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
+import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
+import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
+import { baseUrlField } from '../shared/psa.ts'
+import { accountKey, checkFilters, offeredKind, oneOf, pageSize } from '../shared/resource-filters.ts'
+import type {
+  Connector,
+  ConnectorEnv,
+  Credentials,
+  PageOf,
+  ResourceKindInfo,
+  ResourceOperations,
+  ResourceQuery,
+} from '../types.ts'
+import { VendorError } from '../vendor-error.ts'
+import { callVendor, sensitiveValues, type VendorResponse } from '../vendor-http.ts'
+
+/**
+ * Pax8 partner API (https://devx.pax8.com/docs). OAuth 2.0 client credentials: the partner's client id and secret
+ * are exchanged at `POST https://api.pax8.com/v1/token` (audience `https://api.pax8.com`; the docs' URL wins over
+ * the older `token-manager.pax8.com` in the OpenAPI document) for a Bearer token that lives 24 hours
+ * (`expires_in: 86400`). The token is cached for its lifetime when the env has a token cache, and fetched again
+ * once when Pax8 refuses it (401). Lists page with `page` (from 0) and `size` (at most 200) and answer
+ * `{content, page: {size, totalElements, totalPages, number}}`.
+ */
+const VENDOR = 'Pax8'
+const DEFAULT_BASE = 'https://api.pax8.com'
+const AUDIENCE = 'https://api.pax8.com'
+const MAX_PAGE = 200
+/** A token this close to its expiry is not used: a request sent with it could arrive after it lapsed. */
+const EXPIRY_MARGIN_MS = 60_000
+
+export const credentialSchema: CredentialSchema = {
+  clientId: {
+    type: 'string',
+    sensitive: false,
+    required: true,
+    description: 'Client ID of an API application (Pax8 app: Integrations > API Credentials > Create app).',
+  },
+  clientSecret: {
+    type: 'string',
+    sensitive: true,
+    required: true,
+    description: "The application's client secret, shown once when the app is created.",
+  },
+  baseUrl: baseUrlField(
+    'Calls this host instead of https://api.pax8.com (a proxy, a test stand-in); /v1 is appended, for the token too.',
+  ),
+}
+
+function base(creds: Credentials): string {
+  return `${overrideBase(creds) ?? DEFAULT_BASE}/v1`
+}
+
+/** Pax8's errors: `{type, message, instance, status, details: [{message}]}`; the token endpoint's are OAuth's. */
+function errorText(body: unknown): string | undefined {
+  const b = obj(body)
+  if (!b) return undefined
+  const oauth = str(b.error_description)
+  if (oauth) return str(b.error) ? `${oauth} (${str(b.error)})` : oauth
+  return joinMessages(
+    str(b.message) ?? str(b.error),
+    arr(b.details).map((d) => str(obj(d)?.message)),
+  )
+}
+
+function secrets(creds: Credentials): unknown[] {
+  return sensitiveValues(credentialSchema, creds)
+}
+
+function tokenKey(creds: Credentials): string {
+  return accountKey(
+    'pax8',
+    base(creds),
+    requireCredential(VENDOR, creds, 'clientId'),
+    requireCredential(VENDOR, creds, 'clientSecret'),
+  )
+}
+
+async function fetchToken(
+  creds: Credentials,
+  env: ConnectorEnv,
+): Promise<{ token: string; expiresAt: number }> {
+  const res = await callVendor<unknown>(env, {
+    vendor: VENDOR,
+    method: 'POST',
+    url: `${base(creds)}/token`,
+    body: {
+      client_id: requireCredential(VENDOR, creds, 'clientId'),
+      client_secret: requireCredential(VENDOR, creds, 'clientSecret'),
+      audience: AUDIENCE,
+      grant_type: 'client_credentials',
+    },
+    secrets: secrets(creds),
+    errorText,
+  })
+  const body = expectObject(VENDOR, res.data, 'the token request')
+  const token = str(body.access_token)
+  if (!token) throw new VendorError(`${VENDOR} answered the token request without an access_token`, 502)
+  const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 86_400
+  return { token, expiresAt: env.clock.now().getTime() + seconds * 1000 }
+}
+
+/** A token for this account: the cached one while it lives, else a new one (cached when the env has a cache). */
+async function accessToken(
+  creds: Credentials,
+  env: ConnectorEnv,
+): Promise<{ token: string; cached: boolean }> {
+  const key = tokenKey(creds)
+  const hit = await env.tokens?.get(key)
+  if (hit && hit.expiresAt - EXPIRY_MARGIN_MS > env.clock.now().getTime())
+    return { token: hit.token, cached: true }
+  const fresh = await fetchToken(creds, env)
+  await env.tokens?.set(key, fresh)
+  return { token: fresh.token, cached: false }
+}
+
+/** One authenticated GET; a cached token Pax8 refuses (401) is dropped and the call made once more with a new one. */
+async function get<T = unknown>(
+  creds: Credentials,
+  env: ConnectorEnv,
+  path: string,
+  query: Record<string, string | number | undefined> = {},
+): Promise<VendorResponse<T>> {
+  const send = (token: string) =>
+    callVendor<T>(env, {
+      vendor: VENDOR,
+      url: withQuery(`${base(creds)}${path}`, query),
+      headers: { authorization: `Bearer ${token}` },
+      secrets: [...secrets(creds), token],
+      errorText,
+    })
+  const first = await accessToken(creds, env)
+  try {
+    return await send(first.token)
+  } catch (err) {
+    if (!(err instanceof VendorError) || err.status !== 401 || !first.cached) throw err
+    await env.tokens?.drop(tokenKey(creds))
+    const again = await accessToken(creds, env)
+    return send(again.token)
+  }
+}
+
+interface Pax8Page {
+  items: Json[]
+  total: number | undefined
+  hasNext: boolean
+}
+
+async function page(
+  creds: Credentials,
+  env: ConnectorEnv,
+  path: string,
+  query: ResourceQuery,
+  filters: Record<string, string | undefined>,
+): Promise<{ page: Pax8Page; next: (p: Pax8Page) => string | undefined }> {
+  const cursor = decodeCursor<{ page: number; size: number }>(VENDOR, query.cursor)
+  const number = typeof cursor?.page === 'number' ? cursor.page : 0
+  const size =
+    typeof cursor?.size === 'number' ? pageSize(cursor.size, MAX_PAGE) : pageSize(query.limit, MAX_PAGE)
+  const res = await get(creds, env, path, { page: number, size, ...filters })
+  const body = expectObject(VENDOR, res.data, `GET ${path}`)
+  const items = arr(body.content).flatMap((c) => (obj(c) ? [obj(c) as Json] : []))
+  const info = obj(body.page)
+  const totalPages = typeof info?.totalPages === 'number' ? info.totalPages : undefined
+  const result: Pax8Page = {
+    items,
+    total: typeof info?.totalElements === 'number' ? info.totalElements : undefined,
+    // Without page information, a full page is taken to mean more may follow.
+    hasNext: totalPages !== undefined ? number + 1 < totalPages : items.length >= size,
+  }
+  return {
+    page: result,
+    next: (p) => (p.hasNext ? encodeCursor({ page: number + 1, size }) : undefined),
+  }
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+
+const SUBSCRIPTION_STATUSES = [
+  'Active',
+  'Cancelled',
+  'PendingManual',
+  'PendingAutomated',
+  'PendingCancel',
+  'WaitingForDetails',
+  'Trial',
+  'Converted',
+  'PendingActivation',
+  'Activated',
+] as const
+const BILLING_TERMS = ['Monthly', 'Annual', '2-Year', '3-Year', 'One-Time', 'Trial', 'Activation'] as const
+
+const KINDS: readonly ResourceKindInfo[] = [
+  {
+    kind: 'companies',
+    description: "The partner's customer companies.",
+    filters: { status: 'Active, Inactive or Deleted', country: 'Country, as Pax8 stores it (e.g. "US")' },
+  },
+  {
+    kind: 'products',
+    description: 'The Pax8 catalogue.',
+    filters: {
+      vendorName: 'Only this vendor\'s products (e.g. "Microsoft")',
+      search: 'Name, vendor, SKU or id',
+    },
+  },
+  {
+    kind: 'orders',
+    description: 'Orders placed for customers.',
+    filters: { companyId: "One company's orders" },
+  },
+  {
+    kind: 'subscriptions',
+    description: "Customers' subscriptions.",
+    filters: {
+      companyId: "One company's subscriptions",
+      productId: "One product's subscriptions",
+      status: SUBSCRIPTION_STATUSES.join(', '),
+      billingTerm: BILLING_TERMS.join(', '),
+    },
+  },
+  {
+    kind: 'subscription-history',
+    description:
+      "One subscription's history: each entry is the subscription as it stood after a change, newest first as Pax8 sends it.",
+    filters: { subscriptionId: 'Required: the subscription whose history to read' },
+  },
+]
+
+async function list<K extends ResourceKind>(
+  creds: Credentials,
+  kind: K,
+  query: ResourceQuery,
+  env: ConnectorEnv,
+): Promise<PageOf<ResourceItem<K>>> {
+  const info = offeredKind(VENDOR, KINDS, kind)
+  checkFilters(VENDOR, info, query.filter)
+  const f = query.filter
+  const out = await listKind(creds, kind, query, f, env)
+  return out as PageOf<ResourceItem<K>>
+}
+
+async function listKind(
+  creds: Credentials,
+  kind: ResourceKind,
+  query: ResourceQuery,
+  f: Record<string, string>,
+  env: ConnectorEnv,
+): Promise<PageOf<ResourceItem>> {
+  switch (kind) {
+    case 'companies': {
+      const status = oneOf(VENDOR, 'status', f.status, ['Active', 'Inactive', 'Deleted'])
+      const { page: p, next } = await page(creds, env, '/companies', query, { status, country: f.country })
+      return {
+        items: p.items.map((c) => ({ id: str(c.id) ?? '', name: str(c.name) ?? str(c.id) ?? '', raw: c })),
+        next: next(p),
+      }
+    }
+    case 'products': {
+      const { page: p, next } = await page(creds, env, '/products', query, {
+        vendorName: f.vendorName,
+        search: f.search,
+      })
+      return {
+        items: p.items.map((c) => ({
+          id: str(c.id) ?? '',
+          name: str(c.name) ?? str(c.id) ?? '',
+          vendor: str(c.vendorName) ?? null,
+          sku: str(c.sku) ?? str(c.vendorSku) ?? null,
+          raw: c,
+        })),
+        next: next(p),
+      }
+    }
+    case 'orders': {
+      const { page: p, next } = await page(creds, env, '/orders', query, { companyId: f.companyId })
+      return {
+        items: p.items.map((o) => ({
+          id: str(o.id) ?? '',
+          companyId: str(o.companyId) ?? null,
+          createdAt: isoDate(o.createdDate) ?? null,
+          raw: o,
+        })),
+        next: next(p),
+      }
+    }
+    case 'subscriptions': {
+      const { page: p, next } = await page(creds, env, '/subscriptions', query, {
+        companyId: f.companyId,
+        productId: f.productId,
+        status: oneOf(VENDOR, 'status', f.status, SUBSCRIPTION_STATUSES),
+        billingTerm: oneOf(VENDOR, 'billingTerm', f.billingTerm, BILLING_TERMS),
+      })
+      return {
+        items: p.items.map((s) => ({
+          id: str(s.id) ?? '',
+          companyId: str(s.companyId) ?? null,
+          productId: str(s.productId) ?? null,
+          quantity: num(s.quantity),
+          status: str(s.status) ?? null,
+          raw: s,
+        })),
+        next: next(p),
+      }
+    }
+    case 'subscription-history':
+      return subscriptionHistory(creds, f, query, env)
+    default:
+      throw new VendorError(`${VENDOR} offers no "${kind}"`, 400)
+  }
+}
+
+/**
+ * `GET /subscriptions/{id}/history` answers every version of the subscription at once (no paging), each with the
+ * subscription's own id; an entry's id here is the subscription id and the entry's position, and its `action` the
+ * status the subscription had after that change (Pax8 names no action).
+ */
+async function subscriptionHistory(
+  creds: Credentials,
+  f: Record<string, string>,
+  query: ResourceQuery,
+  env: ConnectorEnv,
+): Promise<PageOf<ResourceItem<'subscription-history'>>> {
+  const subscriptionId = f.subscriptionId
+  if (!subscriptionId)
+    throw new VendorError(`${VENDOR}: subscription-history needs the filter subscriptionId`, 400)
+  if (query.cursor) decodeCursor(VENDOR, query.cursor)
+  const res = await get(creds, env, `/subscriptions/${encodeURIComponent(subscriptionId)}/history`)
+  const body = expectObject(VENDOR, res.data, 'the subscription history')
+  const entries = arr(body.content).flatMap((c) => (obj(c) ? [obj(c) as Json] : []))
+  return {
+    items: entries.map((e, i) => ({
+      id: `${subscriptionId}:${i}`,
+      subscriptionId,
+      action: str(e.status) ?? null,
+      quantity: num(e.quantity),
+      createdAt: isoDate(e.updatedDate) ?? isoDate(e.createdDate) ?? null,
+      raw: e,
+    })),
+  }
+}
+
+/** Fetches a token and reads one company: proves the client id, the secret and the API are all right. */
+async function verify(creds: Credentials, env: ConnectorEnv) {
+  return verifyBy(async () => {
+    const res = await get(creds, env, '/companies', { page: 0, size: 1 })
+    const body = expectObject(VENDOR, res.data, 'GET /companies')
+    const total = obj(body.page)?.totalElements
+    const id = credential(creds, 'clientId')
+    return typeof total === 'number'
+      ? `Pax8 API client ${id} (${total} ${total === 1 ? 'company' : 'companies'})`
+      : `Pax8 API client ${id}`
+  })
+}
+
+const resources: ResourceOperations = { kinds: KINDS, list }
+
+export const pax8: Connector = {
+  descriptor: {
+    id: 'pax8',
+    displayName: 'Pax8',
+    category: 'marketplace',
+    capabilities: ['read_resources'],
+    credentialSchema,
+    docsUrl: 'https://devx.pax8.com/docs/getting-started',
+  },
+  verify,
+  probe: verify,
+  resources,
+}
