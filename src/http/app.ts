@@ -6,6 +6,7 @@ import { fanouts } from '../delivery/registry.ts'
 import { authenticate } from './auth.ts'
 import { type AppEnv, router } from './env.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
+import { inputGuard } from './input.ts'
 import { renderReferencePage } from './reference-page.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
@@ -84,6 +85,8 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
 
   const auth = authenticate(ctx)
   app.use(`${API_PREFIX}/*`, (c, next) => (PUBLIC_PATHS.has(c.req.path) ? next() : auth(c, next)))
+  // After authentication, so an unknown caller's body is never even scanned.
+  app.use(`${API_PREFIX}/*`, inputGuard())
 
   for (const [path, sub] of resources(ctx)) app.route(`${API_PREFIX}${path}`, sub)
 
