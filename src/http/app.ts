@@ -20,6 +20,7 @@ import { partnerRoutes } from './routes/partners.ts'
 import { psaRoutes } from './routes/psa.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookRoutes } from './routes/webhooks.ts'
+import { INPUT_BOUNDS } from './schemas.ts'
 
 export const API_PREFIX = '/api/v1'
 
@@ -102,7 +103,11 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
       version: '1',
       description:
         'Multi-tenant integration hub for managed service providers: credentials, verification, routing, ' +
-        'signed and retried event delivery, audit.',
+        'signed and retried event delivery, audit.\n\n' +
+        `Input bounds (every body, free-form fields included, and every query parameter; 422 naming the field ` +
+        `beyond them): strings without NUL or lone surrogates and at most ${INPUT_BOUNDS.maxStringLength} ` +
+        `characters, at most ${INPUT_BOUNDS.maxDepth} levels of nesting, at most ${INPUT_BOUNDS.maxItems} ` +
+        `items per array or fields per object, date-times in the years ${INPUT_BOUNDS.minYear}–${INPUT_BOUNDS.maxYear}.`,
     },
     security: [{ bearerAuth: [] }],
   }
