@@ -209,4 +209,29 @@ describe('errors', () => {
       await h.ctx.db.query('ALTER TABLE partners ALTER COLUMN name TYPE text')
     }
   })
+
+  it('answers the SynthesQ routes’ 422 shape for the same refusal', async () => {
+    await h.ctx.db.query('ALTER TABLE integrations ALTER COLUMN name TYPE varchar(12)')
+    try {
+      const r = await h.json('POST', '/api/v1/integrations', {
+        token: t.orgAToken,
+        body: {
+          provider: 'generic-ticketing',
+          name: 'much-too-long-name',
+          credentials: { apiUrl: 'https://tickets.example.test/api', apiKey: 'tk_bounds_123456' },
+          enabled_capabilities: ['create_ticket'],
+        },
+      })
+      expect(r).toEqual({
+        status: 422,
+        body: {
+          success: false,
+          message: 'A value in the request cannot be stored (invalid text, number or date)',
+          code: 'invalid_input',
+        },
+      })
+    } finally {
+      await h.ctx.db.query('ALTER TABLE integrations ALTER COLUMN name TYPE text')
+    }
+  })
 })

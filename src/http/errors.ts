@@ -96,6 +96,21 @@ const INPUT_FAULT_STATES = new Set([
   '54001', // statement_too_complex (stack depth)
 ])
 
+/**
+ * The 422 for an error that is the database refusing a value of the request, logged as such (without the value);
+ * undefined for any other error. Validation should have refused the value first: this is the backstop.
+ */
+export function databaseInputFault(err: unknown, log: Logger): ApiError | undefined {
+  const state = sqlState(err)
+  if (!state || !INPUT_FAULT_STATES.has(state)) return undefined
+  log.warn({ err }, 'database refused a request value')
+  return new ApiError(
+    422,
+    'invalid_input',
+    'A value in the request cannot be stored (invalid text, number or date)',
+  )
+}
+
 /** Maps anything thrown in a handler to the error shape. Unknown errors are logged and never shown. */
 export function toErrorResponse(err: unknown, c: Context, log: Logger): Response {
   if (err instanceof ApiError) return c.json(errorBody(err), err.status)
@@ -117,18 +132,8 @@ export function toErrorResponse(err: unknown, c: Context, log: Logger): Response
         : err.message || 'Request could not be processed'
     return c.json({ error: message, code }, status)
   }
-  const state = sqlState(err)
-  if (state && INPUT_FAULT_STATES.has(state)) {
-    // Validation should have refused this; the database's refusal is the backstop, and still the input's fault.
-    log.warn({ err }, 'database refused a request value')
-    return c.json(
-      {
-        error: 'A value in the request cannot be stored (invalid text, number or date)',
-        code: 'invalid_input',
-      },
-      422,
-    )
-  }
+  const fault = databaseInputFault(err, log)
+  if (fault) return c.json(errorBody(fault), fault.status)
   // The logger's error serializer keeps the class, message, code and stack, never the values (error-log.ts).
   log.error({ err }, 'unhandled error')
   return c.json({ error: 'Internal server error', code: 'internal' }, 500)

@@ -12,7 +12,7 @@ import type { ZodError } from 'zod'
 import type { AppContext } from '../context.ts'
 import { IntegrationError } from '../integrations/errors.ts'
 import type { AppEnv } from './env.ts'
-import { ApiError, toErrorResponse } from './errors.ts'
+import { ApiError, databaseInputFault, toErrorResponse } from './errors.ts'
 
 export const INVALID_MESSAGE = 'The given data was invalid.'
 
@@ -118,6 +118,8 @@ export function synthesqErrorResponse(err: unknown, c: Context<AppEnv>, ctx: App
       malformed ? 'invalid_json' : 'http_error',
     )
   }
+  const fault = databaseInputFault(err, c.var.log ?? ctx.log)
+  if (fault) return failure(c, fault.status, fault.message, fault.code)
   const fallback = toErrorResponse(err, c, c.var.log ?? ctx.log)
   return c.json(
     { success: false, message: 'Internal server error', code: 'internal' },
