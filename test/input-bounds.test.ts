@@ -57,7 +57,7 @@ describe('strings', () => {
       [{ host: { name: 'a\u0000b' } }, 'data.host.name', 'must not contain NUL (\\u0000)'],
       [{ host: { 'na\u0000me': 'x' } }, 'data.host.na\\u0000me', 'key must not contain NUL (\\u0000)'],
       [{ list: ['ok', '\udc00'] }, 'data.list.1', 'must be valid Unicode (no lone surrogate)'],
-      [{ text: 'x'.repeat(65_537) }, 'data.text', 'longer than 65536 characters'],
+      [{ text: 'x'.repeat(262_145) }, 'data.text', 'longer than 262144 characters'],
       [{ list: Array.from({ length: 1001 }, () => 0) }, 'data.list', 'more than 1000 items'],
     ]
     for (const [data, path, message] of cases) {
@@ -65,7 +65,7 @@ describe('strings', () => {
       expect(r.status, path).toBe(422)
       expect(r.body.details, path).toEqual([{ path, message }])
     }
-    const atLimit = await send({ text: 'x'.repeat(65_536), list: Array.from({ length: 1000 }, () => 0) })
+    const atLimit = await send({ text: 'x'.repeat(262_144), list: Array.from({ length: 1000 }, () => 0) })
     expect(atLimit.status).toBe(202)
   })
 
@@ -73,9 +73,27 @@ describe('strings', () => {
     const r = await h.json('GET', '/api/v1/audit-logs?action=partner.create%00x')
     expect(r.status).toBe(422)
     expect(r.body.details).toEqual([{ path: 'action', message: 'must not contain NUL (\\u0000)' }])
+    // A SynthesQ route answers in its own 422 shape, as it does for its own validation.
     const list = await h.json('GET', `/api/v1/routing-rules?capability=%00&orgId=${t.orgA.id}`)
-    expect(list.status).toBe(422)
-    expect(list.body.details[0].path).toBe('capability')
+    expect(list).toEqual({
+      status: 422,
+      body: {
+        success: false,
+        message: 'The given data was invalid.',
+        errors: { capability: ['must not contain NUL (\\u0000)'] },
+      },
+    })
+    const create = await h.json('POST', '/api/v1/integrations', {
+      token: t.orgAToken,
+      body: {
+        provider: 'generic-ticketing',
+        metadata: { 'k\u0000': 1 },
+        credentials: {},
+        enabled_capabilities: [],
+      },
+    })
+    expect(create.status).toBe(422)
+    expect(create.body.errors).toEqual({ 'metadata.k\\u0000': ['key must not contain NUL (\\u0000)'] })
   })
 })
 

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { AppContext } from '../context.ts'
 import { fanouts } from '../delivery/registry.ts'
 import { authenticate } from './auth.ts'
 import { type AppEnv, router } from './env.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
-import { inputGuard } from './input.ts'
+import { InputBoundsError, inputGuard } from './input.ts'
 import { renderReferencePage } from './reference-page.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
@@ -21,6 +22,7 @@ import { psaRoutes } from './routes/psa.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookRoutes } from './routes/webhooks.ts'
 import { INPUT_BOUNDS } from './schemas.ts'
+import { synthesqErrorResponse, synthesqRouters } from './synthesq.ts'
 
 export const API_PREFIX = '/api/v1'
 
@@ -66,7 +68,28 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     )
   })
 
-  app.onError((err, c) => toErrorResponse(err, c, c.var.log ?? ctx.log))
+  const routers = resources(ctx)
+  // The guard runs before any router, so its refusals reach this handler; a SynthesQ route's caller gets them
+  // in the SynthesQ shape all the same.
+  const synthesqRoutes = routers.flatMap(([path, sub]) =>
+    synthesqRouters.has(sub)
+      ? sub.routes
+          .filter((r) => r.method !== 'ALL')
+          .map((r) => ({
+            method: r.method,
+            pattern: new RegExp(
+              `^${API_PREFIX}${path}${r.path}`.replace(/\/$/, '').replace(/:\w+/g, '[^/]+') + '/?$',
+            ),
+          }))
+      : [],
+  )
+  const isSynthesq = (c: Context) =>
+    synthesqRoutes.some((r) => r.method === c.req.method && r.pattern.test(c.req.path))
+  app.onError((err, c) =>
+    err instanceof InputBoundsError && isSynthesq(c)
+      ? synthesqErrorResponse(err, c, ctx)
+      : toErrorResponse(err, c, c.var.log ?? ctx.log),
+  )
   app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: 'not_found' }, 404))
 
   app.route('/', healthRoutes(ctx))
@@ -89,7 +112,7 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   // After authentication, so an unknown caller's body is never even scanned.
   app.use(`${API_PREFIX}/*`, inputGuard())
 
-  for (const [path, sub] of resources(ctx)) app.route(`${API_PREFIX}${path}`, sub)
+  for (const [path, sub] of routers) app.route(`${API_PREFIX}${path}`, sub)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

@@ -121,9 +121,17 @@ export function bodyProblems(value: unknown): ErrorDetail[] {
   return out
 }
 
+/** A refusal by the guard, which runs before any router: the app renders it in the shape of the route asked for. */
+export class InputBoundsError extends ApiError {
+  override name = 'InputBoundsError'
+  constructor(where: string, details: ErrorDetail[]) {
+    const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ')
+    super(422, 'validation_failed', `Invalid ${where}: ${summary}`, details)
+  }
+}
+
 function invalid(where: string, details: ErrorDetail[]): ApiError {
-  const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ')
-  return new ApiError(422, 'validation_failed', `Invalid ${where}: ${summary}`, details)
+  return new InputBoundsError(where, details)
 }
 
 /** The middleware: query first (every request has one), then a JSON body if the request sends one. */
@@ -154,12 +162,14 @@ export function inputGuard(): MiddlewareHandler<AppEnv> {
           ])
         }
         let parsed: unknown
+        let malformed = false
         try {
           parsed = JSON.parse(text)
         } catch {
-          throw new ApiError(400, 'invalid_json', 'Malformed JSON in request body')
+          // The route's own validator answers malformed JSON, in the route's own error shape.
+          malformed = true
         }
-        const details = bodyProblems(parsed)
+        const details = malformed ? [] : bodyProblems(parsed)
         if (details.length) throw invalid('request body', details)
       }
     }

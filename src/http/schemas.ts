@@ -32,7 +32,7 @@ export const INPUT_BOUNDS = {
   /** Items in any one array, and members in any one object. */
   maxItems: 1000,
   /** Characters in any one string, object key or query value. */
-  maxStringLength: 65_536,
+  maxStringLength: 262_144,
   /** The years a date-time may fall in (UTC). */
   minYear: 1970,
   maxYear: 9999,

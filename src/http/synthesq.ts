@@ -127,6 +127,9 @@ export function synthesqErrorResponse(err: unknown, c: Context<AppEnv>, ctx: App
   )
 }
 
+/** Every router synthesqRouter made, so the app can tell which of its routes answer in the SynthesQ shapes. */
+export const synthesqRouters = new WeakSet<OpenAPIHono<AppEnv>>()
+
 /** A router for SynthesQ routes: its validation failures and errors take the SynthesQ shapes. */
 export function synthesqRouter(ctx: AppContext): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
@@ -135,6 +138,7 @@ export function synthesqRouter(ctx: AppContext): OpenAPIHono<AppEnv> {
     },
   })
   app.onError((err, c) => synthesqErrorResponse(err, c, ctx))
+  synthesqRouters.add(app)
   return app
 }
 
