@@ -412,11 +412,13 @@ function casesFor(op: Operation): Case[] {
           const v = withValue(base, leaf.path, bad)
           out.push({ name: `${at} = ${JSON.stringify(bad)}`, body: bodyOf(v), expect: 422 })
         }
-        out.push({
-          name: `${at} too long`,
-          body: bodyOf(withValue(base, leaf.path, 'x'.repeat(262_145))),
-          expect: 422,
-        })
+        // A quarter-megabyte body per string is costly: the shallow fields stand for the rest.
+        if (leaf.path.length <= 2)
+          out.push({
+            name: `${at} too long`,
+            body: bodyOf(withValue(base, leaf.path, 'x'.repeat(262_145))),
+            expect: 422,
+          })
       }
       if (leaf.schema.format === 'date-time' || leaf.value === VALID_TIME) {
         for (const d of DATES_OUT_OF_RANGE) {
@@ -529,7 +531,7 @@ describe('every documented operation, sent bad input, answers 4xx, never 5xx', (
             if (p) failures.push(p)
           },
         ),
-        { seed: SEED, numRuns: 8, endOnFailure: true },
+        { seed: SEED, numRuns: 6, endOnFailure: true },
       )
 
       expect(failures).toEqual([])

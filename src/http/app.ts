@@ -75,12 +75,10 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     synthesqRouters.has(sub)
       ? sub.routes
           .filter((r) => r.method !== 'ALL')
-          .map((r) => ({
-            method: r.method,
-            pattern: new RegExp(
-              `^${API_PREFIX}${path}${r.path}`.replace(/\/$/, '').replace(/:\w+/g, '[^/]+') + '/?$',
-            ),
-          }))
+          .map((r) => {
+            const route = `^${API_PREFIX}${path}${r.path}`.replace(/\/$/, '').replace(/:\w+/g, '[^/]+')
+            return { method: r.method, pattern: new RegExp(`${route}/?$`) }
+          })
       : [],
   )
   const isSynthesq = (c: Context) =>
