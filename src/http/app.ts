@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { AppContext } from '../context.ts'
 import { fanouts } from '../delivery/registry.ts'
 import { authenticate } from './auth.ts'
 import { type AppEnv, router } from './env.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
+import { InputBoundsError, inputGuard } from './input.ts'
 import { renderReferencePage } from './reference-page.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
@@ -19,6 +21,8 @@ import { partnerRoutes } from './routes/partners.ts'
 import { psaRoutes } from './routes/psa.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookRoutes } from './routes/webhooks.ts'
+import { INPUT_BOUNDS } from './schemas.ts'
+import { synthesqErrorResponse, synthesqRouters } from './synthesq.ts'
 
 export const API_PREFIX = '/api/v1'
 
@@ -64,7 +68,26 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     )
   })
 
-  app.onError((err, c) => toErrorResponse(err, c, c.var.log ?? ctx.log))
+  const routers = resources(ctx)
+  // The guard runs before any router, so its refusals reach this handler; a SynthesQ route's caller gets them
+  // in the SynthesQ shape all the same.
+  const synthesqRoutes = routers.flatMap(([path, sub]) =>
+    synthesqRouters.has(sub)
+      ? sub.routes
+          .filter((r) => r.method !== 'ALL')
+          .map((r) => {
+            const route = `^${API_PREFIX}${path}${r.path}`.replace(/\/$/, '').replace(/:\w+/g, '[^/]+')
+            return { method: r.method, pattern: new RegExp(`${route}/?$`) }
+          })
+      : [],
+  )
+  const isSynthesq = (c: Context) =>
+    synthesqRoutes.some((r) => r.method === c.req.method && r.pattern.test(c.req.path))
+  app.onError((err, c) =>
+    err instanceof InputBoundsError && isSynthesq(c)
+      ? synthesqErrorResponse(err, c, ctx)
+      : toErrorResponse(err, c, c.var.log ?? ctx.log),
+  )
   app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: 'not_found' }, 404))
 
   app.route('/', healthRoutes(ctx))
@@ -84,8 +107,10 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
 
   const auth = authenticate(ctx)
   app.use(`${API_PREFIX}/*`, (c, next) => (PUBLIC_PATHS.has(c.req.path) ? next() : auth(c, next)))
+  // After authentication, so an unknown caller's body is never even scanned.
+  app.use(`${API_PREFIX}/*`, inputGuard())
 
-  for (const [path, sub] of resources(ctx)) app.route(`${API_PREFIX}${path}`, sub)
+  for (const [path, sub] of routers) app.route(`${API_PREFIX}${path}`, sub)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
@@ -99,7 +124,11 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
       version: '1',
       description:
         'Multi-tenant integration hub for managed service providers: credentials, verification, routing, ' +
-        'signed and retried event delivery, audit.',
+        'signed and retried event delivery, audit.\n\n' +
+        `Input bounds (every body, free-form fields included, and every query parameter; 422 naming the field ` +
+        `beyond them): strings without NUL or lone surrogates and at most ${INPUT_BOUNDS.maxStringLength} ` +
+        `characters, at most ${INPUT_BOUNDS.maxDepth} levels of nesting, at most ${INPUT_BOUNDS.maxItems} ` +
+        `items per array or fields per object, date-times in the years ${INPUT_BOUNDS.minYear}–${INPUT_BOUNDS.maxYear}.`,
     },
     security: [{ bearerAuth: [] }],
   }

@@ -3,6 +3,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
+import { sqlState } from '../lib/error-log.ts'
 import type { Logger } from '../lib/logger.ts'
 
 export interface ErrorDetail {
@@ -78,6 +79,38 @@ export function errorBody(err: ApiError) {
   return { error: err.message, code: err.code, ...(err.details ? { details: err.details } : {}) }
 }
 
+/**
+ * SQLSTATEs that mean the database refused a value the request carried: class 22 (data exception — a NUL, bad
+ * byte sequence, out-of-range number or date, unparseable text) and the program limits a value can hit.
+ */
+const INPUT_FAULT_STATES = new Set([
+  '22001', // string_data_right_truncation
+  '22003', // numeric_value_out_of_range
+  '22007', // invalid_datetime_format
+  '22008', // datetime_field_overflow
+  '22021', // character_not_in_repertoire (invalid byte sequence, NUL in text)
+  '22P02', // invalid_text_representation
+  '22P05', // untranslatable_character (\u0000 in jsonb)
+  '2202E', // array_subscript_error
+  '54000', // program_limit_exceeded (e.g. an index row too large)
+  '54001', // statement_too_complex (stack depth)
+])
+
+/**
+ * The 422 for an error that is the database refusing a value of the request, logged as such (without the value);
+ * undefined for any other error. Validation should have refused the value first: this is the backstop.
+ */
+export function databaseInputFault(err: unknown, log: Logger): ApiError | undefined {
+  const state = sqlState(err)
+  if (!state || !INPUT_FAULT_STATES.has(state)) return undefined
+  log.warn({ err }, 'database refused a request value')
+  return new ApiError(
+    422,
+    'invalid_input',
+    'A value in the request cannot be stored (invalid text, number or date)',
+  )
+}
+
 /** Maps anything thrown in a handler to the error shape. Unknown errors are logged and never shown. */
 export function toErrorResponse(err: unknown, c: Context, log: Logger): Response {
   if (err instanceof ApiError) return c.json(errorBody(err), err.status)
@@ -99,6 +132,9 @@ export function toErrorResponse(err: unknown, c: Context, log: Logger): Response
         : err.message || 'Request could not be processed'
     return c.json({ error: message, code }, status)
   }
+  const fault = databaseInputFault(err, log)
+  if (fault) return c.json(errorBody(fault), fault.status)
+  // The logger's error serializer keeps the class, message, code and stack, never the values (error-log.ts).
   log.error({ err }, 'unhandled error')
   return c.json({ error: 'Internal server error', code: 'internal' }, 500)
 }

@@ -12,7 +12,7 @@ import type { ZodError } from 'zod'
 import type { AppContext } from '../context.ts'
 import { IntegrationError } from '../integrations/errors.ts'
 import type { AppEnv } from './env.ts'
-import { ApiError, toErrorResponse } from './errors.ts'
+import { ApiError, databaseInputFault, toErrorResponse } from './errors.ts'
 
 export const INVALID_MESSAGE = 'The given data was invalid.'
 
@@ -118,12 +118,17 @@ export function synthesqErrorResponse(err: unknown, c: Context<AppEnv>, ctx: App
       malformed ? 'invalid_json' : 'http_error',
     )
   }
+  const fault = databaseInputFault(err, c.var.log ?? ctx.log)
+  if (fault) return failure(c, fault.status, fault.message, fault.code)
   const fallback = toErrorResponse(err, c, c.var.log ?? ctx.log)
   return c.json(
     { success: false, message: 'Internal server error', code: 'internal' },
     fallback.status as 500,
   )
 }
+
+/** Every router synthesqRouter made, so the app can tell which of its routes answer in the SynthesQ shapes. */
+export const synthesqRouters = new WeakSet<OpenAPIHono<AppEnv>>()
 
 /** A router for SynthesQ routes: its validation failures and errors take the SynthesQ shapes. */
 export function synthesqRouter(ctx: AppContext): OpenAPIHono<AppEnv> {
@@ -133,6 +138,7 @@ export function synthesqRouter(ctx: AppContext): OpenAPIHono<AppEnv> {
     },
   })
   app.onError((err, c) => synthesqErrorResponse(err, c, ctx))
+  synthesqRouters.add(app)
   return app
 }
 

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino'
+import { describeError } from './error-log.ts'
 
 export type { Logger }
 
@@ -40,6 +41,8 @@ export function createLogger(
       level,
       base: { service: 'patchbay', ...bindings },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Not pino's own, which logs every property of an error, a database error's parameters and detail included.
+      serializers: { err: describeError },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

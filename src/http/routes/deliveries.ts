@@ -5,7 +5,7 @@ import { listDeliveries, requeueFailed } from '../../webhooks/store.ts'
 import { router } from '../env.ts'
 import { errorResponses } from '../errors.ts'
 import { actorOf, resolveOrgFilter, scopeOf } from '../principal.ts'
-import { pageQuery, paginated, timeQuery, uuidSchema } from '../schemas.ts'
+import { dateTime, pageQuery, paginated, timeQuery, uuidSchema } from '../schemas.ts'
 import { deliverySchema, deliveryStatusEnum, toDelivery } from './delivery-schemas.ts'
 import { jsonBody } from './shared.ts'
 
@@ -88,11 +88,8 @@ export function deliveryRoutes(ctx: AppContext) {
           z
             .strictObject({
               ...filterFields,
-              since: z.iso
-                .datetime({ offset: true })
-                .optional()
-                .openapi({ description: 'Failed deliveries created at or after' }),
-              until: z.iso.datetime({ offset: true }).optional().openapi({ description: 'and before' }),
+              since: dateTime().optional().openapi({ description: 'Failed deliveries created at or after' }),
+              until: dateTime().optional().openapi({ description: 'and before' }),
             })
             .openapi('RecoverDeliveries'),
         ),

@@ -7,7 +7,7 @@ import { newId } from '../../lib/ids.ts'
 import { router } from '../env.ts'
 import { ApiError, type ErrorDetail, errorResponses } from '../errors.ts'
 import { type Principal, resolveOrgId } from '../principal.ts'
-import { uuidSchema } from '../schemas.ts'
+import { dateTime, uuidSchema } from '../schemas.ts'
 import { jsonBody } from './shared.ts'
 
 export const MAX_BATCH = 1000
@@ -22,10 +22,7 @@ const eventBody = z
       .openapi({ description: 'Idempotency key within the organization; generated when omitted' }),
     type: z.string().min(1).max(100).openapi({ example: 'alert.triggered' }),
     orgId: uuidSchema.optional().openapi({ description: 'Required for partner and system keys' }),
-    timestamp: z.iso
-      .datetime({ offset: true, message: 'must be an ISO 8601 date-time' })
-      .optional()
-      .openapi({ description: 'When it happened; defaults to now' }),
+    timestamp: dateTime().optional().openapi({ description: 'When it happened; defaults to now' }),
     data: z.record(z.string(), z.unknown()).default({}),
   })
   .openapi('Event')
