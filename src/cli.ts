@@ -9,6 +9,7 @@ import { createLogger } from './lib/logger.ts'
 import { LegacyDataError, openRuntime, type Runtime } from './runtime.ts'
 import { ApiService, runUntilSignalled, type Service } from './server.ts'
 import { recordAudit } from './store/audit.ts'
+import { hasLegacyPglite } from './store/embedded.ts'
 import { MigrateEmbeddedError, migrateFromPglite } from './store/migrate-pglite.ts'
 import { createApiKey, getOrg, getPartner } from './store/tenancy.ts'
 import { addGeneratedKey } from './vault/keyring.ts'
@@ -90,6 +91,11 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate-embedded': {
       if (config.DATABASE_URL) {
         throw new UsageError('migrate-embedded copies into the embedded database: unset DATABASE_URL')
+      }
+      if (!hasLegacyPglite(config.dataDir)) {
+        throw new MigrateEmbeddedError(
+          `nothing to migrate: ${config.dataDir}/pgdata holds no PGlite database`,
+        )
       }
       const rt = await openRuntime(config, { log, allowLegacyData: true })
       try {

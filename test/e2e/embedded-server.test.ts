@@ -1,7 +1,13 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { drizzle } from 'drizzle-orm/pglite'
+import { migrate } from 'drizzle-orm/pglite/migrator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Orm } from '../../src/store/db.ts'
+import { MIGRATIONS_DIR } from '../../src/store/migrate.ts'
+import { createApiKey, createOrg, createPartner } from '../../src/store/tenancy.ts'
 import { servedUrl } from '../databases.ts'
 import { runPatchbay } from './process.ts'
 
@@ -107,4 +113,54 @@ describe.skipIf(servedUrl)('the embedded PostgreSQL server', () => {
       /^patchbay: the embedded PostgreSQL did not start: configuration file .* contains errors \(invalid value for parameter "shared_buffers": "plenty"\) \(log: .*postgres\.log\)$/,
     )
   }, 120_000)
+
+  it('refuses a DATA_DIR written by the PGlite driver, and migrate-embedded brings its data over', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-pglite-'))
+    try {
+      // What the old driver left: a PGlite data directory in DATA_DIR/pgdata.
+      const lite = await PGlite.create({ dataDir: path.join(dir, 'pgdata') })
+      const orm = drizzle({ client: lite })
+      await migrate(orm, { migrationsFolder: MIGRATIONS_DIR })
+      const now = new Date('2026-03-01T10:00:00Z')
+      const partner = await createPartner(orm as unknown as Orm, 'Northwind MSP', now)
+      await createOrg(orm as unknown as Orm, { name: 'Contoso', partnerId: partner.id }, now)
+      await createOrg(orm as unknown as Orm, { name: 'Fabrikam', partnerId: null }, now)
+      await createApiKey(orm as unknown as Orm, { name: 'old', scope: 'system', token: TOKEN }, now)
+      await lite.close()
+      const e = { PORT: '0', DATA_DIR: dir }
+
+      const refused = runPatchbay(['start'], e)
+      expect((await refused.exited).code).toBe(2)
+      expect(refused.stderr().trim().split('\n')).toHaveLength(1)
+      expect(refused.stderr()).toMatch(
+        /^patchbay: .*pgdata holds a database written by an older Patchbay \(PGlite\).*"patchbay migrate-embedded"/,
+      )
+
+      const migrated = runPatchbay(['migrate-embedded'], e)
+      expect((await migrated.exited).code, migrated.stderr()).toBe(0)
+      expect(migrated.stdout()).toMatch(/ orgs: 2\n/)
+      expect(migrated.stdout()).toMatch(/ partners: 1\n/)
+      expect(migrated.stdout()).toMatch(/ api_keys: 1\n/)
+      expect(fs.existsSync(path.join(dir, 'pgdata'))).toBe(false)
+      expect(fs.readdirSync(dir).some((f) => f.startsWith('pgdata.migrated-'))).toBe(true)
+
+      // Once is enough: a second run has nothing to read.
+      const again = runPatchbay(['migrate-embedded'], e)
+      expect((await again.exited).code).toBe(2)
+      expect(again.stderr()).toContain('nothing to migrate')
+
+      const p = runPatchbay(['start'], e)
+      const { url } = await started(p)
+      // The old system key still opens the API (no new one is printed), and sees the old organizations.
+      expect(p.stdout()).not.toMatch(/pbk_/)
+      const orgs = await api(url, 'GET', '/api/v1/orgs')
+      expect(orgs.status).toBe(200)
+      expect(orgs.body.data.map((o: { name: string }) => o.name).sort()).toEqual(['Contoso', 'Fabrikam'])
+      expect(orgs.body.data.find((o: { name: string }) => o.name === 'Contoso').partnerId).toBe(partner.id)
+      p.child.kill('SIGTERM')
+      expect((await p.exited).code).toBe(0)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 300_000)
 })
