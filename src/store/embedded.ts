@@ -199,13 +199,15 @@ function runningPostmaster(cluster: string): number | undefined {
   }
   const pid = Number.parseInt(text.split('\n')[0] ?? '', 10)
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined
+  if (process.platform !== 'linux') return pid // no /proc: trust the file, as pg_ctl does
   try {
-    // After a reboot the recorded pid may belong to anything; PostgreSQL's own start-up handles a stale file.
-    if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres')) return undefined
+    // After a reboot, or in a copied DATA_DIR, the recorded pid may belong to anything, even another PostgreSQL:
+    // only a process working in this cluster (a postmaster's working directory is its data directory) is ours.
+    // PostgreSQL's own start-up deals with a stale file.
+    return fs.realpathSync(`/proc/${pid}/cwd`) === fs.realpathSync(cluster) ? pid : undefined
   } catch {
-    // no /proc (macOS): trust the file, as pg_ctl does
+    return undefined
   }
-  return pid
 }
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
