@@ -122,8 +122,11 @@ export class Patchbay {
   readonly url: string
   readonly token: string
   readonly settings: Record<string, string>
-  /** The served database (with its credentials; not for printing), undefined when embedded. */
+  readonly mode: Mode
+  /** Patchbay's database (with its credentials; not for printing): served, or the embedded server's. */
   readonly databaseUrl: string | undefined
+  /** The embedded server's postmaster (embedded mode). */
+  readonly postmaster: number | undefined
   readonly #cleanup: () => Promise<void>
   readonly #api: Pool
 
@@ -132,10 +135,14 @@ export class Patchbay {
     url: string
     token: string
     settings: Record<string, string>
+    mode: Mode
     databaseUrl: string | undefined
+    postmaster: number | undefined
     cleanup: () => Promise<void>
   }) {
+    this.mode = o.mode
     this.databaseUrl = o.databaseUrl
+    this.postmaster = o.postmaster
     this.roles = o.roles
     this.url = o.url
     this.token = o.token
@@ -204,12 +211,15 @@ export class Patchbay {
       if (u.password) u.password = '***'
       shown.DATABASE_URL = u.toString()
     }
+    const embedded = settings.DATA_DIR ? embeddedServer(settings.DATA_DIR) : undefined
     return new Patchbay({
       roles,
       url: `http://127.0.0.1:${port}`,
       token,
       settings: shown,
-      databaseUrl: settings.DATABASE_URL,
+      mode: o.mode,
+      databaseUrl: settings.DATABASE_URL ?? embedded?.url,
+      postmaster: embedded?.pid,
       cleanup,
     })
   }
@@ -305,7 +315,7 @@ export class Patchbay {
       const file = path.join(
         ROOT,
         'bench/results',
-        `${this.databaseUrl ? 'served' : 'embedded'}-${r.role}.log`,
+        `${this.mode === 'embedded' ? 'embedded' : 'served'}-${r.role}.log`,
       )
       fs.mkdirSync(path.dirname(file), { recursive: true })
       fs.writeFileSync(file, r.output())
@@ -341,5 +351,15 @@ async function waitOutput(role: Role, re: RegExp, timeoutMs = 90_000): Promise<v
     if (exited) throw new Error(`patchbay ${role.role} exited before it was ready:\n${role.output()}`)
     if (Date.now() > deadline) throw new Error(`patchbay ${role.role} not ready:\n${role.output()}`)
     await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** The embedded server Patchbay runs on `dataDir`: its postmaster and the URL of Patchbay's database. */
+function embeddedServer(dataDir: string): { pid: number; url: string } {
+  const lines = fs.readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')
+  const password = fs.readFileSync(path.join(dataDir, 'postgres.password'), 'utf8').trim()
+  return {
+    pid: Number(lines[0]),
+    url: `postgres://patchbay:${encodeURIComponent(password)}@127.0.0.1:${lines[3]}/patchbay`,
   }
 }

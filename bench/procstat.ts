@@ -45,6 +45,33 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** A server's processes: the postmaster and its children (backends, checkpointer, autovacuum, ...). */
+export function serverProcesses(postmaster: number): number[] {
+  const out = [postmaster]
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) out.push(Number(entry))
+    } catch {}
+  }
+  return out
+}
+
+/**
+ * Proportional set size of processes together, in MiB: shared memory (PostgreSQL's shared buffers) counts once,
+ * split between the processes mapping it, where summing their RSS would count it once per process.
+ */
+export function pssMb(pids: number[]): number {
+  let kb = 0
+  for (const pid of pids) {
+    try {
+      kb += Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0)
+    } catch {}
+  }
+  return kb / 1024
+}
+
 /** PostgreSQL backends serving `database` (their process title names it). */
 function backendsOf(database: string): number[] {
   const out: number[] = []

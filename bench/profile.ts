@@ -34,7 +34,7 @@ export interface ProfileSummary {
 /** Where code lives, coarsely: a dependency, a Patchbay source file, a Node internal, or V8 itself. */
 function packageOf(url: string, name: string): string {
   if (!url) return name.startsWith('(') ? name : '(native)'
-  // PGlite's PostgreSQL and undici's llhttp are WebAssembly modules, named by a hash.
+  // undici's llhttp is a WebAssembly module, named by a hash.
   if (url.startsWith('wasm://')) return `wasm module ${url.split('/').pop()}`
   const nm = url.lastIndexOf('node_modules/')
   if (nm >= 0) {

@@ -14,7 +14,7 @@ import {
 } from './load.ts'
 import { type Mode, Patchbay, type Runner, sqlTraceFile } from './patchbay.ts'
 import { type ActivityProfile, PgActivitySampler } from './pg-activity.ts'
-import { CpuMeter, type CpuSnapshot, memoryOf } from './procstat.ts'
+import { CpuMeter, type CpuSnapshot, memoryOf, pssMb, serverProcesses } from './procstat.ts'
 import {
   type Behaviour,
   type CheckReport,
@@ -197,11 +197,19 @@ export class ModeRun {
         this.#dead = `patchbay ${r.role} exited (${code}) during the run:\n${r.output()}`
       })
     }
+    // Served: the backends of Patchbay's database on a shared server. Embedded: the whole server, which is
+    // Patchbay's alone (its checkpointer and autovacuum are part of what a delivery costs).
     const database = pb.settings.DATABASE_URL
       ? new URL(pb.settings.DATABASE_URL).pathname.slice(1)
       : undefined
+    const postmaster = pb.postmaster
     this.meter = new CpuMeter(
-      () => ({ patchbay: pb.roles.map((r) => r.pid), receiver: [rx.pid], bench: [process.pid] }),
+      () => ({
+        patchbay: pb.roles.map((r) => r.pid),
+        receiver: [rx.pid],
+        bench: [process.pid],
+        ...(postmaster ? { postgres: serverProcesses(postmaster) } : {}),
+      }),
       database,
     )
   }
@@ -452,10 +460,17 @@ export class ModeRun {
   }
 
   memory(): ProcessMemory[] {
-    return this.pb.roles.map((r) => {
+    const out: ProcessMemory[] = this.pb.roles.map((r) => {
       const m = memoryOf(r.pid)
       return { role: r.role, pid: r.pid, peakMb: m?.peakMb ?? Number.NaN, rssMb: m?.rssMb ?? Number.NaN }
     })
+    // The embedded server's memory now (PSS of all its processes; there is no peak for a group of processes).
+    const postmaster = this.pb.postmaster
+    if (postmaster) {
+      const mb = pssMb(serverProcesses(postmaster))
+      out.push({ role: 'postgres', pid: postmaster, peakMb: mb, rssMb: mb })
+    }
+    return out
   }
 
   async stop(): Promise<void> {

@@ -1,12 +1,11 @@
 /**
  * Loaded into a Patchbay process by `npm run bench -- --trace-sql` (node --import): counts every SQL statement
- * Patchbay sends, and the time until its result, per statement text, for node-postgres and PGlite alike, and
- * writes the tally to $PATCHBAY_BENCH_SQL_TRACE when the process exits. Patchbay's code is not touched; the
- * drivers' query methods are wrapped. Times include waiting for a connection (pg) or for the embedded
- * database's single executor (PGlite), so they show where Patchbay waits, not only where PostgreSQL works.
+ * Patchbay sends, and the time until its result, per statement text, and writes the tally to
+ * $PATCHBAY_BENCH_SQL_TRACE when the process exits. Patchbay's code is not touched; node-postgres's query method
+ * is wrapped. Times include waiting for a connection, so they show where Patchbay waits, not only where
+ * PostgreSQL works.
  */
 import fs from 'node:fs'
-import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 
 const file = process.env.PATCHBAY_BENCH_SQL_TRACE
@@ -65,50 +64,6 @@ function wrap(proto, name, make) {
 
 if (file) {
   wrap(pg.Client.prototype, 'query', (orig) => timed(orig, 0))
-  wrap(PGlite.prototype, 'query', (orig) => timed(orig, 0))
-  wrap(PGlite.prototype, 'exec', (orig) => timed(orig, 0))
-  // A PGlite transaction hands its callback a separate object whose query and exec skip the prototype.
-  wrap(
-    PGlite.prototype,
-    'transaction',
-    (orig) =>
-      function (callback) {
-        const started = performance.now()
-        return orig
-          .call(this, (tx) => {
-            tx.query = timed(tx.query.bind(tx), 0)
-            tx.exec = timed(tx.exec.bind(tx), 0)
-            return callback(tx)
-          })
-          .finally(() => record('(PGlite transaction, BEGIN to COMMIT)', performance.now() - started))
-      },
-  )
-  // The embedded executor's own time: PGlite runs each protocol message synchronously; a Parse message names
-  // the statement the following Bind/Execute belong to.
-  let current = '(no statement)'
-  const decoder = new TextDecoder()
-  wrap(
-    PGlite.prototype,
-    'execProtocolRawSync',
-    (orig) =>
-      function (message) {
-        if (message?.[0] === 0x50) {
-          const nameEnd = message.indexOf(0, 5)
-          const textEnd = message.indexOf(0, nameEnd + 1)
-          if (nameEnd > 0 && textEnd > nameEnd)
-            current = decoder.decode(message.subarray(nameEnd + 1, textEnd))
-        } else if (message?.[0] === 0x51) {
-          const end = message.indexOf(0, 5)
-          current = decoder.decode(message.subarray(5, end > 0 ? end : undefined))
-        }
-        const started = performance.now()
-        try {
-          return orig.call(this, message)
-        } finally {
-          record(`[executor] ${current}`, performance.now() - started)
-        }
-      },
-  )
   process.on('exit', () => {
     const list = [...stats.values()].sort((a, b) => b.ms - a.ms)
     fs.writeFileSync(file, `${JSON.stringify(list, null, 2)}\n`)

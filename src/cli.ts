@@ -6,10 +6,11 @@ import { transports } from './delivery/registry.ts'
 import { DeliveryWorker } from './delivery/worker.ts'
 import { JobService } from './jobs/service.ts'
 import { createLogger } from './lib/logger.ts'
-import { openRuntime, type Runtime } from './runtime.ts'
+import { LegacyDataError, openRuntime, type Runtime } from './runtime.ts'
 import { ApiService, runUntilSignalled, type Service } from './server.ts'
 import { recordAudit } from './store/audit.ts'
-import { EmbeddedMaintenance } from './store/maintenance.ts'
+import { hasLegacyPglite } from './store/embedded.ts'
+import { MigrateEmbeddedError, migrateFromPglite } from './store/migrate-pglite.ts'
 import { createApiKey, getOrg, getPartner } from './store/tenancy.ts'
 import { addGeneratedKey } from './vault/keyring.ts'
 import { rotateKeys } from './vault/rotate.ts'
@@ -22,6 +23,7 @@ Commands:
   api                   the HTTP API only (served PostgreSQL; run workers separately)
   worker                delivery workers and scheduler only (served PostgreSQL)
   migrate               apply database migrations and exit
+  migrate-embedded      copy a DATA_DIR written by an older Patchbay (PGlite) into the embedded PostgreSQL, once
   token create          create an API key and print its token once
       --scope system|partner|organization   (default system)
       --partner-id <uuid>  --org-id <uuid>  --name <text>
@@ -63,12 +65,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       const rt = await openRuntime(config, { log })
-      await serve(rt, [
-        new EmbeddedMaintenance(rt),
-        new DeliveryWorker(rt, transports(rt)),
-        new JobService(rt),
-        new ApiService(rt),
-      ])
+      await serve(rt, [new DeliveryWorker(rt, transports(rt)), new JobService(rt), new ApiService(rt)])
       return -1
     }
     case 'api':
@@ -81,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
         rt,
         command === 'api'
           ? [new ApiService(rt)]
-          : [new EmbeddedMaintenance(rt), new DeliveryWorker(rt, transports(rt)), new JobService(rt)],
+          : [new DeliveryWorker(rt, transports(rt)), new JobService(rt)],
       )
       return -1
     }
@@ -89,6 +86,28 @@ async function main(argv: string[]): Promise<number> {
       const rt = await openRuntime(config, { log })
       await rt.close()
       out('migrations applied')
+      return 0
+    }
+    case 'migrate-embedded': {
+      if (config.DATABASE_URL) {
+        throw new UsageError('migrate-embedded copies into the embedded database: unset DATABASE_URL')
+      }
+      if (!hasLegacyPglite(config.dataDir)) {
+        throw new MigrateEmbeddedError(
+          `nothing to migrate: ${config.dataDir}/pgdata holds no PGlite database`,
+        )
+      }
+      const rt = await openRuntime(config, { log, allowLegacyData: true })
+      try {
+        out(`copying ${config.dataDir}/pgdata (PGlite) into the embedded PostgreSQL`)
+        const copied = await migrateFromPglite(config.dataDir, rt.embedded?.url as string, out)
+        const total = copied.reduce((n, t) => n + t.rows, 0)
+        out(
+          `done: ${total} rows in ${copied.length} tables; the old directory was renamed to pgdata.migrated-*`,
+        )
+      } finally {
+        await rt.close()
+      }
       return 0
     }
     case 'token': {
@@ -193,6 +212,10 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code)
   },
   (err: unknown) => {
+    if (err instanceof LegacyDataError || err instanceof MigrateEmbeddedError) {
+      console.error(`patchbay: ${err.message}`)
+      process.exit(2)
+    }
     if (err instanceof ConfigError || err instanceof UsageError) {
       console.error(`patchbay: ${err.message}`)
       if (err instanceof UsageError) console.error(`\n${USAGE}`)

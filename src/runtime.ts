@@ -1,4 +1,3 @@
-import path from 'node:path'
 import type { Config } from './config.ts'
 import { type ConnectorRegistry, defaultRegistry } from './connectors/registry.ts'
 import type { AppContext } from './context.ts'
@@ -6,14 +5,23 @@ import { type Clock, systemClock } from './lib/clock.ts'
 import { createLogger, type Logger } from './lib/logger.ts'
 import { AddressPolicy } from './net/address-policy.ts'
 import { HttpClient, type Resolver } from './net/http-client.ts'
-import { type Database, lockDataDir, openEmbedded, openServed } from './store/db.ts'
-import { migrateEmbedded, migrateServed } from './store/migrate.ts'
+import { type Database, openServed } from './store/db.ts'
+import {
+  type EmbeddedServer,
+  hasLegacyPglite,
+  LEGACY_PGLITE_DIR,
+  startEmbeddedServer,
+} from './store/embedded.ts'
+import { lockDataDir } from './store/lock.ts'
+import { applyMigrations } from './store/migrate.ts'
 import { resolveKeyRing } from './vault/keyring.ts'
 import { Vault } from './vault/vault.ts'
 import { sealPlaintextHeaders } from './webhooks/headers.ts'
 
 export interface Runtime extends AppContext {
-  /** Releases the database and the data-directory lock. */
+  /** The embedded server, when Patchbay runs one (no DATABASE_URL). */
+  embedded?: EmbeddedServer | undefined
+  /** Releases the database, stops the embedded server and releases the data-directory lock. */
   close(): Promise<void>
 }
 
@@ -24,6 +32,17 @@ export interface OpenOptions {
   log?: Logger
   resolver?: Resolver
   connectors?: ConnectorRegistry
+  /** Start even though DATA_DIR holds an old PGlite database (`patchbay migrate-embedded` does, to copy it). */
+  allowLegacyData?: boolean
+}
+
+/** DATA_DIR holds a database written by the old in-process driver (PGlite), which this version does not read. */
+export class LegacyDataError extends Error {
+  constructor(dataDir: string) {
+    super(
+      `${dataDir}/${LEGACY_PGLITE_DIR} holds a database written by an older Patchbay (PGlite); copy it into the embedded PostgreSQL once with "patchbay migrate-embedded" (see README, Upgrading), then start again`,
+    )
+  }
 }
 
 /** Opens the database (embedded or served), applies migrations and loads the key ring. */
@@ -31,30 +50,40 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
   const log = opts.log ?? createLogger(config.LOG_LEVEL)
   const clock = opts.clock ?? systemClock
   let db: Database
-  let unlock = () => {}
+  let server: EmbeddedServer | undefined
+  let unlock = async () => {}
   let ring: ReturnType<typeof resolveKeyRing>
+  const onError = (err: Error) => log.warn({ err: err.message }, 'database connection error')
   if (config.DATABASE_URL) {
     ring = resolveKeyRing({ env: config.PATCHBAY_ENCRYPTION_KEYS })
-    if (opts.migrate !== false) await migrateServed(config.DATABASE_URL)
-    db = openServed({
-      url: config.DATABASE_URL,
-      poolSize: config.DATABASE_POOL_SIZE,
-      onError: (err) => log.warn({ err: err.message }, 'database connection error'),
-    })
+    if (opts.migrate !== false) await applyMigrations(config.DATABASE_URL)
+    db = openServed({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError })
     log.info({ database: 'served' }, 'using served PostgreSQL')
   } else {
-    unlock = lockDataDir(config.dataDir)
+    unlock = await lockDataDir(config.dataDir)
     try {
+      if (hasLegacyPglite(config.dataDir) && !opts.allowLegacyData) throw new LegacyDataError(config.dataDir)
       ring = resolveKeyRing({ env: config.PATCHBAY_ENCRYPTION_KEYS, dataDir: config.dataDir })
       const started = performance.now()
-      db = await openEmbedded({ dataDir: path.join(config.dataDir, 'pgdata') })
-      if (opts.migrate !== false) await migrateEmbedded(db)
+      server = await startEmbeddedServer({
+        dataDir: config.dataDir,
+        onNotice: (msg, details) => log.warn(details, msg),
+      })
+      if (opts.migrate !== false) await applyMigrations(server.url)
+      db = openServed({ url: server.url, poolSize: config.DATABASE_POOL_SIZE, onError })
       log.info(
-        { database: 'embedded', dataDir: config.dataDir, ms: Math.round(performance.now() - started) },
+        {
+          database: 'embedded',
+          dataDir: config.dataDir,
+          pid: server.pid,
+          port: server.port,
+          ms: Math.round(performance.now() - started),
+        },
         'using embedded PostgreSQL',
       )
     } catch (err) {
-      unlock()
+      await server?.stop()
+      await unlock()
       throw err
     }
   }
@@ -94,10 +123,12 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
     log,
     http,
     connectors: opts.connectors ?? defaultRegistry,
+    embedded: server,
     async close() {
       await http.close()
       await db.close()
-      unlock()
+      await server?.stop()
+      await unlock()
     },
   }
 }

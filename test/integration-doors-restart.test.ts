@@ -90,8 +90,8 @@ describe('after a restart', () => {
       ),
     )
 
-    // Served: a fresh connection pool to the same database. Embedded: the same data directory (one process).
-    const db = h.database.url ? openServed({ url: h.database.url, poolSize: 2 }) : h.ctx.db
+    // A fresh connection pool to the same database, as a restarted process opens.
+    const db = openServed({ url: h.database.url, poolSize: 2 })
     try {
       const next = restarted(db)
       const after = await Promise.all(
