@@ -3,17 +3,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
-import type { PgliteDatabase } from 'drizzle-orm/pglite'
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.ts'
 import { openRuntime } from '../src/runtime.ts'
-import { openEmbedded } from '../src/store/db.ts'
 import { MIGRATIONS_DIR } from '../src/store/migrate.ts'
 import { formatKeyRing, generateKeyRing } from '../src/vault/keyring.ts'
 import { openHeaders } from '../src/webhooks/headers.ts'
-import { servedUrl, withDatabase } from './databases.ts'
+import { serverUrl, withDatabase } from './databases.ts'
 
 /**
  * Migration 0010 on a database holding data written before it (at 0009): the schema and data steps in SQL,
@@ -74,35 +71,25 @@ describe('migration 0010 on data written before it', () => {
       PATCHBAY_ENCRYPTION_KEYS: formatKeyRing(ring),
     }
     const before = foldersBefore0010(dir)
-    let dropServed: (() => Promise<void>) | undefined
-    if (servedUrl) {
-      const name = `pbt_mig_${process.pid}_${Date.now().toString(36)}`
-      const admin = new pg.Client({ connectionString: servedUrl })
-      await admin.connect()
-      await admin.query(`CREATE DATABASE ${name}`)
-      await admin.end()
-      const url = withDatabase(servedUrl, name)
-      const client = new pg.Client({ connectionString: url })
-      await client.connect()
-      await migratePg(drizzlePg({ client }), { migrationsFolder: before })
-      for (const q of LEGACY) await client.query(q)
-      await client.end()
-      env.DATABASE_URL = url
-      dropServed = async () => {
-        const a = new pg.Client({ connectionString: servedUrl })
-        await a.connect()
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-        await a.end()
-      }
-    } else {
-      fs.mkdirSync(path.join(dir, 'data'), { recursive: true })
-      const db = await openEmbedded({ dataDir: path.join(dir, 'data', 'pgdata') })
-      await migratePglite(db.orm as unknown as PgliteDatabase<Record<string, never>>, {
-        migrationsFolder: before,
-      })
-      for (const q of LEGACY) await db.query(q)
-      await db.close()
-      env.DATA_DIR = path.join(dir, 'data')
+    // On the run's server (served, or the embedded one the tests start), a database of its own at 0009.
+    const server = serverUrl()
+    const name = `pbt_mig_${process.pid}_${Date.now().toString(36)}`
+    const admin = new pg.Client({ connectionString: server })
+    await admin.connect()
+    await admin.query(`CREATE DATABASE ${name}`)
+    await admin.end()
+    const url = withDatabase(server, name)
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    await migratePg(drizzlePg({ client }), { migrationsFolder: before })
+    for (const q of LEGACY) await client.query(q)
+    await client.end()
+    env.DATABASE_URL = url
+    const dropServed = async () => {
+      const a = new pg.Client({ connectionString: server })
+      await a.connect()
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await a.end()
     }
 
     const rt = await openRuntime(loadConfig(env))
@@ -145,7 +132,7 @@ describe('migration 0010 on data written before it', () => {
       ])
     } finally {
       await rt.close()
-      await dropServed?.()
+      await dropServed()
     }
   })
 })
