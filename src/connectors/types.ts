@@ -3,6 +3,7 @@ import type { Logger } from '../lib/logger.ts'
 import type { HttpClient } from '../net/http-client.ts'
 import type { Notification, SendResult } from '../notifications/types.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
+import type { InboundOperations } from './shared/inbound.ts'
 
 export type ConnectorCategory = 'communication' | 'psa' | 'monitoring' | 'ticketing'
 
@@ -47,6 +48,20 @@ export interface Connector {
   tickets?: TicketOperations
   /** Chat notifications, for connectors with the `send_notification` capability. */
   notifications?: NotificationOperations
+  /** Inbound webhooks: how the vendor's own events are verified, parsed and normalized (src/inbound runs them). */
+  inbound?: ConnectorInbound
+}
+
+/** A connector's inbound module, plus what only a connector with credentials can add. */
+export interface ConnectorInbound extends InboundOperations {
+  /** Names a status the webhook gives by id (Autotask picklist values), with the linked integration's credentials. */
+  resolveTicketStatus?(credentials: Credentials, value: string, env: ConnectorEnv): Promise<string>
+}
+
+/** A vendor Patchbay only receives webhooks from (no integration credentials): Microsoft Graph, Datto RMM, generic. */
+export interface InboundOnlyConnector {
+  id: string
+  inbound: ConnectorInbound
 }
 
 export interface NotificationOperations {

@@ -7,4 +7,8 @@ export interface SealedColumn {
   column: string
 }
 
-export const SEALED_COLUMNS: readonly SealedColumn[] = [{ table: 'integrations', column: 'credentials' }]
+export const SEALED_COLUMNS: readonly SealedColumn[] = [
+  { table: 'integrations', column: 'credentials' },
+  { table: 'webhook_sources', column: 'secret' },
+  { table: 'webhook_sources', column: 'previous_secret' },
+]
