@@ -9,7 +9,7 @@ export const inboundProcessJob = defineJob({
   kind: 'inbound.process',
   payload: z.object({ orgId: z.uuid(), eventId: z.uuid() }),
   maxAttempts: 4,
-  leaseMs: 60_000,
+  leaseMs: 30_000,
   backoffMs: (attempt) => 30_000 * 2 ** Math.max(0, attempt - 1),
   run: (ctx, p, job) => processEvent(ctx, p.orgId, p.eventId, job),
 })
