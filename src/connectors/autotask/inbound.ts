@@ -14,7 +14,6 @@ export const autotaskInbound: InboundOperations = {
       prefix: 'sha1=',
       algorithm: 'sha1',
       encoding: 'base64',
-      vendor: 'Autotask',
     }),
   parse(body) {
     const p = parseJson(body)

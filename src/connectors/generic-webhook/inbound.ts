@@ -19,7 +19,6 @@ export const genericWebhook: InboundOnlyConnector = {
         prefix: 'sha256=',
         algorithm: 'sha256',
         encoding: 'hex',
-        vendor: 'the sender',
       })
     },
     parse(body) {

@@ -125,7 +125,6 @@ export function verifyHmacHeader(
     prefix: string
     algorithm: 'sha1' | 'sha256'
     encoding: 'base64' | 'hex'
-    vendor: string
   },
 ): VerifyOutcome {
   const raw = req.headers[opts.header]
