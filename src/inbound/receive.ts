@@ -40,6 +40,7 @@ export type ReceiveOutcome =
  * once. A bad one is counted on the source and logged without its body, at most REJECT_LIMIT a minute.
  */
 export async function receive(ctx: AppContext, hookId: string, req: InboundRequest): Promise<ReceiveOutcome> {
+  // The unguessable hook id is what names the tenant here (no API key comes with a vendor's request).
   const [source] = await ctx.db.orm.select().from(webhookSources).where(eq(webhookSources.hookId, hookId))
   if (!source) return { kind: 'not_found' }
   const inbound = ctx.connectors.inbound(source.provider)
