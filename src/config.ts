@@ -37,6 +37,17 @@ export const configSchema = z.object({
   PATCHBAY_PSA_SYNC_INTERVAL_MS: durationMs(15 * 60_000),
   PATCHBAY_JOB_CONCURRENCY: intFromEnv(16, 1, 1_000),
   PATCHBAY_JOB_GROUP_CONCURRENCY: intFromEnv(4, 1, 1_000),
+  /** The address vendors reach Patchbay at, for inbound webhook URLs; without it they are built from the request. */
+  PATCHBAY_PUBLIC_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, 'must be an http(s) URL')
+    .transform((s) => s.replace(/\/+$/, ''))
+    .optional(),
+  PATCHBAY_INBOUND_MAX_BODY_BYTES: intFromEnv(1_048_576, 1024, 64 * 1_048_576),
+  PATCHBAY_INBOUND_RETENTION_DAYS: intFromEnv(30, 1, 3650),
+  /** Rejected (badly signed) requests per source and minute answered 401 and logged; more are answered 429. */
+  PATCHBAY_INBOUND_REJECT_LIMIT: intFromEnv(20, 1, 100_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 

@@ -37,6 +37,13 @@ export class ApiService implements Service {
       { url: `http://${host}:${a.port}`, docs: `http://${host}:${a.port}/api/v1/docs` },
       'API listening',
     )
+    const publicUrl = this.ctx.config.PATCHBAY_PUBLIC_URL
+    if (publicUrl) this.ctx.log.info({ publicUrl }, 'inbound webhook URLs use PATCHBAY_PUBLIC_URL')
+    else {
+      this.ctx.log.warn(
+        "PATCHBAY_PUBLIC_URL is not set: inbound webhook URLs are built from each request's Host; set it to the address vendors reach",
+      )
+    }
   }
 
   async stop(): Promise<void> {

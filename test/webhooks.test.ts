@@ -526,7 +526,7 @@ describe('events', () => {
     const types = res.body.data.map((e: { type: string }) => e.type)
     expect(types).toContain('webhook.test')
     expect(types).toContain('remote.session.started')
-    expect(types).toHaveLength(33)
+    expect(types).toHaveLength(55)
   })
 })
 

@@ -1,16 +1,19 @@
 import { autotask } from './autotask/index.ts'
 import { connectwise } from './connectwise/index.ts'
 import { dattoEdr } from './datto-edr/index.ts'
+import { dattoRmm } from './datto-rmm/inbound.ts'
 import { discord } from './discord/index.ts'
 import { freshservice } from './freshservice/index.ts'
 import { genericMonitoring } from './generic-monitoring/index.ts'
 import { genericTicketing } from './generic-ticketing/index.ts'
+import { genericWebhook } from './generic-webhook/inbound.ts'
 import { jira } from './jira/index.ts'
+import { msgraph } from './msgraph/inbound.ts'
 import { pax8 } from './pax8/index.ts'
 import { servicenow } from './servicenow/index.ts'
 import { slack } from './slack/index.ts'
 import { teams } from './teams/index.ts'
-import type { Connector, ConnectorDescriptor } from './types.ts'
+import type { Connector, ConnectorDescriptor, ConnectorInbound, InboundOnlyConnector } from './types.ts'
 import { unifi } from './unifi/index.ts'
 import { zendesk } from './zendesk/index.ts'
 
@@ -36,19 +39,45 @@ const CONNECTORS: readonly Connector[] = [
   dattoEdr,
 ]
 
+/** Vendors Patchbay only receives webhooks from; connectors above with an `inbound` module receive too. */
+// biome-ignore format: one provider per line keeps additions (and merges) to one line each
+const INBOUND_ONLY: readonly InboundOnlyConnector[] = [
+  msgraph,
+  dattoRmm,
+  genericWebhook,
+]
+
 /** A set of connectors by provider id. The app reads connectors only through one of these (`ctx.connectors`). */
 export interface ConnectorRegistry {
   get(id: string): Connector | undefined
   all(): readonly Connector[]
+  /** The inbound webhook module of a provider (a connector's or an inbound-only one). */
+  inbound(id: string): ConnectorInbound | undefined
+  /** Every provider that can receive webhooks. */
+  inboundProviders(): string[]
 }
 
-export function createRegistry(connectors: readonly Connector[]): ConnectorRegistry {
+export function createRegistry(
+  connectors: readonly Connector[],
+  inboundOnly: readonly InboundOnlyConnector[] = INBOUND_ONLY,
+): ConnectorRegistry {
   const ids = new Map<string, Connector>()
   for (const c of connectors) {
     if (ids.has(c.descriptor.id)) throw new Error(`two connectors share the id "${c.descriptor.id}"`)
     ids.set(c.descriptor.id, c)
   }
-  return { get: (id) => ids.get(id), all: () => connectors }
+  const inbound = new Map<string, ConnectorInbound>()
+  for (const c of connectors) if (c.inbound) inbound.set(c.descriptor.id, c.inbound)
+  for (const c of inboundOnly) {
+    if (inbound.has(c.id) || ids.has(c.id)) throw new Error(`two connectors share the id "${c.id}"`)
+    inbound.set(c.id, c.inbound)
+  }
+  return {
+    get: (id) => ids.get(id),
+    all: () => connectors,
+    inbound: (id) => inbound.get(id),
+    inboundProviders: () => [...inbound.keys()],
+  }
 }
 
 /** The registry of the real connectors; the default `ctx.connectors`. */

@@ -4,6 +4,7 @@ import type { HttpClient } from '../net/http-client.ts'
 import type { Notification, SendResult } from '../notifications/types.ts'
 import type { ResourceItem, ResourceKind } from '../resources/kinds.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
+import type { InboundOperations } from './shared/inbound.ts'
 
 export const CONNECTOR_CATEGORIES = [
   'communication',
@@ -98,6 +99,8 @@ export interface Connector {
   notifications?: NotificationOperations
   /** Reads at the vendor (devices, alerts, users…), normalized per kind; see resources/kinds.ts. */
   resources?: ResourceOperations
+  /** Inbound webhooks: how the vendor's own events are verified, parsed and normalized (src/inbound runs them). */
+  inbound?: ConnectorInbound
 }
 
 export interface ResourceQuery {
@@ -129,6 +132,18 @@ export interface ResourceOperations {
     query: ResourceQuery,
     env: ConnectorEnv,
   ): Promise<PageOf<ResourceItem<K>>>
+}
+
+/** A connector's inbound module, plus what only a connector with credentials can add. */
+export interface ConnectorInbound extends InboundOperations {
+  /** Names a status the webhook gives by id (Autotask picklist values), with the linked integration's credentials. */
+  resolveTicketStatus?(credentials: Credentials, value: string, env: ConnectorEnv): Promise<string>
+}
+
+/** A vendor Patchbay only receives webhooks from (no integration credentials): Microsoft Graph, Datto RMM, generic. */
+export interface InboundOnlyConnector {
+  id: string
+  inbound: ConnectorInbound
 }
 
 export interface NotificationOperations {

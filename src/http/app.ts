@@ -14,12 +14,15 @@ import { auditLogRoutes } from './routes/audit-logs.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes, eventTypeRoutes } from './routes/events.ts'
 import { healthRoutes } from './routes/health.ts'
+import { hookRoutes } from './routes/hooks.ts'
 import { integrationSettingsRoutes } from './routes/integration-settings.ts'
 import { integrationRoutes } from './routes/integrations.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
 import { psaRoutes } from './routes/psa.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
+import { webhookEventRoutes } from './routes/webhook-events.ts'
+import { webhookSourceRoutes } from './routes/webhook-sources.ts'
 import { webhookRoutes } from './routes/webhooks.ts'
 import { INPUT_BOUNDS } from './schemas.ts'
 import { synthesqErrorResponse, synthesqRouters } from './synthesq.ts'
@@ -41,6 +44,8 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/integrations', integrationRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
     ['/psa', psaRoutes(ctx)],
+    ['/webhook-sources', webhookSourceRoutes(ctx)],
+    ['/webhook-events', webhookEventRoutes(ctx)],
   ]
 }
 
@@ -91,6 +96,7 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: 'not_found' }, 404))
 
   app.route('/', healthRoutes(ctx))
+  app.route('/', hookRoutes(ctx))
 
   const onTooLarge = (limit: number) => () => {
     throw new ApiError(413, 'payload_too_large', `Request body exceeds ${limit} bytes`)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { deliveryRetentionJob, deliveryRetentionSchedule } from '../delivery/retention.ts'
+import { INBOUND_JOBS, INBOUND_SCHEDULES } from '../inbound/jobs.ts'
 import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts'
 import { PSA_JOBS, PSA_SCHEDULES } from '../psa/jobs.ts'
 import { type AnyJobDefinition, defineJob, defineSchedule, type ScheduleDefinition } from './define.ts'
@@ -27,6 +28,7 @@ export const JOBS: readonly AnyJobDefinition[] = [
   pruneJobsJob,
   deliveryRetentionJob,
   ...PSA_JOBS,
+  ...INBOUND_JOBS,
 ]
 
 /** Periodic tasks: each enqueues its job once per interval across all processes. */
@@ -36,4 +38,5 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   defineSchedule({ name: 'jobs.prune', job: pruneJobsJob, payload: {}, intervalMs: () => 60 * 60_000 }),
   deliveryRetentionSchedule,
   ...PSA_SCHEDULES,
+  ...INBOUND_SCHEDULES,
 ]

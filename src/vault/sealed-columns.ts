@@ -12,4 +12,6 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'webhooks', column: 'secret' },
   { table: 'webhooks', column: 'previous_secret' },
   { table: 'webhooks', column: 'header_values' },
+  { table: 'webhook_sources', column: 'secret' },
+  { table: 'webhook_sources', column: 'previous_secret' },
 ]

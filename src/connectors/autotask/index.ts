@@ -4,6 +4,7 @@ import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
 import { baseUrlField, namedRefs, psaConnector } from '../shared/psa.ts'
 import type {
+  Connector,
   ConnectorEnv,
   Credentials,
   ExternalTicket,
@@ -14,6 +15,7 @@ import type {
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
+import { autotaskInbound } from './inbound.ts'
 
 /**
  * Autotask PSA REST API v1.0
@@ -420,7 +422,7 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const autotask = psaConnector({
+const autotaskPsa = psaConnector({
   id: 'autotask',
   displayName: 'Datto Autotask PSA',
   credentialSchema,
@@ -428,3 +430,15 @@ export const autotask = psaConnector({
   verify,
   tickets,
 })
+
+/** The PSA connector, plus its inbound webhooks; Autotask sends status ids, named here through the picklists. */
+export const autotask: Connector = {
+  ...autotaskPsa,
+  inbound: {
+    ...autotaskInbound,
+    async resolveTicketStatus(creds, value, env) {
+      const statuses = (await picklists(creds, env, 'Tickets')).get('status')
+      return statuses?.find((s) => s.value === value)?.label ?? value
+    },
+  },
+}

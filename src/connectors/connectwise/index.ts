@@ -19,6 +19,7 @@ import {
   psaConnector,
 } from '../shared/psa.ts'
 import type {
+  Connector,
   ConnectorEnv,
   Credentials,
   ExternalTicket,
@@ -29,6 +30,7 @@ import type {
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
 import { basicAuth } from '../vendor-http.ts'
+import { connectwiseInbound } from './inbound.ts'
 
 /**
  * ConnectWise PSA (Manage) REST API 3.0.
@@ -299,7 +301,7 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const connectwise = psaConnector({
+const connectwisePsa = psaConnector({
   id: 'connectwise',
   displayName: 'ConnectWise PSA',
   credentialSchema,
@@ -307,3 +309,5 @@ export const connectwise = psaConnector({
   verify,
   tickets,
 })
+
+export const connectwise: Connector = { ...connectwisePsa, inbound: connectwiseInbound }

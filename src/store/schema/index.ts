@@ -1,5 +1,6 @@
 export * from './audit.ts'
 export * from './delivery.ts'
+export * from './inbound.ts'
 export * from './integrations.ts'
 export * from './jobs.ts'
 export * from './psa.ts'

@@ -1,0 +1,212 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import type { AppContext } from '../../context.ts'
+import {
+  createSource,
+  deleteSource,
+  getSource,
+  hookUrl,
+  inboundOf,
+  listSources,
+  patchSource,
+  rotateSecret,
+  type SourceRow,
+} from '../../inbound/sources.ts'
+import { router } from '../env.ts'
+import { ApiError, errorResponses } from '../errors.ts'
+import { type Principal, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
+import { idParams, iso, pageQuery, paginated, timestamp, uuidSchema } from '../schemas.ts'
+import { auditOf, json, jsonBody } from './shared.ts'
+
+const sourceSchema = z
+  .object({
+    id: z.uuid(),
+    orgId: z.uuid(),
+    provider: z.string(),
+    integrationId: z.uuid().nullable(),
+    name: z.string(),
+    eventTypes: z.array(z.string()).nullable(),
+    url: z.string().openapi({ description: 'Paste this in the vendor’s admin panel' }),
+    previousSecretValidUntil: timestamp.nullable().openapi({
+      description: 'After a rotation, until when the previous secret still verifies',
+    }),
+    rejectedCount: z.number().int(),
+    lastRejectedAt: timestamp.nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .openapi('WebhookSource')
+
+const withSecret = sourceSchema
+  .extend({
+    secret: z.string().openapi({ description: 'Shown here and on rotate-secret only' }),
+    setup: z.array(z.string()).openapi({ description: 'What to paste where in the vendor’s admin panel' }),
+  })
+  .openapi('WebhookSourceWithSecret')
+
+const eventTypes = z.array(z.string().min(1).max(100)).min(1).max(100)
+
+const createBody = z
+  .strictObject({
+    orgId: uuidSchema.optional().openapi({ description: 'Required for partner and system keys' }),
+    provider: z.string().min(1).max(64).openapi({
+      description: 'autotask, connectwise, msgraph, datto-rmm or generic (see the README)',
+    }),
+    integrationId: uuidSchema.optional().openapi({
+      description:
+        'An integration of the same provider: its site is trusted for key URLs, its ticket mappings updated',
+    }),
+    name: z.string().trim().min(1).max(255),
+    eventTypes: eventTypes
+      .optional()
+      .openapi({ description: 'Platform event types to produce; all when omitted' }),
+  })
+  .openapi('CreateWebhookSource')
+
+const patchBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(255).optional(),
+    integrationId: uuidSchema.nullable().optional(),
+    eventTypes: eventTypes.nullable().optional(),
+  })
+  .openapi('UpdateWebhookSource')
+
+export function webhookSourceRoutes(ctx: AppContext) {
+  const app = router()
+  const load = async (p: Principal, id: string) => {
+    const s = await getSource(ctx.db.orm, scopeOf(p), id)
+    if (!s) throw ApiError.notFound('Webhook source')
+    return s
+  }
+  const view = (s: SourceRow, requestUrl: string) => ({
+    id: s.id,
+    orgId: s.orgId,
+    provider: s.provider,
+    integrationId: s.integrationId,
+    name: s.name,
+    eventTypes: s.eventTypes,
+    url: hookUrl(ctx, requestUrl, s),
+    previousSecretValidUntil:
+      s.previousSecretExpiresAt && s.previousSecretExpiresAt > ctx.clock.now()
+        ? iso(s.previousSecretExpiresAt)
+        : null,
+    rejectedCount: s.rejectedCount,
+    lastRejectedAt: iso(s.lastRejectedAt),
+    createdAt: iso(s.createdAt) as string,
+    updatedAt: iso(s.updatedAt) as string,
+  })
+  const withSetup = (s: SourceRow, secret: string, requestUrl: string) => {
+    const v = view(s, requestUrl)
+    return { ...v, secret, setup: inboundOf(ctx, s.provider).setup(v.url, secret) }
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/',
+      tags: ['Webhook sources'],
+      summary: 'List inbound webhook sources',
+      request: {
+        query: z.object({ ...pageQuery, orgId: uuidSchema.optional(), provider: z.string().optional() }),
+      },
+      responses: { 200: json(paginated(sourceSchema), 'Sources'), ...errorResponses(401, 404, 422) },
+    }),
+    async (c) => {
+      const q = c.req.valid('query')
+      const orgId = await resolveOrgFilter(ctx.db.orm, c.var.principal, q.orgId)
+      const { items, total } = await listSources(
+        ctx.db.orm,
+        scopeOf(c.var.principal),
+        { orgId, provider: q.provider },
+        q,
+      )
+      return c.json(
+        { data: items.map((s) => view(s, c.req.url)), pagination: { page: q.page, limit: q.limit, total } },
+        200,
+      )
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/',
+      tags: ['Webhook sources'],
+      summary: 'Create an inbound webhook source',
+      description:
+        'Returns the URL and the secret to paste in the vendor’s admin panel. The secret is shown only here and on rotate-secret.',
+      request: { body: jsonBody(createBody) },
+      responses: { 201: json(withSecret, 'Created'), ...errorResponses(400, 401, 404, 422) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json')
+      const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, body.orgId)
+      const { source, secret } = await createSource(ctx, orgId, body, auditOf(c))
+      return c.json(withSetup(source, secret, c.req.url), 201)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/{id}',
+      tags: ['Webhook sources'],
+      summary: 'Get an inbound webhook source',
+      request: { params: idParams },
+      responses: { 200: json(sourceSchema, 'The source'), ...errorResponses(401, 404, 422) },
+    }),
+    async (c) => c.json(view(await load(c.var.principal, c.req.valid('param').id), c.req.url), 200),
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/{id}',
+      tags: ['Webhook sources'],
+      summary: 'Update an inbound webhook source',
+      request: { params: idParams, body: jsonBody(patchBody) },
+      responses: { 200: json(sourceSchema, 'Updated'), ...errorResponses(401, 404, 422) },
+    }),
+    async (c) => {
+      const s = await load(c.var.principal, c.req.valid('param').id)
+      return c.json(view(await patchSource(ctx, s, c.req.valid('json'), auditOf(c)), c.req.url), 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/{id}',
+      tags: ['Webhook sources'],
+      summary: 'Delete an inbound webhook source and its event log',
+      request: { params: idParams },
+      responses: {
+        200: json(z.object({ message: z.string(), id: z.uuid() }), 'Deleted'),
+        ...errorResponses(401, 404, 422),
+      },
+    }),
+    async (c) => {
+      const s = await load(c.var.principal, c.req.valid('param').id)
+      await deleteSource(ctx, s, auditOf(c))
+      return c.json({ message: 'Webhook source deleted', id: s.id }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/rotate-secret',
+      tags: ['Webhook sources'],
+      summary: 'Rotate the secret',
+      description: 'Returns the new secret once; the previous one keeps verifying for 24 hours.',
+      request: { params: idParams },
+      responses: { 200: json(withSecret, 'Rotated'), ...errorResponses(401, 404, 422) },
+    }),
+    async (c) => {
+      const s = await load(c.var.principal, c.req.valid('param').id)
+      const { source, secret } = await rotateSecret(ctx, s, auditOf(c))
+      return c.json(withSetup(source, secret, c.req.url), 200)
+    },
+  )
+
+  return app
+}
