@@ -5,6 +5,7 @@ import { freshservice } from './freshservice/index.ts'
 import { genericMonitoring } from './generic-monitoring/index.ts'
 import { genericTicketing } from './generic-ticketing/index.ts'
 import { jira } from './jira/index.ts'
+import { microsoft365 } from './microsoft365/index.ts'
 import { servicenow } from './servicenow/index.ts'
 import { slack } from './slack/index.ts'
 import { teams } from './teams/index.ts'
@@ -28,6 +29,7 @@ const CONNECTORS: readonly Connector[] = [
   zendesk,
   genericMonitoring,
   genericTicketing,
+  microsoft365,
 ]
 
 /** A set of connectors by provider id. The app reads connectors only through one of these (`ctx.connectors`). */
