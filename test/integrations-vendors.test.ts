@@ -63,6 +63,7 @@ describe('providers', () => {
         'generic-monitoring',
         'generic-ticketing',
         'jira',
+        'microsoft365',
         'servicenow',
         'slack',
         'teams',

@@ -14,6 +14,7 @@ import { eventRoutes, eventTypeRoutes } from './routes/events.ts'
 import { healthRoutes } from './routes/health.ts'
 import { integrationSettingsRoutes } from './routes/integration-settings.ts'
 import { integrationRoutes } from './routes/integrations.ts'
+import { microsoft365OnboardingRoutes } from './routes/onboarding-microsoft365.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
 import { psaRoutes } from './routes/psa.ts'
@@ -37,6 +38,7 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/integrations', integrationRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
     ['/psa', psaRoutes(ctx)],
+    ['/onboarding', microsoft365OnboardingRoutes(ctx)],
   ]
 }
 

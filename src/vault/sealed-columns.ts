@@ -7,4 +7,7 @@ export interface SealedColumn {
   column: string
 }
 
-export const SEALED_COLUMNS: readonly SealedColumn[] = [{ table: 'integrations', column: 'credentials' }]
+export const SEALED_COLUMNS: readonly SealedColumn[] = [
+  { table: 'integrations', column: 'credentials' },
+  { table: 'microsoft365_partner_apps', column: 'client_secret' },
+]

@@ -98,7 +98,8 @@ export async function startPartnerCenter(
     }
     const u = new URL(req.path, 'http://partnercenter.test')
     if (req.method === 'GET' && u.pathname === '/v1/customers') {
-      const size = Number(u.searchParams.get('size') ?? opts.pageSize ?? 500)
+      // The stand-in's page cap (`pageSize`) wins over a larger `size`, so paging shows with a few customers.
+      const size = Math.min(Number(u.searchParams.get('size') ?? 500), opts.pageSize ?? 500)
       const cont = req.headers['ms-continuationtoken']
       const skip = cont ? Number(Buffer.from(String(cont), 'base64url').toString()) : 0
       const items = customers.slice(skip, skip + size).map(view)
