@@ -92,6 +92,7 @@ const DESTINATIONS: Record<string, string[]> = {
   slack: ['webhookUrl', 'baseUrl'],
   teams: ['webhookUrl', 'baseUrl'],
   discord: ['webhookUrl', 'baseUrl'],
+  microsoft365: ['tenantId', 'loginBaseUrl', 'baseUrl'],
 }
 
 describe('GET /integrations/providers', () => {
