@@ -228,6 +228,14 @@ describe('Microsoft 365 onboarding (CSP/GDAP wizard)', () => {
   it('resumes from where each customer stopped, once the GDAP role is given, through a Graph outage', async () => {
     const before = byCustomer((await h.json('GET', `${BASE}/state`, { token: t.partnerToken })).body.data)
     pc.customers.find((c) => c.id === northwind.id)?.gdapRoles.push('Cloud Application Administrator')
+    pc.failNext({ status: 429, retryAfter: 2 })
+    const limited = byCustomer((await h.json('POST', `${BASE}/resume`, { token: t.partnerToken })).body.data)
+    expect(limited[northwind.id]).toMatchObject({
+      status: 'failed',
+      failedStep: 'consent',
+      error: 'Partner Center answered 429: 429: Rate limit is exceeded.',
+      fix: 'Partner Center is limiting requests (Retry-After 2 s): resume the onboarding after that.',
+    })
     graph.failNext({ status: 503, retryAfter: 30 })
     const first = byCustomer((await h.json('POST', `${BASE}/resume`, { token: t.partnerToken })).body.data)
     expect(first[northwind.id]).toMatchObject({ status: 'failed', failedStep: 'verify' })
