@@ -95,6 +95,7 @@ const DESTINATIONS: Record<string, string[]> = {
   pax8: ['baseUrl'],
   unifi: ['consoleUrl', 'consoleCertSha256', 'baseUrl'],
   'datto-edr': ['instance', 'baseUrl'],
+  microsoft365: ['tenantId', 'loginBaseUrl', 'baseUrl'],
 }
 
 describe('GET /integrations/providers', () => {

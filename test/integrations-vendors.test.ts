@@ -65,6 +65,7 @@ describe('providers', () => {
         'generic-ticketing',
         'jira',
         'pax8',
+        'microsoft365',
         'servicenow',
         'slack',
         'teams',

@@ -8,6 +8,7 @@ import { genericMonitoring } from './generic-monitoring/index.ts'
 import { genericTicketing } from './generic-ticketing/index.ts'
 import { genericWebhook } from './generic-webhook/inbound.ts'
 import { jira } from './jira/index.ts'
+import { microsoft365 } from './microsoft365/index.ts'
 import { msgraph } from './msgraph/inbound.ts'
 import { pax8 } from './pax8/index.ts'
 import { servicenow } from './servicenow/index.ts'
@@ -37,6 +38,7 @@ const CONNECTORS: readonly Connector[] = [
   pax8,
   unifi,
   dattoEdr,
+  microsoft365,
 ]
 
 /** Vendors Patchbay only receives webhooks from; connectors above with an `inbound` module receive too. */

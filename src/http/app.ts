@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hooks.ts'
 import { integrationSettingsRoutes } from './routes/integration-settings.ts'
 import { integrationRoutes } from './routes/integrations.ts'
+import { microsoft365OnboardingRoutes } from './routes/onboarding-microsoft365.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
 import { psaRoutes } from './routes/psa.ts'
@@ -46,6 +47,7 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/psa', psaRoutes(ctx)],
     ['/webhook-sources', webhookSourceRoutes(ctx)],
     ['/webhook-events', webhookEventRoutes(ctx)],
+    ['/onboarding', microsoft365OnboardingRoutes(ctx)],
   ]
 }
 

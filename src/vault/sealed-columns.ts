@@ -14,4 +14,5 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'webhooks', column: 'header_values' },
   { table: 'webhook_sources', column: 'secret' },
   { table: 'webhook_sources', column: 'previous_secret' },
+  { table: 'microsoft365_partner_apps', column: 'client_secret' },
 ]

@@ -1,0 +1,458 @@
+import { scrubSecrets } from '../../lib/redact.ts'
+import { OutboundError, type OutboundResponse, UnsafeUrlError } from '../../net/http-client.ts'
+import { parseRetryAfter } from '../../net/retry-after.ts'
+import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
+import type { CredentialSchema } from '../../vault/mask.ts'
+import { credential, isoDate, requireCredential, verifyBy } from '../shared/credentials.ts'
+import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
+import { arr, type Json, obj, str } from '../shared/json.ts'
+import type {
+  Connector,
+  ConnectorEnv,
+  Credentials,
+  PageOf,
+  ResourceKindInfo,
+  ResourceOperations,
+  ResourceQuery,
+} from '../types.ts'
+import { VendorError } from '../vendor-error.ts'
+import { parseCsv } from './csv.ts'
+import {
+  type AppCredentials,
+  DEFAULT_GRAPH_BASE,
+  DEFAULT_LOGIN_BASE,
+  dropToken,
+  GRAPH_SCOPE,
+  getToken,
+  secretForms,
+  withFix,
+} from './identity.ts'
+
+/**
+ * Microsoft 365 through Microsoft Graph v1.0 (https://learn.microsoft.com/graph/api/overview), one integration
+ * per customer tenant, app-only: the partner's multi-tenant app signs in to the customer's tenant with client
+ * credentials (see identity.ts) and reads users, groups, subscribed SKUs and the mailbox usage report.
+ *
+ * - Paging follows `@odata.nextLink` (https://learn.microsoft.com/graph/paging), hidden in an opaque cursor; a
+ *   cursor whose link leaves the Graph base URL is refused, so a forged cursor never carries the token elsewhere.
+ * - 429 and 503 carry Graph's Retry-After (https://learn.microsoft.com/graph/throttling); nothing here sleeps.
+ * - A 401 with a cached token drops it and signs in once more (a revoked or rotated token).
+ * - The mailbox usage report is CSV by default and answers with a 302 to a pre-authenticated download URL; with
+ *   `$format=application/json` it is JSON with paging
+ *   (https://learn.microsoft.com/graph/api/reportroot-getmailboxusagedetail). We ask for JSON and read either.
+ */
+const VENDOR = 'Microsoft Graph'
+const MAX_PAGE = 999
+
+export const credentialSchema: CredentialSchema = {
+  tenantId: {
+    type: 'string',
+    sensitive: false,
+    destination: true,
+    required: true,
+    pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*$',
+    description:
+      "The customer's tenant: its directory (tenant) id, or a verified domain such as contoso.onmicrosoft.com.",
+  },
+  clientId: {
+    type: 'string',
+    sensitive: false,
+    required: true,
+    pattern: '^[0-9a-fA-F-]{36}$',
+    description: "The partner's multi-tenant app: its Application (client) id in Entra ID.",
+  },
+  clientSecret: {
+    type: 'string',
+    sensitive: true,
+    required: true,
+    description: "A client secret of the partner's app (App registrations > Certificates & secrets).",
+  },
+  loginBaseUrl: {
+    type: 'url',
+    sensitive: false,
+    destination: true,
+    required: false,
+    default: DEFAULT_LOGIN_BASE,
+    description: 'The Microsoft identity platform host (national clouds, a test stand-in).',
+  },
+  baseUrl: {
+    type: 'url',
+    sensitive: false,
+    destination: true,
+    required: false,
+    default: DEFAULT_GRAPH_BASE,
+    description: 'The Microsoft Graph host (national clouds, a proxy, a test stand-in).',
+  },
+}
+
+function trimBase(v: string | undefined, fallback: string): string {
+  return (v ?? fallback).replace(/\/+$/, '')
+}
+
+export function appOf(creds: Credentials): AppCredentials {
+  return {
+    loginBase: trimBase(credential(creds, 'loginBaseUrl'), DEFAULT_LOGIN_BASE),
+    tenant: requireCredential(VENDOR, creds, 'tenantId'),
+    clientId: requireCredential(VENDOR, creds, 'clientId'),
+    clientSecret: requireCredential(VENDOR, creds, 'clientSecret'),
+    scope: GRAPH_SCOPE,
+  }
+}
+
+function graphBase(creds: Credentials): string {
+  return trimBase(credential(creds, 'baseUrl'), DEFAULT_GRAPH_BASE)
+}
+
+interface GraphAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+  data: unknown
+}
+
+/**
+ * One GET at Graph with the tenant's token: a 401 on a cached token signs in again once; a redirect (the reports'
+ * download URL, pre-authenticated) is followed once without the token; any other non-2xx is a VendorError with
+ * Graph's `{error: {code, message}}` verbatim and the fix when it is a consent problem.
+ */
+async function graphGet(creds: Credentials, env: ConnectorEnv, url: string): Promise<GraphAnswer> {
+  const app = appOf(creds)
+  const scrub = (t: string) => scrubSecrets(t, secretForms(app.clientSecret))
+  const send = async (target: string, token?: string): Promise<OutboundResponse> => {
+    try {
+      return await env.http.request({
+        method: 'GET',
+        url: target,
+        headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        keepResponseChars: 16 * 1_048_576,
+        maxResponseBytes: 64 * 1_048_576,
+      })
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) throw new VendorError(scrub(`${VENDOR} URL ${err.message}`), 400)
+      if (err instanceof OutboundError) throw new VendorError(scrub(`${VENDOR}: ${err.message}`))
+      throw err
+    }
+  }
+  let token = await getToken(env, app, VENDOR)
+  let res = await send(url, token.token)
+  if (res.status === 401 && token.cached) {
+    await dropToken(env, app)
+    token = await getToken(env, app, VENDOR)
+    res = await send(url, token.token)
+  }
+  if (res.status >= 300 && res.status < 400 && res.headers.location) {
+    res = await send(new URL(res.headers.location, url).toString())
+  }
+  const data = parse(res)
+  if (res.status >= 200 && res.status < 300) return { ...res, data }
+  if (res.status === 401) await dropToken(env, app)
+  const e = obj(obj(data)?.error)
+  const code = str(e?.code)
+  const message = str(e?.message)
+  const detail = code || message ? [code, message].filter(Boolean).join(': ') : res.body.slice(0, 500).trim()
+  const retryAfterMs =
+    res.status === 429 || res.status === 503
+      ? parseRetryAfter(res.headers['retry-after'], env.clock.now())
+      : undefined
+  const text = `${VENDOR} answered ${res.status}${detail ? `: ${detail}` : ''}`
+  throw new VendorError(
+    scrub(withFix(text, { tenant: app.tenant, clientId: app.clientId })),
+    res.status,
+    retryAfterMs,
+  )
+}
+
+function parse(res: OutboundResponse): unknown {
+  const type = res.headers['content-type'] ?? ''
+  if (!res.body) return undefined
+  if (type.includes('json') || /^[[{]/.test(res.body.trimStart())) {
+    try {
+      return JSON.parse(res.body)
+    } catch {
+      return res.body
+    }
+  }
+  return res.body
+}
+
+function url(creds: Credentials, path: string, query: Record<string, string | number> = {}): string {
+  const q = Object.entries(query)
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+    .join('&')
+  return `${graphBase(creds)}/v1.0${path}${q ? `?${q}` : ''}`
+}
+
+/** The cursor's link, refused unless it stays on this integration's Graph host. */
+function nextUrl(creds: Credentials, cursor: string | undefined): string | undefined {
+  const c = decodeCursor<{ next: string }>(VENDOR, cursor)
+  if (!c) return undefined
+  const base = `${graphBase(creds)}/`
+  if (typeof c.next !== 'string' || !c.next.startsWith(base)) {
+    throw new VendorError(`${VENDOR}: the page cursor is not one this connector issued`, 400)
+  }
+  return c.next
+}
+
+interface ODataPage {
+  rows: Json[]
+  next: string | undefined
+}
+
+async function odataPage(creds: Credentials, env: ConnectorEnv, target: string): Promise<ODataPage> {
+  const res = await graphGet(creds, env, target)
+  const body = obj(res.data)
+  if (!body) throw new VendorError(`${VENDOR} answered with something other than an OData collection`, 502)
+  const rows = arr(body.value)
+    .map(obj)
+    .filter((r): r is Json => r !== undefined)
+  const next = str(body['@odata.nextLink'])
+  return { rows, next: next ? encodeCursor({ next }) : undefined }
+}
+
+const pageSize = (q: ResourceQuery) => Math.max(1, Math.min(MAX_PAGE, q.limit))
+
+function refuseFilters(kind: string, filter: Record<string, string>, allowed: readonly string[]): void {
+  const unknown = Object.keys(filter).filter((k) => !allowed.includes(k))
+  if (unknown.length) {
+    throw new VendorError(
+      `${VENDOR}: ${kind} has no filter ${unknown.map((k) => `"${k}"`).join(', ')}${allowed.length ? ` (filters: ${allowed.join(', ')})` : ''}`,
+      400,
+    )
+  }
+}
+
+/** SKU id → part number, to name users' licenses the way admins know them (ENTERPRISEPACK, SPE_E3…). */
+async function skuNames(creds: Credentials, env: ConnectorEnv): Promise<Map<string, string>> {
+  const res = await graphGet(creds, env, url(creds, '/subscribedSkus'))
+  const names = new Map<string, string>()
+  for (const s of arr(obj(res.data)?.value)) {
+    const id = str(obj(s)?.skuId)
+    const part = str(obj(s)?.skuPartNumber)
+    if (id && part) names.set(id.toLowerCase(), part)
+  }
+  return names
+}
+
+async function listUsers(
+  creds: Credentials,
+  q: ResourceQuery,
+  env: ConnectorEnv,
+): Promise<PageOf<ResourceItem<'users'>>> {
+  refuseFilters('users', q.filter, [])
+  const target =
+    nextUrl(creds, q.cursor) ??
+    url(creds, '/users', {
+      $select: 'id,displayName,userPrincipalName,mail,accountEnabled,assignedLicenses',
+      $top: pageSize(q),
+    })
+  const page = await odataPage(creds, env, target)
+  const skus = page.rows.some((u) => arr(u.assignedLicenses).length)
+    ? await skuNames(creds, env)
+    : new Map<string, string>()
+  return {
+    items: page.rows.map((u) => {
+      const id = str(u.id) ?? ''
+      return {
+        id,
+        name: str(u.displayName) ?? str(u.userPrincipalName) ?? id,
+        email: str(u.mail) ?? str(u.userPrincipalName) ?? null,
+        enabled: typeof u.accountEnabled === 'boolean' ? u.accountEnabled : null,
+        licenses: arr(u.assignedLicenses)
+          .map((l) => str(obj(l)?.skuId))
+          .filter((s): s is string => !!s)
+          .map((s) => skus.get(s.toLowerCase()) ?? s),
+        raw: u,
+      }
+    }),
+    next: page.next,
+  }
+}
+
+async function listGroups(
+  creds: Credentials,
+  q: ResourceQuery,
+  env: ConnectorEnv,
+): Promise<PageOf<ResourceItem<'groups'>>> {
+  refuseFilters('groups', q.filter, [])
+  const target =
+    nextUrl(creds, q.cursor) ??
+    url(creds, '/groups', {
+      $select: 'id,displayName,mail,mailEnabled,securityEnabled,groupTypes,description',
+      $top: pageSize(q),
+    })
+  const page = await odataPage(creds, env, target)
+  return {
+    items: page.rows.map((g) => {
+      const id = str(g.id) ?? ''
+      return { id, name: str(g.displayName) ?? id, email: str(g.mail) ?? null, raw: g }
+    }),
+    next: page.next,
+  }
+}
+
+async function listLicenses(
+  creds: Credentials,
+  q: ResourceQuery,
+  env: ConnectorEnv,
+): Promise<PageOf<ResourceItem<'licenses'>>> {
+  refuseFilters('licenses', q.filter, [])
+  const page = await odataPage(creds, env, nextUrl(creds, q.cursor) ?? url(creds, '/subscribedSkus'))
+  return {
+    items: page.rows.map((s) => {
+      const units = obj(s.prepaidUnits)
+      const enabled = units?.enabled
+      return {
+        id: str(s.skuId) ?? str(s.id) ?? '',
+        sku: str(s.skuPartNumber) ?? str(s.skuId) ?? '',
+        total: typeof enabled === 'number' ? enabled : null,
+        consumed: typeof s.consumedUnits === 'number' ? s.consumedUnits : null,
+        raw: s,
+      }
+    }),
+    next: page.next,
+  }
+}
+
+const PERIODS = ['D7', 'D30', 'D90', 'D180'] as const
+
+function num(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v)
+  return null
+}
+
+function mailboxItem(r: Json): ResourceItem<'mailbox-usage'> {
+  const upn = str(r.userPrincipalName) ?? ''
+  return {
+    id: upn,
+    name: str(r.displayName) ?? null,
+    storageUsedBytes: num(r.storageUsedInBytes),
+    itemCount: num(r.itemCount),
+    lastActivity: isoDate(r.lastActivityDate) ?? null,
+    raw: r,
+  }
+}
+
+/** The CSV report's columns, as Microsoft documents them, to the JSON report's property names. */
+const CSV_COLUMNS: Record<string, string> = {
+  'Report Refresh Date': 'reportRefreshDate',
+  'User Principal Name': 'userPrincipalName',
+  'Display Name': 'displayName',
+  'Is Deleted': 'isDeleted',
+  'Deleted Date': 'deletedDate',
+  'Created Date': 'createdDate',
+  'Last Activity Date': 'lastActivityDate',
+  'Item Count': 'itemCount',
+  'Storage Used (Byte)': 'storageUsedInBytes',
+  'Issue Warning Quota (Byte)': 'issueWarningQuotaInBytes',
+  'Prohibit Send Quota (Byte)': 'prohibitSendQuotaInBytes',
+  'Prohibit Send/Receive Quota (Byte)': 'prohibitSendReceiveQuotaInBytes',
+  'Deleted Item Count': 'deletedItemCount',
+  'Deleted Item Size (Byte)': 'deletedItemSizeInBytes',
+  'Deleted Item Quota (Byte)': 'deletedItemQuotaInBytes',
+  'Has Archive': 'hasArchive',
+  'Report Period': 'reportPeriod',
+}
+
+async function listMailboxUsage(
+  creds: Credentials,
+  q: ResourceQuery,
+  env: ConnectorEnv,
+): Promise<PageOf<ResourceItem<'mailbox-usage'>>> {
+  refuseFilters('mailbox-usage', q.filter, ['period'])
+  const period = q.filter.period ?? 'D7'
+  if (!(PERIODS as readonly string[]).includes(period)) {
+    throw new VendorError(`${VENDOR}: period must be one of ${PERIODS.join(', ')}`, 400)
+  }
+  const target =
+    nextUrl(creds, q.cursor) ??
+    url(creds, `/reports/getMailboxUsageDetail(period='${period}')`, { $format: 'application/json' })
+  const res = await graphGet(creds, env, target)
+  const body = obj(res.data)
+  if (body) {
+    const next = str(body['@odata.nextLink'])
+    return {
+      items: arr(body.value)
+        .map(obj)
+        .filter((r): r is Json => r !== undefined)
+        .map(mailboxItem),
+      next: next ? encodeCursor({ next }) : undefined,
+    }
+  }
+  if (typeof res.data !== 'string') {
+    throw new VendorError(`${VENDOR} answered the mailbox usage report with neither JSON nor CSV`, 502)
+  }
+  // The CSV report comes whole: every row in one page.
+  const [header, ...lines] = parseCsv(res.data)
+  if (!header) return { items: [] }
+  const names = header.map((h) => CSV_COLUMNS[h.trim()] ?? h.trim())
+  return {
+    items: lines
+      .filter((l) => l.some((cell) => cell !== ''))
+      .map((cells) => {
+        const r: Json = {}
+        names.forEach((n, i) => {
+          r[n] = cells[i] ?? ''
+        })
+        return mailboxItem(r)
+      }),
+  }
+}
+
+const KINDS: readonly ResourceKindInfo[] = [
+  { kind: 'users', description: 'Users of the tenant, with their assigned licenses (SKU part numbers).' },
+  { kind: 'groups', description: 'Microsoft 365, security and distribution groups.' },
+  { kind: 'licenses', description: "The tenant's subscribed SKUs: units bought (enabled) and consumed." },
+  {
+    kind: 'mailbox-usage',
+    description: "Exchange Online mailbox usage per user, from Microsoft 365's usage reports.",
+    filters: { period: 'Report period: D7 (default), D30, D90 or D180 days.' },
+  },
+]
+
+export const resources: ResourceOperations = {
+  kinds: KINDS,
+  async list<K extends ResourceKind>(
+    creds: Credentials,
+    kind: K,
+    query: ResourceQuery,
+    env: ConnectorEnv,
+  ): Promise<PageOf<ResourceItem<K>>> {
+    const lists: Partial<
+      Record<ResourceKind, (c: Credentials, q: ResourceQuery, e: ConnectorEnv) => Promise<PageOf<unknown>>>
+    > = {
+      users: listUsers,
+      groups: listGroups,
+      licenses: listLicenses,
+      'mailbox-usage': listMailboxUsage,
+    }
+    const list = lists[kind]
+    if (!list) throw new VendorError(`${VENDOR}: Microsoft 365 offers no "${kind}"`, 400)
+    return (await list(creds, query, env)) as PageOf<ResourceItem<K>>
+  },
+}
+
+export const microsoft365: Connector = {
+  descriptor: {
+    id: 'microsoft365',
+    displayName: 'Microsoft 365',
+    category: 'productivity',
+    capabilities: ['read_resources'],
+    credentialSchema,
+    docsUrl: 'https://learn.microsoft.com/graph/api/overview',
+  },
+  // The tenant's organization object: proves the sign-in, the consent and a Graph permission at once.
+  verify: (creds, env) =>
+    verifyBy(async () => {
+      const res = await graphGet(creds, env, url(creds, '/organization', { $select: 'id,displayName' }))
+      const org = obj(arr(obj(res.data)?.value)[0])
+      return str(org?.displayName) ?? str(org?.id)
+    }),
+  // One user, the cheapest authenticated read of what this integration is for.
+  probe: (creds, env) =>
+    verifyBy(async () => {
+      await graphGet(creds, env, url(creds, '/users', { $select: 'id', $top: 1 }))
+      return undefined
+    }),
+  resources,
+}

@@ -1,0 +1,262 @@
+/**
+ * A stand-in for Microsoft Graph v1.0, the reads the Microsoft 365 connector makes, over the directory shared with
+ * microsoft-login.ts:
+ *
+ *   const graph = await startGraph(dir)        // graph.baseUrl = http://graph.test:<port>
+ *   graph.failNext({ status: 429, retryAfter: 12 })
+ *   graph.reportsAsCsv = true                  // ignore $format: answer the report with a 302 to a CSV download
+ *
+ * As Graph documents it: errors are `{error: {code, message, innerError: {date, request-id, client-request-id}}}`
+ * (https://learn.microsoft.com/graph/errors); no or an expired token 401 `InvalidAuthenticationToken`; an app with
+ * no service principal in the tenant (consent removed after the token was issued) 401
+ * `Authorization_IdentityNotFound`; a missing application permission 403 `Authorization_RequestDenied`; 429 and
+ * 503 with Retry-After (https://learn.microsoft.com/graph/throttling). Collections page with `$top` (1–999) and
+ * `@odata.nextLink` carrying `$skiptoken` (https://learn.microsoft.com/graph/paging); `/subscribedSkus` does not
+ * page. `getMailboxUsageDetail(period='D7'|'D30'|'D90'|'D180')` answers JSON pages with
+ * `$format=application/json`, else a 302 to a pre-authenticated CSV download with the documented columns
+ * (https://learn.microsoft.com/graph/api/reportroot-getmailboxusagedetail).
+ */
+import { randomUUID } from 'node:crypto'
+import { type RecordedRequest, type Reply, type StandIn, startStandIn } from '../fixtures/stand-in.ts'
+import { GRAPH_RESOURCE, type MicrosoftDirectory, type MsTenant, tokenOf } from './microsoft-login.ts'
+
+export interface GraphStandIn {
+  baseUrl: string
+  server: StandIn
+  /** Mailbox usage report rows per JSON page. */
+  reportPageSize: number
+  reportsAsCsv: boolean
+  failNext(f: { status: 429 | 503; retryAfter?: number }): void
+  close(): Promise<void>
+}
+
+/** Application permissions that allow each read (a narrower one, or Directory.Read.All). */
+const NEEDS: [RegExp, string[]][] = [
+  [/^\/v1\.0\/users$/, ['User.Read.All', 'Directory.Read.All']],
+  [/^\/v1\.0\/groups$/, ['Group.Read.All', 'Directory.Read.All']],
+  [/^\/v1\.0\/(subscribedSkus|organization)$/, ['Organization.Read.All', 'Directory.Read.All']],
+  [/^\/v1\.0\/reports\//, ['Reports.Read.All']],
+]
+
+export async function startGraph(dir: MicrosoftDirectory): Promise<GraphStandIn> {
+  const failures: { status: number; retryAfter?: number }[] = []
+  const downloads = new Map<string, string>()
+  const state = { reportPageSize: 2, reportsAsCsv: false }
+  let base = ''
+  const error = (
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+  ): Reply => ({
+    status,
+    headers: { 'request-id': randomUUID(), ...headers },
+    body: {
+      error: {
+        code,
+        message,
+        innerError: {
+          date: dir.clock
+            .now()
+            .toISOString()
+            .replace(/\.\d+Z$/, ''),
+          'request-id': randomUUID(),
+          'client-request-id': randomUUID(),
+        },
+      },
+    },
+  })
+
+  function page<T>(rows: T[], u: URL, select?: (r: T) => unknown): Reply {
+    const topText = u.searchParams.get('$top')
+    const top = topText === null ? 100 : Number(topText)
+    if (!Number.isInteger(top) || top < 1 || top > 999) {
+      return error(
+        400,
+        'Request_UnsupportedQuery',
+        `Invalid page size specified: '${topText}'. Must be between 1 and 999 inclusive.`,
+      )
+    }
+    const skip = Number(u.searchParams.get('$skiptoken') ?? '0')
+    const slice = rows.slice(skip, skip + top)
+    const body: Record<string, unknown> = {
+      '@odata.context': `${base}/v1.0/$metadata#${u.pathname.split('/').pop()}`,
+      value: slice.map((r) => (select ? select(r) : r)),
+    }
+    if (skip + top < rows.length) {
+      const next = new URL(u.toString())
+      next.searchParams.set('$skiptoken', String(skip + top))
+      body['@odata.nextLink'] = `${base}${next.pathname}${next.search}`
+    }
+    return { status: 200, body }
+  }
+
+  function selectFields(u: URL) {
+    const fields = u.searchParams.get('$select')?.split(',')
+    return (r: object) =>
+      fields ? Object.fromEntries(Object.entries(r).filter(([k]) => fields.includes(k))) : r
+  }
+
+  function report(tenant: MsTenant, u: URL, period: string): Reply {
+    if (!['D7', 'D30', 'D90', 'D180'].includes(period)) {
+      return error(400, 'BadRequest', `Invalid value '${period}' for parameter 'period'.`)
+    }
+    const days = period.slice(1)
+    const refresh = dir.clock.now().toISOString().slice(0, 10)
+    const rows = tenant.mailboxes.map((m) => ({
+      reportRefreshDate: refresh,
+      userPrincipalName: m.userPrincipalName,
+      displayName: m.displayName,
+      isDeleted: false,
+      deletedDate: null,
+      createdDate: '2024-01-02',
+      lastActivityDate: m.lastActivityDate,
+      itemCount: m.itemCount,
+      storageUsedInBytes: m.storageUsedInBytes,
+      deletedItemCount: 0,
+      deletedItemSizeInBytes: 0,
+      deletedItemQuotaInBytes: 32212254720,
+      hasArchive: false,
+      issueWarningQuotaInBytes: 105226698752,
+      prohibitSendQuotaInBytes: 106300440576,
+      prohibitSendReceiveQuotaInBytes: 107374182400,
+      reportPeriod: days,
+    }))
+    if (u.searchParams.get('$format') === 'application/json' && !state.reportsAsCsv) {
+      const skip = Number(u.searchParams.get('$skiptoken') ?? '0')
+      const body: Record<string, unknown> = { value: rows.slice(skip, skip + state.reportPageSize) }
+      if (skip + state.reportPageSize < rows.length) {
+        const next = new URL(u.toString())
+        next.searchParams.set('$skiptoken', String(skip + state.reportPageSize))
+        body['@odata.nextLink'] = `${base}${next.pathname}${next.search}`
+      }
+      return { status: 200, body }
+    }
+    const header =
+      'Report Refresh Date,User Principal Name,Display Name,Is Deleted,Deleted Date,Created Date,Last Activity Date,Item Count,Storage Used (Byte),Issue Warning Quota (Byte),Prohibit Send Quota (Byte),Prohibit Send/Receive Quota (Byte),Deleted Item Count,Deleted Item Size (Byte),Deleted Item Quota (Byte),Has Archive,Report Period'
+    const q = (v: unknown) => {
+      const s = v === null ? '' : String(v)
+      return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+    }
+    const lines = rows.map((r) =>
+      [
+        r.reportRefreshDate,
+        r.userPrincipalName,
+        r.displayName,
+        'False',
+        '',
+        r.createdDate,
+        r.lastActivityDate,
+        r.itemCount,
+        r.storageUsedInBytes,
+        r.issueWarningQuotaInBytes,
+        r.prohibitSendQuotaInBytes,
+        r.prohibitSendReceiveQuotaInBytes,
+        0,
+        0,
+        r.deletedItemQuotaInBytes,
+        'False',
+        days,
+      ]
+        .map(q)
+        .join(','),
+    )
+    const id = randomUUID()
+    downloads.set(id, `\ufeff${[header, ...lines].join('\r\n')}\r\n`)
+    return { status: 302, headers: { location: `${base}/download/reports/${id}.csv` }, body: '' }
+  }
+
+  const handle = (req: RecordedRequest): Reply => {
+    const u = new URL(req.path, 'http://graph.test')
+    const dl = /^\/download\/reports\/([\w-]+)\.csv$/.exec(u.pathname)
+    if (dl) {
+      if (req.headers.authorization)
+        return { status: 400, body: 'Pre-authenticated download: no Authorization header.' }
+      const csv = downloads.get(dl[1] as string)
+      return csv === undefined
+        ? { status: 404, body: 'Not found' }
+        : { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: csv }
+    }
+    const failure = failures.shift()
+    if (failure) {
+      return error(
+        failure.status,
+        failure.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable',
+        failure.status === 429 ? 'Too many requests.' : 'Service is temporarily unavailable.',
+        failure.retryAfter !== undefined ? { 'retry-after': String(failure.retryAfter) } : {},
+      )
+    }
+    const token = tokenOf(dir, req, GRAPH_RESOURCE)
+    if ('problem' in token) return error(401, 'InvalidAuthenticationToken', token.problem)
+    const tenant = dir.tenants.get(token.tenant) as MsTenant
+    const app = dir.apps.get(token.appId)
+    const granted = tenant.consents.get(token.appId)
+    if (app?.homeTenant !== tenant.id && !granted) {
+      return error(
+        401,
+        'Authorization_IdentityNotFound',
+        'The identity of the calling application could not be established.',
+      )
+    }
+    if (req.method !== 'GET')
+      return error(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.')
+    const needs = NEEDS.find(([re]) => re.test(u.pathname))?.[1]
+    if (needs && !needs.some((p) => granted?.includes(p))) {
+      return error(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.')
+    }
+    const path = decodeURIComponent(u.pathname)
+    if (path === '/v1.0/users') return page(tenant.users, u, selectFields(u))
+    if (path === '/v1.0/groups') return page(tenant.groups, u, selectFields(u))
+    if (path === '/v1.0/subscribedSkus') {
+      return {
+        status: 200,
+        body: {
+          '@odata.context': `${base}/v1.0/$metadata#subscribedSkus`,
+          value: tenant.skus.map((s) => ({
+            ...s,
+            id: `${tenant.id}_${s.skuId}`,
+            appliesTo: 'User',
+            servicePlans: [],
+          })),
+        },
+      }
+    }
+    if (path === '/v1.0/organization') {
+      return {
+        status: 200,
+        body: {
+          value: [
+            selectFields(u)({
+              id: tenant.id,
+              displayName: tenant.name,
+              verifiedDomains: [{ name: tenant.domain, isDefault: true }],
+            }),
+          ],
+        },
+      }
+    }
+    const r = /^\/v1\.0\/reports\/getMailboxUsageDetail\(period='([^']*)'\)$/.exec(path)
+    if (r) return report(tenant, u, r[1] as string)
+    return error(400, 'BadRequest', `Resource not found for the segment '${path.split('/').pop()}'.`)
+  }
+  const server = await startStandIn(handle)
+  base = server.url('graph.test')
+  return {
+    baseUrl: base,
+    server,
+    get reportPageSize() {
+      return state.reportPageSize
+    },
+    set reportPageSize(n: number) {
+      state.reportPageSize = n
+    },
+    get reportsAsCsv() {
+      return state.reportsAsCsv
+    },
+    set reportsAsCsv(v: boolean) {
+      state.reportsAsCsv = v
+    },
+    failNext: (f) => failures.push(f),
+    close: () => server.close(),
+  }
+}
