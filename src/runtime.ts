@@ -1,6 +1,7 @@
 import path from 'node:path'
 import type { Config } from './config.ts'
 import { type ConnectorRegistry, defaultRegistry } from './connectors/registry.ts'
+import { MemoryTokenCache } from './connectors/shared/token-cache.ts'
 import type { AppContext } from './context.ts'
 import { type Clock, systemClock } from './lib/clock.ts'
 import { createLogger, type Logger } from './lib/logger.ts'
@@ -8,6 +9,7 @@ import { AddressPolicy } from './net/address-policy.ts'
 import { HttpClient, type Resolver } from './net/http-client.ts'
 import { type Database, lockDataDir, openEmbedded, openServed } from './store/db.ts'
 import { migrateEmbedded, migrateServed } from './store/migrate.ts'
+import { DatabaseRequestBudget } from './store/request-budget.ts'
 import { resolveKeyRing } from './vault/keyring.ts'
 import { Vault } from './vault/vault.ts'
 
@@ -83,6 +85,8 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
     log,
     http,
     connectors: opts.connectors ?? defaultRegistry,
+    tokens: new MemoryTokenCache(() => clock.now().getTime()),
+    budget: new DatabaseRequestBudget(db.orm, clock),
     async close() {
       await http.close()
       await db.close()

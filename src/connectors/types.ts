@@ -79,6 +79,13 @@ export type VerifyResult =
   | {
       ok: true /** Who the credentials belong to, when the vendor says (account, company, site). */
       account?: string
+      /**
+       * What the user should change, in a sentence: e.g. IT Glue found on the EU server while the URL is blank.
+       * The connector never changes a stored destination itself; it advises (the seed's "advise you to update").
+       */
+      advice?: string
+      /** The credential values the advice suggests (non-sensitive fields only), for a form to offer. */
+      suggestedCredentials?: Record<string, string>
     }
   | { ok: false /** The vendor's own error text, secrets removed. */; error: string; status?: number }
 
