@@ -17,6 +17,7 @@ import { integrationRoutes } from './routes/integrations.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
 import { psaRoutes } from './routes/psa.ts'
+import { integrationResourceRoutes, providerResourceRoutes } from './routes/resources.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookRoutes } from './routes/webhooks.ts'
 
@@ -35,6 +36,8 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/deliveries', deliveryRoutes(ctx)],
     ['/integrations', integrationSettingsRoutes(ctx)],
     ['/integrations', integrationRoutes(ctx)],
+    ['/integrations', integrationResourceRoutes(ctx)],
+    ['/providers', providerResourceRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
     ['/psa', psaRoutes(ctx)],
   ]
