@@ -1,9 +1,11 @@
 import { autotask } from './autotask/index.ts'
 import { connectwise } from './connectwise/index.ts'
+import { dattoRmm } from './datto-rmm/index.ts'
 import { discord } from './discord/index.ts'
 import { freshservice } from './freshservice/index.ts'
 import { genericMonitoring } from './generic-monitoring/index.ts'
 import { genericTicketing } from './generic-ticketing/index.ts'
+import { itGlue } from './itglue/index.ts'
 import { jira } from './jira/index.ts'
 import { servicenow } from './servicenow/index.ts'
 import { slack } from './slack/index.ts'
@@ -28,6 +30,8 @@ const CONNECTORS: readonly Connector[] = [
   zendesk,
   genericMonitoring,
   genericTicketing,
+  dattoRmm,
+  itGlue,
 ]
 
 /** A set of connectors by provider id. The app reads connectors only through one of these (`ctx.connectors`). */

@@ -172,11 +172,15 @@ const testResultSchema = z
       .boolean()
       .openapi({ description: 'A rate limit, timeout or outage rather than a rejection' }),
     account: z.string().nullable(),
-    advice: z.string().nullable().optional().openapi({
-      description:
-        'What to change, when the test found something (e.g. the IT Glue region or Datto RMM platform of a blank ' +
-        'URL); nothing stored is changed',
-    }),
+    advice: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'What to change, when the test found something (e.g. the IT Glue region or Datto RMM platform of a blank ' +
+          'URL); nothing stored is changed',
+      }),
     suggested_credentials: z.record(z.string(), z.string()).nullable().optional().openapi({
       description: 'The credential values the advice suggests, to save with the integration',
     }),

@@ -46,7 +46,8 @@ const kindInfoSchema = z
 const itemSchema = z
   .union(Object.values(resourceSchemas) as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])
   .openapi('ResourceItem', {
-    description: "One normalized item of the kind (see the kind's shape); `raw` is the vendor's object as sent",
+    description:
+      "One normalized item of the kind (see the kind's shape); `raw` is the vendor's object as sent",
   })
 
 const listSchema = z
@@ -61,7 +62,9 @@ const listSchema = z
       next_cursor: z
         .string()
         .nullable()
-        .openapi({ description: 'Pass as `cursor` (with the same filters) for the next page; null on the last' }),
+        .openapi({
+          description: 'Pass as `cursor` (with the same filters) for the next page; null on the last',
+        }),
     }),
   })
   .openapi('ResourcePage')
@@ -78,14 +81,20 @@ const vendorErrorSchema = z
 
 const listQuery = z
   .object({
-    cursor: z.string().max(8192).optional().openapi({ description: 'From the previous page’s `next_cursor`' }),
+    cursor: z
+      .string()
+      .max(8192)
+      .optional()
+      .openapi({ description: 'From the previous page’s `next_cursor`' }),
     limit: z.coerce
       .number()
       .int()
       .min(1, 'must be at least 1')
       .max(MAX_LIMIT, `may not be greater than ${MAX_LIMIT}`)
       .default(DEFAULT_LIMIT)
-      .openapi({ description: `Page size (default ${DEFAULT_LIMIT}, max ${MAX_LIMIT}); vendors may return fewer` }),
+      .openapi({
+        description: `Page size (default ${DEFAULT_LIMIT}, max ${MAX_LIMIT}); vendors may return fewer`,
+      }),
   })
   .catchall(z.string())
   .openapi({ description: "Any other parameter is a filter of the kind (see the kind's `filters`)" })
@@ -162,10 +171,7 @@ function vendorFailure(c: Context<AppEnv>, err: VendorError, secrets: string[]):
   }
   const retry = err.retryAfterMs ?? null
   if (retry !== null) c.header('Retry-After', String(Math.max(1, Math.ceil(retry / 1000))))
-  return c.json(
-    { success: false as const, message, code, vendor_status: vs, retry_after_ms: retry },
-    status,
-  )
+  return c.json({ success: false as const, message, code, vendor_status: vs, retry_after_ms: retry }, status)
 }
 
 async function listPage(
@@ -339,7 +345,10 @@ export function providerResourceRoutes(ctx: AppContext) {
         '`POST /integrations/{id}/default`). Partner and system keys name the organization with `orgId`.',
       request: {
         params: z.object({
-          provider: z.string().min(1).openapi({ param: { name: 'provider', in: 'path' }, example: 'datto-rmm' }),
+          provider: z
+            .string()
+            .min(1)
+            .openapi({ param: { name: 'provider', in: 'path' }, example: 'datto-rmm' }),
           kind: kindEnum.openapi({ param: { name: 'kind', in: 'path' } }),
         }),
         query: listQuery.extend({
@@ -363,7 +372,9 @@ export function providerResourceRoutes(ctx: AppContext) {
       if (!connector) throw IntegrationError.notFound(`Provider "${provider}"`)
       const chosen = await findIntegration(ctx, orgId, provider)
       if (!chosen)
-        throw IntegrationError.notFound(`${connector.descriptor.displayName} integration in this organization`)
+        throw IntegrationError.notFound(
+          `${connector.descriptor.displayName} integration in this organization`,
+        )
       const found = await loadCredentials(ctx, { kind: 'org', orgId }, chosen.id)
       return (await listPage(ctx, c, found, kind, c.req.valid('query'))) as never
     },
