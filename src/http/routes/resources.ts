@@ -59,12 +59,9 @@ const listSchema = z
       integration_id: z.uuid(),
       provider: z.string(),
       count: z.number().int(),
-      next_cursor: z
-        .string()
-        .nullable()
-        .openapi({
-          description: 'Pass as `cursor` (with the same filters) for the next page; null on the last',
-        }),
+      next_cursor: z.string().nullable().openapi({
+        description: 'Pass as `cursor` (with the same filters) for the next page; null on the last',
+      }),
     }),
   })
   .openapi('ResourcePage')
