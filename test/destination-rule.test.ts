@@ -92,6 +92,8 @@ const DESTINATIONS: Record<string, string[]> = {
   slack: ['webhookUrl', 'baseUrl'],
   teams: ['webhookUrl', 'baseUrl'],
   discord: ['webhookUrl', 'baseUrl'],
+  'datto-rmm': ['platform', 'baseUrl'],
+  itglue: ['baseUrl'],
 }
 
 describe('GET /integrations/providers', () => {

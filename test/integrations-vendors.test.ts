@@ -58,10 +58,12 @@ describe('providers', () => {
       [
         'autotask',
         'connectwise',
+        'datto-rmm',
         'discord',
         'freshservice',
         'generic-monitoring',
         'generic-ticketing',
+        'itglue',
         'jira',
         'servicenow',
         'slack',

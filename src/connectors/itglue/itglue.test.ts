@@ -1,4 +1,4 @@
-import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { connectorTestEnv } from '../../../test/standins/env.ts'
 import { ItGlueStandIn } from '../../../test/standins/itglue.ts'
 import { ManualClock } from '../../lib/clock.ts'
