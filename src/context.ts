@@ -1,5 +1,6 @@
 import type { Config } from './config.ts'
 import type { ConnectorRegistry } from './connectors/registry.ts'
+import type { RequestBudget, TokenCache } from './connectors/types.ts'
 import type { Clock } from './lib/clock.ts'
 import type { Logger } from './lib/logger.ts'
 import type { HttpClient } from './net/http-client.ts'
@@ -17,4 +18,11 @@ export interface AppContext {
   http: HttpClient
   /** Every provider Patchbay can connect to; the real registry, or another one in tests. */
   connectors: ConnectorRegistry
+  /**
+   * Vendor access tokens, in this process's memory. Optional so hand-built contexts keep working: without one,
+   * connectorEnv keeps one cache per context.
+   */
+  tokens?: TokenCache
+  /** Vendors' per-account request budgets, shared through the database; connectorEnv builds one when absent. */
+  budget?: RequestBudget
 }

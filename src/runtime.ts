@@ -1,5 +1,6 @@
 import type { Config } from './config.ts'
 import { type ConnectorRegistry, defaultRegistry } from './connectors/registry.ts'
+import { MemoryTokenCache } from './connectors/shared/token-cache.ts'
 import type { AppContext } from './context.ts'
 import { type Clock, systemClock } from './lib/clock.ts'
 import { createLogger, type Logger } from './lib/logger.ts'
@@ -14,6 +15,7 @@ import {
 } from './store/embedded.ts'
 import { lockDataDir } from './store/lock.ts'
 import { applyMigrations } from './store/migrate.ts'
+import { DatabaseRequestBudget } from './store/request-budget.ts'
 import { resolveKeyRing } from './vault/keyring.ts'
 import { Vault } from './vault/vault.ts'
 import { sealPlaintextHeaders } from './webhooks/headers.ts'
@@ -124,6 +126,8 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
     http,
     connectors: opts.connectors ?? defaultRegistry,
     embedded: server,
+    tokens: new MemoryTokenCache(() => clock.now().getTime()),
+    budget: new DatabaseRequestBudget(db.orm, clock),
     async close() {
       await http.close()
       await db.close()

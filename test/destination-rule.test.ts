@@ -96,6 +96,8 @@ const DESTINATIONS: Record<string, string[]> = {
   unifi: ['consoleUrl', 'consoleCertSha256', 'baseUrl'],
   'datto-edr': ['instance', 'baseUrl'],
   microsoft365: ['tenantId', 'loginBaseUrl', 'baseUrl'],
+  'datto-rmm': ['platform', 'baseUrl'],
+  itglue: ['baseUrl'],
 }
 
 describe('GET /integrations/providers', () => {

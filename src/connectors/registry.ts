@@ -1,12 +1,13 @@
 import { autotask } from './autotask/index.ts'
 import { connectwise } from './connectwise/index.ts'
 import { dattoEdr } from './datto-edr/index.ts'
-import { dattoRmm } from './datto-rmm/inbound.ts'
+import { dattoRmm } from './datto-rmm/index.ts'
 import { discord } from './discord/index.ts'
 import { freshservice } from './freshservice/index.ts'
 import { genericMonitoring } from './generic-monitoring/index.ts'
 import { genericTicketing } from './generic-ticketing/index.ts'
 import { genericWebhook } from './generic-webhook/inbound.ts'
+import { itGlue } from './itglue/index.ts'
 import { jira } from './jira/index.ts'
 import { microsoft365 } from './microsoft365/index.ts'
 import { msgraph } from './msgraph/inbound.ts'
@@ -39,13 +40,14 @@ const CONNECTORS: readonly Connector[] = [
   unifi,
   dattoEdr,
   microsoft365,
+  dattoRmm,
+  itGlue,
 ]
 
 /** Vendors Patchbay only receives webhooks from; connectors above with an `inbound` module receive too. */
 // biome-ignore format: one provider per line keeps additions (and merges) to one line each
 const INBOUND_ONLY: readonly InboundOnlyConnector[] = [
   msgraph,
-  dattoRmm,
   genericWebhook,
 ]
 

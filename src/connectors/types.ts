@@ -84,6 +84,13 @@ export type VerifyResult =
       expiresAt?: string
       /** Something to act on before it breaks (an expiry close at hand), for the status page. */
       warning?: string
+      /**
+       * What the user should change, in a sentence: e.g. IT Glue found on the EU server while the URL is blank.
+       * The connector never changes a stored destination itself; it advises (the seed's "advise you to update").
+       */
+      advice?: string
+      /** The credential values the advice suggests (non-sensitive fields only), for a form to offer. */
+      suggestedCredentials?: Record<string, string>
     }
   | { ok: false /** The vendor's own error text, secrets removed. */; error: string; status?: number }
 

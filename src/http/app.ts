@@ -21,6 +21,7 @@ import { microsoft365OnboardingRoutes } from './routes/onboarding-microsoft365.t
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
 import { psaRoutes } from './routes/psa.ts'
+import { integrationResourceRoutes, providerResourceRoutes } from './routes/resources.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookEventRoutes } from './routes/webhook-events.ts'
 import { webhookSourceRoutes } from './routes/webhook-sources.ts'
@@ -43,6 +44,8 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/deliveries', deliveryRoutes(ctx)],
     ['/integrations', integrationSettingsRoutes(ctx)],
     ['/integrations', integrationRoutes(ctx)],
+    ['/integrations', integrationResourceRoutes(ctx)],
+    ['/providers', providerResourceRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
     ['/psa', psaRoutes(ctx)],
     ['/webhook-sources', webhookSourceRoutes(ctx)],

@@ -1,7 +1,9 @@
-import type { Connector, ConnectorEnv, Credentials } from '../connectors/types.ts'
+import { MemoryTokenCache } from '../connectors/shared/token-cache.ts'
+import type { Connector, ConnectorEnv, Credentials, TokenCache } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { scrubSecrets } from '../lib/redact.ts'
+import { DatabaseRequestBudget } from '../store/request-budget.ts'
 import { secretValues } from './credentials.ts'
 
 /** What a verification or probe found. `error` is the vendor's own text, with every credential removed. */
@@ -15,11 +17,29 @@ export interface CheckOutcome {
   retryAfterMs?: number
   /** Who the credentials belong to, when the vendor says. */
   account?: string
+  /** What the user should change (a detected region or host), when the connector found something better. */
+  advice?: string
+  suggestedCredentials?: Record<string, string>
   latencyMs: number
 }
 
+/** Token caches of contexts built without one (tests, tools): one per context, so tokens outlive a call. */
+const fallbackTokens = new WeakMap<AppContext, TokenCache>()
+
+/** The one place a ConnectorEnv is built: the context's HTTP client, clock, token cache and request budget. */
 export function connectorEnv(ctx: AppContext, provider: string): ConnectorEnv {
-  return { http: ctx.http, clock: ctx.clock, log: ctx.log.child({ provider }) }
+  let tokens = ctx.tokens ?? fallbackTokens.get(ctx)
+  if (!tokens) {
+    tokens = new MemoryTokenCache(() => ctx.clock.now().getTime())
+    fallbackTokens.set(ctx, tokens)
+  }
+  return {
+    http: ctx.http,
+    clock: ctx.clock,
+    log: ctx.log.child({ provider }),
+    tokens,
+    budget: ctx.budget ?? new DatabaseRequestBudget(ctx.db.orm, ctx.clock),
+  }
 }
 
 function retryableStatus(status: number | undefined): boolean {
@@ -51,6 +71,8 @@ export async function checkConnector(
         retryable: false,
         latencyMs: latency(),
         ...(result.account ? { account: scrub(result.account) } : {}),
+        ...(result.advice ? { advice: scrub(result.advice) } : {}),
+        ...(result.suggestedCredentials ? { suggestedCredentials: result.suggestedCredentials } : {}),
       }
     }
     return {

@@ -1,6 +1,7 @@
 /**
  * Autotask PSA REST v1.0 stand-in, after https://www.autotask.net/help/developerhelp/Content/APIs/REST/REST_API_Home.htm:
  * zoneInformation, Tickets (get, create, update by PATCH, query with paging), Tickets/{id}/Notes, Companies/query,
+ * Resources/query (the PSA's users),
  * and Tickets / TicketNotes entityInformation (with the status, priority, queueID, noteType and publish
  * picklists).
  *
@@ -70,6 +71,16 @@ export interface AtCompany {
   companyName: string
   isActive: boolean
 }
+/** An Autotask resource: a user of the PSA (technician, dispatcher, API user). */
+export interface AtResource {
+  id: number
+  firstName: string
+  lastName: string
+  userName: string
+  email: string
+  isActive: boolean
+  resourceType: string
+}
 
 function picks(entries: [number, string][], defaultValue?: number): AtPick[] {
   return entries.map(([value, label], i) => ({
@@ -96,7 +107,7 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
   readonly webUrl = 'https://ww5.autotask.net/'
   readonly defaults = { queue: 'Monitoring Alert', company: '0', priority: 'High' }
   readonly statuses = { initial: 'New', inProgress: 'In Progress', resolved: 'Complete' }
-  readonly raw: { tickets: AtTicket[]; companies: AtCompany[] }
+  readonly raw: { tickets: AtTicket[]; companies: AtCompany[]; resources: AtResource[] }
   readonly picklists: Record<'status' | 'priority' | 'queueID' | 'noteType' | 'publish', AtPick[]>
   readonly #valid: typeof DEFAULT_CREDENTIALS
   #nextTicket = 7001
@@ -112,6 +123,35 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
         { id: 174, companyName: 'Contoso', isActive: true },
         { id: 175, companyName: 'Fabrikam', isActive: true },
         { id: 176, companyName: 'Gone Ltd', isActive: false },
+      ],
+      resources: [
+        {
+          id: 29682885,
+          firstName: 'Ada',
+          lastName: 'Tech',
+          userName: 'ada',
+          email: 'ada@acme.example',
+          isActive: true,
+          resourceType: 'Employee',
+        },
+        {
+          id: 29682886,
+          firstName: 'Bob',
+          lastName: 'Dispatch',
+          userName: 'bob',
+          email: 'bob@acme.example',
+          isActive: true,
+          resourceType: 'Employee',
+        },
+        {
+          id: 29682887,
+          firstName: 'Carol',
+          lastName: 'Former',
+          userName: 'carol',
+          email: 'carol@acme.example',
+          isActive: false,
+          resourceType: 'Employee',
+        },
       ],
     }
     this.picklists = {
@@ -323,7 +363,8 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
     if (p === '/tickets' && req.method === 'PATCH') return this.#patch(req)
     if (p === '/tickets/query' && req.method === 'POST') return this.#query('tickets', objectBody(req))
     if (p === '/companies/query' && req.method === 'POST') return this.#query('companies', objectBody(req))
-    const next = /^\/(tickets|companies)\/query\/next$/.exec(p)
+    if (p === '/resources/query' && req.method === 'POST') return this.#query('resources', objectBody(req))
+    const next = /^\/(tickets|companies|resources)\/query\/next$/.exec(p)
     if (next && req.method === 'GET') {
       let search: Record<string, unknown> | undefined
       let paging: { lastId?: unknown } | undefined
@@ -333,7 +374,7 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
       } catch {
         return this.#refuse('The paging or search parameter is invalid.')
       }
-      return this.#query(next[1] as 'tickets' | 'companies', search, Number(paging?.lastId))
+      return this.#query(next[1] as 'tickets' | 'companies' | 'resources', search, Number(paging?.lastId))
     }
     const one = /^\/tickets\/(\d+)(\/notes)?$/.exec(p)
     if (one) {
@@ -475,7 +516,11 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
     return { status: 200, body: { itemId: note.id } }
   }
 
-  #query(entity: 'tickets' | 'companies', search: Record<string, unknown> | undefined, afterId = -1): Reply {
+  #query(
+    entity: 'tickets' | 'companies' | 'resources',
+    search: Record<string, unknown> | undefined,
+    afterId = -1,
+  ): Reply {
     if (!search || !Array.isArray(search.filter) || search.filter.length === 0) {
       return this.#refuse('A query must have at least one filter.')
     }
@@ -486,7 +531,9 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
     const rows: Record<string, unknown>[] =
       entity === 'tickets'
         ? this.raw.tickets.map((t) => this.#view(t))
-        : this.raw.companies.map((c) => ({ ...c }))
+        : entity === 'companies'
+          ? this.raw.companies.map((c) => ({ ...c }))
+          : this.raw.resources.map((r) => ({ ...r }))
     const predicate = compile({ op: 'and', items: search.filter })
     if (typeof predicate === 'string') return this.#refuse(predicate)
     const matching = rows.filter(predicate).sort((a, b) => Number(a.id) - Number(b.id))
@@ -504,7 +551,7 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
       : page
     const last = page.at(-1)
     const more = after.length > page.length && last !== undefined
-    const entityName = entity === 'tickets' ? 'Tickets' : 'Companies'
+    const entityName = entity === 'tickets' ? 'Tickets' : entity === 'companies' ? 'Companies' : 'Resources'
     const nextPageUrl = more
       ? `${this.url}/ATServicesRest/V1.0/${entityName}/query/next?paging=${encodeURIComponent(JSON.stringify({ pageSize: maxRecords, lastId: last.id }))}&search=${encodeURIComponent(JSON.stringify(search))}`
       : null

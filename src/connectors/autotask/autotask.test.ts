@@ -263,3 +263,75 @@ describe('failures', () => {
     expect(at.requests.some((r) => r.method === 'PATCH')).toBe(false)
   })
 })
+
+describe('resources', () => {
+  const res = () => autotask.resources as NonNullable<typeof autotask.resources>
+  const q = (filter: Record<string, string> = {}, limit = 50, cursor?: string) => ({ filter, limit, cursor })
+
+  it('offers companies, resources and tickets', () => {
+    expect(res().kinds.map((k) => k.kind)).toEqual(['companies', 'resources', 'tickets'])
+  })
+
+  it('pages companies through the query API behind an opaque cursor', async () => {
+    if (at.raw.companies.length < 300) at.addCompanies(300)
+    const names: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = await res().list(at.credentials, 'companies', q({ active: 'true' }, 250, cursor), env)
+      names.push(...page.items.map((c) => c.name))
+      cursor = page.next
+    } while (cursor)
+    expect(names).toEqual(at.raw.companies.filter((c) => c.isActive).map((c) => c.companyName))
+    const queries = at.requests.filter((r) => /companies\/query/i.test(r.path))
+    expect(queries[0]).toMatchObject({
+      method: 'POST',
+      body: { MaxRecords: 250, filter: [{ op: 'eq', field: 'isActive', value: true }] },
+    })
+    expect(queries.length).toBe(Math.ceil(names.length / 250))
+    expect(queries.slice(1).every((r) => r.method === 'GET' && r.path.endsWith('/query/next'))).toBe(true)
+  })
+
+  it('reads resources with their names and emails', async () => {
+    const page = await res().list(at.credentials, 'resources', q({ active: 'true' }), env)
+    expect(page.items.map(({ raw: _, ...r }) => r)).toEqual([
+      { id: '29682885', name: 'Ada Tech', email: 'ada@acme.example' },
+      { id: '29682886', name: 'Bob Dispatch', email: 'bob@acme.example' },
+    ])
+  })
+
+  it('reads tickets by company and status name, with status labels', async () => {
+    const a = at.addTicket({ title: 'Printer offline', status: 'In Progress' })
+    at.addTicket({ title: 'New laptop', status: 'New' })
+    const page = await res().list(
+      at.credentials,
+      'tickets',
+      q({ companyId: '174', status: 'In Progress' }),
+      env,
+    )
+    expect(page.items).toEqual([
+      {
+        id: String(a.id),
+        number: a.ticketNumber,
+        title: 'Printer offline',
+        status: 'In Progress',
+        companyId: '174',
+        updatedAt: a.lastTrackedModificationDateTime,
+        raw: expect.objectContaining({ id: a.id }),
+      },
+    ])
+    const query = at.requests.find((r) => /tickets\/query/i.test(r.path))
+    expect(query?.body).toMatchObject({
+      filter: [
+        { op: 'eq', field: 'companyID', value: 174 },
+        { op: 'eq', field: 'status', value: 8 },
+      ],
+    })
+    await expect(res().list(at.credentials, 'tickets', q({ status: 'Bogus' }), env)).rejects.toMatchObject({
+      status: 400,
+    })
+    await expect(res().list(at.credentials, 'tickets', q({ queue: '5' }), env)).rejects.toMatchObject({
+      status: 400,
+      message: 'Autotask: unknown filter queue for tickets',
+    })
+  })
+})

@@ -1,3 +1,4 @@
+import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
 import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
@@ -11,6 +12,8 @@ import type {
   NamedRef,
   NewTicket,
   PageOf,
+  ResourceKindInfo,
+  ResourceOperations,
   TicketOperations,
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
@@ -422,6 +425,120 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
+// ---- resources: companies, resources (people), tickets, through the query API ----
+
+const RESOURCE_KINDS: readonly ResourceKindInfo[] = [
+  {
+    kind: 'companies',
+    description: 'Companies (accounts)',
+    filters: { name: 'Company name contains this', active: 'true or false' },
+  },
+  {
+    kind: 'resources',
+    description: 'Resources (the PSA’s users and technicians)',
+    filters: { active: 'true or false', email: 'Email is exactly this' },
+  },
+  {
+    kind: 'tickets',
+    description: 'Tickets, in id order',
+    filters: {
+      companyId: 'Only this company (its id)',
+      status: 'Only this status (its name or number)',
+      since: 'Changed at or after this ISO 8601 time',
+    },
+  },
+]
+
+function bool(name: string, value: string): boolean {
+  if (value === 'true') return true
+  if (value === 'false') return false
+  throw new VendorError(`${VENDOR}: the ${name} filter is true or false`, 400)
+}
+
+async function listResources<K extends ResourceKind>(
+  creds: Credentials,
+  kind: K,
+  q: { cursor?: string | undefined; filter: Record<string, string>; limit: number },
+  env: ConnectorEnv,
+): Promise<PageOf<ResourceItem<K>>> {
+  const info = RESOURCE_KINDS.find((k) => k.kind === kind)
+  if (!info) throw new VendorError(`${VENDOR} offers no ${kind}`, 400)
+  const f = q.filter
+  const unknown = Object.keys(f).filter((n) => !(info.filters && n in info.filters))
+  if (unknown.length)
+    throw new VendorError(`${VENDOR}: unknown filter ${unknown.join(', ')} for ${kind}`, 400)
+  const next = decodeCursor<{ next: string }>(VENDOR, q.cursor)?.next
+  const filter: Json[] = []
+  const limit = Math.min(Math.max(1, q.limit), MAX_RECORDS)
+  const done = (items: ResourceItem[], more: string | undefined): PageOf<ResourceItem<K>> => ({
+    items: items as ResourceItem<K>[],
+    next: more ? encodeCursor({ next: more }) : undefined,
+  })
+  if (kind === 'companies') {
+    if (f.name) filter.push({ op: 'contains', field: 'companyName', value: f.name })
+    if (f.active) filter.push({ op: 'eq', field: 'isActive', value: bool('active', f.active) })
+    if (!filter.length) filter.push({ op: 'gte', field: 'id', value: 0 })
+    const page = await queryPage(creds, env, 'Companies', { filter, MaxRecords: limit }, next)
+    const items = page.items
+      .map(obj)
+      .flatMap((c) =>
+        c && str(c.id) !== undefined
+          ? [{ id: str(c.id) as string, name: str(c.companyName) ?? '', raw: c }]
+          : [],
+      )
+    return done(items, page.next)
+  }
+  if (kind === 'resources') {
+    if (f.active) filter.push({ op: 'eq', field: 'isActive', value: bool('active', f.active) })
+    if (f.email) filter.push({ op: 'eq', field: 'email', value: f.email })
+    if (!filter.length) filter.push({ op: 'gte', field: 'id', value: 0 })
+    const page = await queryPage(creds, env, 'Resources', { filter, MaxRecords: limit }, next)
+    const items = page.items.map(obj).flatMap((r) => {
+      const id = str(r?.id)
+      if (!r || id === undefined) return []
+      const name = [str(r.firstName), str(r.lastName)].filter(Boolean).join(' ') || str(r.userName) || id
+      return [{ id, name, email: str(r.email) ?? null, raw: r }]
+    })
+    return done(items, page.next)
+  }
+  if (kind === 'tickets') {
+    const statuses = (await picklists(creds, env, 'Tickets')).get('status')
+    if (f.companyId) {
+      if (!/^\d+$/.test(f.companyId))
+        throw new VendorError(`${VENDOR}: the companyId filter is a number`, 400)
+      filter.push({ op: 'eq', field: 'companyID', value: Number(f.companyId) })
+    }
+    if (f.status) filter.push({ op: 'eq', field: 'status', value: pick(statuses, f.status, 'status') })
+    if (f.since) {
+      const since = isoDate(f.since)
+      if (!since) throw new VendorError(`${VENDOR}: the since filter is an ISO 8601 time`, 400)
+      filter.push({ op: 'gte', field: 'lastTrackedModificationDateTime', value: since })
+    }
+    if (!filter.length) filter.push({ op: 'gte', field: 'id', value: 0 })
+    const page = await queryPage(creds, env, 'Tickets', { filter, MaxRecords: limit }, next)
+    const items = page.items.map(obj).flatMap((t) => {
+      const id = str(t?.id)
+      if (!t || id === undefined) return []
+      const status = str(t.status) ?? ''
+      return [
+        {
+          id,
+          number: str(t.ticketNumber) ?? null,
+          title: str(t.title) ?? '',
+          status: statuses?.find((s) => s.value === status)?.label ?? (status || 'unknown'),
+          companyId: str(t.companyID) ?? null,
+          updatedAt: isoDate(t.lastTrackedModificationDateTime ?? t.lastActivityDate) ?? null,
+          raw: t,
+        },
+      ]
+    })
+    return done(items, page.next)
+  }
+  throw new VendorError(`${VENDOR} offers no ${kind}`, 400)
+}
+
+const resources: ResourceOperations = { kinds: RESOURCE_KINDS, list: listResources }
+
 const autotaskPsa = psaConnector({
   id: 'autotask',
   displayName: 'Datto Autotask PSA',
@@ -434,6 +551,7 @@ const autotaskPsa = psaConnector({
 /** The PSA connector, plus its inbound webhooks; Autotask sends status ids, named here through the picklists. */
 export const autotask: Connector = {
   ...autotaskPsa,
+  resources,
   inbound: {
     ...autotaskInbound,
     async resolveTicketStatus(creds, value, env) {

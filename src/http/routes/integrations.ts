@@ -172,6 +172,18 @@ const testResultSchema = z
       .boolean()
       .openapi({ description: 'A rate limit, timeout or outage rather than a rejection' }),
     account: z.string().nullable(),
+    advice: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'What to change, when the test found something (e.g. the IT Glue region or Datto RMM platform of a blank ' +
+          'URL); nothing stored is changed',
+      }),
+    suggested_credentials: z.record(z.string(), z.string()).nullable().optional().openapi({
+      description: 'The credential values the advice suggests, to save with the integration',
+    }),
     latency_ms: z.number().int(),
   })
   .openapi('CredentialTestResult')
@@ -349,10 +361,14 @@ export function integrationRoutes(ctx: AppContext) {
         vendor_status: outcome.httpStatus ?? null,
         retryable: outcome.retryable,
         account: outcome.account ?? null,
+        advice: outcome.advice ?? null,
+        suggested_credentials: outcome.suggestedCredentials ?? null,
         latency_ms: outcome.latencyMs,
       }
       const message = outcome.ok
-        ? 'Connection successful. Credentials validated.'
+        ? outcome.advice
+          ? `Connection successful. ${outcome.advice}`
+          : 'Connection successful. Credentials validated.'
         : (outcome.error ?? 'Test failed')
       return c.json({ success: outcome.ok, message, data, meta: {} }, 200)
     },

@@ -1,4 +1,5 @@
 export * from './audit.ts'
+export * from './budgets.ts'
 export * from './delivery.ts'
 export * from './inbound.ts'
 export * from './integrations.ts'
