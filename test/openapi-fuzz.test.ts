@@ -8,6 +8,9 @@
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createHarness } from './harness.ts'
+import { startGraph } from './standins/graph.ts'
+import { MicrosoftDirectory, startMicrosoftLogin } from './standins/microsoft-login.ts'
+import { startPartnerCenter } from './standins/partner-center.ts'
 
 const SEED = 1102
 const h = await createHarness()
@@ -128,9 +131,78 @@ const psa = await seedCall('/api/v1/psa/connections', {
   },
 })
 
+const partnerKey = await seedCall('/api/v1/api-keys', {
+  name: 'fuzz partner',
+  scope: 'partner',
+  partnerId: partner.id,
+})
+const partnerToken = (partnerKey as unknown as { token: string }).token
+
+// An inbound webhook source and one event received on it (Datto RMM: the secret travels in the URL).
+const source = (await seedCall('/api/v1/webhook-sources', {
+  orgId: org.id,
+  provider: 'datto-rmm',
+  name: 'Fuzz RMM',
+})) as unknown as { id: string; url: string; secret: string }
+const hookId = source.url.split('/hooks/')[1] ?? ''
+const received = await h.request('POST', `/hooks/${hookId}?secret=${encodeURIComponent(source.secret)}`, {
+  token: null,
+  body: JSON.stringify({
+    alertUID: 'fuzz-1',
+    alertMessage: 'Disk full',
+    priority: 'High',
+    hostname: 'fuzz-pc',
+  }),
+})
+expect(received.status).toBeLessThan(300)
+const webhookEvent = (await h.json('GET', `/api/v1/webhook-events?orgId=${org.id}`)).body.data[0] as {
+  id: string
+}
+
+// The Microsoft 365 onboarding talks to Microsoft: its stand-ins, an app registered with them, one customer.
+const msDirectory = new MicrosoftDirectory(h.clock)
+const msApp = {
+  appId: '0b6f7a52-3c4d-4e8f-9a1b-2c3d4e5f6a7b',
+  secret: 'fuzz-app-secret-0001',
+  tenant: '7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6',
+}
+msDirectory.addApp({ appId: msApp.appId, secret: msApp.secret, homeTenant: msApp.tenant })
+msDirectory.addTenant({ id: msApp.tenant, domain: 'fuzzmsp.onmicrosoft.com', name: 'Fuzz MSP' })
+const msCustomer = msDirectory.addTenant({
+  id: '3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a',
+  domain: 'fuzzcustomer.onmicrosoft.com',
+  name: 'Fuzz Customer',
+  users: [],
+})
+const msLogin = await startMicrosoftLogin(msDirectory)
+const msGraph = await startGraph(msDirectory)
+const msPartnerCenter = await startPartnerCenter(msDirectory, { partnerTenant: msApp.tenant })
+msPartnerCenter.addCustomer(msCustomer)
+afterAll(() => Promise.all([msLogin.close(), msGraph.close(), msPartnerCenter.close()]))
+const msAppBody = {
+  appId: msApp.appId,
+  clientSecret: msApp.secret,
+  partnerTenantId: msApp.tenant,
+  loginBaseUrl: msLogin.baseUrl,
+  graphBaseUrl: msGraph.baseUrl,
+  partnerCenterBaseUrl: msPartnerCenter.baseUrl,
+}
+const msRegistered = await h.json('PUT', '/api/v1/onboarding/microsoft365/app', {
+  token: partnerToken,
+  body: msAppBody,
+})
+expect(msRegistered.status, JSON.stringify(msRegistered.body)).toBeLessThan(300)
+
+/** The key an operation is sent with by default: partner-only routes need a partner's. */
+function tokenFor(op: Operation): string {
+  return op.path.startsWith('/api/v1/onboarding/') ? partnerToken : h.systemToken
+}
+
 /** The id a path or body field most likely means. */
 function idFor(name: string, path: string): string {
   const n = name.toLowerCase()
+  if (n === 'hookid') return hookId
+  if (n === 'customerid') return msCustomer.id
   if (n.includes('partner')) return partner.id
   if (n.startsWith('org')) return org.id
   if (n.includes('webhook')) return webhook.id
@@ -146,6 +218,8 @@ function idFor(name: string, path: string): string {
     webhooks: webhook.id,
     integrations: integration.id,
     'routing-rules': rule.id,
+    'webhook-sources': source.id,
+    'webhook-events': webhookEvent.id,
   }
   return byResource[resource ?? ''] ?? '00000000-0000-4000-8000-000000000000'
 }
@@ -161,7 +235,7 @@ function sample(schema: Schema | undefined, name: string, path: string, depth = 
     case 'string': {
       if (s.format === 'uuid') return idFor(name, path)
       if (s.format === 'date-time') return VALID_TIME
-      if (/^(event|events|eventType|type)$/.test(name)) return 'alert.triggered'
+      if (/^(event|events|eventType|eventTypes|type)$/.test(name)) return 'alert.triggered'
       if (/url$|endpoint/i.test(name)) return `https://${name.toLowerCase()}.fuzz.test/in`
       const min = typeof s.minLength === 'number' ? s.minLength : 1
       return 'sample-value'.padEnd(min, 'x')
@@ -237,6 +311,12 @@ const BASE_OVERRIDES: Record<string, Record<string, unknown>> = {
   },
   'POST /api/v1/routing-rules': { ...rules, fallback_integration_id: undefined },
   'PATCH /api/v1/routing-rules/{id}': { ...rules, fallback_integration_id: undefined },
+  'POST /api/v1/webhook-sources': { provider: 'generic', integrationId: undefined },
+  'PATCH /api/v1/webhook-sources/{id}': { integrationId: undefined },
+  'PUT /api/v1/onboarding/microsoft365/app': msAppBody,
+  'POST /api/v1/onboarding/microsoft365/customers': {
+    customers: [{ customerId: msCustomer.id, orgId: org.id }],
+  },
 }
 
 function baseBody(op: Operation): unknown {
@@ -303,7 +383,7 @@ interface Case {
   /** The unchanged sample: it is what every mutation starts from, so it must itself reach the handler. */
   base?: boolean
   /** The status the case must get, when the document says exactly which. */
-  expect?: number
+  expect?: number | undefined
 }
 
 function concretePath(op: Operation, override?: { name: string; raw: string }): string {
@@ -373,8 +453,11 @@ function casesFor(op: Operation): Case[] {
 
   if (base === undefined && op.method !== 'GET') {
     // A body the operation does not take is still read by nobody but the guard, and must not hurt.
-    out.push({ name: 'unexpected body with NUL', body: bodyOf({ x: 'a\u0000b' }), expect: 422 })
-    out.push({ name: 'unexpected body nested 5000 deep', body: deepJson(5000), expect: 422 })
+    // The API's guard refuses these; a vendor-facing route outside /api/v1 (/hooks) takes raw bytes as sent and
+    // answers for its own reasons (an unsigned request is a 401), so there only "never 5xx" holds.
+    const guarded = op.path.startsWith('/api/v1/') ? 422 : undefined
+    out.push({ name: 'unexpected body with NUL', body: bodyOf({ x: 'a\u0000b' }), expect: guarded })
+    out.push({ name: 'unexpected body nested 5000 deep', body: deepJson(5000), expect: guarded })
     out.push({ name: 'unexpected malformed body', body: '{"x":' })
   }
 
@@ -469,7 +552,7 @@ async function send(op: Operation, c: Case) {
   const path = c.path ?? concretePath(op)
   const query = c.query ?? qs(sampleQuery(op))
   const res = await h.request(c.method ?? op.method, `${path}${query}`, {
-    token: c.token === undefined ? h.systemToken : c.token,
+    token: c.token === undefined ? tokenFor(op) : c.token,
     ...(c.body !== undefined ? { body: c.body } : {}),
     ...(c.contentType ? { headers: { 'content-type': c.contentType } } : {}),
   })
@@ -513,7 +596,7 @@ describe('every documented operation, sent bad input, answers 4xx, never 5xx', (
           fc.nat(),
           fc.oneof(junk, anyString),
           anyString,
-          fc.constantFrom<string | null>(h.systemToken, orgToken, null),
+          fc.constantFrom<string | null>(h.systemToken, orgToken, partnerToken, null),
           async (pick, value, queryValue, token) => {
             const leaf = bodyLeaves.length ? bodyLeaves[pick % bodyLeaves.length] : undefined
             const qName = queryNames.length ? queryNames[pick % queryNames.length] : undefined

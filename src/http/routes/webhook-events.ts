@@ -5,7 +5,7 @@ import type { WebhookEventRow } from '../../inbound/pipeline.ts'
 import { router } from '../env.ts'
 import { ApiError, errorResponses } from '../errors.ts'
 import { resolveOrgFilter, scopeOf } from '../principal.ts'
-import { idParams, iso, timeQuery, timestamp, uuidSchema } from '../schemas.ts'
+import { dateTime, idParams, iso, timeQuery, timestamp, uuidSchema } from '../schemas.ts'
 import { auditOf, json, jsonBody } from './shared.ts'
 
 const statusEnum = z.enum(['received', 'processing', 'processed', 'retrying', 'failed', 'rejected'])
@@ -179,8 +179,8 @@ export function webhookEventRoutes(ctx: AppContext) {
               provider: z.string().max(64).optional(),
               status: statusEnum.default('failed'),
               stage: stageEnum.optional(),
-              from: z.iso.datetime({ offset: true }).optional(),
-              to: z.iso.datetime({ offset: true }).optional(),
+              from: dateTime().optional(),
+              to: dateTime().optional(),
               q: z.string().min(1).max(200).optional(),
             })
             .openapi('BulkReplay'),
