@@ -17,7 +17,7 @@ import {
 } from '../store/integrations.ts'
 import type { TenantScope } from '../store/scope.ts'
 import { openCredentials } from './credentials.ts'
-import { type CheckOutcome, checkConnector } from './verification.ts'
+import { type CheckOutcome, checkConnector, expiryFields } from './verification.ts'
 
 export const HISTORY_MS = 24 * 60 * 60_000
 
@@ -164,6 +164,7 @@ export async function runProbe(
       lastProbeAt: now,
       lastProbeOk: outcome.ok,
       consecutiveProbeFailures: failures,
+      ...(outcome.ok ? expiryFields(outcome) : {}),
     }
     let action: string | undefined
     if (outcome.ok && current.status === 'error') {
@@ -238,10 +239,12 @@ export function healthState(
   status: IntegrationRow['status'],
   lastProbeOk: boolean | null,
   flapping: boolean,
+  warning: string | null = null,
 ): HealthState {
   switch (status) {
     case 'active':
-      return lastProbeOk === false || flapping ? 'needs_attention' : 'connected'
+      // A warning (credentials about to expire) needs someone before it breaks, not after.
+      return lastProbeOk === false || flapping || warning ? 'needs_attention' : 'connected'
     case 'error':
       return 'needs_attention'
     case 'inactive':
@@ -292,7 +295,12 @@ export async function healthReport(
     const history = byIntegration.get(integration.id) ?? []
     const latest = history.at(-1) ?? null
     const flapping = isFlapping(history.map((h) => h.ok))
-    const state = healthState(integration.status, latest ? latest.ok : integration.lastProbeOk, flapping)
+    const state = healthState(
+      integration.status,
+      latest ? latest.ok : integration.lastProbeOk,
+      flapping,
+      integration.warning,
+    )
     summary[state]++
     const okCount = history.filter((h) => h.ok).length
     return {

@@ -6,7 +6,7 @@ import { getIntegrationRow, type IntegrationRow, updateIntegrationRow } from '..
 import type { TenantScope } from '../store/scope.ts'
 import { openCredentials } from './credentials.ts'
 import { firstProbeAt } from './health.ts'
-import { type CheckOutcome, checkConnector } from './verification.ts'
+import { type CheckOutcome, checkConnector, expiryFields } from './verification.ts'
 
 export interface VerifyPayload {
   integrationId: string
@@ -106,6 +106,7 @@ export async function applyVerification(
     const set: Partial<IntegrationRow> = { lastTestedAt: now }
     if (outcome.ok) {
       set.verifiedAt = now
+      Object.assign(set, expiryFields(outcome))
       if (row.status === 'pending_verify' || row.status === 'error')
         Object.assign(set, activeFields(ctx, id, now))
       else Object.assign(set, { lastError: null, lastErrorAt: null, errorSource: null })

@@ -20,6 +20,9 @@ export interface CheckOutcome {
   /** What the user should change (a detected region or host), when the connector found something better. */
   advice?: string
   suggestedCredentials?: Record<string, string>
+  /** When the credentials expire (ISO 8601), and a warning once that is close, for credentials that expire. */
+  expiresAt?: string
+  warning?: string
   latencyMs: number
 }
 
@@ -39,6 +42,18 @@ export function connectorEnv(ctx: AppContext, provider: string): ConnectorEnv {
     log: ctx.log.child({ provider }),
     tokens,
     budget: ctx.budget ?? new DatabaseRequestBudget(ctx.db.orm, ctx.clock),
+  }
+}
+
+/** What a successful check says about the credentials' expiry, as the integration row keeps it. */
+export function expiryFields(outcome: CheckOutcome): {
+  credentialsExpireAt: Date | null
+  warning: string | null
+} {
+  const at = outcome.expiresAt ? new Date(outcome.expiresAt) : null
+  return {
+    credentialsExpireAt: at && !Number.isNaN(at.getTime()) ? at : null,
+    warning: outcome.warning ?? null,
   }
 }
 
@@ -73,6 +88,8 @@ export async function checkConnector(
         ...(result.account ? { account: scrub(result.account) } : {}),
         ...(result.advice ? { advice: scrub(result.advice) } : {}),
         ...(result.suggestedCredentials ? { suggestedCredentials: result.suggestedCredentials } : {}),
+        ...(result.expiresAt ? { expiresAt: result.expiresAt } : {}),
+        ...(result.warning ? { warning: scrub(result.warning) } : {}),
       }
     }
     return {

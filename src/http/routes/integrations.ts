@@ -216,6 +216,18 @@ const statusItemSchema = z
     latest_probe: probeSchema.nullable(),
     history: z.array(probeSchema).openapi({ description: 'Every probe of the last 24 hours, oldest first' }),
     last_error: z.string().nullable(),
+    warning: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          'Something to act on before it breaks, from the last successful check (credentials that expire soon); ' +
+          'an active integration with a warning counts as needs_attention',
+      }),
+    credentials_expire_at: timestamp.nullable().openapi({
+      description:
+        'When the credentials stop working, for vendors whose credentials expire (Datto EDR tokens)',
+    }),
     next_probe_at: timestamp.nullable(),
   })
   .openapi('IntegrationHealth')
@@ -383,7 +395,7 @@ export function integrationRoutes(ctx: AppContext) {
       description:
         'Summary counts and, per integration, the latest health probe, the rolling 24-hour probe history and a ' +
         'flapping flag. **connected**: active, latest probe succeeded (or none yet), not flapping. ' +
-        '**needs_attention**: in `error`, or active with a failed latest probe or flapping. **disconnected**: ' +
+        '**needs_attention**: in `error`, or active with a failed latest probe, flapping, or a `warning` (credentials expiring soon). **disconnected**: ' +
         '`inactive` or `pending_verify`. **Flapping**: the probe outcome changed between success and failure ' +
         'at least 4 times within the last 20 probes of the past 24 hours. Active integrations are probed every ' +
         'PATCHBAY_PROBE_INTERVAL_MS (default 5 minutes), each at its own offset within the interval; ' +
@@ -428,6 +440,8 @@ export function integrationRoutes(ctx: AppContext) {
           latest_probe: probe(h.latest),
           history: h.history.map((x) => probe(x) as NonNullable<ReturnType<typeof probe>>),
           last_error: h.integration.lastError,
+          warning: h.integration.warning,
+          credentials_expire_at: iso(h.integration.credentialsExpireAt),
           next_probe_at: iso(h.integration.nextProbeAt),
         })),
       }

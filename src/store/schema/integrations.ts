@@ -62,6 +62,12 @@ export const integrations = pgTable(
     nextProbeAt: at('next_probe_at'),
     lastProbeAt: at('last_probe_at'),
     lastProbeOk: boolean('last_probe_ok'),
+    /**
+     * When the credentials stop working, and what to do before then, as the last successful verification or probe
+     * reported (Datto EDR's yearly API token); null when the connector reports no expiry.
+     */
+    credentialsExpireAt: at('credentials_expire_at'),
+    warning: text('warning'),
     lastSyncAt: at('last_sync_at'),
     lastSyncStatus: text('last_sync_status'),
     lastSyncError: text('last_sync_error'),
