@@ -1,3 +1,4 @@
+import { errorBody } from '../http/errors.ts'
 import { z } from '@hono/zod-openapi'
 import { sql } from 'drizzle-orm'
 import type { AppContext } from '../context.ts'
