@@ -5,7 +5,6 @@
  * lifecycle, audit); a test message is a real post whose outcome counts as the integration's verification.
  */
 
-import { slackWebhookProblem } from '../connectors/slack/index.ts'
 import type { Connector } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'

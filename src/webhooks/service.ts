@@ -1,4 +1,3 @@
-import { errorBody } from '../http/errors.ts'
 import { z } from '@hono/zod-openapi'
 import { sql } from 'drizzle-orm'
 import type { AppContext } from '../context.ts'
