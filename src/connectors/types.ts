@@ -108,6 +108,73 @@ export interface Connector {
   resources?: ResourceOperations
   /** Inbound webhooks: how the vendor's own events are verified, parsed and normalized (src/inbound runs them). */
   inbound?: ConnectorInbound
+  /** A chat platform whose credential is a webhook URL (the `/integrations/<provider>` chat door). */
+  chat?: ChatWebhookOperations
+  /** Telemetry forwarding to an endpoint, for connectors with the `forward_events` capability (src/monitoring). */
+  forwarding?: ForwardingOperations
+  /** Alert-to-ticket creation as a plain JSON API (src/ticketing's auto-create). */
+  genericTickets?: GenericTicketOperations
+}
+
+export interface ChatWebhookOperations {
+  /** What is wrong with a webhook URL for this platform (host, path, missing parameters), in a sentence. */
+  webhookUrlProblem(url: URL): string | undefined
+  /**
+   * True for a webhook URL that nothing but a real post can verify (Teams' legacy Office 365 connectors), so
+   * the door shows it as needing a test message until one succeeds.
+   */
+  verifiedOnlyByPost?(url: URL): boolean
+}
+
+export interface ForwardingOperations {
+  /**
+   * POSTs one JSON body to the configured endpoint. Resolves with its status and answer (scrubbed, bounded) on
+   * 2xx; anything else rejects with a VendorError carrying the endpoint's text and Retry-After.
+   */
+  post(
+    credentials: Credentials,
+    body: unknown,
+    env: ConnectorEnv,
+    opts?: { timeoutMs?: number },
+  ): Promise<{ status: number; body: string }>
+}
+
+/** A ticket as Patchbay asks a generic ticketing API to create it (README, "Generic ticketing"). */
+export interface GenericTicket {
+  title: string
+  description: string
+  projectKey: string | null
+  severity: string
+  source: 'patchbay'
+  /** Patchbay's reference for the alert (its id), for the receiver's own deduplication. */
+  externalRef: string
+  alert: { id: string | null; name: string | null; status: string | null; severity: string }
+  device: { id: string | null; hostname: string | null } | null
+  org: { id: string; name: string | null }
+  event: { id: string; type: string; timestamp: string }
+  link: string | null
+}
+
+export interface CreatedGenericTicket {
+  status: number
+  /** `id` from the answer (or `key`, `number`), when it has one. */
+  id?: string
+  url?: string
+  /** The answer's body, at most 1,000 characters, the key scrubbed out. */
+  body: string
+}
+
+export interface GenericTicketOperations {
+  /**
+   * Creates one ticket; `idempotencyKey` is the same on every attempt for one alert. Non-2xx rejects with a
+   * VendorError carrying the API's own text.
+   */
+  create(
+    credentials: Credentials,
+    ticket: GenericTicket,
+    env: ConnectorEnv,
+    opts: { idempotencyKey: string; timeoutMs?: number },
+  ): Promise<CreatedGenericTicket>
 }
 
 export interface ResourceQuery {

@@ -4,12 +4,12 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
 import { sqlState } from '../lib/error-log.ts'
+import { ApiError, type ErrorDetail } from '../lib/errors.ts'
 import type { Logger } from '../lib/logger.ts'
 
-export interface ErrorDetail {
-  path: string
-  message: string
-}
+// Defined outside http/ so feature folders can throw it without importing the HTTP layer; re-exported here
+// so routes keep one import.
+export { ApiError, type ErrorDetail } from '../lib/errors.ts'
 
 /**
  * The one error shape of the API: `{ error, code, details? }`. `error` is the human sentence (as the Breeze
@@ -23,40 +23,6 @@ export const errorSchema = z
     details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .openapi('Error')
-
-export class ApiError extends Error {
-  override name = 'ApiError'
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: string,
-    message: string,
-    readonly details?: ErrorDetail[],
-  ) {
-    super(message)
-  }
-
-  static notFound(what = 'Resource'): ApiError {
-    return new ApiError(404, 'not_found', `${what} not found`)
-  }
-
-  static orgContextRequired(): ApiError {
-    return new ApiError(400, 'org_context_required', 'Organization context required')
-  }
-
-  static forbidden(message = 'This API key may not do that'): ApiError {
-    return new ApiError(403, 'forbidden', message)
-  }
-
-  static invalid(path: string, message: string, status: ContentfulStatusCode = 422): ApiError {
-    return new ApiError(status, 'validation_failed', `Validation failed: ${path}: ${message}`, [
-      { path, message },
-    ])
-  }
-
-  static conflict(message: string): ApiError {
-    return new ApiError(409, 'conflict', message)
-  }
-}
 
 export function detailsFromZod(error: ZodError): ErrorDetail[] {
   return error.issues.map((issue) => {

@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, isNotNull, lt, lte, or, type SQL, sql } from 'drizzle-orm'
 import type { AppContext } from '../context.ts'
-import { ApiError } from '../http/errors.ts'
+import { ApiError } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts'
 import { recordAudit } from '../store/audit.ts'
 import type { Executor } from '../store/db.ts'

@@ -26,7 +26,6 @@
  * The envelope is the one verification (`patchbay.test`) and health probes (`patchbay.heartbeat`) use.
  */
 
-import { postToEndpoint } from '../connectors/generic-monitoring/index.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { DEFAULT_RETRY_POLICY } from '../delivery/policy.ts'
@@ -170,9 +169,12 @@ export function monitoringTransport(ctx: AppContext): Transport {
       timestamp: ctx.clock.now().toISOString(),
       data: { orgId, count: items.length, events: items.map((i) => i.item) },
     }
+    const forwarding = ctx.connectors.get(target.provider)?.forwarding
+    if (!forwarding)
+      return { kind: 'failed', errorMessage: `Provider ${target.provider} cannot forward events; not sent` }
     const started = performance.now()
     try {
-      const res = await postToEndpoint(target.credentials ?? {}, batch, connectorEnv(ctx, target.provider), {
+      const res = await forwarding.post(target.credentials ?? {}, batch, connectorEnv(ctx, target.provider), {
         timeoutMs: ctx.config.PATCHBAY_DELIVERY_TIMEOUT_MS,
       })
       return {

@@ -5,7 +5,6 @@
  * families forwarded, default all four).
  */
 
-import { genericMonitoring } from '../connectors/generic-monitoring/index.ts'
 import type { AppContext } from '../context.ts'
 import { IntegrationError } from '../integrations/errors.ts'
 import {
@@ -22,7 +21,8 @@ import {
 import { isSecretKey } from '../lib/redact.ts'
 import { maskSecret } from '../vault/mask.ts'
 
-export const MONITORING_PROVIDER = genericMonitoring.descriptor.id
+/** The provider the `/monitoring` door manages; its connector (through `ctx.connectors`) forwards the events. */
+export const MONITORING_PROVIDER = 'generic-monitoring'
 
 /** The telemetry figures a `device.telemetry` event carries, each forwarded only when `forwardEvents` names it. */
 export const METRIC_FAMILIES = ['cpu', 'memory', 'disk', 'network'] as const

@@ -5,9 +5,6 @@
  * lifecycle, audit); a test message is a real post whose outcome counts as the integration's verification.
  */
 
-import { discordWebhookProblem } from '../connectors/discord/index.ts'
-import { slackWebhookProblem } from '../connectors/slack/index.ts'
-import { teamsWebhookKind, teamsWebhookProblem } from '../connectors/teams/index.ts'
 import type { Connector } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
@@ -32,15 +29,13 @@ import { maskUrl } from '../vault/mask.ts'
 import { testNotification } from './from-event.ts'
 import { isSeveritySelector } from './notify-on.ts'
 
-/** The providers of the `/integrations/<provider>` chat door, and how each checks a webhook URL's shape. */
-export const CHAT_WEBHOOK_CHECKS = {
-  slack: slackWebhookProblem,
-  teams: teamsWebhookProblem,
-  discord: discordWebhookProblem,
-} as const satisfies Record<string, (url: URL) => string | undefined>
-
-export type ChatProvider = keyof typeof CHAT_WEBHOOK_CHECKS
-export const CHAT_PROVIDERS = Object.keys(CHAT_WEBHOOK_CHECKS) as ChatProvider[]
+/**
+ * The providers of the `/integrations/<provider>` chat door: the door's public paths, so they are a fixed list
+ * rather than whatever the registry holds. Each one's connector (through `ctx.connectors`) has a `chat` module
+ * that checks its webhook URLs.
+ */
+export const CHAT_PROVIDERS = ['slack', 'teams', 'discord'] as const
+export type ChatProvider = (typeof CHAT_PROVIDERS)[number]
 
 /** What a channel is told to post when it is first saved without `notifyOn`: alerts that need a human. */
 export const DEFAULT_NOTIFY_ON = ['alert.critical', 'alert.warning'] as const
@@ -103,7 +98,7 @@ async function view(ctx: AppContext, integration: IntegrationView): Promise<Chan
     baseUrl: base,
     settings: channelSettings(integration.settings),
     needsTestMessage:
-      integration.provider === 'teams' && url !== null && isLegacyTeamsUrl(url) && !integration.verifiedAt,
+      url !== null && onlyAPostVerifies(ctx, integration.provider, url) && !integration.verifiedAt,
   }
 }
 
@@ -157,7 +152,7 @@ export async function saveChannel(
     webhookUrl = undefined
   }
   if (webhookUrl !== undefined) {
-    const problem = webhookShapeProblem(provider, webhookUrl)
+    const problem = webhookShapeProblem(ctx, provider, webhookUrl)
     if (problem) throw IntegrationError.field('webhookUrl', problem)
     credentials.webhookUrl = webhookUrl
   } else if (!existing) {
@@ -184,7 +179,7 @@ export async function saveChannel(
   return { channel: await view(ctx, integration), created }
 }
 
-function webhookShapeProblem(provider: ChatProvider, raw: string): string | undefined {
+function webhookShapeProblem(ctx: AppContext, provider: ChatProvider, raw: string): string | undefined {
   let url: URL
   try {
     url = new URL(raw)
@@ -192,12 +187,15 @@ function webhookShapeProblem(provider: ChatProvider, raw: string): string | unde
     return 'The webhookUrl field must be a valid URL.'
   }
   if (url.protocol !== 'https:') return 'The webhookUrl field must be an https URL.'
-  return CHAT_WEBHOOK_CHECKS[provider](url)
+  // A registry without this provider leaves the refusal to saveIntegration, which names the unknown provider.
+  return ctx.connectors.get(provider)?.chat?.webhookUrlProblem(url)
 }
 
-function isLegacyTeamsUrl(raw: string): boolean {
+function onlyAPostVerifies(ctx: AppContext, provider: string, raw: string): boolean {
+  const check = ctx.connectors.get(provider)?.chat?.verifiedOnlyByPost
+  if (!check) return false
   try {
-    return teamsWebhookKind(new URL(raw)) === 'legacy'
+    return check(new URL(raw))
   } catch {
     return false
   }

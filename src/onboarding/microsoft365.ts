@@ -7,6 +7,7 @@
  * Integrations are created and verified through the integration service, like every other door.
  */
 import { and, eq, ne } from 'drizzle-orm'
+import { arr, obj, str } from '../connectors/shared/json.ts'
 import {
   type AppCredentials,
   DEFAULT_GRAPH_BASE,
@@ -17,8 +18,7 @@ import {
   microsoftFix,
   PARTNER_CENTER_SCOPE,
   secretForms,
-} from '../connectors/microsoft365/identity.ts'
-import { arr, obj, str } from '../connectors/shared/json.ts'
+} from '../connectors/shared/microsoft-identity.ts'
 import type { ConnectorEnv } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
 import { callVendor } from '../connectors/vendor-http.ts'

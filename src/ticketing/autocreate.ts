@@ -6,7 +6,7 @@
  * event id for it queue nothing. The claim's id is the request's Idempotency-Key, the same on every attempt.
  */
 
-import { createGenericTicket, type GenericTicket } from '../connectors/generic-ticketing/index.ts'
+import type { GenericTicket } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { DEFAULT_RETRY_POLICY } from '../delivery/policy.ts'
@@ -169,6 +169,9 @@ export function ticketingTransport(ctx: AppContext): Transport {
       if (!op) return { kind: 'failed', errorMessage: 'Delivery has no ticket operation' }
       if (!autoCreateEnabled(target.settings))
         return { kind: 'failed', errorMessage: 'Not created: autoCreate is off for this integration' }
+      const tickets = ctx.connectors.get(target.provider)?.genericTickets
+      if (!tickets)
+        return { kind: 'failed', errorMessage: `Provider ${target.provider} cannot create tickets; not sent` }
       const [claim] = await ctx.db.query<{ external_id: string | null; ticket_created_at: Date | null }>(
         `SELECT external_id, ticket_created_at FROM ticketing_alert_tickets WHERE id = $1 AND org_id = $2`,
         [op.requestId, d.orgId],
@@ -196,7 +199,7 @@ export function ticketingTransport(ctx: AppContext): Transport {
         typeof target.credentials.projectKey === 'string' ? target.credentials.projectKey : null
       const started = performance.now()
       try {
-        const res = await createGenericTicket(
+        const res = await tickets.create(
           target.credentials,
           ticketFor(n, op, projectKey, event.timestamp),
           connectorEnv(ctx, target.provider),

@@ -4,7 +4,6 @@
  * (a label, `custom` by default) and `autoCreate` (open a ticket for every new alert) are its settings.
  */
 
-import { genericTicketing } from '../connectors/generic-ticketing/index.ts'
 import type { AppContext } from '../context.ts'
 import {
   type AuditContext,
@@ -19,7 +18,8 @@ import {
 } from '../integrations/service.ts'
 import { maskSecret } from '../vault/mask.ts'
 
-export const TICKETING_PROVIDER = genericTicketing.descriptor.id
+/** The provider the `/ticketing` door manages; its connector (through `ctx.connectors`) creates the tickets. */
+export const TICKETING_PROVIDER = 'generic-ticketing'
 
 export interface TicketingConfig {
   provider: string

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import type { ErrorDetail } from '../http/errors.ts'
+import type { ErrorDetail } from '../lib/errors.ts'
 import { type Executor, rows } from '../store/db.ts'
 import { maskSecret } from '../vault/mask.ts'
 import type { SealContext, Vault } from '../vault/vault.ts'

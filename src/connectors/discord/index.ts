@@ -139,4 +139,5 @@ export const discord: Connector = {
   descriptor: discordDescriptor,
   verify,
   notifications: { send },
+  chat: { webhookUrlProblem: discordWebhookProblem },
 }

@@ -33,6 +33,7 @@ export const genericMonitoring: Connector = {
   },
   verify: (credentials, env) => send(credentials, env, 'patchbay.test'),
   probe: (credentials, env) => send(credentials, env, 'patchbay.heartbeat'),
+  forwarding: { post: (credentials, body, env, opts) => postToEndpoint(credentials, body, env, opts) },
 }
 
 async function send(credentials: Credentials, env: ConnectorEnv, type: string): Promise<VerifyResult> {

@@ -1,4 +1,11 @@
-import type { Connector, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
+import type {
+  Connector,
+  ConnectorEnv,
+  CreatedGenericTicket,
+  Credentials,
+  GenericTicket,
+  VerifyResult,
+} from '../types.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
 
 const credentialSchema = {
@@ -38,6 +45,9 @@ export const genericTicketing: Connector = {
     credentialSchema: { ...credentialSchema },
   },
   verify: check,
+  genericTickets: {
+    create: (credentials, ticket, env, opts) => createGenericTicket(credentials, ticket, env, opts),
+  },
 }
 
 async function check(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
@@ -50,30 +60,7 @@ async function check(credentials: Credentials, env: ConnectorEnv): Promise<Verif
   return { ok: true }
 }
 
-/** A ticket as Patchbay asks a generic ticketing API to create it (README, "Generic ticketing"). */
-export interface GenericTicket {
-  title: string
-  description: string
-  projectKey: string | null
-  severity: string
-  source: 'patchbay'
-  /** Patchbay's reference for the alert (its id), for the receiver's own deduplication. */
-  externalRef: string
-  alert: { id: string | null; name: string | null; status: string | null; severity: string }
-  device: { id: string | null; hostname: string | null } | null
-  org: { id: string; name: string | null }
-  event: { id: string; type: string; timestamp: string }
-  link: string | null
-}
-
-export interface CreatedGenericTicket {
-  status: number
-  /** `id` from the answer (or `key`, `number`), when it has one. */
-  id?: string
-  url?: string
-  /** The answer's body, at most 1,000 characters, the key scrubbed out. */
-  body: string
-}
+export type { CreatedGenericTicket, GenericTicket } from '../types.ts'
 
 /**
  * `POST <apiUrl>/tickets` with the ticket as JSON, `Authorization: Bearer <apiKey>` and `Idempotency-Key`: the

@@ -6,6 +6,16 @@ import type { CredentialSchema } from '../../vault/mask.ts'
 import { credential, isoDate, requireCredential, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, type Json, obj, str } from '../shared/json.ts'
+import {
+  type AppCredentials,
+  DEFAULT_GRAPH_BASE,
+  DEFAULT_LOGIN_BASE,
+  dropToken,
+  GRAPH_SCOPE,
+  getToken,
+  secretForms,
+  withFix,
+} from '../shared/microsoft-identity.ts'
 import type {
   Connector,
   ConnectorEnv,
@@ -17,21 +27,11 @@ import type {
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
 import { parseCsv } from './csv.ts'
-import {
-  type AppCredentials,
-  DEFAULT_GRAPH_BASE,
-  DEFAULT_LOGIN_BASE,
-  dropToken,
-  GRAPH_SCOPE,
-  getToken,
-  secretForms,
-  withFix,
-} from './identity.ts'
 
 /**
  * Microsoft 365 through Microsoft Graph v1.0 (https://learn.microsoft.com/graph/api/overview), one integration
  * per customer tenant, app-only: the partner's multi-tenant app signs in to the customer's tenant with client
- * credentials (see identity.ts) and reads users, groups, subscribed SKUs and the mailbox usage report.
+ * credentials (see shared/microsoft-identity.ts) and reads users, groups, subscribed SKUs and the mailbox usage report.
  *
  * - Paging follows `@odata.nextLink` (https://learn.microsoft.com/graph/paging), hidden in an opaque cursor; a
  *   cursor whose link leaves the Graph base URL is refused, so a forged cursor never carries the token elsewhere.

@@ -80,4 +80,5 @@ export const slack: Connector = {
   descriptor: slackDescriptor,
   verify,
   notifications: { send },
+  chat: { webhookUrlProblem: slackWebhookProblem },
 }

@@ -184,4 +184,8 @@ export const teams: Connector = {
   verify,
   probe,
   notifications: { send },
+  chat: {
+    webhookUrlProblem: teamsWebhookProblem,
+    verifiedOnlyByPost: (url) => teamsWebhookKind(url) === 'legacy',
+  },
 }

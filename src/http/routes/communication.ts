@@ -3,7 +3,6 @@ import type { AppContext } from '../../context.ts'
 import {
   CHAT_PROVIDERS,
   type ChannelView,
-  type ChatProvider,
   getChannel,
   listChannels,
   notifyOnProblem,
@@ -24,8 +23,6 @@ import {
   testResultSchema,
 } from './integration-doors.ts'
 import { auditOf, json } from './shared.ts'
-
-const DISPLAY: Record<ChatProvider, string> = { slack: 'Slack', teams: 'Microsoft Teams', discord: 'Discord' }
 
 const notifyOnSchema = z
   .array(z.string().max(100))
@@ -178,14 +175,16 @@ export function communicationRoutes(ctx: AppContext) {
   )
 
   for (const provider of CHAT_PROVIDERS) {
+    // The connector's own descriptor names the platform, so the docs and the providers list agree.
+    const name = ctx.connectors.get(provider)?.descriptor.displayName ?? provider
     app.openapi(
       createRoute({
         method: 'post',
         path: `/${provider}`,
         tags: [TAG],
-        summary: `Configure or test ${DISPLAY[provider]}`,
+        summary: `Configure or test ${name}`,
         description:
-          `Saves or updates the organization’s ${DISPLAY[provider]} settings (fields given replace the stored ` +
+          `Saves or updates the organization’s ${name} settings (fields given replace the stored ` +
           'ones, absent fields are kept, null clears). Events matching `notifyOn` are posted to the channel as ' +
           'deliveries (`targetType` `notification`). With `"test": true` a real test message is posted after ' +
           'saving; `success` says whether the platform accepted it and `message` is its answer when it did not.',

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto'
 import { scrubSecrets } from '../../lib/redact.ts'
 import { OutboundError, UnsafeUrlError } from '../../net/http-client.ts'
 import { parseRetryAfter } from '../../net/retry-after.ts'
-import { arr, obj, str } from '../shared/json.ts'
 import type { ConnectorEnv } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
+import { arr, obj, str } from './json.ts'
 
 /**
  * Microsoft identity platform, client credentials flow

@@ -1,0 +1,83 @@
+/**
+ * Patchbay's import boundaries, checked by `npm run lint:deps` (part of `npm test`). README, "Layout", says why
+ * each one exists. Violations that predate a rule are listed in .dependency-cruiser-known-violations.json and
+ * skipped with `--ignore-known`, so they do not block the build, but any new one fails it.
+ *
+ * Known violations (regenerate the file with `npm run lint:deps:baseline` only when removing some):
+ * - engine-knows-no-feature: src/delivery/registry.ts imports the fan-outs and transports of webhooks, psa,
+ *   notifications, monitoring and ticketing (7 imports). The fix is the wiring at the edge: runtime.ts assembles
+ *   the lists and hands them down through the context, so http/app.ts, inbound/pipeline.ts and cli.ts stop
+ *   importing delivery/registry.ts.
+ * - no-circular (6 module circles): five run delivery/registry.ts → psa/transport.ts → delivery/worker.ts →
+ *   server.ts → http/app.ts → delivery/registry.ts (worker.ts imports server.ts's `Service` type, psa/transport.ts
+ *   imports worker.ts's `deliveryLeaseMs`), some through inbound/ and http/routes/; the sixth is the type-only
+ *   connectors/types.ts ↔ connectors/shared/inbound.ts.
+ * Folder-level circles are checked by scripts/folder-cycles.mjs against scripts/known-folder-cycles.json.
+ */
+
+/** Every folder under src/connectors/ except shared/ is one vendor's connector. */
+const VENDOR_FOLDER = '^src/connectors/(?!shared/)[^/]+/'
+/** Feature folders: what the product does, built on the engine and the connectors. */
+const FEATURES = '^src/(psa|notifications|monitoring|ticketing|webhooks|inbound|onboarding)/'
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'vendor-only-via-registry',
+      comment:
+        'Features reach a connector through the registry (ctx.connectors) or its descriptor, never by importing a ' +
+        "vendor's folder: src/connectors/registry.ts is the one list of vendors. Tests may import vendor folders.",
+      severity: 'error',
+      from: {
+        path: '^src/',
+        pathNot: ['^src/connectors/registry\\.ts$', '^src/connectors/[^/]+/', '\\.test\\.ts$'],
+      },
+      to: { path: VENDOR_FOLDER },
+    },
+    {
+      name: 'vendor-stays-in-its-folder',
+      comment:
+        "A vendor's folder imports only itself, connectors/shared and connectors/*.ts (types, HTTP helpers); " +
+        'connectors/shared imports no vendor. What two vendors share goes to connectors/shared.',
+      severity: 'error',
+      from: { path: '^src/connectors/([^/]+)/' },
+      to: { path: VENDOR_FOLDER, pathNot: '^src/connectors/$1/' },
+    },
+    {
+      name: 'http-is-the-edge',
+      comment:
+        'Only http/ and the wiring at src/ top level (server.ts, runtime.ts, cli.ts) import http/; a feature that ' +
+        'needs an API-shaped error throws lib/errors.ts ApiError, which http/ turns into the response.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/http/', '^src/[^/]+\\.ts$'] },
+      to: { path: '^src/http/' },
+    },
+    {
+      name: 'engine-knows-no-feature',
+      comment:
+        'delivery/ is the engine: it runs the fan-outs and transports the runtime hands it (ctx) and knows no ' +
+        'feature folder.',
+      severity: 'error',
+      from: { path: '^src/delivery/' },
+      to: { path: FEATURES },
+    },
+    {
+      name: 'no-circular',
+      comment:
+        'Modules import each other without circles (type-only imports count: they tie the folders just the same). ' +
+        'Folder-level circles: see `npm run deps:folders` (README, "Layout").',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^src/.*\\.test\\.ts$' },
+    // TypeScript 7 (the native compiler) has no JavaScript API for dependency-cruiser to parse with; swc reads the
+    // sources as written, so type-only imports are edges too.
+    parser: 'swc',
+    enhancedResolveOptions: { extensions: ['.ts', '.js'], conditionNames: ['import', 'node', 'default'] },
+  },
+}
