@@ -6,6 +6,7 @@ import type { ZodError } from 'zod'
 import { sqlState } from '../lib/error-log.ts'
 import { ApiError, type ErrorDetail } from '../lib/errors.ts'
 import type { Logger } from '../lib/logger.ts'
+import { type DomainFailure, domainFailure, domainStatus } from './error-status.ts'
 
 // Defined outside http/ so feature folders can throw it without importing the HTTP layer; re-exported here
 // so routes keep one import.
@@ -39,6 +40,27 @@ export function validationError(error: ZodError, where: string): ApiError {
   const details = detailsFromZod(error)
   const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ')
   return new ApiError(422, 'validation_failed', `Invalid ${where}: ${summary}`, details)
+}
+
+/**
+ * A domain refusal in this envelope, with the status and code of error-status.ts. An `invalid` one lists each
+ * field message in `details`; `rename` maps the service's field names (`credentials.webhookUrl`) to the door's,
+ * in the messages too. `message` replaces the service's sentence, for a door that names its resource its own way.
+ */
+export function domainApiError(
+  failure: DomainFailure,
+  rename: (field: string) => string = (f) => f,
+  message: string = failure.message,
+): ApiError {
+  const { status, code } = domainStatus(failure)
+  if (failure.code !== 'invalid') return new ApiError(status, code, message)
+  const details: ErrorDetail[] = []
+  for (const [field, messages] of Object.entries(failure.fields)) {
+    const path = rename(field)
+    for (const m of messages) details.push({ path, message: m.replaceAll(field, path) })
+  }
+  const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ')
+  return new ApiError(status, code, `Validation failed: ${summary}`, details)
 }
 
 export function errorBody(err: ApiError) {
@@ -80,6 +102,11 @@ export function databaseInputFault(err: unknown, log: Logger): ApiError | undefi
 /** Maps anything thrown in a handler to the error shape. Unknown errors are logged and never shown. */
 export function toErrorResponse(err: unknown, c: Context, log: Logger): Response {
   if (err instanceof ApiError) return c.json(errorBody(err), err.status)
+  const failure = domainFailure(err)
+  if (failure) {
+    const refused = domainApiError(failure)
+    return c.json(errorBody(refused), refused.status)
+  }
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode
     const code =

@@ -10,8 +10,8 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
 import type { AppContext } from '../context.ts'
-import { IntegrationError } from '../integrations/errors.ts'
 import type { AppEnv } from './env.ts'
+import { domainFailure, domainStatus } from './error-status.ts'
 import { ApiError, databaseInputFault, toErrorResponse } from './errors.ts'
 
 export const INVALID_MESSAGE = 'The given data was invalid.'
@@ -89,17 +89,11 @@ function failure(c: Context, status: ContentfulStatusCode, message: string, code
 /** Maps anything thrown by a SynthesQ route to the SynthesQ error shape. */
 export function synthesqErrorResponse(err: unknown, c: Context<AppEnv>, ctx: AppContext): Response {
   if (err instanceof SynthesqValidationError) return invalid(c, err.errors)
-  if (err instanceof IntegrationError) {
-    switch (err.code) {
-      case 'invalid':
-        return invalid(c, renamed(err.fields))
-      case 'not_found':
-        return failure(c, 404, err.message, 'not_found')
-      case 'conflict':
-        return failure(c, 409, err.message, 'conflict')
-      case 'no_active_provider':
-        return failure(c, 422, err.message, 'no_active_provider')
-    }
+  const refused = domainFailure(err)
+  if (refused) {
+    if (refused.code === 'invalid') return invalid(c, renamed(refused.fields))
+    const { status, code } = domainStatus(refused)
+    return failure(c, status, refused.message, code)
   }
   if (err instanceof ApiError) {
     if (err.status === 422 && err.details?.length) {

@@ -17,24 +17,24 @@ import {
 import { integrations, type RoutingCondition } from '../store/schema/integrations.ts'
 import type { Page, TenantScope } from '../store/scope.ts'
 import { FieldErrors, IntegrationError } from './errors.ts'
+import {
+  CONDITION_OPERATORS,
+  type ConditionOperator,
+  type RouteVia,
+  type TraceStep,
+  type WalkTarget,
+  walkRouting,
+} from './routing-walk.ts'
 import type { AuditContext, IntegrationView } from './service.ts'
 import { toView } from './service.ts'
 
 export type { RoutingCondition } from '../store/schema/integrations.ts'
-
-export const CONDITION_OPERATORS = [
-  'eq',
-  'neq',
-  'in',
-  'not_in',
-  'gt',
-  'gte',
-  'lt',
-  'lte',
-  'contains',
-  'exists',
-] as const
-export type ConditionOperator = (typeof CONDITION_OPERATORS)[number]
+export {
+  CONDITION_OPERATORS,
+  type ConditionOperator,
+  conditionHolds,
+  walkRouting,
+} from './routing-walk.ts'
 
 export type RoutingRule = RoutingRuleRow
 
@@ -51,70 +51,6 @@ export interface RuleInput {
 }
 
 export type RulePatch = Partial<RuleInput>
-
-// ---- conditions ----
-
-function lookup(context: unknown, path: string): unknown {
-  let value: unknown = context
-  for (const part of path.split('.')) {
-    if (value === null || typeof value !== 'object') return undefined
-    value = (value as Record<string, unknown>)[part]
-  }
-  return value
-}
-
-/** -1, 0 or 1 for two numbers or two strings; undefined when they cannot be ordered. */
-function compare(a: unknown, b: unknown): number | undefined {
-  if ((typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string')) {
-    return a < b ? -1 : a > b ? 1 : 0
-  }
-  return undefined
-}
-
-/** Whether one condition holds for the context. Ordering operators compare numbers, or strings (ISO dates). */
-export function conditionHolds(c: RoutingCondition, context: unknown): boolean {
-  const actual = lookup(context, c.field)
-  const v = c.value
-  switch (c.operator as ConditionOperator) {
-    case 'eq':
-      return actual === v
-    case 'neq':
-      return actual !== v
-    case 'in':
-      return Array.isArray(v) && v.includes(actual)
-    case 'not_in':
-      return Array.isArray(v) && !v.includes(actual)
-    case 'gt':
-      return (compare(actual, v) ?? 0) > 0
-    case 'gte': {
-      const order = compare(actual, v)
-      return order !== undefined && order >= 0
-    }
-    case 'lt':
-      return (compare(actual, v) ?? 0) < 0
-    case 'lte': {
-      const order = compare(actual, v)
-      return order !== undefined && order <= 0
-    }
-    case 'contains':
-      return typeof actual === 'string'
-        ? typeof v === 'string' && actual.includes(v)
-        : Array.isArray(actual) && actual.includes(v)
-    case 'exists': {
-      const present = actual !== undefined && actual !== null
-      return v === false ? !present : present
-    }
-    default:
-      return false
-  }
-}
-
-function describe(c: RoutingCondition, context: unknown): string {
-  const actual = lookup(context, c.field)
-  return `${c.field} ${c.operator}${c.value === undefined ? '' : ` ${JSON.stringify(c.value)}`} (context has ${
-    actual === undefined ? 'nothing' : JSON.stringify(actual)
-  })`
-}
 
 function checkConditions(errors: FieldErrors, conditions: RoutingCondition[]): void {
   conditions.forEach((c, i) => {
@@ -357,15 +293,7 @@ export async function listRoutingRules(
 
 // ---- evaluation ----
 
-export type RouteVia = 'rule' | 'fallback' | 'default_rule' | 'default_rule_fallback'
-
-export interface TraceStep {
-  ruleId: string
-  priority: number
-  isDefault: boolean
-  outcome: 'chosen' | 'skipped'
-  reason: string
-}
+export type { RouteVia, TraceStep } from './routing-walk.ts'
 
 export interface RoutingEvaluation {
   capability: string
@@ -378,19 +306,10 @@ export interface RoutingEvaluation {
   trace: TraceStep[]
 }
 
-function unavailable(row: IntegrationRow | undefined, capability: string): string | undefined {
-  if (!row) return 'does not exist'
-  if (row.deletedAt) return 'was deleted'
-  if (row.status !== 'active') return `is ${row.status}`
-  if (!row.enabledCapabilities.includes(capability)) return `does not have ${capability} enabled`
-  return undefined
-}
-
 /**
- * Which integration handles `capability` for an operation with this context. Rules are walked by priority
- * (highest first, then oldest): the first whose conditions all match and whose integration is active wins; if
- * its integration is not active, its fallback, if active. Then the default rule (its integration, then its
- * fallback). Otherwise there is no active provider. Nothing is changed; `trace` says why.
+ * Which integration handles `capability` for an operation with this context: the organization's rules and the
+ * integrations they name, read here, walked by `walkRouting` (whose comment states the order). Nothing is changed;
+ * `trace` says why.
  */
 export async function evaluateRouting(
   ctx: AppContext,
@@ -399,69 +318,23 @@ export async function evaluateRouting(
   context: Record<string, unknown> = {},
 ): Promise<RoutingEvaluation> {
   const rules = await rulesForCapability(ctx.db.orm, orgId, capability)
-  const targets = await integrationsById(
+  const rows = await integrationsById(
     ctx.db.orm,
     orgId,
     rules.flatMap((r) => [r.integrationId, ...(r.fallbackIntegrationId ? [r.fallbackIntegrationId] : [])]),
   )
-  const trace: TraceStep[] = []
-  const ordered = [...rules.filter((r) => !r.isDefault), ...rules.filter((r) => r.isDefault)]
-  for (const rule of ordered) {
-    const step = { ruleId: rule.id, priority: rule.priority, isDefault: rule.isDefault }
-    if (!rule.isDefault) {
-      const failed = rule.conditions.find((c) => !conditionHolds(c, context))
-      if (failed) {
-        trace.push({ ...step, outcome: 'skipped', reason: `condition not met: ${describe(failed, context)}` })
-        continue
-      }
-    }
-    const primary = targets.get(rule.integrationId)
-    const primaryProblem = unavailable(primary, capability)
-    const what = rule.isDefault ? 'default rule' : 'rule'
-    if (!primaryProblem && primary) {
-      const reason = `${what} ${rule.id} matched and its integration ${primary.id} is active`
-      trace.push({ ...step, outcome: 'chosen', reason })
-      return choose(ctx, capability, primary, rule, rule.isDefault ? 'default_rule' : 'rule', reason, trace)
-    }
-    const fallbackId = rule.fallbackIntegrationId
-    const fallback = fallbackId ? targets.get(fallbackId) : undefined
-    const fallbackProblem = fallbackId ? unavailable(fallback, capability) : 'is not set'
-    if (!fallbackProblem && fallback) {
-      const reason = `${what} ${rule.id} matched; its integration ${rule.integrationId} ${primaryProblem}, so its fallback ${fallback.id} (active) was chosen`
-      trace.push({ ...step, outcome: 'chosen', reason })
-      return choose(
-        ctx,
-        capability,
-        fallback,
-        rule,
-        rule.isDefault ? 'default_rule_fallback' : 'fallback',
-        reason,
-        trace,
-      )
-    }
-    trace.push({
-      ...step,
-      outcome: 'skipped',
-      reason: `integration ${rule.integrationId} ${primaryProblem}; fallback${fallbackId ? ` ${fallbackId}` : ''} ${fallbackProblem}`,
-    })
+  const targets = new Map<string, WalkTarget>()
+  for (const [id, row] of rows) targets.set(id, { ...row, deleted: row.deletedAt !== null })
+  const choice = walkRouting(rules, targets, capability, context)
+  const row = choice.integrationId ? rows.get(choice.integrationId) : undefined
+  return {
+    capability,
+    integration: row ? toView(ctx, row) : null,
+    ruleId: choice.ruleId,
+    via: choice.via,
+    reason: choice.reason,
+    trace: choice.trace,
   }
-  const reason =
-    rules.length === 0
-      ? `No routing rule for capability "${capability}".`
-      : `No active provider for capability "${capability}": no matching rule has an active integration or fallback.`
-  return { capability, integration: null, ruleId: null, via: null, reason, trace }
-}
-
-function choose(
-  ctx: AppContext,
-  capability: string,
-  row: IntegrationRow,
-  rule: RoutingRuleRow,
-  via: RouteVia,
-  reason: string,
-  trace: TraceStep[],
-): RoutingEvaluation {
-  return { capability, integration: toView(ctx, row), ruleId: rule.id, via, reason, trace }
 }
 
 /**

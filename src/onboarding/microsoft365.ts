@@ -30,6 +30,7 @@ import { recordAudit } from '../store/audit.ts'
 import type { Executor } from '../store/db.ts'
 import { microsoft365OnboardingCustomers, microsoft365PartnerApps } from '../store/schema/microsoft365.ts'
 import { getOrg } from '../store/tenancy.ts'
+import { OnboardingError } from './errors.ts'
 
 export const PROVIDER = 'microsoft365'
 export const DEFAULT_PARTNER_CENTER_BASE = 'https://api.partnercenter.microsoft.com'
@@ -55,17 +56,7 @@ const GDAP_FIX =
 export type AppRow = typeof microsoft365PartnerApps.$inferSelect
 export type CustomerRow = typeof microsoft365OnboardingCustomers.$inferSelect
 
-export class OnboardingError extends Error {
-  override name = 'OnboardingError'
-  constructor(
-    readonly kind: 'invalid' | 'not_found' | 'vendor',
-    message: string,
-    readonly field?: string,
-    readonly status?: number,
-  ) {
-    super(message)
-  }
-}
+export { OnboardingError } from './errors.ts'
 
 export interface AppInput {
   appId: string

@@ -1,13 +1,11 @@
-import { conditionHolds, type RoutingCondition } from '../integrations/routing.ts'
+import { type RoutingCondition, unavailable, walkRouting } from '../integrations/routing-walk.ts'
 import type { Querier } from '../store/db.ts'
 import { automationEnabled, readSettings } from './settings.ts'
 
 /**
  * Which PSA connection an alert's ticket goes to, decided inside the event-ingest transaction from rows the
  * fan-out loaded there (the service's `evaluateRouting` reads through its own connection, which would wait on the
- * ingest transaction in embedded mode). The rule walk is the one `evaluateRouting` documents: rules by priority
- * (highest first, then oldest), the first whose conditions all hold and whose integration — else fallback — is
- * active with the capability enabled; then the default rule; `test/psa-automation.test.ts` checks both agree.
+ * ingest transaction in embedded mode). The decision itself is `walkRouting`, the same walk the dry run makes.
  */
 
 export const TICKET_CAPABILITY = 'create_ticket'
@@ -42,10 +40,6 @@ function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-function available(row: CandidateIntegration | undefined, capability: string): row is CandidateIntegration {
-  return !!row && !row.deleted && row.status === 'active' && row.enabledCapabilities.includes(capability)
-}
-
 /** The integration the rules pick for this context, or undefined when no rule picks an active one. */
 export function routeByRules(
   rules: readonly CandidateRule[],
@@ -53,19 +47,8 @@ export function routeByRules(
   capability: string,
   context: Record<string, unknown>,
 ): CandidateIntegration | undefined {
-  const byPriority = [...rules].sort(
-    (a, b) =>
-      b.priority - a.priority || a.createdAt.getTime() - b.createdAt.getTime() || compareIds(a.id, b.id),
-  )
-  const ordered = [...byPriority.filter((r) => !r.isDefault), ...byPriority.filter((r) => r.isDefault)]
-  for (const rule of ordered) {
-    if (!rule.isDefault && !rule.conditions.every((c) => conditionHolds(c, context))) continue
-    const primary = byId.get(rule.integrationId)
-    if (available(primary, capability)) return primary
-    const fallback = rule.fallbackIntegrationId ? byId.get(rule.fallbackIntegrationId) : undefined
-    if (available(fallback, capability)) return fallback
-  }
-  return undefined
+  const { integrationId } = walkRouting(rules, byId, capability, context)
+  return integrationId ? byId.get(integrationId) : undefined
 }
 
 /**
@@ -86,7 +69,9 @@ export function chooseConnection(
     return routed.category === 'psa' && automationEnabled(readSettings(routed.settings)) ? routed : undefined
   }
   return [...psaConnections]
-    .filter((c) => available(c, TICKET_CAPABILITY) && automationEnabled(readSettings(c.settings)))
+    .filter(
+      (c) => unavailable(c, TICKET_CAPABILITY) === undefined && automationEnabled(readSettings(c.settings)),
+    )
     .sort(
       (a, b) =>
         Number(b.isDefault) - Number(a.isDefault) ||

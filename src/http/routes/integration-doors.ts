@@ -5,9 +5,9 @@
  */
 
 import { z } from '@hono/zod-openapi'
-import { IntegrationError } from '../../integrations/errors.ts'
 import type { CheckOutcome, IntegrationView } from '../../integrations/service.ts'
-import { ApiError, type ErrorDetail, errorResponses } from '../errors.ts'
+import { domainFailure } from '../error-status.ts'
+import { domainApiError, errorResponses } from '../errors.ts'
 import { iso, timestamp, uuidSchema } from '../schemas.ts'
 import { json, jsonBody } from './shared.ts'
 
@@ -101,9 +101,9 @@ export const testResponseSchema = z.object({
 })
 
 /**
- * Runs a service call and turns an IntegrationError into the API's error: `invalid` is 422 naming each field
- * (`rename` maps the service's field names, such as `credentials.webhookUrl`, to the door's), `not_found` 404,
- * `conflict` and `no_active_provider` 409.
+ * Runs a service call and turns a domain refusal into the API's error, with the status of error-status.ts
+ * (`invalid` 422 naming each field, `not_found` 404, `conflict` and `no_active_provider` 409). `rename` maps the
+ * service's field names, such as `credentials.webhookUrl`, to the door's.
  */
 export async function door<T>(
   fn: () => Promise<T>,
@@ -112,23 +112,9 @@ export async function door<T>(
   try {
     return await fn()
   } catch (err) {
-    if (!(err instanceof IntegrationError)) throw err
-    switch (err.code) {
-      case 'invalid': {
-        const details: ErrorDetail[] = []
-        for (const [field, messages] of Object.entries(err.fields)) {
-          const path = rename(field)
-          for (const m of messages) details.push({ path, message: m.replaceAll(field, path) })
-        }
-        const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ')
-        throw new ApiError(422, 'validation_failed', `Validation failed: ${summary}`, details)
-      }
-      case 'not_found':
-        throw new ApiError(404, 'not_found', err.message)
-      case 'conflict':
-      case 'no_active_provider':
-        throw new ApiError(409, 'conflict', err.message)
-    }
+    const failure = domainFailure(err)
+    if (!failure) throw err
+    throw domainApiError(failure, rename)
   }
 }
 

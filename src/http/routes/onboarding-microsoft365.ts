@@ -1,13 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { AppContext } from '../../context.ts'
-import { IntegrationError } from '../../integrations/errors.ts'
 import {
   type AppView,
   type CustomerState,
   getApp,
   listCustomers,
-  OnboardingError,
   onboardCustomers,
   onboardingState,
   registerApp,
@@ -15,7 +13,8 @@ import {
 } from '../../onboarding/microsoft365.ts'
 import type { AppEnv } from '../env.ts'
 import { router } from '../env.ts'
-import { ApiError, errorResponses } from '../errors.ts'
+import { domainFailure } from '../error-status.ts'
+import { ApiError, domainApiError, errorResponses } from '../errors.ts'
 import { actorOf, type Principal } from '../principal.ts'
 import { iso, timestamp, uuidSchema } from '../schemas.ts'
 
@@ -151,16 +150,9 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
-    if (err instanceof OnboardingError) {
-      if (err.kind === 'not_found') throw new ApiError(404, 'not_found', err.message)
-      if (err.kind === 'invalid') throw ApiError.invalid(err.field ?? '(body)', err.message)
-      throw new ApiError(502, 'vendor_error', err.message)
-    }
-    if (err instanceof IntegrationError) {
-      const [path, [message] = []] = Object.entries(err.fields)[0] ?? ['(body)', [err.message]]
-      throw ApiError.invalid(path, message ?? err.message)
-    }
-    throw err
+    const failure = domainFailure(err)
+    if (!failure) throw err
+    throw domainApiError(failure)
   }
 }
 

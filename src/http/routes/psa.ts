@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../context.ts'
-import { IntegrationError } from '../../integrations/errors.ts'
 import {
   createConnection,
   deleteConnection,
@@ -17,7 +16,8 @@ import {
 import { psaSettingsSchema } from '../../psa/settings.ts'
 import type { MappingRow } from '../../psa/store.ts'
 import { router } from '../env.ts'
-import { ApiError, errorResponses, toErrorResponse } from '../errors.ts'
+import { domainFailure } from '../error-status.ts'
+import { domainApiError, errorResponses, toErrorResponse } from '../errors.ts'
 import { resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
 import { idParams, iso, pageQuery, paginated, timestamp, uuidSchema } from '../schemas.ts'
 import { auditOf, json, jsonBody } from './shared.ts'
@@ -169,36 +169,22 @@ function toTicket(m: MappingRow) {
   }
 }
 
-/** The integration service's refusals in the API's one error shape. */
-function apiErrorOf(err: IntegrationError): ApiError {
-  switch (err.code) {
-    case 'invalid': {
-      const details = Object.entries(err.fields).flatMap(([path, messages]) =>
-        messages.map((message) => ({ path, message })),
-      )
-      return new ApiError(
-        422,
-        'validation_failed',
-        `Validation failed: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
-        details,
-      )
-    }
-    case 'not_found':
-      return ApiError.notFound('PSA connection')
-    case 'conflict':
-      return ApiError.conflict(err.message)
-    case 'no_active_provider':
-      return new ApiError(409, 'no_active_provider', err.message)
-  }
-}
-
 const CONNECTIONS = '/connections'
 
 export function psaRoutes(ctx: AppContext) {
   const app = router()
-  app.onError((err, c) =>
-    toErrorResponse(err instanceof IntegrationError ? apiErrorOf(err) : err, c, c.var.log ?? ctx.log),
-  )
+  app.onError((err, c) => {
+    // The service says "Integration not found"; to this door's callers the thing is a PSA connection.
+    const failure = domainFailure(err)
+    const refused = failure
+      ? domainApiError(
+          failure,
+          undefined,
+          failure.code === 'not_found' ? 'PSA connection not found' : undefined,
+        )
+      : err
+    return toErrorResponse(refused, c, c.var.log ?? ctx.log)
+  })
   const providers = psaProviders(ctx)
   // A registry without PSA providers (a trimmed test registry) still builds the routes; nothing matches.
   const providerEnum = z

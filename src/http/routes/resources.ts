@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Connector, Credentials, ResourceKindInfo } from '../../connectors/types.ts'
 import { VendorError } from '../../connectors/vendor-error.ts'
 import type { AppContext } from '../../context.ts'
@@ -15,6 +14,7 @@ import { connectorEnv } from '../../integrations/verification.ts'
 import { scrubSecrets } from '../../lib/redact.ts'
 import { RESOURCE_KINDS, type ResourceKind, resourceSchemas } from '../../resources/kinds.ts'
 import type { AppEnv } from '../env.ts'
+import { vendorFailureStatus } from '../error-status.ts'
 import { resolveOrgId, scopeOf } from '../principal.ts'
 import { uuidSchema } from '../schemas.ts'
 import { synthesqErrorResponses, synthesqErrorSchema, synthesqRouter } from '../synthesq.ts'
@@ -150,22 +150,7 @@ function unwrapCursor(kind: string, filter: Record<string, string>, cursor: stri
 function vendorFailure(c: Context<AppEnv>, err: VendorError, secrets: string[]): Response {
   const message = scrubSecrets(err.message, secrets).slice(0, 2000)
   const vs = err.status ?? null
-  let status: ContentfulStatusCode
-  let code: z.infer<typeof vendorErrorSchema>['code']
-  if (vs === 429) {
-    status = 429
-    code = 'vendor_rate_limited'
-  } else if (vs === 400 || vs === 422) {
-    status = 400
-    code = vs === 400 && /filter|cursor/i.test(message) ? 'invalid_filter' : 'vendor_error'
-  } else if (vs === 404) {
-    status = 404
-    code = 'vendor_error'
-  } else {
-    // The vendor refused the stored credentials (401/403) or failed: the fault is upstream, not the caller's.
-    status = 502
-    code = vs === null ? 'vendor_unreachable' : 'vendor_error'
-  }
+  const { status, code } = vendorFailureStatus(vs, message)
   const retry = err.retryAfterMs ?? null
   if (retry !== null) c.header('Retry-After', String(Math.max(1, Math.ceil(retry / 1000))))
   return c.json({ success: false as const, message, code, vendor_status: vs, retry_after_ms: retry }, status)
