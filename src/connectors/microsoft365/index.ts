@@ -115,15 +115,25 @@ interface GraphAnswer {
  * download URL, pre-authenticated) is followed once without the token; any other non-2xx is a VendorError with
  * Graph's `{error: {code, message}}` verbatim and the fix when it is a consent problem.
  */
-async function graphGet(creds: Credentials, env: ConnectorEnv, url: string): Promise<GraphAnswer> {
+async function graphGet(
+  creds: Credentials,
+  env: ConnectorEnv,
+  url: string,
+  write?: { method: 'POST' | 'PATCH' | 'DELETE'; body?: unknown },
+): Promise<GraphAnswer> {
   const app = appOf(creds)
   const scrub = (t: string) => scrubSecrets(t, secretForms(app.clientSecret))
   const send = async (target: string, token?: string): Promise<OutboundResponse> => {
     try {
       return await env.http.request({
-        method: 'GET',
+        method: write?.method ?? 'GET',
         url: target,
-        headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        headers: {
+          accept: 'application/json',
+          ...(write?.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        ...(write?.body !== undefined ? { body: JSON.stringify(write.body) } : {}),
         keepResponseChars: 16 * 1_048_576,
         maxResponseBytes: 64 * 1_048_576,
       })
@@ -140,7 +150,7 @@ async function graphGet(creds: Credentials, env: ConnectorEnv, url: string): Pro
     token = await getToken(env, app, VENDOR)
     res = await send(url, token.token)
   }
-  if (res.status >= 300 && res.status < 400 && res.headers.location) {
+  if (!write && res.status >= 300 && res.status < 400 && res.headers.location) {
     res = await send(new URL(res.headers.location, url).toString())
   }
   const data = parse(res)
@@ -160,6 +170,20 @@ async function graphGet(creds: Credentials, env: ConnectorEnv, url: string): Pro
     res.status,
     retryAfterMs,
   )
+}
+
+/**
+ * A write at Graph (`POST /subscriptions`, …) with the tenant's token, `path` under /v1.0; errors as graphGet's.
+ * For the Graph inbound module, which registers change-notification subscriptions with these credentials.
+ */
+export function graphWrite(
+  creds: Credentials,
+  env: ConnectorEnv,
+  method: 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<GraphAnswer> {
+  return graphGet(creds, env, url(creds, path), { method, body })
 }
 
 function parse(res: OutboundResponse): unknown {
