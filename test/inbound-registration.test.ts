@@ -191,15 +191,20 @@ describe('Autotask: the ticket webhook', () => {
 })
 
 describe('ConnectWise: the ticket callback', () => {
-  it('requires a level, creates the board callback, and removes it on delete', async () => {
+  it('needs the board id at the board level, creates the board callback, and removes it on delete', async () => {
     const integrationId = await connectPsa('connectwise')
     const bad = await api('POST', '/api/v1/webhook-sources', {
       provider: 'connectwise',
       integrationId,
       name: 'x',
+      registration: { level: 'board' },
     })
     expect(bad.status).toBe(422)
-    expect(bad.body.error).toContain('registration.level')
+    expect(bad.body.error).toContain('registration.objectId')
+    // register: false links the integration without registering (the callback was made by hand).
+    const own = await create({ provider: 'connectwise', integrationId, registration: { register: false } })
+    expect(own.registration.status).toBe('manual')
+    expect(cw.raw.callbacks.some((c) => c.url === own.url)).toBe(false)
     const board = cw.raw.boards[0]?.id as number
     const s = await create({
       provider: 'connectwise',
@@ -234,7 +239,7 @@ describe('ConnectWise: the ticket callback', () => {
     expect(s.registration.error).toBe(
       'ConnectWise answered 400: callbackEntry object is invalid: Board 999999 not found',
     )
-    const owner = await create({ provider: 'connectwise', integrationId, registration: { level: 'owner' } })
+    const owner = await create({ provider: 'connectwise', integrationId })
     expect(cw.raw.callbacks.find((c) => String(c.id) === owner.registration.vendorId)).toMatchObject({
       level: 'owner',
       objectId: 1,

@@ -90,6 +90,7 @@ function checkRegistration(
   options: Record<string, unknown> | undefined,
 ): void {
   const registrar = inboundOf(ctx, provider).registration
+  if (options?.register === false) return
   if (!options) {
     if (!integrationId || !registrar?.checkOptions) return
     options = {}
@@ -326,6 +327,8 @@ export async function registerSource(
   s: SourceRow,
   requestUrl: string,
   change: Change,
+  /** Asked for by `POST /{id}/register`, which registers even a source created with `register: false`. */
+  explicit = false,
 ): Promise<SourceRow> {
   let r: Awaited<ReturnType<typeof registrarOf>>
   try {
@@ -334,6 +337,7 @@ export async function registerSource(
     return setRegistration(ctx, s, { registrationStatus: 'failed', registrationError: errorOf(ctx, s, err) })
   }
   if (!r) return s
+  if (s.registrationOptions?.register === false && !s.registrationVendorId && !explicit) return s
   if (s.registrationVendorId) {
     await r.registrar.unregister(r.credentials, s.registrationVendorId, r.env).catch(() => undefined)
   }
@@ -347,7 +351,7 @@ export async function registerSource(
         deactivationUrl: deactivationUrl(ctx, requestUrl, s),
         name: s.name,
         eventTypes: s.eventTypes ?? undefined,
-        options: s.registrationOptions ?? {},
+        options: explicit ? { ...s.registrationOptions, register: true } : (s.registrationOptions ?? {}),
       },
       r.env,
     )

@@ -313,13 +313,13 @@ const connectwisePsa = psaConnector({
 
 /**
  * A ticket callback (`POST /system/callbacks`, `CallbackEntry`: url, objectId, type, level required): at the `board`
- * level for one board (`objectId` = the board id), or the `owner` level for every ticket (ConnectWise's
- * convention: objectId 1). ConnectWise signs callbacks with its own key (`Metadata.key_url`), so the source's
+ * level for one board (`objectId` = the board id), or (the default) the `owner` level for every ticket
+ * (ConnectWise's convention: objectId 1). ConnectWise signs callbacks with its own key (`Metadata.key_url`), so the source's
  * secret is not sent.
  */
 const registration: InboundRegistrar = {
   checkOptions(o) {
-    if (o.level !== 'board' && o.level !== 'owner')
+    if (o.level !== undefined && o.level !== 'board' && o.level !== 'owner')
       return { field: 'registration.level', message: 'ConnectWise callbacks need level "board" or "owner"' }
     if (o.level === 'board' && typeof o.objectId !== 'number')
       return { field: 'registration.objectId', message: 'the board id is required at the board level' }

@@ -76,7 +76,14 @@ const createBody = z
       .openapi({ description: 'Platform event types to produce; all when omitted' }),
     registration: z
       .strictObject({
-        level: z.enum(['board', 'owner']).optional().openapi({ description: 'ConnectWise: callback level' }),
+        register: z.boolean().optional().openapi({
+          description:
+            'false: link the integration without registering at the vendor (you configured the webhook yourself)',
+        }),
+        level: z
+          .enum(['board', 'owner'])
+          .optional()
+          .openapi({ description: 'ConnectWise: callback level; default owner (every ticket)' }),
         objectId: z
           .number()
           .int()
@@ -275,7 +282,7 @@ export function webhookSourceRoutes(ctx: AppContext) {
         )
       }
       if (!s.integrationId) throw ApiError.invalid('integrationId', 'link an integration to register')
-      return c.json(view(await registerSource(ctx, s, c.req.url, auditOf(c)), c.req.url), 200)
+      return c.json(view(await registerSource(ctx, s, c.req.url, auditOf(c), true), c.req.url), 200)
     },
   )
 
