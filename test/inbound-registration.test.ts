@@ -145,6 +145,10 @@ describe('Autotask: the ticket webhook', () => {
     expect((await h.app.request('/hooks/not-a-source/deactivated', { method: 'POST' })).status).toBe(404)
     expect(got.body.registration.error).toMatch(/deactivated/)
 
+    // The registration is removed with the integration that made it, so that one cannot be swapped.
+    const swap = await api('PATCH', `/api/v1/webhook-sources/${s.id}`, { integrationId: null })
+    expect(swap.status).toBe(422)
+    expect(swap.body.error).toContain('delete the source and create it again')
     // Registering again replaces the webhook at Autotask.
     const again = await api('POST', `/api/v1/webhook-sources/${s.id}/register`)
     expect(again.status).toBe(200)
@@ -317,6 +321,14 @@ describe('Microsoft Graph: the subscription', () => {
       status: 'failed',
       vendorId: s.registration.vendorId,
       error: 'renewal failed: Microsoft Graph answered 404: ResourceNotFound: The object was not found.',
+    })
+    // Once past its expiry, renewing is pointless: the source says to register again.
+    const lapsed = new Date(renewedAt + 2 * DAY).toISOString()
+    h.clock.advance(DAY)
+    await renewals.runDue()
+    expect((await api('GET', `/api/v1/webhook-sources/${s.id}`)).body.registration).toMatchObject({
+      status: 'failed',
+      error: `the registration expired at ${lapsed}; register again`,
     })
     // Registering again creates a new subscription; deleting the source removes it.
     const again = await api('POST', `/api/v1/webhook-sources/${s.id}/register`)

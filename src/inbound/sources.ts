@@ -207,6 +207,17 @@ export async function patchSource(
 ): Promise<SourceRow> {
   checkEventTypes(patch.eventTypes ?? undefined)
   await checkIntegration(ctx, s.orgId, s.provider, patch.integrationId)
+  if (
+    patch.integrationId !== undefined &&
+    patch.integrationId !== s.integrationId &&
+    s.registrationVendorId
+  ) {
+    // The registration can only be removed with the integration that made it.
+    throw ApiError.invalid(
+      'integrationId',
+      'the source is registered at the vendor through its integration; delete the source and create it again to change it',
+    )
+  }
   const now = ctx.clock.now()
   return ctx.db.orm.transaction(async (tx) => {
     const [row] = await tx
@@ -330,6 +341,7 @@ export async function registerSource(
   /** Asked for by `POST /{id}/register`, which registers even a source created with `register: false`. */
   explicit = false,
 ): Promise<SourceRow> {
+  if (s.registrationOptions?.register === false && !s.registrationVendorId && !explicit) return s
   let r: Awaited<ReturnType<typeof registrarOf>>
   try {
     r = await registrarOf(ctx, s)
@@ -337,7 +349,6 @@ export async function registerSource(
     return setRegistration(ctx, s, { registrationStatus: 'failed', registrationError: errorOf(ctx, s, err) })
   }
   if (!r) return s
-  if (s.registrationOptions?.register === false && !s.registrationVendorId && !explicit) return s
   if (s.registrationVendorId) {
     await r.registrar.unregister(r.credentials, s.registrationVendorId, r.env).catch(() => undefined)
   }
@@ -425,6 +436,16 @@ export async function renewRegistrations(ctx: AppContext): Promise<{ renewed: nu
         ),
       )
     for (const s of due) {
+      const expired = s.registrationExpiresAt && s.registrationExpiresAt <= now
+      if (expired) {
+        // Past its expiry the vendor has dropped it: renewing cannot help, registering again does.
+        const error = `the registration expired at ${s.registrationExpiresAt?.toISOString()}; register again`
+        if (s.registrationError !== error) {
+          await setRegistration(ctx, s, { registrationStatus: 'failed', registrationError: error })
+          failed++
+        }
+        continue
+      }
       try {
         const r = await registrarOf(ctx, s)
         if (!r?.registrar.renew) continue
