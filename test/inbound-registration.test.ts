@@ -136,6 +136,9 @@ describe('Autotask: the ticket webhook', () => {
       ],
     })
     expect(s.url.startsWith(`${PUBLIC_URL}/hooks/`)).toBe(true)
+    expect(s.setup[0]).toBe(
+      `Patchbay registered this webhook at the vendor (id ${s.registration.vendorId}); nothing to paste. By hand, if needed:`,
+    )
 
     // Autotask calls the deactivation URL: the source says so.
     const off = await h.app.request(new URL(w?.deactivationUrl as string).pathname, { method: 'POST' })

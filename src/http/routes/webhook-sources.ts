@@ -151,7 +151,14 @@ export function webhookSourceRoutes(ctx: AppContext) {
   })
   const withSetup = (s: SourceRow, secret: string, requestUrl: string) => {
     const v = view(s, requestUrl)
-    return { ...v, secret, setup: inboundOf(ctx, s.provider).setup(v.url, secret) }
+    const setup = inboundOf(ctx, s.provider).setup(v.url, secret)
+    // Registered through the vendor's API: the manual steps are only a fallback.
+    if (v.registration.status === 'registered') {
+      setup.unshift(
+        `Patchbay registered this webhook at the vendor (id ${v.registration.vendorId}); nothing to paste. By hand, if needed:`,
+      )
+    }
+    return { ...v, secret, setup }
   }
 
   app.openapi(
