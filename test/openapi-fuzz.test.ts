@@ -311,7 +311,7 @@ const BASE_OVERRIDES: Record<string, Record<string, unknown>> = {
   },
   'POST /api/v1/routing-rules': { ...rules, fallback_integration_id: undefined },
   'PATCH /api/v1/routing-rules/{id}': { ...rules, fallback_integration_id: undefined },
-  'POST /api/v1/webhook-sources': { provider: 'generic', integrationId: undefined },
+  'POST /api/v1/webhook-sources': { provider: 'generic', integrationId: undefined, registration: undefined },
   'PATCH /api/v1/webhook-sources/{id}': { integrationId: undefined },
   'PUT /api/v1/onboarding/microsoft365/app': msAppBody,
   'POST /api/v1/onboarding/microsoft365/customers': {

@@ -212,6 +212,48 @@ export interface ResourceOperations {
 export interface ConnectorInbound extends InboundOperations {
   /** Names a status the webhook gives by id (Autotask picklist values), with the linked integration's credentials. */
   resolveTicketStatus?(credentials: Credentials, value: string, env: ConnectorEnv): Promise<string>
+  /**
+   * The provider of the integration a source may link to, when it is not the inbound provider itself (Graph
+   * notifications come from a `microsoft365` integration's tenant). Default: the same id.
+   */
+  integrationProvider?: string
+  /** Creates and removes the webhook at the vendor through its API, where the vendor has one. */
+  registration?: InboundRegistrar
+}
+
+/** What Patchbay asks the vendor to call, and with what. */
+export interface RegistrationRequest {
+  /** The source's URL (`…/hooks/<id>`). */
+  url: string
+  /** The source's current secret (Autotask's SecretKey, Graph's clientState). */
+  secret: string
+  /** Where the vendor may tell Patchbay it turned the webhook off (Autotask's DeactivationUrl). */
+  deactivationUrl: string
+  /** The source's name, for the vendor's list of webhooks. */
+  name: string
+  eventTypes?: string[] | undefined
+  /** Vendor choices given at creation (`level`, `objectId`, `resource`, `changeType`); checked by `checkOptions`. */
+  options: Record<string, unknown>
+}
+
+export interface Registration {
+  /** The vendor's id of what was created, for removal and renewal. */
+  vendorId: string
+  /** When the vendor lets it lapse (Graph subscriptions); renewed before then by a scheduled job. */
+  expiresAt?: Date | undefined
+}
+
+export interface InboundRegistrar {
+  /** The problem with the given options, naming the field, or undefined when they do. */
+  checkOptions?(options: Record<string, unknown>): { field: string; message: string } | undefined
+  /** Rejects with a VendorError carrying the vendor's text (secrets scrubbed). */
+  register(credentials: Credentials, request: RegistrationRequest, env: ConnectorEnv): Promise<Registration>
+  /** Removes it; resolves when the vendor no longer has it (already gone included). */
+  unregister(credentials: Credentials, vendorId: string, env: ConnectorEnv): Promise<void>
+  /** Pushes the expiry out; registrations with an `expiresAt` must have it. */
+  renew?(credentials: Credentials, vendorId: string, env: ConnectorEnv): Promise<{ expiresAt: Date }>
+  /** How long before `expiresAt` the renewal job renews. */
+  renewBeforeMs?: number
 }
 
 /** A vendor Patchbay only receives webhooks from (no integration credentials): Microsoft Graph, Datto RMM, generic. */

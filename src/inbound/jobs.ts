@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { defineJob, defineSchedule } from '../jobs/define.ts'
 import { webhookEvents } from '../store/schema/inbound.ts'
 import { processEvent } from './pipeline.ts'
+import { renewRegistrations } from './sources.ts'
 
 /** One inbound event through `verify → parse → normalize → apply`: the first attempt and 3 retries, 30 s doubling. */
 export const inboundProcessJob = defineJob({
@@ -27,12 +28,29 @@ export const inboundRetentionJob = defineJob({
   },
 })
 
-export const INBOUND_JOBS = [inboundProcessJob, inboundRetentionJob]
+/** Renews vendor registrations that lapse (Graph subscriptions) within their vendor's renewal window. */
+export const inboundRenewJob = defineJob({
+  kind: 'inbound.renew_registrations',
+  payload: z.object({}),
+  maxAttempts: 1,
+  run: async (ctx) => {
+    const out = await renewRegistrations(ctx)
+    if (out.renewed || out.failed) ctx.log.info(out, 'webhook source registrations renewed')
+  },
+})
+
+export const INBOUND_JOBS = [inboundProcessJob, inboundRetentionJob, inboundRenewJob]
 export const INBOUND_SCHEDULES = [
   defineSchedule({
     name: 'inbound.retention',
     job: inboundRetentionJob,
     payload: {},
     intervalMs: () => 60 * 60_000,
+  }),
+  defineSchedule({
+    name: 'inbound.renew_registrations',
+    job: inboundRenewJob,
+    payload: {},
+    intervalMs: () => 15 * 60_000,
   }),
 ]

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { and, desc, eq, sql } from 'drizzle-orm'
+import { and, desc, eq, inArray, isNotNull, lt, sql } from 'drizzle-orm'
 import type { ConnectorInbound } from '../connectors/types.ts'
 import type { AppContext } from '../context.ts'
 import { isValidSubscription } from '../events/catalog.ts'
+import { loadCredentials } from '../integrations/service.ts'
+import { connectorEnv } from '../integrations/verification.ts'
 import { ApiError } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts'
+import { scrubSecrets } from '../lib/scrub.ts'
 import { type Actor, recordAudit } from '../store/audit.ts'
 import type { Executor } from '../store/db.ts'
 import { getIntegrationRow } from '../store/integrations.ts'
@@ -71,12 +74,31 @@ async function checkIntegration(
   if (!id) return
   const row = await getIntegrationRow(ctx.db.orm, { kind: 'org', orgId }, id)
   if (!row) throw ApiError.invalid('integrationId', 'no such integration in this organization')
-  if (row.provider !== provider) {
+  const expected = inboundOf(ctx, provider).integrationProvider ?? provider
+  if (row.provider !== expected) {
     throw ApiError.invalid(
       'integrationId',
-      `the integration is a ${row.provider} integration, not ${provider}`,
+      `the integration is a ${row.provider} integration, not ${expected}`,
     )
   }
+}
+
+function checkRegistration(
+  ctx: AppContext,
+  provider: string,
+  integrationId: string | null | undefined,
+  options: Record<string, unknown> | undefined,
+): void {
+  const registrar = inboundOf(ctx, provider).registration
+  if (options?.register === false) return
+  if (!options) {
+    if (!integrationId || !registrar?.checkOptions) return
+    options = {}
+  }
+  if (!registrar) throw ApiError.invalid('registration', `Patchbay registers nothing at ${provider}`)
+  if (!integrationId) throw ApiError.invalid('registration', 'registering needs an integrationId')
+  const problem = registrar.checkOptions?.(options)
+  if (problem) throw ApiError.invalid(problem.field, problem.message)
 }
 
 export interface NewSource {
@@ -84,6 +106,8 @@ export interface NewSource {
   integrationId?: string | undefined
   name: string
   eventTypes?: string[] | undefined
+  /** Vendor choices for the registration (board, resource…), checked by the vendor's registrar. */
+  registration?: Record<string, unknown> | undefined
 }
 
 export async function createSource(
@@ -95,6 +119,7 @@ export async function createSource(
   const inbound = inboundOf(ctx, input.provider)
   checkEventTypes(input.eventTypes)
   await checkIntegration(ctx, orgId, input.provider, input.integrationId)
+  checkRegistration(ctx, input.provider, input.integrationId, input.registration)
   const now = ctx.clock.now()
   const id = newId(now.getTime())
   const secret = generateSecret(inbound.secretStyle)
@@ -108,6 +133,7 @@ export async function createSource(
         integrationId: input.integrationId ?? null,
         name: input.name,
         eventTypes: input.eventTypes ? [...new Set(input.eventTypes)] : null,
+        registrationOptions: input.registration ?? null,
         hookId: randomBytes(18).toString('base64url'),
         secret: ctx.vault.seal(secret, seal('secret', id)),
         createdByKeyId: change.actor.type === 'api_key' ? change.actor.keyId : null,
@@ -181,6 +207,17 @@ export async function patchSource(
 ): Promise<SourceRow> {
   checkEventTypes(patch.eventTypes ?? undefined)
   await checkIntegration(ctx, s.orgId, s.provider, patch.integrationId)
+  if (
+    patch.integrationId !== undefined &&
+    patch.integrationId !== s.integrationId &&
+    s.registrationVendorId
+  ) {
+    // The registration can only be removed with the integration that made it.
+    throw ApiError.invalid(
+      'integrationId',
+      'the source is registered at the vendor through its integration; delete the source and create it again to change it',
+    )
+  }
   const now = ctx.clock.now()
   return ctx.db.orm.transaction(async (tx) => {
     const [row] = await tx
@@ -251,8 +288,208 @@ export async function rotateSecret(
   return { source, secret }
 }
 
-/** Deletes the source and, with it, its event log. */
-export async function deleteSource(ctx: AppContext, s: SourceRow, change: Change): Promise<void> {
+export function deactivationUrl(ctx: AppContext, requestUrl: string, s: SourceRow): string {
+  return `${hookUrl(ctx, requestUrl, s)}/deactivated`
+}
+
+/** The linked integration's credentials and the vendor's registrar, or why there is nothing to register. */
+async function registrarOf(ctx: AppContext, s: SourceRow) {
+  const registrar = inboundOf(ctx, s.provider).registration
+  if (!registrar || !s.integrationId) return undefined
+  const { credentials, connector } = await loadCredentials(
+    ctx,
+    { kind: 'org', orgId: s.orgId },
+    s.integrationId,
+  )
+  return { registrar, credentials, env: connectorEnv(ctx, connector.descriptor.id) }
+}
+
+async function setRegistration(
+  ctx: AppContext,
+  s: SourceRow,
+  values: Partial<
+    Pick<
+      SourceRow,
+      'registrationStatus' | 'registrationVendorId' | 'registrationExpiresAt' | 'registrationError'
+    >
+  >,
+): Promise<SourceRow> {
+  const [row] = await ctx.db.orm
+    .update(webhookSources)
+    .set({ ...values, updatedAt: ctx.clock.now() })
+    .where(and(eq(webhookSources.id, s.id), eq(webhookSources.orgId, s.orgId)))
+    .returning()
+  return (row ?? s) as SourceRow
+}
+
+/** The vendor's error text without the source's secrets (the connector already removed its credentials). */
+function errorOf(ctx: AppContext, s: SourceRow, err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err)
+  return scrubSecrets(text, sourceSecrets(ctx, s, ctx.clock.now()))
+}
+
+/**
+ * Creates the webhook at the vendor (on creation, and on `POST /{id}/register` to retry or re-create). An earlier
+ * registration is removed first, best effort. The outcome is kept on the source (`failed` with the vendor's
+ * error); nothing is thrown for a vendor failure. Sources with no registrar or no integration are left alone.
+ */
+export async function registerSource(
+  ctx: AppContext,
+  s: SourceRow,
+  requestUrl: string,
+  change: Change,
+  /** Asked for by `POST /{id}/register`, which registers even a source created with `register: false`. */
+  explicit = false,
+): Promise<SourceRow> {
+  if (s.registrationOptions?.register === false && !s.registrationVendorId && !explicit) return s
+  let r: Awaited<ReturnType<typeof registrarOf>>
+  try {
+    r = await registrarOf(ctx, s)
+  } catch (err) {
+    return setRegistration(ctx, s, { registrationStatus: 'failed', registrationError: errorOf(ctx, s, err) })
+  }
+  if (!r) return s
+  if (s.registrationVendorId) {
+    await r.registrar.unregister(r.credentials, s.registrationVendorId, r.env).catch(() => undefined)
+  }
+  let row: SourceRow
+  try {
+    const out = await r.registrar.register(
+      r.credentials,
+      {
+        url: hookUrl(ctx, requestUrl, s),
+        secret: sourceSecrets(ctx, s, ctx.clock.now())[0] as string,
+        deactivationUrl: deactivationUrl(ctx, requestUrl, s),
+        name: s.name,
+        eventTypes: s.eventTypes ?? undefined,
+        options: explicit ? { ...s.registrationOptions, register: true } : (s.registrationOptions ?? {}),
+      },
+      r.env,
+    )
+    row = await setRegistration(ctx, s, {
+      registrationStatus: 'registered',
+      registrationVendorId: out.vendorId,
+      registrationExpiresAt: out.expiresAt ?? null,
+      registrationError: null,
+    })
+  } catch (err) {
+    row = await setRegistration(ctx, s, {
+      registrationStatus: 'failed',
+      registrationVendorId: null,
+      registrationExpiresAt: null,
+      registrationError: errorOf(ctx, s, err),
+    })
+  }
+  await recordAudit(
+    ctx.db.orm,
+    {
+      actor: change.actor,
+      orgId: s.orgId,
+      action: 'webhook_source.register',
+      targetType: 'webhook_source',
+      targetId: s.id,
+      summary: { status: row.registrationStatus, vendorId: row.registrationVendorId },
+      requestId: change.requestId ?? null,
+    },
+    ctx.clock.now(),
+  )
+  return row
+}
+
+/** The vendor told Patchbay (Autotask's DeactivationUrl) that it turned the webhook off. */
+export async function markDeactivated(ctx: AppContext, hookId: string): Promise<boolean> {
+  const rows = await ctx.db.orm
+    .update(webhookSources)
+    .set({
+      registrationStatus: 'deactivated',
+      registrationError: 'the vendor deactivated the webhook; register again once the cause is fixed',
+      updatedAt: ctx.clock.now(),
+    })
+    .where(and(eq(webhookSources.hookId, hookId), isNotNull(webhookSources.registrationVendorId)))
+    .returning({ id: webhookSources.id })
+  return rows.length > 0
+}
+
+/**
+ * Renews every registration that expires within its vendor's renewal window (Graph subscriptions). A failure
+ * marks the source `failed` with the vendor's error, keeping the vendor id and expiry, so the next run tries again
+ * while the subscription still lives. Returns how many were renewed.
+ */
+export async function renewRegistrations(ctx: AppContext): Promise<{ renewed: number; failed: number }> {
+  const now = ctx.clock.now()
+  const providers = ctx.connectors.inboundProviders().flatMap((p) => {
+    const reg = ctx.connectors.inbound(p)?.registration
+    return reg?.renew ? [{ p, before: reg.renewBeforeMs ?? 0 }] : []
+  })
+  let renewed = 0
+  let failed = 0
+  for (const { p, before } of providers) {
+    const due = await ctx.db.orm
+      .select()
+      .from(webhookSources)
+      .where(
+        and(
+          eq(webhookSources.provider, p),
+          inArray(webhookSources.registrationStatus, ['registered', 'failed']),
+          isNotNull(webhookSources.registrationVendorId),
+          lt(webhookSources.registrationExpiresAt, new Date(now.getTime() + before)),
+        ),
+      )
+    for (const s of due) {
+      const expired = s.registrationExpiresAt && s.registrationExpiresAt <= now
+      if (expired) {
+        // Past its expiry the vendor has dropped it: renewing cannot help, registering again does.
+        const error = `the registration expired at ${s.registrationExpiresAt?.toISOString()}; register again`
+        if (s.registrationError !== error) {
+          await setRegistration(ctx, s, { registrationStatus: 'failed', registrationError: error })
+          failed++
+        }
+        continue
+      }
+      try {
+        const r = await registrarOf(ctx, s)
+        if (!r?.registrar.renew) continue
+        const out = await r.registrar.renew(r.credentials, s.registrationVendorId as string, r.env)
+        await setRegistration(ctx, s, {
+          registrationStatus: 'registered',
+          registrationExpiresAt: out.expiresAt,
+          registrationError: null,
+        })
+        renewed++
+      } catch (err) {
+        await setRegistration(ctx, s, {
+          registrationStatus: 'failed',
+          registrationError: `renewal failed: ${errorOf(ctx, s, err)}`,
+        })
+        failed++
+      }
+    }
+  }
+  return { renewed, failed }
+}
+
+/**
+ * Deletes the source and, with it, its event log. The registration at the vendor is removed first, best effort:
+ * a vendor refusal does not keep the source (its URL stops answering anyway, 404), and is returned so the
+ * caller can tell the user to remove the webhook at the vendor by hand.
+ */
+export async function deleteSource(
+  ctx: AppContext,
+  s: SourceRow,
+  change: Change,
+): Promise<{ registrationRemoved: boolean; registrationError?: string }> {
+  let removal: { registrationRemoved: boolean; registrationError?: string } = { registrationRemoved: false }
+  if (s.registrationVendorId) {
+    try {
+      const r = await registrarOf(ctx, s)
+      if (r) {
+        await r.registrar.unregister(r.credentials, s.registrationVendorId, r.env)
+        removal = { registrationRemoved: true }
+      }
+    } catch (err) {
+      removal = { registrationRemoved: false, registrationError: errorOf(ctx, s, err) }
+    }
+  }
   const now = ctx.clock.now()
   await ctx.db.orm.transaction(async (tx) => {
     await tx.delete(webhookSources).where(and(eq(webhookSources.id, s.id), eq(webhookSources.orgId, s.orgId)))
@@ -264,12 +501,13 @@ export async function deleteSource(ctx: AppContext, s: SourceRow, change: Change
         action: 'webhook_source.delete',
         targetType: 'webhook_source',
         targetId: s.id,
-        summary: { provider: s.provider, name: s.name },
+        summary: { provider: s.provider, name: s.name, registrationRemoved: removal.registrationRemoved },
         requestId: change.requestId ?? null,
       },
       now,
     )
   })
+  return removal
 }
 
 export async function integrationPublic(ctx: AppContext, s: SourceRow) {

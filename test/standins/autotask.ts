@@ -22,6 +22,14 @@
  *   at.addCompanies(600), at.addTicket({ title, status })
  *   at.setStatus('123', 'Complete')    // by label or value; bumps lastTrackedModificationDateTime
  *   at.failNext(429, { retryAfter: 15 })
+ *   at.raw.webhooks                    // TicketWebhooks created (REST_WebhooksEntity.htm), with their `fields`
+ *   at.refuseWebhooks = 'text'         // the next webhook POSTs answer 500 with this text and the SecretKey sent
+ *
+ * TicketWebhooks: POST checks what Autotask requires (Name ≤ 50, WebhookUrl ≤ 500 and absolute, SecretKey ≤ 64,
+ * DeactivationUrl ≤ 500, IsActive and the three IsSubscribedTo…Events booleans, at least one of them true) and
+ * answers `{itemId}`; `TicketWebhookFields/entityInformation/fields` lists the `fieldID` picklist; `POST
+ * /TicketWebhooks/{id}/Fields` needs a known FieldID and the parent's WebhookID; `DELETE /TicketWebhooks/{id}`
+ * answers `{itemId}`, or 500 "not found" as Autotask does for a missing entity.
  */
 import {
   objectBody,
@@ -66,6 +74,25 @@ export interface AtTicket {
   lastTrackedModificationDateTime: string
   notes: AtNote[]
 }
+export interface AtWebhook {
+  id: number
+  name: string
+  webhookUrl: string
+  secretKey: string
+  deactivationUrl: string
+  isActive: boolean
+  isSubscribedToCreateEvents: boolean
+  isSubscribedToUpdateEvents: boolean
+  isSubscribedToDeleteEvents: boolean
+  fields: { fieldID: number; isSubscribedField: boolean; isDisplayAlwaysField: boolean }[]
+}
+/** Ticket fields a webhook may subscribe to, as the `fieldID` picklist of TicketWebhookFields lists them. */
+const WEBHOOK_FIELD_IDS: [number, string][] = [
+  [4, 'Status'],
+  [5, 'Title'],
+  [6, 'Priority'],
+  [12, 'QueueID'],
+]
 export interface AtCompany {
   id: number
   companyName: string
@@ -107,7 +134,14 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
   readonly webUrl = 'https://ww5.autotask.net/'
   readonly defaults = { queue: 'Monitoring Alert', company: '0', priority: 'High' }
   readonly statuses = { initial: 'New', inProgress: 'In Progress', resolved: 'Complete' }
-  readonly raw: { tickets: AtTicket[]; companies: AtCompany[]; resources: AtResource[] }
+  readonly raw: {
+    tickets: AtTicket[]
+    companies: AtCompany[]
+    resources: AtResource[]
+    webhooks: AtWebhook[]
+  }
+  refuseWebhooks: string | undefined
+  #nextWebhook = 101
   readonly picklists: Record<'status' | 'priority' | 'queueID' | 'noteType' | 'publish', AtPick[]>
   readonly #valid: typeof DEFAULT_CREDENTIALS
   #nextTicket = 7001
@@ -117,6 +151,7 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
     super(opts)
     this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
     this.raw = {
+      webhooks: [],
       tickets: [],
       companies: [
         { id: 0, companyName: 'Acme MSP (own company)', isActive: true },
@@ -359,6 +394,56 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
         body: { fields: this.#fields(['noteType', 'publish'], ['id', 'ticketID', 'title', 'description']) },
       }
     }
+    if (p === '/ticketwebhookfields/entityinformation/fields' && req.method === 'GET') {
+      return {
+        status: 200,
+        body: {
+          fields: [
+            { name: 'id', dataType: 'long', isPickList: false, picklistValues: null },
+            {
+              name: 'webhookID',
+              dataType: 'integer',
+              isRequired: true,
+              isPickList: false,
+              picklistValues: null,
+            },
+            {
+              name: 'fieldID',
+              dataType: 'integer',
+              isRequired: true,
+              isPickList: true,
+              picklistValues: picks(WEBHOOK_FIELD_IDS),
+            },
+          ],
+        },
+      }
+    }
+    if (p === '/ticketwebhooks' && req.method === 'POST') return this.#createWebhook(req)
+    const wh = /^\/ticketwebhooks\/(\d+)(\/fields)?$/.exec(p)
+    if (wh) {
+      const w = this.raw.webhooks.find((x) => x.id === Number(wh[1]))
+      if (!wh[2] && req.method === 'DELETE') {
+        if (!w) return this.#refuse(`TicketWebhook ${wh[1]} was not found.`)
+        this.raw.webhooks = this.raw.webhooks.filter((x) => x !== w)
+        return { status: 200, body: { itemId: w.id } }
+      }
+      if (wh[2] && req.method === 'POST') {
+        if (!w) return this.#refuse(`Parent TicketWebhook ${wh[1]} was not found.`)
+        const b = objectBody(req) ?? {}
+        const fieldID = Number(b.FieldID ?? b.fieldID)
+        if (!WEBHOOK_FIELD_IDS.some(([id]) => id === fieldID))
+          return this.#refuse(`FieldID ${fieldID} is invalid.`)
+        if (Number(b.WebhookID ?? b.webhookID) !== w.id)
+          return this.#refuse('WebhookID does not match the parent.')
+        w.fields.push({
+          fieldID,
+          isSubscribedField: b.IsSubscribedField === true,
+          isDisplayAlwaysField: b.IsDisplayAlwaysField === true,
+        })
+        return { status: 200, body: { itemId: 900 + w.fields.length } }
+      }
+      return this.errorReply(405)
+    }
     if (p === '/tickets' && req.method === 'POST') return this.#create(req)
     if (p === '/tickets' && req.method === 'PATCH') return this.#patch(req)
     if (p === '/tickets/query' && req.method === 'POST') return this.#query('tickets', objectBody(req))
@@ -410,6 +495,53 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
         picklistValues: this.picklists[name].map((x) => ({ ...x, parentValue: '' })),
       })),
     ]
+  }
+
+  #createWebhook(req: RecordedRequest): Reply {
+    const b = objectBody(req)
+    if (!b) return this.#refuse('The request body is not a TicketWebhook.')
+    const text = (name: string, max: number, required = true): string | Reply => {
+      const v = b[name]
+      if (v === undefined || v === null || v === '')
+        return required ? this.#refuse(`${name} is required.`) : ''
+      if (typeof v !== 'string') return this.#refuse(`${name} must be a string.`)
+      if (v.length > max) return this.#refuse(`${name} exceeds the maximum length of ${max}.`)
+      return v
+    }
+    const name = text('Name', 50)
+    const url = text('WebhookUrl', 500)
+    const key = text('SecretKey', 64)
+    const deactivation = text('DeactivationUrl', 500)
+    for (const v of [name, url, key, deactivation]) if (typeof v !== 'string') return v
+    for (const f of [
+      'IsActive',
+      'IsSubscribedToCreateEvents',
+      'IsSubscribedToUpdateEvents',
+      'IsSubscribedToDeleteEvents',
+    ]) {
+      if (typeof b[f] !== 'boolean') return this.#refuse(`${f} is required.`)
+    }
+    for (const u of [url, deactivation] as string[]) {
+      if (!/^https?:\/\/[^/]/.test(u)) return this.#refuse(`${u} is not an absolute URL.`)
+    }
+    if (!b.IsSubscribedToCreateEvents && !b.IsSubscribedToUpdateEvents && !b.IsSubscribedToDeleteEvents) {
+      return this.#refuse('A webhook must subscribe to at least one event.')
+    }
+    if (this.refuseWebhooks) return this.#refuse(`${this.refuseWebhooks} (SecretKey ${key as string})`)
+    const w: AtWebhook = {
+      id: this.#nextWebhook++,
+      name: name as string,
+      webhookUrl: url as string,
+      secretKey: key as string,
+      deactivationUrl: deactivation as string,
+      isActive: b.IsActive === true,
+      isSubscribedToCreateEvents: b.IsSubscribedToCreateEvents === true,
+      isSubscribedToUpdateEvents: b.IsSubscribedToUpdateEvents === true,
+      isSubscribedToDeleteEvents: b.IsSubscribedToDeleteEvents === true,
+      fields: [],
+    }
+    this.raw.webhooks.push(w)
+    return { status: 200, body: { itemId: w.id } }
   }
 
   #view(t: AtTicket) {

@@ -16,6 +16,11 @@
  *   cw.addTicket({ summary, status }) // a ticket made "by someone else"
  *   cw.setStatus('1001', 'Resolved')  // status by name on the ticket's board; bumps _info.lastUpdated
  *   cw.failNext(503) / cw.failNext(429, { retryAfter: 30 })
+ *   cw.raw.callbacks                  // callbacks registered with POST /system/callbacks (CallbackEntry)
+ *
+ * Callbacks: POST /system/callbacks requires `url` (absolute, ≤ 1000), `objectId` (integer), `type` and `level`
+ * (for tickets: owner, board, status, company), `description` ≤ 100; a board-level callback needs an existing board.
+ * DELETE /system/callbacks/{id} answers 204, or 404 for an unknown id.
  */
 
 import type { StandInOptions, StandInTicket } from './standin.ts'
@@ -90,7 +95,14 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
   readonly referenceField = 'externalXRef'
   readonly defaults = { queue: 'Service Board', company: 'Contoso', priority: 'Priority 2 - Quick Response' }
   readonly statuses = { initial: 'New', inProgress: 'In Progress', resolved: 'Resolved' }
-  readonly raw: { tickets: CwTicket[]; companies: CwCompany[]; boards: CwBoard[]; priorities: CwRef[] }
+  readonly raw: {
+    tickets: CwTicket[]
+    companies: CwCompany[]
+    boards: CwBoard[]
+    priorities: CwRef[]
+    callbacks: Record<string, unknown>[]
+  }
+  #nextCallback = 41
   #nextTicket = 1001
   #nextNote = 1
   readonly #valid: typeof DEFAULT_CREDENTIALS
@@ -99,6 +111,7 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
     super(opts)
     this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
     this.raw = {
+      callbacks: [],
       tickets: [],
       companies: [
         { id: 250, identifier: 'Contoso', name: 'Contoso Ltd', deletedFlag: false },
@@ -207,6 +220,42 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
     return { status, body: { code, message } }
   }
 
+  #callback(req: RecordedRequest): Reply {
+    const b = objectBody(req)
+    const problems: { code: string; message: string; field: string }[] = []
+    const need = (field: string, ok: boolean, message: string) => {
+      if (!ok) problems.push({ code: 'InvalidField', message, field })
+    }
+    need(
+      'url',
+      typeof b?.url === 'string' && /^https?:\/\/[^/]/.test(b.url) && b.url.length <= 1000,
+      'url is required',
+    )
+    need('objectId', Number.isInteger(b?.objectId), 'objectId is required')
+    need('type', typeof b?.type === 'string' && b.type.length > 0, 'type is required')
+    need(
+      'level',
+      typeof b?.level === 'string' && ['owner', 'board', 'status', 'company'].includes(b.level.toLowerCase()),
+      'level is required',
+    )
+    need(
+      'description',
+      b?.description === undefined || (typeof b.description === 'string' && b.description.length <= 100),
+      'description may be at most 100 characters',
+    )
+    if (problems.length === 0 && String(b?.level).toLowerCase() === 'board') {
+      need(
+        'objectId',
+        this.raw.boards.some((x) => x.id === b?.objectId),
+        `Board ${String(b?.objectId)} not found`,
+      )
+    }
+    if (problems.length > 0 || !b) return this.#invalid('callbackEntry', problems)
+    const entry = { ...b, id: this.#nextCallback++, inactiveFlag: b.inactiveFlag === true }
+    this.raw.callbacks.push(entry)
+    return { status: 201, body: entry }
+  }
+
   #invalid(resource: string, errors: { code: string; message: string; field: string }[]): Reply {
     return {
       status: 400,
@@ -239,6 +288,14 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
           cloudRegion: 'NA',
         },
       }
+    }
+    if (path === '/system/callbacks' && req.method === 'POST') return this.#callback(req)
+    const cb = /^\/system\/callbacks\/(\d+)$/.exec(path)
+    if (cb && req.method === 'DELETE') {
+      const i = this.raw.callbacks.findIndex((c) => c.id === Number(cb[1]))
+      if (i < 0) return { status: 404, body: { code: 'NotFound', message: `Callback ${cb[1]} not found` } }
+      this.raw.callbacks.splice(i, 1)
+      return { status: 204 }
     }
     if (path === '/service/tickets') {
       if (req.method === 'GET')

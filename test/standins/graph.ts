@@ -15,6 +15,15 @@
  * page. `getMailboxUsageDetail(period='D7'|'D30'|'D90'|'D180')` answers JSON pages with
  * `$format=application/json`, else a 302 to a pre-authenticated CSV download with the documented columns
  * (https://learn.microsoft.com/graph/api/reportroot-getmailboxusagedetail).
+ *
+ * Change-notification subscriptions (https://learn.microsoft.com/graph/api/subscription-post-subscriptions,
+ * ChangeNotifications.yml): POST /v1.0/subscriptions requires changeType (created/updated/deleted, comma-separated),
+ * an https notificationUrl, resource, expirationDateTime in the future and at most 41,760 minutes away, clientState
+ * ≤ 255; before answering 201 it POSTs `notificationUrl?validationToken=<token>` through `graph.notify` (the test
+ * routes it to the app) and requires 200, text/plain and the token verbatim, else 400 ValidationError. PATCH
+ * /v1.0/subscriptions/{id} takes a new expirationDateTime; DELETE answers 204; an unknown id 404 ResourceNotFound.
+ *   graph.subscriptions                        // Map id → the subscription as created (clientState included)
+ *   graph.notify = (url, init) => app.request(…)
  */
 import { randomUUID } from 'node:crypto'
 import { type RecordedRequest, type Reply, type StandIn, startStandIn } from '../fixtures/stand-in.ts'
@@ -27,8 +36,16 @@ export interface GraphStandIn {
   reportPageSize: number
   reportsAsCsv: boolean
   failNext(f: { status: 429 | 503; retryAfter?: number }): void
+  subscriptions: Map<string, Record<string, unknown>>
+  /** How the stand-in reaches a notificationUrl (the validation handshake). */
+  notify:
+    | ((url: string, init: { method: 'POST'; headers: Record<string, string> }) => Promise<Response>)
+    | undefined
   close(): Promise<void>
 }
+
+const MAX_SUBSCRIPTION_MINUTES = 41_760
+const CHANGE_TYPES = /^(created|updated|deleted)(,(created|updated|deleted))*$/
 
 /** Application permissions that allow each read (a narrower one, or Directory.Read.All). */
 const NEEDS: [RegExp, string[]][] = [
@@ -42,6 +59,88 @@ export async function startGraph(dir: MicrosoftDirectory): Promise<GraphStandIn>
   const failures: { status: number; retryAfter?: number }[] = []
   const downloads = new Map<string, string>()
   const state = { reportPageSize: 2, reportsAsCsv: false }
+  const subscriptions = new Map<string, Record<string, unknown>>()
+  const hooks: { notify: GraphStandIn['notify'] } = { notify: undefined }
+
+  /** The notificationUrl handshake, as Graph makes it before creating a subscription. */
+  const validate = async (url: string): Promise<string | undefined> => {
+    const token = `Validation: Testing client application reachability for subscription Request-Id: ${randomUUID()}`
+    const target = new URL(url)
+    target.searchParams.set('validationToken', token)
+    if (!hooks.notify) return 'no notify function set on the stand-in'
+    const res = await hooks.notify(target.toString(), {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+    })
+    const body = await res.text()
+    if (res.status !== 200) return `the endpoint answered ${res.status}`
+    if (!(res.headers.get('content-type') ?? '').startsWith('text/plain'))
+      return 'the answer is not text/plain'
+    if (body !== token) return 'the answer is not the validation token'
+    return undefined
+  }
+
+  const subscriptionsRoute = async (req: RecordedRequest, path: string): Promise<Reply | undefined> => {
+    const one = /^\/v1\.0\/subscriptions\/([\w-]+)$/.exec(path)
+    if (path !== '/v1.0/subscriptions' && !one) return undefined
+    const b = (req.json && typeof req.json === 'object' ? req.json : {}) as Record<string, unknown>
+    const expiry = (v: unknown): Reply | Date => {
+      const d = typeof v === 'string' ? new Date(v) : new Date(Number.NaN)
+      if (Number.isNaN(d.getTime())) return error(400, 'InvalidRequest', 'expirationDateTime is required.')
+      const minutes = (d.getTime() - dir.clock.now().getTime()) / 60_000
+      if (minutes <= 0)
+        return error(400, 'InvalidRequest', 'Subscription expiration can only be in the future.')
+      if (minutes > MAX_SUBSCRIPTION_MINUTES) {
+        return error(
+          400,
+          'InvalidRequest',
+          `Subscription expiration exceeds the maximum allowed ${MAX_SUBSCRIPTION_MINUTES} minutes.`,
+        )
+      }
+      return d
+    }
+    if (!one && req.method === 'POST') {
+      if (typeof b.changeType !== 'string' || !CHANGE_TYPES.test(b.changeType))
+        return error(400, 'InvalidRequest', 'changeType is invalid.')
+      if (typeof b.resource !== 'string' || !b.resource)
+        return error(400, 'InvalidRequest', 'resource is required.')
+      if (typeof b.notificationUrl !== 'string' || !b.notificationUrl.startsWith('https://'))
+        return error(400, 'InvalidRequest', 'The notification URL must use https.')
+      if (b.clientState !== undefined && (typeof b.clientState !== 'string' || b.clientState.length > 255))
+        return error(400, 'InvalidRequest', 'clientState must be at most 255 characters.')
+      const until = expiry(b.expirationDateTime)
+      if (!(until instanceof Date)) return until
+      const problem = await validate(b.notificationUrl)
+      if (problem) {
+        return error(
+          400,
+          'ValidationError',
+          `Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request (${problem}).`,
+        )
+      }
+      const sub = { ...b, id: randomUUID(), expirationDateTime: until.toISOString() }
+      subscriptions.set(sub.id, sub)
+      return {
+        status: 201,
+        body: { '@odata.context': `${base}/v1.0/$metadata#subscriptions/$entity`, ...sub },
+      }
+    }
+    if (!one)
+      return error(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.')
+    const sub = subscriptions.get(one[1] as string)
+    if (!sub) return error(404, 'ResourceNotFound', `The object was not found.`)
+    if (req.method === 'DELETE') {
+      subscriptions.delete(one[1] as string)
+      return { status: 204, body: '' }
+    }
+    if (req.method === 'PATCH') {
+      const until = expiry(b.expirationDateTime)
+      if (!(until instanceof Date)) return until
+      sub.expirationDateTime = until.toISOString()
+      return { status: 200, body: sub }
+    }
+    return error(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.')
+  }
   let base = ''
   const error = (
     status: number,
@@ -166,7 +265,7 @@ export async function startGraph(dir: MicrosoftDirectory): Promise<GraphStandIn>
     return { status: 302, headers: { location: `${base}/download/reports/${id}.csv` }, body: '' }
   }
 
-  const handle = (req: RecordedRequest): Reply => {
+  const handle = async (req: RecordedRequest): Promise<Reply> => {
     const u = new URL(req.path, 'http://graph.test')
     const dl = /^\/download\/reports\/([\w-]+)\.csv$/.exec(u.pathname)
     if (dl) {
@@ -198,6 +297,8 @@ export async function startGraph(dir: MicrosoftDirectory): Promise<GraphStandIn>
         'The identity of the calling application could not be established.',
       )
     }
+    const subs = await subscriptionsRoute(req, decodeURIComponent(u.pathname))
+    if (subs) return subs
     if (req.method !== 'GET')
       return error(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.')
     const needs = NEEDS.find(([re]) => re.test(u.pathname))?.[1]
@@ -257,6 +358,13 @@ export async function startGraph(dir: MicrosoftDirectory): Promise<GraphStandIn>
       state.reportsAsCsv = v
     },
     failNext: (f) => failures.push(f),
+    subscriptions,
+    get notify() {
+      return hooks.notify
+    },
+    set notify(f) {
+      hooks.notify = f
+    },
     close: () => server.close(),
   }
 }

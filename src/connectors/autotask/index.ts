@@ -9,6 +9,7 @@ import type {
   ConnectorEnv,
   Credentials,
   ExternalTicket,
+  InboundRegistrar,
   NamedRef,
   NewTicket,
   PageOf,
@@ -170,7 +171,7 @@ async function zoneOf(creds: Credentials, env: ConnectorEnv): Promise<Zone> {
 async function call<T = unknown>(
   creds: Credentials,
   env: ConnectorEnv,
-  method: 'GET' | 'POST' | 'PATCH',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   opts: { body?: unknown; url?: string } = {},
 ) {
@@ -548,12 +549,73 @@ const autotaskPsa = psaConnector({
   tickets,
 })
 
+/** Ticket fields a Patchbay webhook subscribes to: a status change is what the inbound pipeline acts on. */
+const WEBHOOK_FIELDS = ['Status', 'Title']
+
+/**
+ * The ticket webhook, created through the REST API (`REST_WebhooksEntity.htm`): `TicketWebhooks` with the source's
+ * URL, secret and deactivation URL, subscribed to create and update events, then one `Fields` row per subscribed
+ * field (Autotask activates a webhook only once it has one). Field ids come from the `fieldID` picklist of
+ * `TicketWebhookFields`. A webhook left half-made (a field refused) is deleted before the error is passed on.
+ */
+const registration: InboundRegistrar = {
+  async register(creds, req, env) {
+    const created = await call<{ itemId?: unknown }>(creds, env, 'POST', '/TicketWebhooks', {
+      body: {
+        Name: req.name.slice(0, 50),
+        WebhookUrl: req.url,
+        SecretKey: req.secret,
+        DeactivationUrl: req.deactivationUrl,
+        IsActive: true,
+        IsSubscribedToCreateEvents: true,
+        IsSubscribedToUpdateEvents: true,
+        IsSubscribedToDeleteEvents: false,
+        SendThresholdExceededNotification: false,
+      },
+    })
+    const id = str(obj(created.data)?.itemId)
+    if (!id) throw new VendorError(`${VENDOR} created the webhook but answered without its itemId`, 502)
+    try {
+      const info = await call(creds, env, 'GET', '/TicketWebhookFields/entityInformation/fields')
+      const field = arr(expectObject(VENDOR, info.data, 'the webhook field information').fields)
+        .map(obj)
+        .find((f) => str(f?.name)?.toLowerCase() === 'fieldid')
+      const choices = arr(field?.picklistValues).map(obj)
+      for (const name of WEBHOOK_FIELDS) {
+        const fieldId = str(choices.find((c) => str(c?.label)?.toLowerCase() === name.toLowerCase())?.value)
+        if (!fieldId) throw new VendorError(`${VENDOR} offers no ticket webhook field "${name}"`, 502)
+        await call(creds, env, 'POST', `/TicketWebhooks/${id}/Fields`, {
+          body: {
+            WebhookID: Number(id),
+            FieldID: Number(fieldId),
+            IsSubscribedField: true,
+            IsDisplayAlwaysField: false,
+          },
+        })
+      }
+    } catch (err) {
+      await call(creds, env, 'DELETE', `/TicketWebhooks/${id}`).catch(() => undefined)
+      throw err
+    }
+    return { vendorId: id }
+  },
+  async unregister(creds, vendorId, env) {
+    try {
+      await call(creds, env, 'DELETE', `/TicketWebhooks/${encodeURIComponent(vendorId)}`)
+    } catch (err) {
+      if (err instanceof VendorError && err.status === 404) return
+      throw err
+    }
+  },
+}
+
 /** The PSA connector, plus its inbound webhooks; Autotask sends status ids, named here through the picklists. */
 export const autotask: Connector = {
   ...autotaskPsa,
   resources,
   inbound: {
     ...autotaskInbound,
+    registration,
     async resolveTicketStatus(creds, value, env) {
       const statuses = (await picklists(creds, env, 'Tickets')).get('status')
       return statuses?.find((s) => s.value === value)?.label ?? value

@@ -23,6 +23,7 @@ import type {
   ConnectorEnv,
   Credentials,
   ExternalTicket,
+  InboundRegistrar,
   NamedRef,
   NewTicket,
   PageOf,
@@ -131,7 +132,7 @@ function errorText(body: unknown): string | undefined {
 async function call<T = unknown>(
   creds: Credentials,
   env: ConnectorEnv,
-  method: 'GET' | 'POST' | 'PATCH',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   opts: CallOptions = {},
 ) {
@@ -310,4 +311,48 @@ const connectwisePsa = psaConnector({
   tickets,
 })
 
-export const connectwise: Connector = { ...connectwisePsa, inbound: connectwiseInbound }
+/**
+ * A ticket callback (`POST /system/callbacks`, `CallbackEntry`: url, objectId, type, level required): at the `board`
+ * level for one board (`objectId` = the board id), or (the default) the `owner` level for every ticket
+ * (ConnectWise's convention: objectId 1). ConnectWise signs callbacks with its own key (`Metadata.key_url`), so the source's
+ * secret is not sent.
+ */
+const registration: InboundRegistrar = {
+  checkOptions(o) {
+    if (o.level !== undefined && o.level !== 'board' && o.level !== 'owner')
+      return { field: 'registration.level', message: 'ConnectWise callbacks need level "board" or "owner"' }
+    if (o.level === 'board' && typeof o.objectId !== 'number')
+      return { field: 'registration.objectId', message: 'the board id is required at the board level' }
+    return undefined
+  },
+  async register(creds, req, env) {
+    const level = req.options.level === 'board' ? 'board' : 'owner'
+    const objectId = typeof req.options.objectId === 'number' ? req.options.objectId : 1
+    const res = await call(creds, env, 'POST', '/system/callbacks', {
+      body: {
+        url: req.url,
+        objectId,
+        type: 'ticket',
+        level,
+        description: `Patchbay: ${req.name}`.slice(0, 100),
+        inactiveFlag: false,
+      },
+    })
+    const id = str(expectObject(VENDOR, res.data, 'a callback').id)
+    if (!id) throw new VendorError(`${VENDOR} created the callback but answered without its id`, 502)
+    return { vendorId: id }
+  },
+  async unregister(creds, vendorId, env) {
+    try {
+      await call(creds, env, 'DELETE', `/system/callbacks/${encodeURIComponent(vendorId)}`)
+    } catch (err) {
+      if (err instanceof VendorError && err.status === 404) return
+      throw err
+    }
+  },
+}
+
+export const connectwise: Connector = {
+  ...connectwisePsa,
+  inbound: { ...connectwiseInbound, registration },
+}

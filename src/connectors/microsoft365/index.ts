@@ -1,21 +1,10 @@
-import { scrubSecrets } from '../../lib/redact.ts'
-import { OutboundError, type OutboundResponse, UnsafeUrlError } from '../../net/http-client.ts'
-import { parseRetryAfter } from '../../net/retry-after.ts'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import { credential, isoDate, requireCredential, verifyBy } from '../shared/credentials.ts'
+import { isoDate, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, type Json, obj, str } from '../shared/json.ts'
-import {
-  type AppCredentials,
-  DEFAULT_GRAPH_BASE,
-  DEFAULT_LOGIN_BASE,
-  dropToken,
-  GRAPH_SCOPE,
-  getToken,
-  secretForms,
-  withFix,
-} from '../shared/microsoft-identity.ts'
+import { graphBase, graphGet, url } from '../shared/microsoft-graph.ts'
+import { DEFAULT_GRAPH_BASE, DEFAULT_LOGIN_BASE } from '../shared/microsoft-identity.ts'
 import type {
   Connector,
   ConnectorEnv,
@@ -83,103 +72,6 @@ export const credentialSchema: CredentialSchema = {
     default: DEFAULT_GRAPH_BASE,
     description: 'The Microsoft Graph host (national clouds, a proxy, a test stand-in).',
   },
-}
-
-function trimBase(v: string | undefined, fallback: string): string {
-  return (v ?? fallback).replace(/\/+$/, '')
-}
-
-export function appOf(creds: Credentials): AppCredentials {
-  return {
-    loginBase: trimBase(credential(creds, 'loginBaseUrl'), DEFAULT_LOGIN_BASE),
-    tenant: requireCredential(VENDOR, creds, 'tenantId'),
-    clientId: requireCredential(VENDOR, creds, 'clientId'),
-    clientSecret: requireCredential(VENDOR, creds, 'clientSecret'),
-    scope: GRAPH_SCOPE,
-  }
-}
-
-function graphBase(creds: Credentials): string {
-  return trimBase(credential(creds, 'baseUrl'), DEFAULT_GRAPH_BASE)
-}
-
-interface GraphAnswer {
-  status: number
-  headers: Record<string, string>
-  body: string
-  data: unknown
-}
-
-/**
- * One GET at Graph with the tenant's token: a 401 on a cached token signs in again once; a redirect (the reports'
- * download URL, pre-authenticated) is followed once without the token; any other non-2xx is a VendorError with
- * Graph's `{error: {code, message}}` verbatim and the fix when it is a consent problem.
- */
-async function graphGet(creds: Credentials, env: ConnectorEnv, url: string): Promise<GraphAnswer> {
-  const app = appOf(creds)
-  const scrub = (t: string) => scrubSecrets(t, secretForms(app.clientSecret))
-  const send = async (target: string, token?: string): Promise<OutboundResponse> => {
-    try {
-      return await env.http.request({
-        method: 'GET',
-        url: target,
-        headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        keepResponseChars: 16 * 1_048_576,
-        maxResponseBytes: 64 * 1_048_576,
-      })
-    } catch (err) {
-      if (err instanceof UnsafeUrlError) throw new VendorError(scrub(`${VENDOR} URL ${err.message}`), 400)
-      if (err instanceof OutboundError) throw new VendorError(scrub(`${VENDOR}: ${err.message}`))
-      throw err
-    }
-  }
-  let token = await getToken(env, app, VENDOR)
-  let res = await send(url, token.token)
-  if (res.status === 401 && token.cached) {
-    await dropToken(env, app)
-    token = await getToken(env, app, VENDOR)
-    res = await send(url, token.token)
-  }
-  if (res.status >= 300 && res.status < 400 && res.headers.location) {
-    res = await send(new URL(res.headers.location, url).toString())
-  }
-  const data = parse(res)
-  if (res.status >= 200 && res.status < 300) return { ...res, data }
-  if (res.status === 401) await dropToken(env, app)
-  const e = obj(obj(data)?.error)
-  const code = str(e?.code)
-  const message = str(e?.message)
-  const detail = code || message ? [code, message].filter(Boolean).join(': ') : res.body.slice(0, 500).trim()
-  const retryAfterMs =
-    res.status === 429 || res.status === 503
-      ? parseRetryAfter(res.headers['retry-after'], env.clock.now())
-      : undefined
-  const text = `${VENDOR} answered ${res.status}${detail ? `: ${detail}` : ''}`
-  throw new VendorError(
-    scrub(withFix(text, { tenant: app.tenant, clientId: app.clientId })),
-    res.status,
-    retryAfterMs,
-  )
-}
-
-function parse(res: OutboundResponse): unknown {
-  const type = res.headers['content-type'] ?? ''
-  if (!res.body) return undefined
-  if (type.includes('json') || /^[[{]/.test(res.body.trimStart())) {
-    try {
-      return JSON.parse(res.body)
-    } catch {
-      return res.body
-    }
-  }
-  return res.body
-}
-
-function url(creds: Credentials, path: string, query: Record<string, string | number> = {}): string {
-  const q = Object.entries(query)
-    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
-    .join('&')
-  return `${graphBase(creds)}/v1.0${path}${q ? `?${q}` : ''}`
 }
 
 /** The cursor's link, refused unless it stays on this integration's Graph host. */

@@ -1,8 +1,10 @@
 import { InboundError, parseJson, reject, sameBytes } from '../shared/inbound.ts'
-import type { InboundOnlyConnector } from '../types.ts'
+import { graphWrite } from '../shared/microsoft-graph.ts'
+import type { ConnectorEnv, InboundOnlyConnector, InboundRegistrar } from '../types.ts'
+import { VendorError } from '../vendor-error.ts'
 
 /**
- * Microsoft Graph change notifications (inbound only: Patchbay has no Graph integration yet). Graph signs nothing;
+ * Microsoft Graph change notifications (notifications only; a source linked to a `microsoft365` integration has its subscription created with that integration's app credentials). Graph signs nothing;
  * each notification carries the subscription's `clientState`, which must equal the source's secret. Before a
  * subscription is created Graph POSTs `?validationToken=…`, answered at once with the decoded token as text/plain.
  */
@@ -30,9 +32,80 @@ export function resourceKind(n: Record<string, unknown>): string {
   return last.endsWith('s') ? last.slice(0, -1) : last
 }
 
+/**
+ * How long a subscription Patchbay creates lives, and when it is renewed. Graph caps the lifetime per resource
+ * (under 3 days for Outlook messages and events, about 29 days for users and groups); 2 days fits all the
+ * common resources, and renewing a day ahead leaves room for a failed renewal to be retried and seen.
+ */
+const LIFETIME_MS = 2 * 86_400_000
+const RENEW_BEFORE_MS = 86_400_000
+const CHANGE_TYPES = /^(created|updated|deleted)(,(created|updated|deleted))*$/
+
+const expiry = (env: ConnectorEnv) => new Date(env.clock.now().getTime() + LIFETIME_MS)
+
+function expiresAt(data: unknown, fallback: Date): Date {
+  const v =
+    data && typeof data === 'object' ? (data as Record<string, unknown>).expirationDateTime : undefined
+  const d = typeof v === 'string' ? new Date(v) : fallback
+  return Number.isNaN(d.getTime()) ? fallback : d
+}
+
+/**
+ * A change-notification subscription (`POST /subscriptions`) made with the linked `microsoft365` integration's app
+ * credentials, `clientState` = the source's secret; Graph validates the notification URL with the
+ * `validationToken` handshake before answering. Renewed with `PATCH /subscriptions/{id}`, removed with DELETE.
+ */
+const registration: InboundRegistrar = {
+  renewBeforeMs: RENEW_BEFORE_MS,
+  checkOptions(o) {
+    if (typeof o.resource !== 'string' || !o.resource)
+      return {
+        field: 'registration.resource',
+        message: 'the Graph resource to watch is required (e.g. "users")',
+      }
+    if (o.changeType !== undefined && (typeof o.changeType !== 'string' || !CHANGE_TYPES.test(o.changeType)))
+      return {
+        field: 'registration.changeType',
+        message: 'a comma-separated list of created, updated, deleted',
+      }
+    return undefined
+  },
+  async register(creds, req, env) {
+    const until = expiry(env)
+    const res = await graphWrite(creds, env, 'POST', '/subscriptions', {
+      changeType: typeof req.options.changeType === 'string' ? req.options.changeType : 'updated',
+      notificationUrl: req.url,
+      resource: req.options.resource,
+      expirationDateTime: until.toISOString(),
+      clientState: req.secret,
+    })
+    const id = res.data && typeof res.data === 'object' ? (res.data as Record<string, unknown>).id : undefined
+    if (typeof id !== 'string' || !id)
+      throw new VendorError('Microsoft Graph created the subscription but answered without its id', 502)
+    return { vendorId: id, expiresAt: expiresAt(res.data, until) }
+  },
+  async renew(creds, vendorId, env) {
+    const until = expiry(env)
+    const res = await graphWrite(creds, env, 'PATCH', `/subscriptions/${encodeURIComponent(vendorId)}`, {
+      expirationDateTime: until.toISOString(),
+    })
+    return { expiresAt: expiresAt(res.data, until) }
+  },
+  async unregister(creds, vendorId, env) {
+    try {
+      await graphWrite(creds, env, 'DELETE', `/subscriptions/${encodeURIComponent(vendorId)}`)
+    } catch (err) {
+      if (err instanceof VendorError && err.status === 404) return
+      throw err
+    }
+  },
+}
+
 export const msgraph: InboundOnlyConnector = {
   id: 'msgraph',
   inbound: {
+    integrationProvider: 'microsoft365',
+    registration,
     displayName: 'Microsoft Graph',
     secretStyle: 'token',
     handshake(req) {

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import type { AppContext } from '../../context.ts'
 import { receive } from '../../inbound/receive.ts'
+import { markDeactivated } from '../../inbound/sources.ts'
 import { router } from '../env.ts'
 import { ApiError, errorResponses, errorSchema } from '../errors.ts'
 import { json } from './shared.ts'
@@ -69,6 +70,36 @@ export function hookRoutes(ctx: AppContext) {
         c.header('retry-after', String(out.retryAfterS))
         return c.json({ error: 'Too many rejected requests for this source', code: 'rate_limited' }, 429)
     }
+  })
+
+  /**
+   * The deactivation URL Patchbay gives Autotask with the webhook it registers: Autotask calls it when it turns the
+   * webhook off (too many failed callouts). The unguessable hook id is the only credential, as for the hook itself;
+   * all it can do is mark the registration deactivated, which the source shows.
+   */
+  const deactivated = createRoute({
+    method: 'post',
+    path: '/hooks/{hookId}/deactivated',
+    tags: ['Webhook sources'],
+    summary: 'The vendor deactivated the webhook Patchbay registered',
+    security: [],
+    request: {
+      params: z.object({
+        hookId: z
+          .string()
+          .max(100)
+          .openapi({ param: { name: 'hookId', in: 'path' } }),
+      }),
+    },
+    responses: {
+      200: json(z.object({ status: z.literal('deactivated') }), 'Recorded on the source'),
+      ...errorResponses(404),
+    },
+  })
+  app.openapi(deactivated, async (c) => {
+    if (!(await markDeactivated(ctx, c.req.valid('param').hookId)))
+      return c.json({ error: 'No registered webhook source at this URL', code: 'not_found' }, 404)
+    return c.json({ status: 'deactivated' as const }, 200)
   })
   return app
 }

@@ -8,6 +8,7 @@ import {
   inboundOf,
   listSources,
   patchSource,
+  registerSource,
   rotateSecret,
   type SourceRow,
 } from '../../inbound/sources.ts'
@@ -31,6 +32,20 @@ const sourceSchema = z
     }),
     rejectedCount: z.number().int(),
     lastRejectedAt: timestamp.nullable(),
+    registration: z
+      .object({
+        status: z.enum(['registered', 'failed', 'deactivated', 'manual']),
+        vendorId: z.string().nullable(),
+        expiresAt: timestamp.nullable(),
+        error: z
+          .string()
+          .nullable()
+          .openapi({ description: 'The vendor’s error, verbatim, secrets removed' }),
+      })
+      .openapi({
+        description:
+          'The webhook Patchbay created at the vendor for this source (`manual`: paste the URL yourself, see setup)',
+      }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -59,6 +74,40 @@ const createBody = z
     eventTypes: eventTypes
       .optional()
       .openapi({ description: 'Platform event types to produce; all when omitted' }),
+    registration: z
+      .strictObject({
+        register: z.boolean().optional().openapi({
+          description:
+            'false: link the integration without registering at the vendor (you configured the webhook yourself)',
+        }),
+        level: z
+          .enum(['board', 'owner'])
+          .optional()
+          .openapi({ description: 'ConnectWise: callback level; default owner (every ticket)' }),
+        objectId: z
+          .number()
+          .int()
+          .positive()
+          .max(2_147_483_647)
+          .optional()
+          .openapi({ description: 'ConnectWise: the board id at the board level' }),
+        resource: z
+          .string()
+          .min(1)
+          .max(500)
+          .optional()
+          .openapi({ description: 'Graph: the resource to watch' }),
+        changeType: z
+          .string()
+          .max(50)
+          .optional()
+          .openapi({ description: 'Graph: created, updated, deleted (comma-separated); default updated' }),
+      })
+      .optional()
+      .openapi({
+        description:
+          'Vendor choices for the registration Patchbay makes with the linked integration (see the README)',
+      }),
   })
   .openapi('CreateWebhookSource')
 
@@ -91,12 +140,25 @@ export function webhookSourceRoutes(ctx: AppContext) {
         : null,
     rejectedCount: s.rejectedCount,
     lastRejectedAt: iso(s.lastRejectedAt),
+    registration: {
+      status: (s.registrationStatus ?? 'manual') as 'registered' | 'failed' | 'deactivated' | 'manual',
+      vendorId: s.registrationVendorId,
+      expiresAt: iso(s.registrationExpiresAt),
+      error: s.registrationError,
+    },
     createdAt: iso(s.createdAt) as string,
     updatedAt: iso(s.updatedAt) as string,
   })
   const withSetup = (s: SourceRow, secret: string, requestUrl: string) => {
     const v = view(s, requestUrl)
-    return { ...v, secret, setup: inboundOf(ctx, s.provider).setup(v.url, secret) }
+    const setup = inboundOf(ctx, s.provider).setup(v.url, secret)
+    // Registered through the vendor's API: the manual steps are only a fallback.
+    if (v.registration.status === 'registered') {
+      setup.unshift(
+        `Patchbay registered this webhook at the vendor (id ${v.registration.vendorId}); nothing to paste. By hand, if needed:`,
+      )
+    }
+    return { ...v, secret, setup }
   }
 
   app.openapi(
@@ -141,7 +203,8 @@ export function webhookSourceRoutes(ctx: AppContext) {
       const body = c.req.valid('json')
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, body.orgId)
       const { source, secret } = await createSource(ctx, orgId, body, auditOf(c))
-      return c.json(withSetup(source, secret, c.req.url), 201)
+      const registered = await registerSource(ctx, source, c.req.url, auditOf(c))
+      return c.json(withSetup(registered, secret, c.req.url), 201)
     },
   )
 
@@ -179,15 +242,54 @@ export function webhookSourceRoutes(ctx: AppContext) {
       tags: ['Webhook sources'],
       summary: 'Delete an inbound webhook source and its event log',
       request: { params: idParams },
+      description:
+        'Removes the registration at the vendor first, best effort: when the vendor refuses, the source is deleted ' +
+        'all the same and `registrationError` says what to remove at the vendor by hand.',
       responses: {
-        200: json(z.object({ message: z.string(), id: z.uuid() }), 'Deleted'),
+        200: json(
+          z.object({
+            message: z.string(),
+            id: z.uuid(),
+            registrationRemoved: z.boolean(),
+            registrationError: z.string().optional(),
+          }),
+          'Deleted',
+        ),
         ...errorResponses(401, 404, 422),
       },
     }),
     async (c) => {
       const s = await load(c.var.principal, c.req.valid('param').id)
-      await deleteSource(ctx, s, auditOf(c))
-      return c.json({ message: 'Webhook source deleted', id: s.id }, 200)
+      const removal = await deleteSource(ctx, s, auditOf(c))
+      return c.json({ message: 'Webhook source deleted', id: s.id, ...removal }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/register',
+      tags: ['Webhook sources'],
+      summary: 'Register (again) at the vendor',
+      description:
+        'Creates the webhook at the vendor with the linked integration (removing an earlier one first); the outcome ' +
+        'is in `registration`. 422 when the vendor has no API for it or no integration is linked.',
+      request: { params: idParams },
+      responses: {
+        200: json(sourceSchema, 'The source with its registration'),
+        ...errorResponses(401, 404, 422),
+      },
+    }),
+    async (c) => {
+      const s = await load(c.var.principal, c.req.valid('param').id)
+      if (!inboundOf(ctx, s.provider).registration) {
+        throw ApiError.invalid(
+          'provider',
+          `Patchbay registers nothing at ${s.provider}; see the source's setup`,
+        )
+      }
+      if (!s.integrationId) throw ApiError.invalid('integrationId', 'link an integration to register')
+      return c.json(view(await registerSource(ctx, s, c.req.url, auditOf(c), true), c.req.url), 200)
     },
   )
 

@@ -32,6 +32,16 @@ export const webhookSources = pgTable(
     /** Rejections in the current minute, which bounds how many rejected requests are recorded and answered 401. */
     rejectWindowStart: at('reject_window_start'),
     rejectWindowCount: integer('reject_window_count').notNull().default(0),
+    /**
+     * The registration at the vendor (an Autotask webhook, a ConnectWise callback, a Graph subscription):
+     * `registered`, `failed` or `deactivated` (the vendor turned it off); null when Patchbay registers nothing
+     * (shown as `manual`). `registration_options` are the vendor-specific choices (board, resource…).
+     */
+    registrationStatus: text('registration_status'),
+    registrationVendorId: text('registration_vendor_id'),
+    registrationExpiresAt: at('registration_expires_at'),
+    registrationError: text('registration_error'),
+    registrationOptions: jsonb('registration_options').$type<Record<string, unknown>>(),
     createdByKeyId: uuid('created_by_key_id'),
     createdAt: at('created_at').notNull(),
     updatedAt: at('updated_at').notNull(),

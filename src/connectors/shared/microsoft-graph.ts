@@ -1,0 +1,145 @@
+import { scrubSecrets } from '../../lib/redact.ts'
+import { OutboundError, type OutboundResponse, UnsafeUrlError } from '../../net/http-client.ts'
+import { parseRetryAfter } from '../../net/retry-after.ts'
+import type { ConnectorEnv, Credentials } from '../types.ts'
+import { VendorError } from '../vendor-error.ts'
+import { credential, requireCredential } from './credentials.ts'
+import { obj, str } from './json.ts'
+import {
+  type AppCredentials,
+  DEFAULT_GRAPH_BASE,
+  DEFAULT_LOGIN_BASE,
+  dropToken,
+  GRAPH_SCOPE,
+  getToken,
+  secretForms,
+  withFix,
+} from './microsoft-identity.ts'
+
+/**
+ * Calls to Microsoft Graph v1.0 with a customer tenant's app credentials (the `microsoft365` credential schema):
+ * the Microsoft 365 connector reads through them, and the Graph inbound module (msgraph) registers
+ * change-notification subscriptions through them, so both vendors' folders share this one client.
+ */
+const VENDOR = 'Microsoft Graph'
+
+export function trimBase(v: string | undefined, fallback: string): string {
+  return (v ?? fallback).replace(/\/+$/, '')
+}
+
+export function appOf(creds: Credentials): AppCredentials {
+  return {
+    loginBase: trimBase(credential(creds, 'loginBaseUrl'), DEFAULT_LOGIN_BASE),
+    tenant: requireCredential(VENDOR, creds, 'tenantId'),
+    clientId: requireCredential(VENDOR, creds, 'clientId'),
+    clientSecret: requireCredential(VENDOR, creds, 'clientSecret'),
+    scope: GRAPH_SCOPE,
+  }
+}
+
+export function graphBase(creds: Credentials): string {
+  return trimBase(credential(creds, 'baseUrl'), DEFAULT_GRAPH_BASE)
+}
+
+export interface GraphAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+  data: unknown
+}
+
+/**
+ * One GET at Graph with the tenant's token: a 401 on a cached token signs in again once; a redirect (the reports'
+ * download URL, pre-authenticated) is followed once without the token; any other non-2xx is a VendorError with
+ * Graph's `{error: {code, message}}` verbatim and the fix when it is a consent problem.
+ */
+export async function graphGet(
+  creds: Credentials,
+  env: ConnectorEnv,
+  url: string,
+  write?: { method: 'POST' | 'PATCH' | 'DELETE'; body?: unknown },
+): Promise<GraphAnswer> {
+  const app = appOf(creds)
+  const scrub = (t: string) => scrubSecrets(t, secretForms(app.clientSecret))
+  const send = async (target: string, token?: string): Promise<OutboundResponse> => {
+    try {
+      return await env.http.request({
+        method: write?.method ?? 'GET',
+        url: target,
+        headers: {
+          accept: 'application/json',
+          ...(write?.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        ...(write?.body !== undefined ? { body: JSON.stringify(write.body) } : {}),
+        keepResponseChars: 16 * 1_048_576,
+        maxResponseBytes: 64 * 1_048_576,
+      })
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) throw new VendorError(scrub(`${VENDOR} URL ${err.message}`), 400)
+      if (err instanceof OutboundError) throw new VendorError(scrub(`${VENDOR}: ${err.message}`))
+      throw err
+    }
+  }
+  let token = await getToken(env, app, VENDOR)
+  let res = await send(url, token.token)
+  if (res.status === 401 && token.cached) {
+    await dropToken(env, app)
+    token = await getToken(env, app, VENDOR)
+    res = await send(url, token.token)
+  }
+  if (!write && res.status >= 300 && res.status < 400 && res.headers.location) {
+    res = await send(new URL(res.headers.location, url).toString())
+  }
+  const data = parse(res)
+  if (res.status >= 200 && res.status < 300) return { ...res, data }
+  if (res.status === 401) await dropToken(env, app)
+  const e = obj(obj(data)?.error)
+  const code = str(e?.code)
+  const message = str(e?.message)
+  const detail = code || message ? [code, message].filter(Boolean).join(': ') : res.body.slice(0, 500).trim()
+  const retryAfterMs =
+    res.status === 429 || res.status === 503
+      ? parseRetryAfter(res.headers['retry-after'], env.clock.now())
+      : undefined
+  const text = `${VENDOR} answered ${res.status}${detail ? `: ${detail}` : ''}`
+  throw new VendorError(
+    scrub(withFix(text, { tenant: app.tenant, clientId: app.clientId })),
+    res.status,
+    retryAfterMs,
+  )
+}
+
+/**
+ * A write at Graph (`POST /subscriptions`, …) with the tenant's token, `path` under /v1.0; errors as graphGet's.
+ * For the Graph inbound module, which registers change-notification subscriptions with these credentials.
+ */
+export function graphWrite(
+  creds: Credentials,
+  env: ConnectorEnv,
+  method: 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<GraphAnswer> {
+  return graphGet(creds, env, url(creds, path), { method, body })
+}
+
+export function parse(res: OutboundResponse): unknown {
+  const type = res.headers['content-type'] ?? ''
+  if (!res.body) return undefined
+  if (type.includes('json') || /^[[{]/.test(res.body.trimStart())) {
+    try {
+      return JSON.parse(res.body)
+    } catch {
+      return res.body
+    }
+  }
+  return res.body
+}
+
+export function url(creds: Credentials, path: string, query: Record<string, string | number> = {}): string {
+  const q = Object.entries(query)
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+    .join('&')
+  return `${graphBase(creds)}/v1.0${path}${q ? `?${q}` : ''}`
+}
