@@ -3,9 +3,18 @@ import os from 'node:os'
 import type { Config } from '../config.ts'
 import type { AppContext } from '../context.ts'
 import type { Service } from '../server.ts'
-import { retryDelayMs } from './policy.ts'
 import {
-  type Completion,
+  type Circuit,
+  type CircuitOptions,
+  capacity,
+  isTripped,
+  observe,
+  tick,
+  untilTrial,
+  withTrial,
+} from './circuit.ts'
+import { type Judged, judge, OutcomeBatcher } from './outcomes.ts'
+import {
   claimDue,
   completeMany,
   deferTarget,
@@ -48,7 +57,6 @@ export function deliveryLeaseMs(config: Config): number {
   return config.PATCHBAY_DELIVERY_LEASE_MS ?? 2 * config.PATCHBAY_DELIVERY_TIMEOUT_MS + 30_000
 }
 
-const BODY_LIMIT = 1000
 /**
  * Rounds of attempts a target may have waiting in the ready queue beyond those under way. Fast targets get
  * several, so claims are large and rare; others one, so a claimed delivery never waits long for its turn.
@@ -64,32 +72,6 @@ const COALESCE_MS = 10
  * only delays the history row, and each write saved is a statement the database does not plan and run.
  */
 const FLUSH_MS = 20
-
-/**
- * Per-target circuit breaker. A target that keeps failing costs attempts that healthy targets could use, and
- * retries multiply its share; after `circuitThreshold` failures in a row its circuit opens: its deliveries wait
- * in the database (no attempts, none counted), the oldest until `openUntil`, when it goes through as the one
- * trial (half-open), the rest until `holdUntil`. Success closes the circuit and brings the rest back at once;
- * failure opens it again for twice as long.
- */
-interface Circuit {
-  failures: number
-  trips: number
-  /** Epoch ms; 0 when closed. Open while now < openUntil, half-open after. */
-  openUntil: number
-  /** Epoch ms: how long the deliveries other than the trial are held back at most. */
-  holdUntil: number
-  /** Epoch ms: when deliveries that arrived meanwhile were last held back too. */
-  deferredAt: number
-  /** The delivery held back until `openUntil` as the trial (when there was one waiting). */
-  trial: string | undefined
-}
-
-/**
- * How often an open circuit looks for deliveries that reached the queue due at once all the same (queued in a
- * transaction begun before the hold), or for a trial when there was none.
- */
-const REDEFER_MS = 5000
 
 /**
  * The delivery engine's worker. It claims due deliveries in batches into a small per-target ready queue (at
@@ -109,12 +91,16 @@ export class DeliveryWorker implements Service {
   #readyCount = 0
   #inflight = 0
   readonly #inflightPer = new Map<string, number>()
-  readonly #circuits = new Map<string, Circuit>()
+  /**
+   * Each target's circuit, in a box that lives as long as the circuit does (until it closes): a trial the database
+   * chooses later lands on the circuit it was chosen for, never on one opened after it closed.
+   */
+  readonly #circuits = new Map<string, { state: Circuit }>()
+  readonly #circuitOpts: CircuitOptions
   /** Moving average of each target's attempt time, ms. */
   readonly #latency = new Map<string, number>()
   readonly #attempts = new Set<Promise<void>>()
-  #pending: { settled: Settled; completion: Completion }[] = []
-  #flushing: Promise<void> | undefined
+  readonly #outcomes: OutcomeBatcher<Judged>
   #stopping = false
   #loopDone: Promise<void> | undefined
   #wake: (() => void) | undefined
@@ -132,7 +118,6 @@ export class DeliveryWorker implements Service {
   #moreDue = true
   /** When this worker last asked the database for its next due time. */
   #lastLookAhead = 0
-  #flushTimer: NodeJS.Timeout | undefined
   #unlisten: (() => Promise<void>) | undefined
   #lastReap = 0
 
@@ -151,6 +136,16 @@ export class DeliveryWorker implements Service {
       circuitMaxMs: 60_000,
       ...opts,
     }
+    this.#circuitOpts = {
+      threshold: this.#opts.circuitThreshold,
+      openMs: this.#opts.circuitOpenMs,
+      maxMs: this.#opts.circuitMaxMs,
+    }
+    this.#outcomes = new OutcomeBatcher({
+      write: (items) => this.#record(items),
+      maxItems: 256,
+      windowMs: FLUSH_MS,
+    })
   }
 
   async start(): Promise<void> {
@@ -165,7 +160,7 @@ export class DeliveryWorker implements Service {
     await this.#loopDone
     await this.#release([...this.#ready.keys()], null)
     await Promise.all(this.#attempts)
-    await this.#flush()
+    await this.#outcomes.flush()
     await this.#flushTransports()
     await this.#unlisten?.()
   }
@@ -183,7 +178,7 @@ export class DeliveryWorker implements Service {
       total += claimed
       this.#pumpAll()
       while (this.#attempts.size > 0) await Promise.race(this.#attempts)
-      await this.#flush()
+      await this.#outcomes.flush()
       if (claimed === 0 && this.#readyCount === 0) break
     }
     await this.#flushTransports()
@@ -249,7 +244,8 @@ export class DeliveryWorker implements Service {
       if (until > 0) waitMs = Math.min(waitMs, until)
     }
     for (const c of this.#circuits.values()) {
-      if (c.openUntil > now) waitMs = Math.min(waitMs, c.openUntil - now)
+      const until = untilTrial(c.state, now)
+      if (until !== undefined) waitMs = Math.min(waitMs, until)
     }
     waitMs = Math.max(waitMs, floorMs, 1)
     this.#freedThreshold = Math.max(
@@ -271,15 +267,9 @@ export class DeliveryWorker implements Service {
     })
   }
 
-  #circuit(target: string): Circuit | undefined {
-    return this.#circuits.get(target)
-  }
-
   /** Attempts a target may have under way now: none while its circuit is open, one while half-open. */
   #capFor(target: string, now: number): number {
-    const c = this.#circuit(target)
-    if (!c || c.openUntil === 0) return this.#opts.perTarget
-    return c.openUntil > now ? 0 : 1
+    return capacity(this.#circuits.get(target)?.state, now, this.#opts.perTarget)
   }
 
   #rounds(target: string): number {
@@ -309,7 +299,7 @@ export class DeliveryWorker implements Service {
     const busy = new Map<string, number>()
     for (const t of this.#inflightPer.keys()) busy.set(t, this.#roomFor(t, nowMs))
     for (const t of this.#ready.keys()) busy.set(t, this.#roomFor(t, nowMs))
-    for (const [t, c] of this.#circuits) if (c.openUntil !== 0) busy.set(t, this.#roomFor(t, nowMs))
+    for (const [t, c] of this.#circuits) if (isTripped(c.state)) busy.set(t, this.#roomFor(t, nowMs))
     const perTarget = 2 * this.#opts.perTarget
     const batch = await claimDue(this.#ctx.db.relaxed, {
       now,
@@ -457,29 +447,21 @@ export class DeliveryWorker implements Service {
    */
   #observe(target: string, outcomes: AttemptOutcome[]): void {
     const now = this.#ctx.clock.now().getTime()
-    if (!outcomes.every((o) => o.kind === 'retry')) {
-      const closing = this.#circuit(target)
-      this.#circuits.delete(target)
-      if (closing && closing.openUntil !== 0) this.#resume(target, closing)
-      return
-    }
-    let c = this.#circuit(target)
-    if (!c) {
-      c = { failures: 0, trips: 0, openUntil: 0, holdUntil: 0, deferredAt: 0, trial: undefined }
-      this.#circuits.set(target, c)
-    }
-    c.failures++
-    const halfOpen = c.openUntil !== 0 && c.openUntil <= now
-    if (!halfOpen && !(c.openUntil === 0 && c.failures >= this.#opts.circuitThreshold)) return
-    c.trips++
-    const heldUntil = c.holdUntil === 0 ? null : new Date(c.holdUntil)
-    c.openUntil = now + Math.min(this.#opts.circuitOpenMs * 2 ** (c.trips - 1), this.#opts.circuitMaxMs)
-    c.holdUntil = c.openUntil + this.#opts.circuitMaxMs
-    c.deferredAt = now
-    c.trial = undefined
-    const circuit = c
+    const box = this.#circuits.get(target)
+    const { state, decision } = observe(
+      box?.state,
+      outcomes.every((o) => o.kind === 'retry'),
+      now,
+      this.#circuitOpts,
+    )
+    if (!state) this.#circuits.delete(target)
+    else if (box) box.state = state
+    else this.#circuits.set(target, { state })
+    if (decision.kind === 'close') this.#resume(target, decision.holdUntil)
+    if (decision.kind !== 'open' || !state) return
+    const circuit = box ?? (this.#circuits.get(target) as { state: Circuit })
     this.#ctx.log.warn(
-      { targetId: target, failures: c.failures, openForMs: c.openUntil - now },
+      { targetId: target, failures: state.failures, openForMs: decision.openUntil - now },
       'target keeps failing: pausing its deliveries (circuit open)',
     )
     const queue = this.#ready.get(target) ?? []
@@ -490,23 +472,23 @@ export class DeliveryWorker implements Service {
         target,
         claimed: queue.map((d) => d.id),
         worker: this.id,
-        trialAt: new Date(c.openUntil),
-        holdUntil: new Date(c.holdUntil),
-        heldUntil,
+        trialAt: new Date(decision.openUntil),
+        holdUntil: new Date(decision.holdUntil),
+        heldUntil: decision.heldUntil === null ? null : new Date(decision.heldUntil),
       }).then((trial) => {
-        circuit.trial = trial
+        circuit.state = withTrial(circuit.state, trial)
       }),
       target,
       'could not defer a failing target',
     )
   }
 
-  /** The circuit closed: what it held back is due now. */
-  #resume(target: string, c: Circuit): void {
+  /** The circuit closed: what it held back (until `holdUntil`) is due now. */
+  #resume(target: string, holdUntil: number): void {
     this.#ctx.log.info({ targetId: target }, 'target answers again: resuming its deliveries (circuit closed)')
     this.#moreDue = true
     this.#background(
-      resumeTarget(this.#ctx.db.relaxed, target, new Date(c.holdUntil), this.#ctx.clock.now()).then(() =>
+      resumeTarget(this.#ctx.db.relaxed, target, new Date(holdUntil), this.#ctx.clock.now()).then(() =>
         this.#wake?.(),
       ),
       target,
@@ -519,25 +501,27 @@ export class DeliveryWorker implements Service {
    * walk past them (at most every REDEFER_MS per target).
    */
   async #redefer(now: number): Promise<void> {
-    for (const [target, c] of this.#circuits) {
-      if (c.openUntil === 0 || now - c.deferredAt < REDEFER_MS) continue
-      c.deferredAt = now
+    for (const [target, circuit] of this.#circuits) {
+      const { state, decision } = tick(circuit.state, now)
+      if (decision.kind === 'none' || !state) continue
+      circuit.state = state
       try {
-        if (c.trial === undefined) {
+        if (decision.kind === 'find-trial') {
           // Nothing was waiting when it opened: the first to arrive becomes the trial.
-          c.trial = await deferTarget(this.#ctx.db.relaxed, {
+          const trial = await deferTarget(this.#ctx.db.relaxed, {
             target,
             claimed: [],
             worker: this.id,
-            trialAt: new Date(c.openUntil),
-            holdUntil: new Date(c.holdUntil),
-            heldUntil: new Date(c.holdUntil),
+            trialAt: new Date(decision.trialAt),
+            holdUntil: new Date(decision.holdUntil),
+            heldUntil: new Date(decision.holdUntil),
           })
+          circuit.state = withTrial(circuit.state, trial)
         } else {
           await holdArrivals(this.#ctx.db.relaxed, {
             target,
-            trial: c.trial,
-            holdUntil: new Date(c.holdUntil),
+            trial: decision.trial,
+            holdUntil: new Date(decision.holdUntil),
             now: new Date(now),
           })
         }
@@ -576,74 +560,29 @@ export class DeliveryWorker implements Service {
   }
 
   #settle(d: ClaimedDelivery, outcome: AttemptOutcome, transport: Transport | undefined): void {
-    const now = this.#ctx.clock.now()
-    let status: Settled['status']
-    let next: Date | null = null
-    let error = outcome.errorMessage
-    if (outcome.kind === 'delivered') status = 'delivered'
-    else if (outcome.kind === 'failed' || !transport) status = 'failed'
-    else {
-      const policy = transport.retryPolicy(d)
-      // `attempt` counts from 1; maxRetries retries follow the first attempt.
-      if (d.attempt > policy.maxRetries) {
-        status = 'failed'
-        error = `${error ?? `HTTP ${outcome.responseStatus}`} (gave up after ${d.attempt} attempts)`
-      } else {
-        status = 'retrying'
-        next = new Date(now.getTime() + retryDelayMs(policy, d.attempt - 1, outcome.retryAfterMs))
-      }
-    }
-    const body = outcome.responseBody
-    this.#pending.push({
-      settled: { delivery: d, outcome, status, nextAttemptAt: next },
-      completion: {
-        id: d.id,
-        attempt: d.attempt,
-        status,
-        nextAttemptAt: next,
-        responseStatus: outcome.responseStatus ?? null,
-        responseBody: body === undefined ? null : body.length > BODY_LIMIT ? body.slice(0, BODY_LIMIT) : body,
-        responseTimeMs: outcome.responseTimeMs ?? null,
-        errorMessage: error ?? null,
-      },
-    })
-    if (this.#pending.length >= 256) void this.#flush()
-    else this.#flushTimer ??= setTimeout(() => void this.#flush(), FLUSH_MS)
+    this.#outcomes.add(judge(d, outcome, transport, this.#ctx.clock.now()))
   }
 
-  /** Writes every pending outcome in one statement (one flush at a time), then lets transports react. */
-  async #flush(): Promise<void> {
-    clearTimeout(this.#flushTimer)
-    this.#flushTimer = undefined
-    while (this.#flushing) await this.#flushing
-    if (this.#pending.length === 0) return
-    const items = this.#pending
-    this.#pending = []
-    this.#flushing = (async () => {
-      try {
-        const now = this.#ctx.clock.now()
-        const updated = await completeMany(
-          this.#ctx.db.relaxed,
-          items.map((i) => i.completion),
-          now,
-          this.id,
-        )
-        const byType = new Map<string, Settled[]>()
-        for (const { settled } of items) {
-          if (!updated.has(settled.delivery.id)) continue
-          const t = settled.delivery.targetType
-          byType.set(t, [...(byType.get(t) ?? []), settled])
-        }
-        for (const [type, results] of byType) await this.#transports.get(type)?.settled?.(results)
-      } catch (err) {
-        // The rows keep their lease; when it expires they are attempted again. Nothing is lost.
-        this.#ctx.log.error({ err, count: items.length }, 'could not record delivery outcomes')
-      }
-    })()
+  /** Writes a batch of outcomes in one statement, then lets transports react to those it recorded. */
+  async #record(items: Judged[]): Promise<void> {
     try {
-      await this.#flushing
-    } finally {
-      this.#flushing = undefined
+      const now = this.#ctx.clock.now()
+      const updated = await completeMany(
+        this.#ctx.db.relaxed,
+        items.map((i) => i.completion),
+        now,
+        this.id,
+      )
+      const byType = new Map<string, Settled[]>()
+      for (const { settled } of items) {
+        if (!updated.has(settled.delivery.id)) continue
+        const t = settled.delivery.targetType
+        byType.set(t, [...(byType.get(t) ?? []), settled])
+      }
+      for (const [type, results] of byType) await this.#transports.get(type)?.settled?.(results)
+    } catch (err) {
+      // The rows keep their lease; when it expires they are attempted again. Nothing is lost.
+      this.#ctx.log.error({ err, count: items.length }, 'could not record delivery outcomes')
     }
   }
 
