@@ -14,6 +14,7 @@ import {
   withTrial,
 } from './circuit.ts'
 import { type Judged, judge, OutcomeBatcher } from './outcomes.ts'
+import { Slots } from './slots.ts'
 import {
   claimDue,
   completeMany,
@@ -57,14 +58,6 @@ export function deliveryLeaseMs(config: Config): number {
   return config.PATCHBAY_DELIVERY_LEASE_MS ?? 2 * config.PATCHBAY_DELIVERY_TIMEOUT_MS + 30_000
 }
 
-/**
- * Rounds of attempts a target may have waiting in the ready queue beyond those under way. Fast targets get
- * several, so claims are large and rare; others one, so a claimed delivery never waits long for its turn.
- */
-const FAST_ROUNDS = 4
-const SLOW_ROUNDS = 1
-/** A target whose attempts average less than this is fast. */
-const FAST_MS = 1000
 /** Longest a freed slot waits for others before the worker claims again. */
 const COALESCE_MS = 10
 /**
@@ -86,19 +79,13 @@ export class DeliveryWorker implements Service {
   readonly #ctx: AppContext
   readonly #transports: Map<string, Transport>
   readonly #opts: WorkerOptions
-  /** Claimed deliveries not started yet, per target, oldest first. */
-  readonly #ready = new Map<string, ClaimedDelivery[]>()
-  #readyCount = 0
-  #inflight = 0
-  readonly #inflightPer = new Map<string, number>()
+  readonly #slots: Slots
   /**
    * Each target's circuit, in a box that lives as long as the circuit does (until it closes): a trial the database
    * chooses later lands on the circuit it was chosen for, never on one opened after it closed.
    */
   readonly #circuits = new Map<string, { state: Circuit }>()
   readonly #circuitOpts: CircuitOptions
-  /** Moving average of each target's attempt time, ms. */
-  readonly #latency = new Map<string, number>()
   readonly #attempts = new Set<Promise<void>>()
   readonly #outcomes: OutcomeBatcher<Judged>
   #stopping = false
@@ -136,6 +123,7 @@ export class DeliveryWorker implements Service {
       circuitMaxMs: 60_000,
       ...opts,
     }
+    this.#slots = new Slots(this.#opts.concurrency, this.#opts.perTarget)
     this.#circuitOpts = {
       threshold: this.#opts.circuitThreshold,
       openMs: this.#opts.circuitOpenMs,
@@ -158,7 +146,7 @@ export class DeliveryWorker implements Service {
     this.#stopping = true
     this.#wake?.()
     await this.#loopDone
-    await this.#release([...this.#ready.keys()], null)
+    await this.#release(this.#slots.readyTargets(), null)
     await Promise.all(this.#attempts)
     await this.#outcomes.flush()
     await this.#flushTransports()
@@ -179,7 +167,7 @@ export class DeliveryWorker implements Service {
       this.#pumpAll()
       while (this.#attempts.size > 0) await Promise.race(this.#attempts)
       await this.#outcomes.flush()
-      if (claimed === 0 && this.#readyCount === 0) break
+      if (claimed === 0 && this.#slots.ready === 0) break
     }
     await this.#flushTransports()
     return total
@@ -198,7 +186,7 @@ export class DeliveryWorker implements Service {
         // Whatever arrives from here on is news to the claim below.
         this.#notified = false
         this.#freed = 0
-        const asked = this.#claimLimit()
+        const asked = this.#slots.claimLimit(this.#opts.batchSize)
         const claimed = asked > 0 ? await this.#claim() : 0
         this.#pumpAll()
         if (claimed > 0 && claimed === asked) {
@@ -248,10 +236,7 @@ export class DeliveryWorker implements Service {
       if (until !== undefined) waitMs = Math.min(waitMs, until)
     }
     waitMs = Math.max(waitMs, floorMs, 1)
-    this.#freedThreshold = Math.max(
-      1,
-      Math.min(this.#opts.batchSize, Math.floor((this.#inflight + this.#readyCount) / 2)),
-    )
+    this.#freedThreshold = this.#slots.claimAfter(this.#opts.batchSize)
     if (floorMs === 0 && (this.#notified || (this.#moreDue && this.#freed >= this.#freedThreshold))) return
     if (floorMs === 0 && this.#moreDue && this.#freed > 0) waitMs = Math.min(waitMs, COALESCE_MS)
     await new Promise<void>((resolve) => {
@@ -272,34 +257,16 @@ export class DeliveryWorker implements Service {
     return capacity(this.#circuits.get(target)?.state, now, this.#opts.perTarget)
   }
 
-  #rounds(target: string): number {
-    const ms = this.#latency.get(target)
-    return ms !== undefined && ms < FAST_MS ? FAST_ROUNDS : SLOW_ROUNDS
-  }
-
-  /** How many more deliveries a target may be handed in a claim: its attempts plus the rounds it may queue. */
-  #roomFor(target: string, now: number): number {
-    const cap = this.#capFor(target, now)
-    const held = (this.#inflightPer.get(target) ?? 0) + (this.#ready.get(target)?.length ?? 0)
-    const total = cap === this.#opts.perTarget ? cap * (1 + this.#rounds(target)) : cap
-    return Math.max(0, total - held)
-  }
-
-  #claimLimit(): number {
-    const most = this.#opts.concurrency * (1 + FAST_ROUNDS)
-    return Math.max(0, Math.min(this.#opts.batchSize, most - this.#inflight - this.#readyCount))
-  }
-
   /** Claims into the ready queues; returns how many were claimed. */
   async #claim(): Promise<number> {
-    const limit = this.#claimLimit()
+    const limit = this.#slots.claimLimit(this.#opts.batchSize)
     if (limit === 0) return 0
     const now = this.#ctx.clock.now()
     const nowMs = now.getTime()
     const busy = new Map<string, number>()
-    for (const t of this.#inflightPer.keys()) busy.set(t, this.#roomFor(t, nowMs))
-    for (const t of this.#ready.keys()) busy.set(t, this.#roomFor(t, nowMs))
-    for (const [t, c] of this.#circuits) if (isTripped(c.state)) busy.set(t, this.#roomFor(t, nowMs))
+    const roomFor = (t: string) => this.#slots.roomFor(t, this.#capFor(t, nowMs))
+    for (const t of this.#slots.heldTargets()) busy.set(t, roomFor(t))
+    for (const [t, c] of this.#circuits) if (isTripped(c.state)) busy.set(t, roomFor(t))
     const perTarget = 2 * this.#opts.perTarget
     const batch = await claimDue(this.#ctx.db.relaxed, {
       now,
@@ -331,54 +298,34 @@ export class DeliveryWorker implements Service {
         }
       }),
     )
-    for (const d of batch) {
-      const q = this.#ready.get(d.targetId)
-      if (q) q.push(d)
-      else this.#ready.set(d.targetId, [d])
-    }
-    this.#readyCount += batch.length
+    this.#slots.enqueue(batch)
     return batch.length
   }
 
   #pumpAll(): void {
-    for (const target of [...this.#ready.keys()]) {
-      if (this.#inflight >= this.#opts.concurrency) return
+    for (const target of this.#slots.readyTargets()) {
+      if (!this.#slots.free) return
       this.#pump(target)
     }
   }
 
   /** Starts as many of a target's ready deliveries as its limits allow. */
   #pump(target: string): void {
-    const queue = this.#ready.get(target)
-    if (!queue) return
-    const now = this.#ctx.clock.now().getTime()
-    const room = Math.min(
-      this.#capFor(target, now) - (this.#inflightPer.get(target) ?? 0),
-      this.#opts.concurrency - this.#inflight,
-      queue.length,
-    )
-    if (room <= 0) return
-    const started = queue.splice(0, room)
-    this.#readyCount -= started.length
-    if (queue.length === 0) this.#ready.delete(target)
+    const started = this.#slots.start(target, this.#capFor(target, this.#ctx.clock.now().getTime()))
+    if (started.length === 0) return
     const transport = this.#transports.get((started[0] as ClaimedDelivery).targetType)
     if (transport?.attemptBatch) this.#track(target, started, this.#attemptGroup(transport, started))
     else for (const d of started) this.#track(target, [d], this.#attempt(d))
   }
 
   #track(target: string, ds: ClaimedDelivery[], work: Promise<void>): void {
-    this.#inflight += ds.length
-    this.#inflightPer.set(target, (this.#inflightPer.get(target) ?? 0) + ds.length)
     const started = performance.now()
     const p = work.finally(() => {
       this.#attempts.delete(p)
       this.#timed(target, performance.now() - started)
-      this.#inflight -= ds.length
-      const n = (this.#inflightPer.get(target) ?? ds.length) - ds.length
-      if (n <= 0) this.#inflightPer.delete(target)
-      else this.#inflightPer.set(target, n)
+      this.#slots.finished(target, ds.length)
       this.#pump(target)
-      if (this.#ready.size > 0 && this.#inflight < this.#opts.concurrency) this.#pumpAll()
+      if (this.#slots.waiting && this.#slots.free) this.#pumpAll()
       for (let i = 0; i < ds.length; i++) this.#onFinished()
     })
     this.#attempts.add(p)
@@ -389,26 +336,19 @@ export class DeliveryWorker implements Service {
    * no claimed delivery waits in memory until its lease runs out.
    */
   #timed(target: string, ms: number): void {
-    const before = this.#latency.get(target)
-    this.#latency.set(target, before === undefined ? ms : before * 0.8 + ms * 0.2)
-    const queue = this.#ready.get(target)
-    const keep = this.#opts.perTarget * SLOW_ROUNDS
-    if (queue && queue.length > keep && this.#rounds(target) === SLOW_ROUNDS) {
-      const excess = queue.splice(keep)
-      this.#readyCount -= excess.length
-      this.#moreDue = true
-      this.#background(
-        releaseClaimed(
-          this.#ctx.db.relaxed,
-          excess.map((d) => d.id),
-          this.id,
-          this.#ctx.clock.now(),
-        ),
-        target,
-        'could not release claimed deliveries',
-      )
-    }
-    if (this.#latency.size > 10_000) this.#latency.clear()
+    const excess = this.#slots.timed(target, ms)
+    if (excess.length === 0) return
+    this.#moreDue = true
+    this.#background(
+      releaseClaimed(
+        this.#ctx.db.relaxed,
+        excess.map((d) => d.id),
+        this.id,
+        this.#ctx.clock.now(),
+      ),
+      target,
+      'could not release claimed deliveries',
+    )
   }
 
   async #attempt(d: ClaimedDelivery): Promise<void> {
@@ -464,9 +404,7 @@ export class DeliveryWorker implements Service {
       { targetId: target, failures: state.failures, openForMs: decision.openUntil - now },
       'target keeps failing: pausing its deliveries (circuit open)',
     )
-    const queue = this.#ready.get(target) ?? []
-    this.#ready.delete(target)
-    this.#readyCount -= queue.length
+    const queue = this.#slots.takeAll(target)
     this.#background(
       deferTarget(this.#ctx.db.relaxed, {
         target,
@@ -544,11 +482,7 @@ export class DeliveryWorker implements Service {
   async #release(targets: string[], at: Date | null): Promise<void> {
     const ids: string[] = []
     for (const t of targets) {
-      const q = this.#ready.get(t)
-      if (!q) continue
-      this.#ready.delete(t)
-      this.#readyCount -= q.length
-      for (const d of q) ids.push(d.id)
+      for (const d of this.#slots.takeAll(t)) ids.push(d.id)
     }
     if (ids.length === 0) return
     try {
