@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { type BatchTimers, BODY_LIMIT, judge, OutcomeBatcher } from './outcomes.ts'
+import { BODY_LIMIT, judge, OutcomeBatcher } from './outcomes.ts'
 import type { RetryPolicy } from './policy.ts'
+import type { Timers } from './timers.ts'
 import { type ClaimedDelivery, claimedEvent, type Transport } from './types.ts'
 
 const NOW = new Date('2026-01-01T00:00:00Z')
@@ -109,7 +110,7 @@ describe('judging an outcome', () => {
 function manualTimers() {
   const due = new Map<number, { fn: () => void; ms: number }>()
   let next = 1
-  const timers: BatchTimers = {
+  const timers: Timers = {
     set(fn, ms) {
       const id = next++
       due.set(id, { fn, ms })

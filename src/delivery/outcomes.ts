@@ -1,5 +1,6 @@
 import { retryDelayMs } from './policy.ts'
 import type { Completion } from './store.ts'
+import { realTimers, type Timers } from './timers.ts'
 import type { AttemptOutcome, ClaimedDelivery, Settled, Transport } from './types.ts'
 
 /** Longest response body kept in a delivery's history. */
@@ -53,17 +54,6 @@ export function judge(
   }
 }
 
-/** Timers the batcher uses; tests hand in their own to run a batch window by hand. */
-export interface BatchTimers {
-  set(fn: () => void, ms: number): unknown
-  clear(handle: unknown): void
-}
-
-const realTimers: BatchTimers = {
-  set: (fn, ms) => setTimeout(fn, ms),
-  clear: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
-}
-
 export interface BatcherOptions<T> {
   /** Writes one batch. Must not throw: a batch that cannot be written is the writer's to report. */
   write(items: T[]): Promise<void>
@@ -71,7 +61,7 @@ export interface BatcherOptions<T> {
   maxItems: number
   /** How long items gather before they are written together. */
   windowMs: number
-  timers?: BatchTimers
+  timers?: Timers
 }
 
 /**
@@ -80,7 +70,7 @@ export interface BatcherOptions<T> {
  */
 export class OutcomeBatcher<T> {
   readonly #opts: BatcherOptions<T>
-  readonly #timers: BatchTimers
+  readonly #timers: Timers
   #pending: T[] = []
   #writing: Promise<void> | undefined
   #timer: unknown

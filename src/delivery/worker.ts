@@ -32,6 +32,7 @@ import {
   type Settled,
   type Transport,
 } from './types.ts'
+import { Wakeup } from './wakeup.ts'
 
 export interface WorkerOptions {
   /** Attempts in flight at once in this process. */
@@ -58,8 +59,6 @@ export function deliveryLeaseMs(config: Config): number {
   return config.PATCHBAY_DELIVERY_LEASE_MS ?? 2 * config.PATCHBAY_DELIVERY_TIMEOUT_MS + 30_000
 }
 
-/** Longest a freed slot waits for others before the worker claims again. */
-const COALESCE_MS = 10
 /**
  * How long outcomes gather before they are written in one statement. The receiver already has the delivery; this
  * only delays the history row, and each write saved is a statement the database does not plan and run.
@@ -90,14 +89,7 @@ export class DeliveryWorker implements Service {
   readonly #outcomes: OutcomeBatcher<Judged>
   #stopping = false
   #loopDone: Promise<void> | undefined
-  #wake: (() => void) | undefined
-  /** New work was announced (NOTIFY) since the loop last claimed. */
-  #notified = false
-  /** Attempts finished since the loop last claimed. */
-  #freed = 0
-  /** How many finished attempts are worth a claim: claiming for each one would cost a query per delivery. */
-  #freedThreshold = 1
-  #coalesce: NodeJS.Timeout | undefined
+  readonly #wakeup = new Wakeup()
   /**
    * The last claim may have left due work behind for lack of room (it hit its limit, or a target's), so finished
    * attempts should lead to another claim. When it took everything due, only news (NOTIFY, a due time) can.
@@ -137,14 +129,14 @@ export class DeliveryWorker implements Service {
   }
 
   async start(): Promise<void> {
-    this.#unlisten = await this.#ctx.db.listen(DELIVERY_CHANNEL, () => this.#onNotify())
+    this.#unlisten = await this.#ctx.db.listen(DELIVERY_CHANNEL, () => this.#wakeup.notify())
     this.#loopDone = this.#loop()
     this.#ctx.log.info({ worker: this.id, ...this.#opts }, 'delivery worker started')
   }
 
   async stop(): Promise<void> {
     this.#stopping = true
-    this.#wake?.()
+    this.#wakeup.ring()
     await this.#loopDone
     await this.#release(this.#slots.readyTargets(), null)
     await Promise.all(this.#attempts)
@@ -184,8 +176,7 @@ export class DeliveryWorker implements Service {
         }
         await this.#redefer(now)
         // Whatever arrives from here on is news to the claim below.
-        this.#notified = false
-        this.#freed = 0
+        this.#wakeup.claiming()
         const asked = this.#slots.claimLimit(this.#opts.batchSize)
         const claimed = asked > 0 ? await this.#claim() : 0
         this.#pumpAll()
@@ -200,22 +191,6 @@ export class DeliveryWorker implements Service {
         await this.#idle(false, 1000)
       }
     }
-  }
-
-  #onNotify(): void {
-    this.#notified = true
-    this.#wake?.()
-  }
-
-  /**
-   * An attempt finished. Claim again once half of what is in hand has finished (the ready queue keeps slots busy
-   * meanwhile), or shortly after the first, so a lone healthy target behind a hung one is not kept waiting.
-   */
-  #onFinished(): void {
-    this.#freed++
-    if (!this.#wake || !this.#moreDue) return
-    if (this.#freed >= this.#freedThreshold) this.#wake()
-    else this.#coalesce ??= setTimeout(() => this.#wake?.(), COALESCE_MS)
   }
 
   /** Waits for a notification, enough finished attempts, the next due time, or the poll interval. */
@@ -236,19 +211,10 @@ export class DeliveryWorker implements Service {
       if (until !== undefined) waitMs = Math.min(waitMs, until)
     }
     waitMs = Math.max(waitMs, floorMs, 1)
-    this.#freedThreshold = this.#slots.claimAfter(this.#opts.batchSize)
-    if (floorMs === 0 && (this.#notified || (this.#moreDue && this.#freed >= this.#freedThreshold))) return
-    if (floorMs === 0 && this.#moreDue && this.#freed > 0) waitMs = Math.min(waitMs, COALESCE_MS)
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        clearTimeout(this.#coalesce)
-        this.#coalesce = undefined
-        this.#wake = undefined
-        resolve()
-      }
-      const timer = setTimeout(done, waitMs)
-      this.#wake = done
+    await this.#wakeup.wait(waitMs, {
+      threshold: this.#slots.claimAfter(this.#opts.batchSize),
+      moreDue: this.#moreDue,
+      floorMs,
     })
   }
 
@@ -326,7 +292,8 @@ export class DeliveryWorker implements Service {
       this.#slots.finished(target, ds.length)
       this.#pump(target)
       if (this.#slots.waiting && this.#slots.free) this.#pumpAll()
-      for (let i = 0; i < ds.length; i++) this.#onFinished()
+      // Claim again once half of what is in hand has finished (the ready queue keeps slots busy meanwhile).
+      for (let i = 0; i < ds.length; i++) this.#wakeup.finished(this.#moreDue)
     })
     this.#attempts.add(p)
   }
@@ -427,7 +394,7 @@ export class DeliveryWorker implements Service {
     this.#moreDue = true
     this.#background(
       resumeTarget(this.#ctx.db.relaxed, target, new Date(holdUntil), this.#ctx.clock.now()).then(() =>
-        this.#wake?.(),
+        this.#wakeup.ring(),
       ),
       target,
       'could not resume a recovered target',
