@@ -87,9 +87,9 @@ export class DeliveryWorker implements Service {
   readonly #circuitOpts: CircuitOptions
   readonly #attempts = new Set<Promise<void>>()
   readonly #outcomes: OutcomeBatcher<Judged>
+  readonly #wakeup = new Wakeup()
   #stopping = false
   #loopDone: Promise<void> | undefined
-  readonly #wakeup = new Wakeup()
   /**
    * The last claim may have left due work behind for lack of room (it hit its limit, or a target's), so finished
    * attempts should lead to another claim. When it took everything due, only news (NOTIFY, a due time) can.
