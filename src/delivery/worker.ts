@@ -3,9 +3,19 @@ import os from 'node:os'
 import type { Config } from '../config.ts'
 import type { AppContext } from '../context.ts'
 import type { Service } from '../server.ts'
-import { retryDelayMs } from './policy.ts'
 import {
-  type Completion,
+  type Circuit,
+  type CircuitOptions,
+  capacity,
+  isTripped,
+  observe,
+  tick,
+  untilTrial,
+  withTrial,
+} from './circuit.ts'
+import { type Judged, judge, OutcomeBatcher } from './outcomes.ts'
+import { Slots } from './slots.ts'
+import {
   claimDue,
   completeMany,
   deferTarget,
@@ -22,6 +32,7 @@ import {
   type Settled,
   type Transport,
 } from './types.ts'
+import { Wakeup } from './wakeup.ts'
 
 export interface WorkerOptions {
   /** Attempts in flight at once in this process. */
@@ -48,48 +59,11 @@ export function deliveryLeaseMs(config: Config): number {
   return config.PATCHBAY_DELIVERY_LEASE_MS ?? 2 * config.PATCHBAY_DELIVERY_TIMEOUT_MS + 30_000
 }
 
-const BODY_LIMIT = 1000
-/**
- * Rounds of attempts a target may have waiting in the ready queue beyond those under way. Fast targets get
- * several, so claims are large and rare; others one, so a claimed delivery never waits long for its turn.
- */
-const FAST_ROUNDS = 4
-const SLOW_ROUNDS = 1
-/** A target whose attempts average less than this is fast. */
-const FAST_MS = 1000
-/** Longest a freed slot waits for others before the worker claims again. */
-const COALESCE_MS = 10
 /**
  * How long outcomes gather before they are written in one statement. The receiver already has the delivery; this
  * only delays the history row, and each write saved is a statement the database does not plan and run.
  */
 const FLUSH_MS = 20
-
-/**
- * Per-target circuit breaker. A target that keeps failing costs attempts that healthy targets could use, and
- * retries multiply its share; after `circuitThreshold` failures in a row its circuit opens: its deliveries wait
- * in the database (no attempts, none counted), the oldest until `openUntil`, when it goes through as the one
- * trial (half-open), the rest until `holdUntil`. Success closes the circuit and brings the rest back at once;
- * failure opens it again for twice as long.
- */
-interface Circuit {
-  failures: number
-  trips: number
-  /** Epoch ms; 0 when closed. Open while now < openUntil, half-open after. */
-  openUntil: number
-  /** Epoch ms: how long the deliveries other than the trial are held back at most. */
-  holdUntil: number
-  /** Epoch ms: when deliveries that arrived meanwhile were last held back too. */
-  deferredAt: number
-  /** The delivery held back until `openUntil` as the trial (when there was one waiting). */
-  trial: string | undefined
-}
-
-/**
- * How often an open circuit looks for deliveries that reached the queue due at once all the same (queued in a
- * transaction begun before the hold), or for a trial when there was none.
- */
-const REDEFER_MS = 5000
 
 /**
  * The delivery engine's worker. It claims due deliveries in batches into a small per-target ready queue (at
@@ -104,27 +78,18 @@ export class DeliveryWorker implements Service {
   readonly #ctx: AppContext
   readonly #transports: Map<string, Transport>
   readonly #opts: WorkerOptions
-  /** Claimed deliveries not started yet, per target, oldest first. */
-  readonly #ready = new Map<string, ClaimedDelivery[]>()
-  #readyCount = 0
-  #inflight = 0
-  readonly #inflightPer = new Map<string, number>()
-  readonly #circuits = new Map<string, Circuit>()
-  /** Moving average of each target's attempt time, ms. */
-  readonly #latency = new Map<string, number>()
+  readonly #slots: Slots
+  /**
+   * Each target's circuit, in a box that lives as long as the circuit does (until it closes): a trial the database
+   * chooses later lands on the circuit it was chosen for, never on one opened after it closed.
+   */
+  readonly #circuits = new Map<string, { state: Circuit }>()
+  readonly #circuitOpts: CircuitOptions
   readonly #attempts = new Set<Promise<void>>()
-  #pending: { settled: Settled; completion: Completion }[] = []
-  #flushing: Promise<void> | undefined
+  readonly #outcomes: OutcomeBatcher<Judged>
+  readonly #wakeup = new Wakeup()
   #stopping = false
   #loopDone: Promise<void> | undefined
-  #wake: (() => void) | undefined
-  /** New work was announced (NOTIFY) since the loop last claimed. */
-  #notified = false
-  /** Attempts finished since the loop last claimed. */
-  #freed = 0
-  /** How many finished attempts are worth a claim: claiming for each one would cost a query per delivery. */
-  #freedThreshold = 1
-  #coalesce: NodeJS.Timeout | undefined
   /**
    * The last claim may have left due work behind for lack of room (it hit its limit, or a target's), so finished
    * attempts should lead to another claim. When it took everything due, only news (NOTIFY, a due time) can.
@@ -132,7 +97,6 @@ export class DeliveryWorker implements Service {
   #moreDue = true
   /** When this worker last asked the database for its next due time. */
   #lastLookAhead = 0
-  #flushTimer: NodeJS.Timeout | undefined
   #unlisten: (() => Promise<void>) | undefined
   #lastReap = 0
 
@@ -151,21 +115,32 @@ export class DeliveryWorker implements Service {
       circuitMaxMs: 60_000,
       ...opts,
     }
+    this.#slots = new Slots(this.#opts.concurrency, this.#opts.perTarget)
+    this.#circuitOpts = {
+      threshold: this.#opts.circuitThreshold,
+      openMs: this.#opts.circuitOpenMs,
+      maxMs: this.#opts.circuitMaxMs,
+    }
+    this.#outcomes = new OutcomeBatcher({
+      write: (items) => this.#record(items),
+      maxItems: 256,
+      windowMs: FLUSH_MS,
+    })
   }
 
   async start(): Promise<void> {
-    this.#unlisten = await this.#ctx.db.listen(DELIVERY_CHANNEL, () => this.#onNotify())
+    this.#unlisten = await this.#ctx.db.listen(DELIVERY_CHANNEL, () => this.#wakeup.notify())
     this.#loopDone = this.#loop()
     this.#ctx.log.info({ worker: this.id, ...this.#opts }, 'delivery worker started')
   }
 
   async stop(): Promise<void> {
     this.#stopping = true
-    this.#wake?.()
+    this.#wakeup.ring()
     await this.#loopDone
-    await this.#release([...this.#ready.keys()], null)
+    await this.#release(this.#slots.readyTargets(), null)
     await Promise.all(this.#attempts)
-    await this.#flush()
+    await this.#outcomes.flush()
     await this.#flushTransports()
     await this.#unlisten?.()
   }
@@ -183,8 +158,8 @@ export class DeliveryWorker implements Service {
       total += claimed
       this.#pumpAll()
       while (this.#attempts.size > 0) await Promise.race(this.#attempts)
-      await this.#flush()
-      if (claimed === 0 && this.#readyCount === 0) break
+      await this.#outcomes.flush()
+      if (claimed === 0 && this.#slots.ready === 0) break
     }
     await this.#flushTransports()
     return total
@@ -201,9 +176,8 @@ export class DeliveryWorker implements Service {
         }
         await this.#redefer(now)
         // Whatever arrives from here on is news to the claim below.
-        this.#notified = false
-        this.#freed = 0
-        const asked = this.#claimLimit()
+        this.#wakeup.claiming()
+        const asked = this.#slots.claimLimit(this.#opts.batchSize)
         const claimed = asked > 0 ? await this.#claim() : 0
         this.#pumpAll()
         if (claimed > 0 && claimed === asked) {
@@ -217,22 +191,6 @@ export class DeliveryWorker implements Service {
         await this.#idle(false, 1000)
       }
     }
-  }
-
-  #onNotify(): void {
-    this.#notified = true
-    this.#wake?.()
-  }
-
-  /**
-   * An attempt finished. Claim again once half of what is in hand has finished (the ready queue keeps slots busy
-   * meanwhile), or shortly after the first, so a lone healthy target behind a hung one is not kept waiting.
-   */
-  #onFinished(): void {
-    this.#freed++
-    if (!this.#wake || !this.#moreDue) return
-    if (this.#freed >= this.#freedThreshold) this.#wake()
-    else this.#coalesce ??= setTimeout(() => this.#wake?.(), COALESCE_MS)
   }
 
   /** Waits for a notification, enough finished attempts, the next due time, or the poll interval. */
@@ -249,67 +207,32 @@ export class DeliveryWorker implements Service {
       if (until > 0) waitMs = Math.min(waitMs, until)
     }
     for (const c of this.#circuits.values()) {
-      if (c.openUntil > now) waitMs = Math.min(waitMs, c.openUntil - now)
+      const until = untilTrial(c.state, now)
+      if (until !== undefined) waitMs = Math.min(waitMs, until)
     }
     waitMs = Math.max(waitMs, floorMs, 1)
-    this.#freedThreshold = Math.max(
-      1,
-      Math.min(this.#opts.batchSize, Math.floor((this.#inflight + this.#readyCount) / 2)),
-    )
-    if (floorMs === 0 && (this.#notified || (this.#moreDue && this.#freed >= this.#freedThreshold))) return
-    if (floorMs === 0 && this.#moreDue && this.#freed > 0) waitMs = Math.min(waitMs, COALESCE_MS)
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        clearTimeout(this.#coalesce)
-        this.#coalesce = undefined
-        this.#wake = undefined
-        resolve()
-      }
-      const timer = setTimeout(done, waitMs)
-      this.#wake = done
+    await this.#wakeup.wait(waitMs, {
+      threshold: this.#slots.claimAfter(this.#opts.batchSize),
+      moreDue: this.#moreDue,
+      floorMs,
     })
-  }
-
-  #circuit(target: string): Circuit | undefined {
-    return this.#circuits.get(target)
   }
 
   /** Attempts a target may have under way now: none while its circuit is open, one while half-open. */
   #capFor(target: string, now: number): number {
-    const c = this.#circuit(target)
-    if (!c || c.openUntil === 0) return this.#opts.perTarget
-    return c.openUntil > now ? 0 : 1
-  }
-
-  #rounds(target: string): number {
-    const ms = this.#latency.get(target)
-    return ms !== undefined && ms < FAST_MS ? FAST_ROUNDS : SLOW_ROUNDS
-  }
-
-  /** How many more deliveries a target may be handed in a claim: its attempts plus the rounds it may queue. */
-  #roomFor(target: string, now: number): number {
-    const cap = this.#capFor(target, now)
-    const held = (this.#inflightPer.get(target) ?? 0) + (this.#ready.get(target)?.length ?? 0)
-    const total = cap === this.#opts.perTarget ? cap * (1 + this.#rounds(target)) : cap
-    return Math.max(0, total - held)
-  }
-
-  #claimLimit(): number {
-    const most = this.#opts.concurrency * (1 + FAST_ROUNDS)
-    return Math.max(0, Math.min(this.#opts.batchSize, most - this.#inflight - this.#readyCount))
+    return capacity(this.#circuits.get(target)?.state, now, this.#opts.perTarget)
   }
 
   /** Claims into the ready queues; returns how many were claimed. */
   async #claim(): Promise<number> {
-    const limit = this.#claimLimit()
+    const limit = this.#slots.claimLimit(this.#opts.batchSize)
     if (limit === 0) return 0
     const now = this.#ctx.clock.now()
     const nowMs = now.getTime()
     const busy = new Map<string, number>()
-    for (const t of this.#inflightPer.keys()) busy.set(t, this.#roomFor(t, nowMs))
-    for (const t of this.#ready.keys()) busy.set(t, this.#roomFor(t, nowMs))
-    for (const [t, c] of this.#circuits) if (c.openUntil !== 0) busy.set(t, this.#roomFor(t, nowMs))
+    const roomFor = (t: string) => this.#slots.roomFor(t, this.#capFor(t, nowMs))
+    for (const t of this.#slots.heldTargets()) busy.set(t, roomFor(t))
+    for (const [t, c] of this.#circuits) if (isTripped(c.state)) busy.set(t, roomFor(t))
     const perTarget = 2 * this.#opts.perTarget
     const batch = await claimDue(this.#ctx.db.relaxed, {
       now,
@@ -341,55 +264,36 @@ export class DeliveryWorker implements Service {
         }
       }),
     )
-    for (const d of batch) {
-      const q = this.#ready.get(d.targetId)
-      if (q) q.push(d)
-      else this.#ready.set(d.targetId, [d])
-    }
-    this.#readyCount += batch.length
+    this.#slots.enqueue(batch)
     return batch.length
   }
 
   #pumpAll(): void {
-    for (const target of [...this.#ready.keys()]) {
-      if (this.#inflight >= this.#opts.concurrency) return
+    for (const target of this.#slots.readyTargets()) {
+      if (!this.#slots.free) return
       this.#pump(target)
     }
   }
 
   /** Starts as many of a target's ready deliveries as its limits allow. */
   #pump(target: string): void {
-    const queue = this.#ready.get(target)
-    if (!queue) return
-    const now = this.#ctx.clock.now().getTime()
-    const room = Math.min(
-      this.#capFor(target, now) - (this.#inflightPer.get(target) ?? 0),
-      this.#opts.concurrency - this.#inflight,
-      queue.length,
-    )
-    if (room <= 0) return
-    const started = queue.splice(0, room)
-    this.#readyCount -= started.length
-    if (queue.length === 0) this.#ready.delete(target)
+    const started = this.#slots.start(target, this.#capFor(target, this.#ctx.clock.now().getTime()))
+    if (started.length === 0) return
     const transport = this.#transports.get((started[0] as ClaimedDelivery).targetType)
     if (transport?.attemptBatch) this.#track(target, started, this.#attemptGroup(transport, started))
     else for (const d of started) this.#track(target, [d], this.#attempt(d))
   }
 
   #track(target: string, ds: ClaimedDelivery[], work: Promise<void>): void {
-    this.#inflight += ds.length
-    this.#inflightPer.set(target, (this.#inflightPer.get(target) ?? 0) + ds.length)
     const started = performance.now()
     const p = work.finally(() => {
       this.#attempts.delete(p)
       this.#timed(target, performance.now() - started)
-      this.#inflight -= ds.length
-      const n = (this.#inflightPer.get(target) ?? ds.length) - ds.length
-      if (n <= 0) this.#inflightPer.delete(target)
-      else this.#inflightPer.set(target, n)
+      this.#slots.finished(target, ds.length)
       this.#pump(target)
-      if (this.#ready.size > 0 && this.#inflight < this.#opts.concurrency) this.#pumpAll()
-      for (let i = 0; i < ds.length; i++) this.#onFinished()
+      if (this.#slots.waiting && this.#slots.free) this.#pumpAll()
+      // Claim again once half of what is in hand has finished (the ready queue keeps slots busy meanwhile).
+      for (let i = 0; i < ds.length; i++) this.#wakeup.finished(this.#moreDue)
     })
     this.#attempts.add(p)
   }
@@ -399,26 +303,19 @@ export class DeliveryWorker implements Service {
    * no claimed delivery waits in memory until its lease runs out.
    */
   #timed(target: string, ms: number): void {
-    const before = this.#latency.get(target)
-    this.#latency.set(target, before === undefined ? ms : before * 0.8 + ms * 0.2)
-    const queue = this.#ready.get(target)
-    const keep = this.#opts.perTarget * SLOW_ROUNDS
-    if (queue && queue.length > keep && this.#rounds(target) === SLOW_ROUNDS) {
-      const excess = queue.splice(keep)
-      this.#readyCount -= excess.length
-      this.#moreDue = true
-      this.#background(
-        releaseClaimed(
-          this.#ctx.db.relaxed,
-          excess.map((d) => d.id),
-          this.id,
-          this.#ctx.clock.now(),
-        ),
-        target,
-        'could not release claimed deliveries',
-      )
-    }
-    if (this.#latency.size > 10_000) this.#latency.clear()
+    const excess = this.#slots.timed(target, ms)
+    if (excess.length === 0) return
+    this.#moreDue = true
+    this.#background(
+      releaseClaimed(
+        this.#ctx.db.relaxed,
+        excess.map((d) => d.id),
+        this.id,
+        this.#ctx.clock.now(),
+      ),
+      target,
+      'could not release claimed deliveries',
+    )
   }
 
   async #attempt(d: ClaimedDelivery): Promise<void> {
@@ -457,57 +354,47 @@ export class DeliveryWorker implements Service {
    */
   #observe(target: string, outcomes: AttemptOutcome[]): void {
     const now = this.#ctx.clock.now().getTime()
-    if (!outcomes.every((o) => o.kind === 'retry')) {
-      const closing = this.#circuit(target)
-      this.#circuits.delete(target)
-      if (closing && closing.openUntil !== 0) this.#resume(target, closing)
-      return
-    }
-    let c = this.#circuit(target)
-    if (!c) {
-      c = { failures: 0, trips: 0, openUntil: 0, holdUntil: 0, deferredAt: 0, trial: undefined }
-      this.#circuits.set(target, c)
-    }
-    c.failures++
-    const halfOpen = c.openUntil !== 0 && c.openUntil <= now
-    if (!halfOpen && !(c.openUntil === 0 && c.failures >= this.#opts.circuitThreshold)) return
-    c.trips++
-    const heldUntil = c.holdUntil === 0 ? null : new Date(c.holdUntil)
-    c.openUntil = now + Math.min(this.#opts.circuitOpenMs * 2 ** (c.trips - 1), this.#opts.circuitMaxMs)
-    c.holdUntil = c.openUntil + this.#opts.circuitMaxMs
-    c.deferredAt = now
-    c.trial = undefined
-    const circuit = c
+    const box = this.#circuits.get(target)
+    const { state, decision } = observe(
+      box?.state,
+      outcomes.every((o) => o.kind === 'retry'),
+      now,
+      this.#circuitOpts,
+    )
+    if (!state) this.#circuits.delete(target)
+    else if (box) box.state = state
+    else this.#circuits.set(target, { state })
+    if (decision.kind === 'close') this.#resume(target, decision.holdUntil)
+    if (decision.kind !== 'open' || !state) return
+    const circuit = box ?? (this.#circuits.get(target) as { state: Circuit })
     this.#ctx.log.warn(
-      { targetId: target, failures: c.failures, openForMs: c.openUntil - now },
+      { targetId: target, failures: state.failures, openForMs: decision.openUntil - now },
       'target keeps failing: pausing its deliveries (circuit open)',
     )
-    const queue = this.#ready.get(target) ?? []
-    this.#ready.delete(target)
-    this.#readyCount -= queue.length
+    const queue = this.#slots.takeAll(target)
     this.#background(
       deferTarget(this.#ctx.db.relaxed, {
         target,
         claimed: queue.map((d) => d.id),
         worker: this.id,
-        trialAt: new Date(c.openUntil),
-        holdUntil: new Date(c.holdUntil),
-        heldUntil,
+        trialAt: new Date(decision.openUntil),
+        holdUntil: new Date(decision.holdUntil),
+        heldUntil: decision.heldUntil === null ? null : new Date(decision.heldUntil),
       }).then((trial) => {
-        circuit.trial = trial
+        circuit.state = withTrial(circuit.state, trial)
       }),
       target,
       'could not defer a failing target',
     )
   }
 
-  /** The circuit closed: what it held back is due now. */
-  #resume(target: string, c: Circuit): void {
+  /** The circuit closed: what it held back (until `holdUntil`) is due now. */
+  #resume(target: string, holdUntil: number): void {
     this.#ctx.log.info({ targetId: target }, 'target answers again: resuming its deliveries (circuit closed)')
     this.#moreDue = true
     this.#background(
-      resumeTarget(this.#ctx.db.relaxed, target, new Date(c.holdUntil), this.#ctx.clock.now()).then(() =>
-        this.#wake?.(),
+      resumeTarget(this.#ctx.db.relaxed, target, new Date(holdUntil), this.#ctx.clock.now()).then(() =>
+        this.#wakeup.ring(),
       ),
       target,
       'could not resume a recovered target',
@@ -519,25 +406,27 @@ export class DeliveryWorker implements Service {
    * walk past them (at most every REDEFER_MS per target).
    */
   async #redefer(now: number): Promise<void> {
-    for (const [target, c] of this.#circuits) {
-      if (c.openUntil === 0 || now - c.deferredAt < REDEFER_MS) continue
-      c.deferredAt = now
+    for (const [target, circuit] of this.#circuits) {
+      const { state, decision } = tick(circuit.state, now)
+      if (decision.kind === 'none' || !state) continue
+      circuit.state = state
       try {
-        if (c.trial === undefined) {
+        if (decision.kind === 'find-trial') {
           // Nothing was waiting when it opened: the first to arrive becomes the trial.
-          c.trial = await deferTarget(this.#ctx.db.relaxed, {
+          const trial = await deferTarget(this.#ctx.db.relaxed, {
             target,
             claimed: [],
             worker: this.id,
-            trialAt: new Date(c.openUntil),
-            holdUntil: new Date(c.holdUntil),
-            heldUntil: new Date(c.holdUntil),
+            trialAt: new Date(decision.trialAt),
+            holdUntil: new Date(decision.holdUntil),
+            heldUntil: new Date(decision.holdUntil),
           })
+          circuit.state = withTrial(circuit.state, trial)
         } else {
           await holdArrivals(this.#ctx.db.relaxed, {
             target,
-            trial: c.trial,
-            holdUntil: new Date(c.holdUntil),
+            trial: decision.trial,
+            holdUntil: new Date(decision.holdUntil),
             now: new Date(now),
           })
         }
@@ -560,11 +449,7 @@ export class DeliveryWorker implements Service {
   async #release(targets: string[], at: Date | null): Promise<void> {
     const ids: string[] = []
     for (const t of targets) {
-      const q = this.#ready.get(t)
-      if (!q) continue
-      this.#ready.delete(t)
-      this.#readyCount -= q.length
-      for (const d of q) ids.push(d.id)
+      for (const d of this.#slots.takeAll(t)) ids.push(d.id)
     }
     if (ids.length === 0) return
     try {
@@ -576,74 +461,29 @@ export class DeliveryWorker implements Service {
   }
 
   #settle(d: ClaimedDelivery, outcome: AttemptOutcome, transport: Transport | undefined): void {
-    const now = this.#ctx.clock.now()
-    let status: Settled['status']
-    let next: Date | null = null
-    let error = outcome.errorMessage
-    if (outcome.kind === 'delivered') status = 'delivered'
-    else if (outcome.kind === 'failed' || !transport) status = 'failed'
-    else {
-      const policy = transport.retryPolicy(d)
-      // `attempt` counts from 1; maxRetries retries follow the first attempt.
-      if (d.attempt > policy.maxRetries) {
-        status = 'failed'
-        error = `${error ?? `HTTP ${outcome.responseStatus}`} (gave up after ${d.attempt} attempts)`
-      } else {
-        status = 'retrying'
-        next = new Date(now.getTime() + retryDelayMs(policy, d.attempt - 1, outcome.retryAfterMs))
-      }
-    }
-    const body = outcome.responseBody
-    this.#pending.push({
-      settled: { delivery: d, outcome, status, nextAttemptAt: next },
-      completion: {
-        id: d.id,
-        attempt: d.attempt,
-        status,
-        nextAttemptAt: next,
-        responseStatus: outcome.responseStatus ?? null,
-        responseBody: body === undefined ? null : body.length > BODY_LIMIT ? body.slice(0, BODY_LIMIT) : body,
-        responseTimeMs: outcome.responseTimeMs ?? null,
-        errorMessage: error ?? null,
-      },
-    })
-    if (this.#pending.length >= 256) void this.#flush()
-    else this.#flushTimer ??= setTimeout(() => void this.#flush(), FLUSH_MS)
+    this.#outcomes.add(judge(d, outcome, transport, this.#ctx.clock.now()))
   }
 
-  /** Writes every pending outcome in one statement (one flush at a time), then lets transports react. */
-  async #flush(): Promise<void> {
-    clearTimeout(this.#flushTimer)
-    this.#flushTimer = undefined
-    while (this.#flushing) await this.#flushing
-    if (this.#pending.length === 0) return
-    const items = this.#pending
-    this.#pending = []
-    this.#flushing = (async () => {
-      try {
-        const now = this.#ctx.clock.now()
-        const updated = await completeMany(
-          this.#ctx.db.relaxed,
-          items.map((i) => i.completion),
-          now,
-          this.id,
-        )
-        const byType = new Map<string, Settled[]>()
-        for (const { settled } of items) {
-          if (!updated.has(settled.delivery.id)) continue
-          const t = settled.delivery.targetType
-          byType.set(t, [...(byType.get(t) ?? []), settled])
-        }
-        for (const [type, results] of byType) await this.#transports.get(type)?.settled?.(results)
-      } catch (err) {
-        // The rows keep their lease; when it expires they are attempted again. Nothing is lost.
-        this.#ctx.log.error({ err, count: items.length }, 'could not record delivery outcomes')
-      }
-    })()
+  /** Writes a batch of outcomes in one statement, then lets transports react to those it recorded. */
+  async #record(items: Judged[]): Promise<void> {
     try {
-      await this.#flushing
-    } finally {
-      this.#flushing = undefined
+      const now = this.#ctx.clock.now()
+      const updated = await completeMany(
+        this.#ctx.db.relaxed,
+        items.map((i) => i.completion),
+        now,
+        this.id,
+      )
+      const byType = new Map<string, Settled[]>()
+      for (const { settled } of items) {
+        if (!updated.has(settled.delivery.id)) continue
+        const t = settled.delivery.targetType
+        byType.set(t, [...(byType.get(t) ?? []), settled])
+      }
+      for (const [type, results] of byType) await this.#transports.get(type)?.settled?.(results)
+    } catch (err) {
+      // The rows keep their lease; when it expires they are attempted again. Nothing is lost.
+      this.#ctx.log.error({ err, count: items.length }, 'could not record delivery outcomes')
     }
   }
 
