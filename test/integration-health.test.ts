@@ -114,6 +114,7 @@ describe('probe scheduling', () => {
       .select()
       .from(integrationProbes)
       .where(eq(integrationProbes.integrationId, ids[0] as string))
+      .orderBy(integrationProbes.probedAt)
     expect(history).toHaveLength(2)
     expect((history[1]?.probedAt.getTime() as number) - (history[0]?.probedAt.getTime() as number)).toBe(
       INTERVAL,
