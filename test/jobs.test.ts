@@ -1,13 +1,13 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { createHarness, type Harness } from '../../test/harness.ts'
-import { rows } from '../store/db.ts'
-import { jobs as jobsTable } from '../store/schema/jobs.ts'
-import { defineJob, defineSchedule, PermanentJobError, RetryJob } from './define.ts'
-import { Scheduler } from './scheduler.ts'
-import { JobService } from './service.ts'
-import { enqueueJob } from './store.ts'
+import { defineJob, defineSchedule, PermanentJobError, RetryJob } from '../src/jobs/define.ts'
+import { Scheduler } from '../src/jobs/scheduler.ts'
+import { JobService } from '../src/jobs/service.ts'
+import { enqueueJob } from '../src/jobs/store.ts'
+import { rows } from '../src/store/db.ts'
+import { jobs as jobsTable } from '../src/store/schema/jobs.ts'
+import { createHarness, type Harness } from './harness.ts'
 
 let h: Harness
 beforeAll(async () => {
