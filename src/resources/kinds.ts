@@ -8,45 +8,26 @@ import { z } from 'zod'
 const raw = z.record(z.string(), z.unknown()).describe("The vendor's object, as the vendor sent it")
 const when = z.string().nullable().describe('ISO 8601 time, or null when the vendor does not say')
 
+/** A machine on a network, whoever reports it: RMM devices, UniFi devices and clients, EDR agents. */
+const device = z.object({
+  id: z.string(),
+  name: z.string(),
+  hostname: z.string().nullable(),
+  ip: z.string().nullable(),
+  mac: z.string().nullable(),
+  os: z.string().nullable(),
+  site: z.string().nullable().describe('Site id or name at the vendor'),
+  online: z.boolean().nullable(),
+  lastSeen: when,
+  raw,
+})
+
 export const resourceSchemas = {
   sites: z.object({ id: z.string(), name: z.string(), description: z.string().nullable(), raw }),
-  devices: z.object({
-    id: z.string(),
-    name: z.string(),
-    hostname: z.string().nullable(),
-    ip: z.string().nullable(),
-    mac: z.string().nullable(),
-    os: z.string().nullable(),
-    site: z.string().nullable().describe('Site id or name at the vendor'),
-    online: z.boolean().nullable(),
-    lastSeen: when,
-    raw,
-  }),
+  devices: device,
   /** Network clients (UniFi) and EDR agents share the device shape. */
-  clients: z.object({
-    id: z.string(),
-    name: z.string(),
-    hostname: z.string().nullable(),
-    ip: z.string().nullable(),
-    mac: z.string().nullable(),
-    os: z.string().nullable(),
-    site: z.string().nullable(),
-    online: z.boolean().nullable(),
-    lastSeen: when,
-    raw,
-  }),
-  agents: z.object({
-    id: z.string(),
-    name: z.string(),
-    hostname: z.string().nullable(),
-    ip: z.string().nullable(),
-    mac: z.string().nullable(),
-    os: z.string().nullable(),
-    site: z.string().nullable(),
-    online: z.boolean().nullable(),
-    lastSeen: when,
-    raw,
-  }),
+  clients: device,
+  agents: device,
   /** UniFi Site Manager hosts (consoles). */
   hosts: z.object({
     id: z.string(),
