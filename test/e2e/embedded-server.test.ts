@@ -9,7 +9,7 @@ import type { Orm } from '../../src/store/db.ts'
 import { MIGRATIONS_DIR } from '../../src/store/migrate.ts'
 import { createApiKey, createOrg, createPartner } from '../../src/store/tenancy.ts'
 import { servedUrl } from '../databases.ts'
-import { runPatchbay } from './process.ts'
+import { apiClient, runPatchbay } from './process.ts'
 
 const TOKEN = 'pbk_embedded_lifecycle_token_0123456789ab'
 
@@ -37,15 +37,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function api(url: string, method: string, p: string, body?: unknown) {
-  const res = await fetch(`${url}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  })
-  // biome-ignore lint/suspicious/noExplicitAny: the test reads response bodies loosely and asserts on them
-  return { status: res.status, body: (await res.json()) as any }
-}
+const api = apiClient(TOKEN)
 
 async function started(p: ReturnType<typeof runPatchbay>) {
   const [, pid] = (await p.waitFor(/"database":"embedded".*?"pid":(\d+)/)) as RegExpMatchArray

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { formatKeyRing, generateKeyRing } from '../../src/vault/keyring.ts'
 import { openTestDatabase, servedUrl, type TestDatabase } from '../databases.ts'
 import { Receiver } from '../standins/receiver.ts'
-import { runPatchbay } from './process.ts'
+import { apiClient, runPatchbay } from './process.ts'
 
 const TOKEN = 'pbk_inbound_crash_bootstrap_token_0123456789'
 const EVENTS = 20
@@ -30,15 +30,7 @@ afterAll(async () => {
   await served?.drop()
 })
 
-async function api(url: string, method: string, p: string, body?: unknown) {
-  const res = await fetch(`${url}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  })
-  // biome-ignore lint/suspicious/noExplicitAny: the test reads response bodies loosely and asserts on them
-  return { status: res.status, body: (await res.json()) as any }
-}
+const api = apiClient(TOKEN)
 
 describe(`a worker killed mid-pipeline (${servedUrl ? 'served' : 'embedded'})`, () => {
   it('loses no inbound event: after a restart every one is processed', async () => {

@@ -68,3 +68,16 @@ export function runPatchbay(args: string[], env: Record<string, string | undefin
     },
   }
 }
+
+/** A JSON call to a running Patchbay with `token`, answering status and the parsed body. */
+export function apiClient(token: string) {
+  return async (url: string, method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${url}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    })
+    // biome-ignore lint/suspicious/noExplicitAny: the tests read response bodies loosely and assert on them
+    return { status: res.status, body: (await res.json()) as any }
+  }
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { formatKeyRing, generateKeyRing } from '../../src/vault/keyring.ts'
 import { openTestDatabase, servedUrl, type TestDatabase } from '../databases.ts'
 import { Receiver } from '../standins/receiver.ts'
-import { runPatchbay } from './process.ts'
+import { apiClient, runPatchbay } from './process.ts'
 
 const TOKEN = 'pbk_crash_test_bootstrap_token_0123456789'
 const EVENTS = 300
@@ -39,15 +39,7 @@ const env = {
   LOG_LEVEL: 'warn',
 }
 
-async function api(url: string, method: string, p: string, body?: unknown) {
-  const res = await fetch(`${url}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  })
-  // biome-ignore lint/suspicious/noExplicitAny: the test reads response bodies loosely and asserts on them
-  return { status: res.status, body: (await res.json()) as any }
-}
+const api = apiClient(TOKEN)
 
 describe(`a worker killed mid-delivery (${servedUrl ? 'served' : 'embedded'})`, () => {
   it('loses nothing: after a restart every delivery is delivered', async () => {
