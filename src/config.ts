@@ -48,6 +48,14 @@ export const configSchema = z.object({
   PATCHBAY_INBOUND_RETENTION_DAYS: intFromEnv(30, 1, 3650),
   /** Rejected (badly signed) requests per source and minute answered 401 and logged; more are answered 429. */
   PATCHBAY_INBOUND_REJECT_LIMIT: intFromEnv(20, 1, 100_000),
+  /**
+   * Bearer token for `GET /metrics` (Prometheus text). Unset: the endpoint answers 404. A wrong or missing token: 401.
+   */
+  PATCHBAY_METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  /** Event-ingest requests per API key and minute (POST /events, /events/batch), unless the key sets its own. */
+  PATCHBAY_RATE_LIMIT_INGEST: intFromEnv(6000, 1, 100_000_000),
+  /** Every other /api/v1 request per API key and minute (configuration and reads), unless the key sets its own. */
+  PATCHBAY_RATE_LIMIT_CONFIG: intFromEnv(1200, 1, 100_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 

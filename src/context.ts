@@ -3,6 +3,7 @@ import type { ConnectorRegistry } from './connectors/registry.ts'
 import type { RequestBudget, TokenCache } from './connectors/types.ts'
 import type { Clock } from './lib/clock.ts'
 import type { Logger } from './lib/logger.ts'
+import type { Metrics } from './lib/metrics.ts'
 import type { HttpClient } from './net/http-client.ts'
 import type { Database } from './store/db.ts'
 import type { Vault } from './vault/vault.ts'
@@ -25,4 +26,6 @@ export interface AppContext {
   tokens?: TokenCache
   /** Vendors' per-account request budgets, shared through the database; connectorEnv builds one when absent. */
   budget?: RequestBudget
+  /** This process's Prometheus metrics; `metricsOf` gives a hand-built context one of its own. */
+  metrics?: Metrics
 }

@@ -4,6 +4,7 @@ import { MemoryTokenCache } from './connectors/shared/token-cache.ts'
 import type { AppContext } from './context.ts'
 import { type Clock, systemClock } from './lib/clock.ts'
 import { createLogger, type Logger } from './lib/logger.ts'
+import { Metrics } from './lib/metrics.ts'
 import { AddressPolicy } from './net/address-policy.ts'
 import { HttpClient, type Resolver } from './net/http-client.ts'
 import { type Database, openServed } from './store/db.ts'
@@ -128,6 +129,7 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
     embedded: server,
     tokens: new MemoryTokenCache(() => clock.now().getTime()),
     budget: new DatabaseRequestBudget(db.orm, clock),
+    metrics: new Metrics().withProcessMetrics(),
     async close() {
       await http.close()
       await db.close()

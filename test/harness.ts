@@ -61,6 +61,10 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
     LOG_LEVEL: 'debug',
     DATA_DIR: '/nonexistent',
     PATCHBAY_ALLOWED_TARGET_CIDRS: '127.0.0.0/8',
+    // The manual clock never leaves its first rate-limit window: tests that send many requests with one key
+    // must not meet the default budget. Rate-limit tests set their own.
+    PATCHBAY_RATE_LIMIT_INGEST: '100000000',
+    PATCHBAY_RATE_LIMIT_CONFIG: '100000000',
     ...opts.env,
   })
   const logs: string[] = []

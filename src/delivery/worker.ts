@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import type { Config } from '../config.ts'
 import type { AppContext } from '../context.ts'
+import { type Metrics, metricsOf } from '../lib/metrics.ts'
 import type { Service } from '../server.ts'
 import {
   type Circuit,
@@ -88,6 +89,7 @@ export class DeliveryWorker implements Service {
   readonly #attempts = new Set<Promise<void>>()
   readonly #outcomes: OutcomeBatcher<Judged>
   readonly #wakeup = new Wakeup()
+  readonly #metrics: Metrics
   #stopping = false
   #loopDone: Promise<void> | undefined
   /**
@@ -102,6 +104,7 @@ export class DeliveryWorker implements Service {
 
   constructor(ctx: AppContext, transports: readonly Transport[], opts: Partial<WorkerOptions> = {}) {
     this.#ctx = ctx
+    this.#metrics = metricsOf(ctx)
     this.#transports = new Map(transports.map((t) => [t.type, t]))
     this.#opts = {
       concurrency: ctx.config.PATCHBAY_DELIVERY_CONCURRENCY,
@@ -320,6 +323,7 @@ export class DeliveryWorker implements Service {
 
   async #attempt(d: ClaimedDelivery): Promise<void> {
     const transport = this.#transports.get(d.targetType)
+    const started = performance.now()
     let outcome: AttemptOutcome
     if (!transport) {
       outcome = { kind: 'failed', errorMessage: `No transport for target type "${d.targetType}"` }
@@ -331,12 +335,14 @@ export class DeliveryWorker implements Service {
         outcome = { kind: 'retry', errorMessage: 'Internal error during the attempt' }
       }
     }
+    this.#metrics.attemptDuration.observe({ kind: d.targetType }, (performance.now() - started) / 1000)
     this.#settle(d, outcome, transport)
     this.#observe(d.targetId, [outcome])
   }
 
   async #attemptGroup(transport: Transport, ds: ClaimedDelivery[]): Promise<void> {
     let outcomes: AttemptOutcome[]
+    const started = performance.now()
     try {
       outcomes = await (transport.attemptBatch as NonNullable<Transport['attemptBatch']>)(ds)
       if (outcomes.length !== ds.length) throw new Error('attemptBatch returned the wrong number of outcomes')
@@ -344,6 +350,7 @@ export class DeliveryWorker implements Service {
       this.#ctx.log.error({ err, count: ds.length }, 'transport threw; treating the attempts as failed')
       outcomes = ds.map(() => ({ kind: 'retry', errorMessage: 'Internal error during the attempt' }))
     }
+    this.#metrics.attemptDuration.observe({ kind: transport.type }, (performance.now() - started) / 1000)
     for (const [i, d] of ds.entries()) this.#settle(d, outcomes[i] as AttemptOutcome, transport)
     this.#observe((ds[0] as ClaimedDelivery).targetId, outcomes)
   }
@@ -461,7 +468,11 @@ export class DeliveryWorker implements Service {
   }
 
   #settle(d: ClaimedDelivery, outcome: AttemptOutcome, transport: Transport | undefined): void {
-    this.#outcomes.add(judge(d, outcome, transport, this.#ctx.clock.now()))
+    const judged = judge(d, outcome, transport, this.#ctx.clock.now())
+    const status = judged.settled.status
+    this.#metrics.deliveryAttempts.inc({ kind: d.targetType, result: status })
+    if (status !== 'retrying') this.#metrics.deliveries.inc({ kind: d.targetType, outcome: status })
+    this.#outcomes.add(judged)
   }
 
   /** Writes a batch of outcomes in one statement, then lets transports react to those it recorded. */

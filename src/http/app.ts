@@ -2,12 +2,17 @@ import { randomUUID } from 'node:crypto'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
+import { matchedRoutes } from 'hono/route'
 import type { AppContext } from '../context.ts'
 import { fanouts } from '../delivery/registry.ts'
+import { metricsOf } from '../lib/metrics.ts'
 import { authenticate } from './auth.ts'
 import { type AppEnv, router } from './env.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
+import { idempotency } from './idempotency.ts'
 import { InputBoundsError, inputGuard } from './input.ts'
+import { metricsHandler } from './metrics.ts'
+import { rateLimit } from './rate-limit.ts'
 import { renderReferencePage } from './reference-page.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
@@ -56,8 +61,18 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
 
 const PUBLIC_PATHS = new Set([`${API_PREFIX}/openapi.json`, `${API_PREFIX}/docs`])
 
+/**
+ * The route pattern that answered (`/api/v1/webhooks/:id`), never the raw path, so metrics and logs group by
+ * route without one series per id; `unmatched` when no route did (404s of unknown paths).
+ */
+function routeOf(c: Context): string {
+  const r = matchedRoutes(c)[c.req.routeIndex]
+  return r && r.method !== 'ALL' ? r.path : 'unmatched'
+}
+
 export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   const app = router()
+  const metrics = metricsOf(ctx)
 
   app.use('*', async (c, next) => {
     const incoming = c.req.header('x-request-id')
@@ -67,16 +82,19 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     const started = performance.now()
     await next()
     c.header('x-request-id', requestId)
-    c.var.log.debug(
-      {
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: Math.round(performance.now() - started),
-      },
+    const seconds = (performance.now() - started) / 1000
+    const route = routeOf(c)
+    const status = c.res.status
+    metrics.httpRequests.inc({ method: c.req.method, route, status })
+    metrics.httpDuration.observe({ method: c.req.method, route }, seconds)
+    // One line per request at the default level (info); the request id is bound to the logger above.
+    c.var.log.info(
+      { method: c.req.method, route, path: c.req.path, status, ms: Math.round(seconds * 1000) },
       'request',
     )
   })
+
+  app.get('/metrics', metricsHandler(ctx, metrics))
 
   const routers = resources(ctx)
   // The guard runs before any router, so its refusals reach this handler; a SynthesQ route's caller gets them
@@ -117,9 +135,14 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   app.use(`${API_PREFIX}/*`, (c, next) => (c.req.path.endsWith('/batch') ? large(c, next) : small(c, next)))
 
   const auth = authenticate(ctx)
+  const limit = rateLimit(ctx, API_PREFIX)
   app.use(`${API_PREFIX}/*`, (c, next) => (PUBLIC_PATHS.has(c.req.path) ? next() : auth(c, next)))
+  app.use(`${API_PREFIX}/*`, (c, next) => (PUBLIC_PATHS.has(c.req.path) ? next() : limit(c, next)))
   // After authentication, so an unknown caller's body is never even scanned.
   app.use(`${API_PREFIX}/*`, inputGuard())
+  // After the guard, so a key is only ever stored for a request that passed it.
+  const idempotent = idempotency(ctx)
+  app.use(`${API_PREFIX}/*`, (c, next) => (PUBLIC_PATHS.has(c.req.path) ? next() : idempotent(c, next)))
 
   for (const [path, sub] of routers) app.route(`${API_PREFIX}${path}`, sub)
 

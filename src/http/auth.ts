@@ -26,6 +26,7 @@ export function authenticate(ctx: AppContext): MiddlewareHandler<AppEnv> {
         partnerId: orgPartnerId,
       }
     c.set('principal', principal)
+    c.set('keyRateLimits', { ingest: key.rateLimitIngest, configuration: key.rateLimitConfig })
     c.set('log', c.var.log.child({ keyId: key.id }))
     await touchApiKey(ctx.db.orm, key, ctx.clock.now())
     await next()

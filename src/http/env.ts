@@ -8,6 +8,8 @@ export type AppEnv = {
     principal: Principal
     requestId: string
     log: Logger
+    /** The caller's key's own rate limits (requests per minute); null where the key uses the default. */
+    keyRateLimits: { ingest: number | null; configuration: number | null }
   }
 }
 

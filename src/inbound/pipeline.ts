@@ -14,6 +14,7 @@ import { isEventType, subscriptionMatches } from '../events/catalog.ts'
 import { loadCredentials } from '../integrations/service.ts'
 import { connectorEnv } from '../integrations/verification.ts'
 import { type JobInfo, RetryJob } from '../jobs/define.ts'
+import { metricsOf } from '../lib/metrics.ts'
 import { scrubSecrets } from '../lib/redact.ts'
 import { applyTickets } from '../psa/store.ts'
 import { webhookEvents } from '../store/schema/inbound.ts'
@@ -53,6 +54,8 @@ async function update(ctx: AppContext, e: WebhookEventRow, set: Partial<WebhookE
       updatedAt: ctx.clock.now(),
     })
     .where(and(eq(webhookEvents.id, e.id), eq(webhookEvents.orgId, e.orgId)))
+  if (set.status && set.status !== 'processing')
+    metricsOf(ctx).inboundEvents.inc({ provider: e.provider, status: set.status })
 }
 
 /** Platform event ids are stable per inbound event, so a retried apply is absorbed by ingest as a duplicate. */

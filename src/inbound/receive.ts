@@ -4,6 +4,7 @@ import type { ConnectorInbound } from '../connectors/types.ts'
 import type { AppContext } from '../context.ts'
 import { enqueueJob } from '../jobs/store.ts'
 import { newId } from '../lib/ids.ts'
+import { metricsOf } from '../lib/metrics.ts'
 import { isSecretKey } from '../lib/redact.ts'
 import { rows } from '../store/db.ts'
 import { webhookEvents, webhookSources } from '../store/schema/inbound.ts'
@@ -95,6 +96,7 @@ export async function receive(ctx: AppContext, hookId: string, req: InboundReque
       receivedAt: now,
       updatedAt: now,
     })
+    metricsOf(ctx).inboundEvents.inc({ provider: source.provider, status: 'rejected' })
     return { kind: 'rejected', message: outcome.message }
   }
   const id = newId(now.getTime())
@@ -145,4 +147,5 @@ export async function storeAndQueue(
     })
     await enqueueJob(tx, inboundProcessJob, { orgId: source.orgId, eventId: e.id }, e.now)
   })
+  metricsOf(ctx).inboundEvents.inc({ provider: source.provider, status: 'received' })
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import type { AppContext } from '../context.ts'
 import { newId } from '../lib/ids.ts'
+import { metricsOf } from '../lib/metrics.ts'
 import { recordAudit } from '../store/audit.ts'
 import { type Executor, rows } from '../store/db.ts'
 import {
@@ -144,6 +145,7 @@ export async function runProbe(
   const outcome: CheckOutcome = connector
     ? await checkConnector(ctx, connector, openCredentials(ctx.vault, row.id, row.credentials), 'probe')
     : { ok: false, error: `Provider "${row.provider}" is not available`, retryable: false, latencyMs: 0 }
+  metricsOf(ctx).probes.inc({ provider: row.provider, outcome: outcome.ok ? 'ok' : 'failed' })
   const threshold = ctx.config.PATCHBAY_PROBE_FAILURE_THRESHOLD
   await ctx.db.orm.transaction(async (tx) => {
     const current = await getIntegrationRow(tx, scope, p.integrationId, { forUpdate: true })

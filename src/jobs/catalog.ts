@@ -3,18 +3,23 @@ import { deliveryRetentionJob, deliveryRetentionSchedule } from '../delivery/ret
 import { INBOUND_JOBS, INBOUND_SCHEDULES } from '../inbound/jobs.ts'
 import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts'
 import { PSA_JOBS, PSA_SCHEDULES } from '../psa/jobs.ts'
+import { pruneIdempotencyKeys } from '../store/idempotency.ts'
 import { type AnyJobDefinition, defineJob, defineSchedule, type ScheduleDefinition } from './define.ts'
 import { pruneJobs } from './store.ts'
 
 const DAY = 24 * 60 * 60_000
 
-/** Forgets finished jobs: completed after a day, failed after two weeks (kept for investigation). */
+/**
+ * Forgets finished jobs (completed after a day, failed after two weeks, kept for investigation) and Idempotency-Keys
+ * past their 24 hours.
+ */
 export const pruneJobsJob = defineJob({
   kind: 'jobs.prune',
   payload: z.object({}),
   maxAttempts: 1,
   run: async (ctx) => {
     await pruneJobs(ctx.db.orm, ctx.clock.now(), DAY, 14 * DAY)
+    await pruneIdempotencyKeys(ctx.db.orm, ctx.clock.now())
   },
 })
 

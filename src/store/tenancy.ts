@@ -140,6 +140,9 @@ export interface NewApiKey {
   partnerId?: string | null | undefined
   orgId?: string | null | undefined
   createdByKeyId?: string | null | undefined
+  /** Own rate limits (requests per minute); null or absent: the configured defaults. */
+  rateLimitIngest?: number | null | undefined
+  rateLimitConfig?: number | null | undefined
   /** A caller-chosen token (PATCHBAY_BOOTSTRAP_TOKEN); otherwise one is generated. */
   token?: string
 }
@@ -162,6 +165,8 @@ export async function createApiKey(
       tokenPrefix: tokenPrefixOf(token),
       tokenHash: hashToken(token),
       createdByKeyId: input.createdByKeyId ?? null,
+      rateLimitIngest: input.rateLimitIngest ?? null,
+      rateLimitConfig: input.rateLimitConfig ?? null,
       createdAt: now,
     })
     .returning()
@@ -223,6 +228,23 @@ export async function revokeApiKey(
   const [row] = await db
     .update(apiKeys)
     .set({ revokedAt: now })
+    .where(and(eq(apiKeys.id, id), apiKeyScope(scope), isNull(apiKeys.revokedAt)))
+    .returning()
+  return row
+}
+
+/** Sets a live key's own rate limits (null: back to the default); undefined fields are left as they are. */
+export async function setApiKeyRateLimits(
+  db: Executor,
+  scope: TenantScope,
+  id: string,
+  limits: { rateLimitIngest?: number | null | undefined; rateLimitConfig?: number | null | undefined },
+): Promise<ApiKey | undefined> {
+  const set = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined))
+  if (Object.keys(set).length === 0) return getApiKey(db, scope, id)
+  const [row] = await db
+    .update(apiKeys)
+    .set(set)
     .where(and(eq(apiKeys.id, id), apiKeyScope(scope), isNull(apiKeys.revokedAt)))
     .returning()
   return row

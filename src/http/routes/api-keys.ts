@@ -9,6 +9,7 @@ import {
   getPartner,
   listApiKeys,
   revokeApiKey,
+  setApiKeyRateLimits,
 } from '../../store/tenancy.ts'
 import { router } from '../env.ts'
 import { ApiError, errorResponses } from '../errors.ts'
@@ -16,6 +17,26 @@ import { actorOf, type Principal, resolveOrgFilter, scopeOf } from '../principal
 import { idParams, iso, pageQuery, paginated, timestamp, uuidSchema } from '../schemas.ts'
 
 const scopeEnum = z.enum(['system', 'partner', 'organization'])
+
+const perMinute = (what: string) =>
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000_000)
+    .nullable()
+    .optional()
+    .openapi({ description: `${what} requests per minute for this key; null: the server default` })
+
+const rateLimitsInput = z
+  .strictObject({
+    ingest: perMinute('Event-ingest (POST /events, /events/batch)'),
+    configuration: perMinute('All other API'),
+  })
+  .openapi('ApiKeyRateLimitsInput', {
+    description:
+      'Own rate limits for the key. Only a system key, or a partner key for the keys of its organizations, may set them.',
+  })
 
 const apiKeySchema = z
   .object({
@@ -30,6 +51,15 @@ const apiKeySchema = z
     createdAt: timestamp,
     lastUsedAt: timestamp.nullable(),
     revokedAt: timestamp.nullable(),
+    rateLimits: z
+      .object({
+        ingest: z.number().int().openapi({ description: 'Event-ingest requests per minute' }),
+        configuration: z.number().int().openapi({ description: 'Other API requests per minute' }),
+        custom: z
+          .object({ ingest: z.number().int().nullable(), configuration: z.number().int().nullable() })
+          .openapi({ description: "The key's own settings; null where it uses the server default" }),
+      })
+      .openapi({ description: 'The budgets in force for this key (see README, Rate limits)' }),
   })
   .openapi('ApiKey')
 
@@ -43,10 +73,13 @@ const createKeyBody = z
     scope: scopeEnum,
     partnerId: uuidSchema.optional().openapi({ description: 'For partner keys (system callers)' }),
     orgId: uuidSchema.optional().openapi({ description: 'For organization keys' }),
+    rateLimits: rateLimitsInput.optional(),
   })
   .openapi('CreateApiKey')
 
-function toApiKey(k: ApiKey) {
+const updateKeyBody = z.strictObject({ rateLimits: rateLimitsInput }).openapi('UpdateApiKey')
+
+function toApiKey(ctx: AppContext, k: ApiKey) {
   return {
     id: k.id,
     name: k.name,
@@ -57,7 +90,24 @@ function toApiKey(k: ApiKey) {
     createdAt: iso(k.createdAt) as string,
     lastUsedAt: iso(k.lastUsedAt),
     revokedAt: iso(k.revokedAt),
+    rateLimits: {
+      ingest: k.rateLimitIngest ?? ctx.config.PATCHBAY_RATE_LIMIT_INGEST,
+      configuration: k.rateLimitConfig ?? ctx.config.PATCHBAY_RATE_LIMIT_CONFIG,
+      custom: { ingest: k.rateLimitIngest, configuration: k.rateLimitConfig },
+    },
   }
+}
+
+/**
+ * Who may set a key's own rate limits: a system key for any key, a partner key for its organizations' keys. A key
+ * never sets its own budget, nor one of its own reach (a partner key raising another partner key's).
+ */
+function assertMayLimit(p: Principal, target: { scope: ApiKey['scope'] }): void {
+  if (p.scope === 'system') return
+  if (p.scope === 'partner' && target.scope === 'organization') return
+  throw ApiError.forbidden(
+    "Only a system key, or a partner key for its organizations' keys, may set rate limits",
+  )
 }
 
 type KeyOwner = { partnerId: string | null; orgId: string | null }
@@ -116,11 +166,19 @@ export function apiKeyRoutes(ctx: AppContext) {
       const p = c.var.principal
       const body = c.req.valid('json')
       const owner = await ownerFor(ctx, p, body)
+      if (body.rateLimits) assertMayLimit(p, { scope: body.scope })
       const now = ctx.clock.now()
       const { key, token } = await ctx.db.orm.transaction(async (tx) => {
         const created = await createApiKey(
           tx,
-          { name: body.name, scope: body.scope, ...owner, createdByKeyId: p.keyId },
+          {
+            name: body.name,
+            scope: body.scope,
+            ...owner,
+            createdByKeyId: p.keyId,
+            rateLimitIngest: body.rateLimits?.ingest,
+            rateLimitConfig: body.rateLimits?.configuration,
+          },
           now,
         )
         await recordAudit(
@@ -132,14 +190,19 @@ export function apiKeyRoutes(ctx: AppContext) {
             action: 'api_key.create',
             targetType: 'api_key',
             targetId: created.key.id,
-            summary: { name: body.name, scope: body.scope, tokenPrefix: created.key.tokenPrefix },
+            summary: {
+              name: body.name,
+              scope: body.scope,
+              tokenPrefix: created.key.tokenPrefix,
+              ...(body.rateLimits ? { rateLimits: body.rateLimits } : {}),
+            },
             requestId: c.var.requestId,
           },
           now,
         )
         return created
       })
-      return c.json({ ...toApiKey(key), token }, 201)
+      return c.json({ ...toApiKey(ctx, key), token }, 201)
     },
   )
 
@@ -179,7 +242,64 @@ export function apiKeyRoutes(ctx: AppContext) {
         { orgId, includeRevoked: q.includeRevoked },
         q,
       )
-      return c.json({ data: items.map(toApiKey), pagination: { page: q.page, limit: q.limit, total } }, 200)
+      return c.json(
+        { data: items.map((k) => toApiKey(ctx, k)), pagination: { page: q.page, limit: q.limit, total } },
+        200,
+      )
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/{id}',
+      tags: ['Tenancy'],
+      summary: "Set an API key's rate limits",
+      description:
+        "Sets the key's own budgets in requests per minute (`null`: back to the server default; an absent field " +
+        "stays as it is). A system key may set any key's; a partner key its organizations' keys; no key its own " +
+        '(unless it is a system key). Takes effect from the next request.',
+      request: {
+        params: idParams,
+        body: { required: true, content: { 'application/json': { schema: updateKeyBody } } },
+      },
+      responses: {
+        200: { description: 'Updated', content: { 'application/json': { schema: apiKeySchema } } },
+        ...errorResponses(401, 403, 404, 422),
+      },
+    }),
+    async (c) => {
+      const p = c.var.principal
+      const { id } = c.req.valid('param')
+      const { rateLimits } = c.req.valid('json')
+      const existing = await getApiKey(ctx.db.orm, scopeOf(p), id)
+      if (!existing || existing.revokedAt) throw ApiError.notFound('API key')
+      assertMayLimit(p, existing)
+      const now = ctx.clock.now()
+      const updated = await ctx.db.orm.transaction(async (tx) => {
+        const key = await setApiKeyRateLimits(tx, scopeOf(p), id, {
+          rateLimitIngest: rateLimits.ingest,
+          rateLimitConfig: rateLimits.configuration,
+        })
+        if (!key) return undefined
+        await recordAudit(
+          tx,
+          {
+            actor: actorOf(p),
+            orgId: key.orgId,
+            partnerId: key.partnerId,
+            action: 'api_key.update',
+            targetType: 'api_key',
+            targetId: key.id,
+            summary: { name: key.name, tokenPrefix: key.tokenPrefix, rateLimits },
+            requestId: c.var.requestId,
+          },
+          now,
+        )
+        return key
+      })
+      if (!updated) throw ApiError.notFound('API key')
+      return c.json(toApiKey(ctx, updated), 200)
     },
   )
 
@@ -225,7 +345,7 @@ export function apiKeyRoutes(ctx: AppContext) {
         if (existing) throw ApiError.conflict('API key is already revoked')
         throw ApiError.notFound('API key')
       }
-      return c.json(toApiKey(revoked), 200)
+      return c.json(toApiKey(ctx, revoked), 200)
     },
   )
 

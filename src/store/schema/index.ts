@@ -1,6 +1,7 @@
 export * from './audit.ts'
 export * from './budgets.ts'
 export * from './delivery.ts'
+export * from './idempotency.ts'
 export * from './inbound.ts'
 export * from './integrations.ts'
 export * from './jobs.ts'

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { check, index, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { check, index, integer, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 
 export const apiKeyScope = pgEnum('api_key_scope', ['system', 'partner', 'organization'])
 
@@ -41,6 +41,10 @@ export const apiKeys = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    /** This key's event-ingest requests per minute; null: PATCHBAY_RATE_LIMIT_INGEST. */
+    rateLimitIngest: integer('rate_limit_ingest'),
+    /** This key's other API requests per minute; null: PATCHBAY_RATE_LIMIT_CONFIG. */
+    rateLimitConfig: integer('rate_limit_config'),
   },
   (t) => [
     index('api_keys_org_idx').on(t.orgId),
