@@ -16,6 +16,11 @@ export interface IdempotencyOptions {
   maxWaitMs?: number
 }
 
+/** What a repeat must match: method, path and body, byte for byte. */
+export function requestFingerprint(method: string, path: string, body: string): string {
+  return createHash('sha256').update(`${method} ${path}\n`).update(body).digest('hex')
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
@@ -35,10 +40,7 @@ export function idempotency(ctx: AppContext, opts: IdempotencyOptions = {}): Mid
     }
     const apiKeyId = c.var.principal.keyId
     const body = await c.req.text()
-    const requestHash = createHash('sha256')
-      .update(`${c.req.method} ${c.req.path}\n`)
-      .update(body)
-      .digest('hex')
+    const requestHash = requestFingerprint(c.req.method, c.req.path, body)
     const started = performance.now()
     let delay = 10
     for (;;) {
@@ -72,6 +74,8 @@ export function idempotency(ctx: AppContext, opts: IdempotencyOptions = {}): Mid
           'A request with this Idempotency-Key is still being processed; retry later',
         )
       }
+      if (delay === 10)
+        c.var.log.debug({ idempotencyKey: key }, 'waiting for the first request with this Idempotency-Key')
       await sleep(delay)
       delay = Math.min(delay * 2, 250)
     }
