@@ -7,7 +7,7 @@ import { DeliveryWorker } from './delivery/worker.ts'
 import { JobService } from './jobs/service.ts'
 import { createLogger } from './lib/logger.ts'
 import { LegacyDataError, openRuntime, type Runtime } from './runtime.ts'
-import { ApiService, runUntilSignalled, type Service } from './server.ts'
+import { ApiService, MetricsService, runUntilSignalled, type Service } from './server.ts'
 import { recordAudit } from './store/audit.ts'
 import { hasLegacyPglite } from './store/embedded.ts'
 import { MigrateEmbeddedError, migrateFromPglite } from './store/migrate-pglite.ts'
@@ -78,7 +78,12 @@ async function main(argv: string[]): Promise<number> {
         rt,
         command === 'api'
           ? [new ApiService(rt)]
-          : [new DeliveryWorker(rt, transports(rt)), new JobService(rt)],
+          : [
+              new DeliveryWorker(rt, transports(rt)),
+              new JobService(rt),
+              // A worker serves no API; with a metrics token it serves its own metrics on PORT.
+              ...(config.PATCHBAY_METRICS_TOKEN ? [new MetricsService(rt)] : []),
+            ],
       )
       return -1
     }

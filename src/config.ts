@@ -53,9 +53,9 @@ export const configSchema = z.object({
    */
   PATCHBAY_METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   /** Event-ingest requests per API key and minute (POST /events, /events/batch), unless the key sets its own. */
-  PATCHBAY_RATE_LIMIT_INGEST: intFromEnv(6000, 1, 100_000_000),
+  PATCHBAY_RATE_LIMIT_INGEST: intFromEnv(60_000, 1, 100_000_000),
   /** Every other /api/v1 request per API key and minute (configuration and reads), unless the key sets its own. */
-  PATCHBAY_RATE_LIMIT_CONFIG: intFromEnv(1200, 1, 100_000_000),
+  PATCHBAY_RATE_LIMIT_CONFIG: intFromEnv(6_000, 1, 100_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 

@@ -1,7 +1,11 @@
 import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
+import { Hono } from 'hono'
 import type { AppContext } from './context.ts'
 import { createApp } from './http/app.ts'
+import type { AppEnv } from './http/env.ts'
+import { metricsHandler } from './http/metrics.ts'
+import { metricsOf } from './lib/metrics.ts'
 
 /** A long-running part of a Patchbay process: the HTTP API, the delivery workers, the scheduler. */
 export interface Service {
@@ -53,6 +57,41 @@ export class ApiService implements Service {
       server.close(() => resolve())
       if ('closeIdleConnections' in server) server.closeIdleConnections()
     })
+  }
+}
+
+/**
+ * `GET /metrics` alone, on PORT, for a `patchbay worker` process (which serves no API): its delivery, probe and
+ * inbound counters live in its own memory, so Prometheus scrapes each worker as it scrapes each API process.
+ */
+export class MetricsService implements Service {
+  readonly name = 'metrics'
+  #server: ServerType | undefined
+  address: AddressInfo | undefined
+
+  constructor(private readonly ctx: AppContext) {}
+
+  async start(): Promise<void> {
+    const app = new Hono<AppEnv>()
+    app.get('/metrics', metricsHandler(this.ctx, metricsOf(this.ctx)))
+    await new Promise<void>((resolve, reject) => {
+      const server = serve(
+        { fetch: app.fetch, port: this.ctx.config.PORT, hostname: this.ctx.config.HOST },
+        (info) => {
+          this.address = info
+          resolve()
+        },
+      )
+      server.once('error', reject)
+      this.#server = server
+    })
+    this.ctx.log.info({ port: this.address?.port }, 'metrics listening (GET /metrics)')
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server
+    if (!server) return
+    await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 }
 

@@ -6,6 +6,8 @@ import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { createApp } from '../src/http/app.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { createLogger } from '../src/lib/logger.ts'
+import { metricsOf } from '../src/lib/metrics.ts'
+import { MetricsService } from '../src/server.ts'
 import { integrationProbes } from '../src/store/schema/integrations.ts'
 import { type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
@@ -221,6 +223,33 @@ describe('GET /metrics', () => {
       probed.length,
     )
     expect(value(s, 'patchbay_probes_total', { provider: 'generic-monitoring', outcome: 'ok' })).toBe(0)
+  })
+})
+
+describe('a worker process', () => {
+  it('serves its own counters on GET /metrics, over HTTP, with the same token', async () => {
+    const svc = new MetricsService({
+      ...h.ctx,
+      metrics: metricsOf(h.ctx),
+      config: { ...h.ctx.config, PORT: 0, HOST: '127.0.0.1' },
+    })
+    await svc.start()
+    try {
+      const url = `http://127.0.0.1:${svc.address?.port}/metrics`
+      expect((await fetch(url)).status).toBe(401)
+      const res = await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+      expect(res.status).toBe(200)
+      const s = parse(await res.text())
+      // What this test file's worker delivered above.
+      expect(
+        value(s, 'patchbay_deliveries_total', { kind: 'webhook', outcome: 'delivered' }),
+      ).toBeGreaterThan(0)
+      expect(value(s, 'patchbay_deliveries_total', { kind: 'webhook', outcome: 'delivered' })).toBe(
+        value(await scrape(), 'patchbay_deliveries_total', { kind: 'webhook', outcome: 'delivered' }),
+      )
+    } finally {
+      await svc.stop()
+    }
   })
 })
 

@@ -11,7 +11,6 @@ import { type AppEnv, router } from './env.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
 import { idempotency } from './idempotency.ts'
 import { InputBoundsError, inputGuard } from './input.ts'
-import { metricsHandler } from './metrics.ts'
 import { rateLimit } from './rate-limit.ts'
 import { renderReferencePage } from './reference-page.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
@@ -22,6 +21,7 @@ import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hooks.ts'
 import { integrationSettingsRoutes } from './routes/integration-settings.ts'
 import { integrationRoutes } from './routes/integrations.ts'
+import { metricsRoutes } from './routes/metrics.ts'
 import { microsoft365OnboardingRoutes } from './routes/onboarding-microsoft365.ts'
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
@@ -94,7 +94,7 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     )
   })
 
-  app.get('/metrics', metricsHandler(ctx, metrics))
+  app.route('/', metricsRoutes(ctx, metrics))
 
   const routers = resources(ctx)
   // The guard runs before any router, so its refusals reach this handler; a SynthesQ route's caller gets them
@@ -162,7 +162,14 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
         `Input bounds (every body, free-form fields included, and every query parameter; 422 naming the field ` +
         `beyond them): strings without NUL or lone surrogates and at most ${INPUT_BOUNDS.maxStringLength} ` +
         `characters, at most ${INPUT_BOUNDS.maxDepth} levels of nesting, at most ${INPUT_BOUNDS.maxItems} ` +
-        `items per array or fields per object, date-times in the years ${INPUT_BOUNDS.minYear}–${INPUT_BOUNDS.maxYear}.`,
+        `items per array or fields per object, date-times in the years ${INPUT_BOUNDS.minYear}–${INPUT_BOUNDS.maxYear}.\n\n` +
+        'Rate limits: every API key has a budget per minute for event ingest (`POST /events`, `/events/batch`) and ' +
+        'one for everything else; each answer carries the IETF `RateLimit-Policy` and `RateLimit` headers, and a ' +
+        'request over the budget gets 429 with `Retry-After` (seconds).\n\n' +
+        'Idempotency: any POST may carry an `Idempotency-Key` header (1–255 visible ASCII characters). A repeat ' +
+        'with the same key, path and body within 24 hours gets the stored response (status and body, with ' +
+        '`Idempotent-Replayed: true`) without running again; with another body or path, 422 ' +
+        '`idempotency_key_reused`; while the first is still running, the repeat waits for it. Keys are per API key.',
     },
     security: [{ bearerAuth: [] }],
   }
