@@ -13,7 +13,8 @@ import { MicrosoftDirectory, startMicrosoftLogin } from './standins/microsoft-lo
 import { startPartnerCenter } from './standins/partner-center.ts'
 
 const SEED = 1102
-const h = await createHarness()
+const METRICS_TOKEN = 'fuzz-metrics-token-0123456789abcdef'
+const h = await createHarness({ env: { PATCHBAY_METRICS_TOKEN: METRICS_TOKEN } })
 afterAll(() => h.close())
 
 type Schema = Record<string, unknown> & {
@@ -195,6 +196,7 @@ expect(msRegistered.status, JSON.stringify(msRegistered.body)).toBeLessThan(300)
 
 /** The key an operation is sent with by default: partner-only routes need a partner's. */
 function tokenFor(op: Operation): string {
+  if (op.path === '/metrics') return METRICS_TOKEN
   return op.path.startsWith('/api/v1/onboarding/') ? partnerToken : h.systemToken
 }
 
