@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -226,6 +227,43 @@ describe('GET /metrics', () => {
   })
 })
 
+describe('inbound events', () => {
+  it('counts inbound vendor webhook events by provider and the status they enter', async () => {
+    const src = await h.json('POST', '/api/v1/webhook-sources', {
+      token: t.orgAToken,
+      body: { name: 'src', provider: 'generic' },
+    })
+    expect(src.status, JSON.stringify(src.body)).toBe(201)
+    const { url, secret } = src.body as { url: string; secret: string }
+    const send = (body: string, signed: boolean) =>
+      h.app.request(new URL(url).pathname, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(signed
+            ? { 'x-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` }
+            : {}),
+        },
+        body,
+      })
+    const before = await scrape()
+    expect(
+      (await send(JSON.stringify({ type: 'device.online', data: { deviceId: 'd-1' } }), true)).status,
+    ).toBe(202)
+    expect((await send(JSON.stringify({ type: 'no.such.type', data: {} }), true)).status).toBe(202)
+    expect((await send(JSON.stringify({ type: 'device.online', data: {} }), false)).status).toBe(401)
+    await new JobService(h.ctx).runDue()
+    const after = await scrape()
+    const delta = (status: string) =>
+      value(after, 'patchbay_inbound_events_total', { provider: 'generic', status }) -
+      value(before, 'patchbay_inbound_events_total', { provider: 'generic', status })
+    expect(delta('received')).toBe(2)
+    expect(delta('rejected')).toBe(1)
+    expect(delta('processed')).toBe(1)
+    expect(delta('failed')).toBe(1)
+  })
+})
+
 describe('a worker process', () => {
   it('serves its own counters on GET /metrics, over HTTP, with the same token', async () => {
     const svc = new MetricsService({
@@ -274,11 +312,12 @@ describe('request log', () => {
       level: 30,
       method: 'GET',
       route: '/api/v1/webhooks/:id',
-      path: `/api/v1/webhooks/${hook.id}`,
       status: 200,
       requestId: 'req-123',
     })
     expect(typeof logged[0].ms).toBe('number')
+    // The pattern, never the path: an inbound hook's path is its secret address.
+    expect(lines.join('')).not.toContain(hook.id)
     // The caller's token never reaches the line.
     expect(lines.join('')).not.toContain(t.orgAToken)
   })

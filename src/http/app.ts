@@ -87,11 +87,9 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     const status = c.res.status
     metrics.httpRequests.inc({ method: c.req.method, route, status })
     metrics.httpDuration.observe({ method: c.req.method, route }, seconds)
-    // One line per request at the default level (info); the request id is bound to the logger above.
-    c.var.log.info(
-      { method: c.req.method, route, path: c.req.path, status, ms: Math.round(seconds * 1000) },
-      'request',
-    )
+    // One line per request at the default level (info); the request id is bound to the logger above. The route
+    // pattern, not the path: an inbound hook's path is its secret address (/hooks/<id>).
+    c.var.log.info({ method: c.req.method, route, status, ms: Math.round(seconds * 1000) }, 'request')
   })
 
   app.route('/', metricsRoutes(ctx, metrics))
