@@ -33,10 +33,11 @@ raw limit. Results: stdout and bench/results/latest.json (soak: bench/results/so
   --scenario S        raw | throughput | latency | fairness; repeatable or comma-separated (default: all).
                       fairness also runs throughput and latency, its baselines.
                       scale-out (alone, needs DATABASE_URL): 2 concurrent migrates, then 2 api + 2 worker
-                      processes on one fresh database, events to both APIs at --rate (default 200 here) for
+                      processes on one fresh database, events to both APIs at --rate (default 100 here) for
                       --seconds (default 20 here), one worker killed with SIGKILL half way; checks every
                       acknowledged delivery arrived, duplicates only within the at-least-once window, and each
-                      periodic task fired at most once per tick (bench/results/scale-out.json)
+                      periodic task fired at most once per tick; waits up to --drain-seconds (default 180
+                      here) for the deliveries and the dead worker's leases (bench/results/scale-out.json)
   --seconds N         measuring window of each scenario (default 15)
   --warmup N          seconds before each scenario's window opens (default 5)
   --rate N            events/s offered in the latency scenarios and the soak (default 1000)
@@ -182,10 +183,10 @@ function parse(argv: string[]) {
           runner: opts.runner,
           servedUrl: servedUrl as string,
           seconds: num(values.seconds, 20, 'seconds', 2),
-          rate: num(values.rate, 200, 'rate', 1),
+          rate: num(values.rate, 100, 'rate', 1),
           webhooks: num(values.webhooks, 2, 'webhooks', 1),
           tickMs: num(values['tick-ms'], 50, 'tick-ms', 1),
-          drainMs: opts.drainMs,
+          drainMs: num(values['drain-seconds'], 180, 'drain-seconds', 1) * 1000,
         }
       : undefined,
     modes: chosen,

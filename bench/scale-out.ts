@@ -5,13 +5,15 @@
  * `patchbay api` and two `patchbay worker` processes. Events go to both API processes in turn at a fixed rate; half
  * way through, one worker is killed with SIGKILL. Checked afterwards:
  *  - every delivery of every acknowledged (202) event reached the receiver;
- *  - nothing arrived twice except attempts the killed worker had started before it died (at-least-once window);
+ *  - nothing arrived twice except repeats of attempts the killed worker made (the at-least-once window); the
+ *    receiver tells the sending process of each request by its TCP connection;
  *  - every periodic task fired at most once per tick of its interval across both workers, read from the jobs
  *    table (a schedule's jobs carry `dedupe_key = schedule:<name>`);
  *  - the surviving processes stop cleanly (exit 0).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
@@ -53,8 +55,14 @@ export interface ScaleOutResult {
   deliveriesArrived: number
   missing: number
   duplicates: number
-  /** Duplicates whose first copy arrived after the kill: outside the at-least-once window, must be 0. */
+  /** Repeats explained by an attempt the killed worker made (the at-least-once window). */
+  duplicatesOfKilledAttempts: number
+  /** Repeats not explained so: outside the window, must be 0. */
   duplicatesOutsideWindow: number
+  /** Time from a duplicated delivery's first copy to its second (ms). */
+  duplicateGapMs: { min: number | null; max: number | null }
+  /** Arrivals whose sending process could not be told (counted as live senders). */
+  arrivalsOfUnknownSender: number
   /** Deliveries that had arrived when the worker was killed. */
   arrivedBeforeKill: number
   /** From the kill until the last delivery arrived. */
@@ -75,7 +83,11 @@ interface Proc {
   exited: Promise<number | null>
 }
 
-const LEASE_MS = 4000
+const TIMEOUT_MS = 2000
+// Patchbay's default lease (PATCHBAY_DELIVERY_LEASE_MS unset): twice the delivery timeout plus 30 s. A shorter one
+// makes recovery quicker but lets a claim expire under a live worker that a loaded machine has stalled, which is a
+// duplicate of its own (seen with 10 s on the shared 2-core machine).
+const LEASE_MS = 2 * TIMEOUT_MS + 30_000
 
 async function freePort(): Promise<number> {
   const s = net.createServer()
@@ -119,19 +131,95 @@ async function until(what: string, p: Proc, ok: () => Promise<boolean> | boolean
   }
 }
 
+/**
+ * Which of `pids` owns the TCP connection whose client end is `port` (Linux: /proc/net/tcp gives the socket's
+ * inode, /proc/<pid>/fd the process holding it). Looked up when the connection opens, while its owner lives, so
+ * each attempt is known to come from the killed worker or a surviving one, however late a loaded machine lets
+ * the receiver read it.
+ */
+function socketOwner(port: number, pids: number[]): number | undefined {
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string
+    try {
+      text = fs.readFileSync(table, 'utf8')
+    } catch {
+      continue
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/)
+      if (Number.parseInt(cols[1]?.split(':')[1] ?? '', 16) !== port) continue
+      const link = `socket:[${cols[9]}]`
+      for (const pid of pids) {
+        try {
+          for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+            try {
+              if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === link) return pid
+            } catch {}
+          }
+        } catch {}
+      }
+    }
+  }
+  return undefined
+}
+
+/** The client ports of `pid`'s TCP connections to `serverPort`, read before it is killed. */
+function clientPortsOf(pid: number, serverPort: number): Set<number> {
+  const inodes = new Set<string>()
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = fs.readlinkSync(`/proc/${pid}/fd/${fd}`).match(/^socket:\[(\d+)\]$/)
+        if (m) inodes.add(m[1] as string)
+      } catch {}
+    }
+  } catch {}
+  const ports = new Set<number>()
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string
+    try {
+      text = fs.readFileSync(table, 'utf8')
+    } catch {
+      continue
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/)
+      const remote = Number.parseInt(cols[2]?.split(':')[1] ?? '', 16)
+      if (remote === serverPort && inodes.has(cols[9] ?? '')) {
+        ports.add(Number.parseInt(cols[1]?.split(':')[1] ?? '', 16))
+      }
+    }
+  }
+  return ports
+}
+
+interface Arrival {
+  at: number
+  /** The worker process that sent it, when known. */
+  pid: number | undefined
+}
+
 /** The receiver: answers 200 after a short delay (so attempts are in flight when the worker dies). */
 class Receiver {
-  readonly arrivals = new Map<string, number[]>()
+  readonly arrivals = new Map<string, Arrival[]>()
   total = 0
   last = 0
+  workerPids: number[] = []
+  /**
+   * The killed worker and its connections' client ports, read just before the kill: a loaded machine may let the
+   * receiver accept a connection only after its sender died, when /proc no longer names the sender.
+   */
+  killed: { pid: number; ports: Set<number> } | undefined
+  readonly #owners = new WeakMap<net.Socket, number | undefined>()
   #server = http.createServer((req, res) => {
     const id = `${req.url}|${req.headers['x-breeze-event-id']}`
+    const pid = this.#owners.get(req.socket)
     req.resume()
     req.on('end', () => {
       const now = Date.now()
       const seen = this.arrivals.get(id)
-      if (seen) seen.push(now)
-      else this.arrivals.set(id, [now])
+      if (seen) seen.push({ at: now, pid })
+      else this.arrivals.set(id, [{ at: now, pid }])
       this.total++
       this.last = now
       setTimeout(() => res.writeHead(200).end('ok'), 15)
@@ -139,6 +227,13 @@ class Receiver {
   })
   port = 0
   async start() {
+    this.#server.on('connection', (socket: net.Socket) => {
+      const port = socket.remotePort ?? 0
+      this.#owners.set(
+        socket,
+        this.killed?.ports.has(port) ? this.killed.pid : socketOwner(port, this.workerPids),
+      )
+    })
     await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r))
     this.port = (this.#server.address() as net.AddressInfo).port
   }
@@ -158,9 +253,7 @@ export async function scaleOut(o: ScaleOutOptions, log: (line: string) => void):
     PATCHBAY_BOOTSTRAP_TOKEN: token,
     PATCHBAY_ALLOWED_TARGET_CIDRS: '127.0.0.0/8',
     HOST: '127.0.0.1',
-    PATCHBAY_DELIVERY_TIMEOUT_MS: '2000',
-    // A short lease so the surviving worker takes over the dead one's deliveries within the run.
-    PATCHBAY_DELIVERY_LEASE_MS: String(LEASE_MS),
+    PATCHBAY_DELIVERY_TIMEOUT_MS: String(TIMEOUT_MS),
     // Short intervals so the periodic tasks tick many times during the run (both with nothing to do).
     PATCHBAY_PSA_SYNC_INTERVAL_MS: '2000',
     PATCHBAY_PROBE_INTERVAL_MS: '2000',
@@ -201,6 +294,7 @@ export async function scaleOut(o: ScaleOutOptions, log: (line: string) => void):
       })
     }
     const workers = [1, 2].map((i) => spawnPatchbay(`worker-${i}`, ['worker'], o.runner, env))
+    rx.workerPids = workers.map((w) => w.child.pid as number)
     procs.push(...workers)
     for (const w of workers)
       await until('"delivery worker started"', w, () => w.output().includes('delivery worker started'))
@@ -245,6 +339,8 @@ export async function scaleOut(o: ScaleOutOptions, log: (line: string) => void):
     )
     while (Date.now() < loadEnds) {
       if (!killedAt && Date.now() >= killAt) {
+        const victim = workers[0]?.child.pid as number
+        rx.killed = { pid: victim, ports: clientPortsOf(victim, rx.port) }
         workers[0]?.child.kill('SIGKILL')
         killedAt = Date.now()
         arrivedBeforeKill = rx.total
@@ -282,19 +378,40 @@ export async function scaleOut(o: ScaleOutOptions, log: (line: string) => void):
     // 4. Wait for every acknowledged delivery.
     const want = new Set<string>()
     for (const id of acked) for (let i = 0; i < o.webhooks; i++) want.add(`/hook/${i}|${id}`)
-    const drainUntil = Date.now() + o.drainMs + LEASE_MS
+    // Until every delivery arrived, nothing is pending in the database, and every lease the dead worker held has
+    // expired (plus 5 s), so a repeat of one of its attempts would have arrived too.
+    const drainUntil = Date.now() + o.drainMs
     const missingNow = () => [...want].filter((k) => !rx.arrivals.has(k)).length
-    while (missingNow() > 0 && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 200))
-    // Anything the dead worker had claimed is retried once its lease expires: give late duplicates time to show.
-    await new Promise((r) => setTimeout(r, 1000))
+    const pendingNow = async () =>
+      (
+        await client.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM deliveries WHERE status <> 'delivered'",
+        )
+      ).rows[0]?.n ?? 0
+    while (Date.now() < drainUntil) {
+      if (missingNow() === 0 && Date.now() > killedAt + LEASE_MS + 5000 && (await pendingNow()) === 0) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
 
     let duplicates = 0
     let outside = 0
-    for (const [, times] of rx.arrivals) {
-      if (times.length < 2) continue
-      duplicates += times.length - 1
-      // Inside the window: the first copy came from an attempt made before the kill.
-      if ((times[0] as number) >= killedAt) outside += times.length - 1
+    let fromKilled = 0
+    let unknownOwner = 0
+    let minGap: number | null = null
+    let maxGap: number | null = null
+    const killedPid = workers[0]?.child.pid
+    for (const [, copies] of rx.arrivals) {
+      unknownOwner += copies.filter((c) => c.pid === undefined).length
+      if (copies.length < 2) continue
+      duplicates += copies.length - 1
+      const gap = (copies[1] as Arrival).at - (copies[0] as Arrival).at
+      minGap = Math.min(minGap ?? Number.POSITIVE_INFINITY, gap)
+      maxGap = Math.max(maxGap ?? Number.NEGATIVE_INFINITY, gap)
+      // Inside the window: each repeat is explained by one attempt of the killed worker, whose outcome died with
+      // it. Any other repeat (a live worker sending one delivery twice, or a sender not known) is outside.
+      const killed = copies.filter((c) => c.pid === killedPid).length
+      fromKilled += Math.min(killed, copies.length - 1)
+      outside += Math.max(0, copies.length - 1 - killed)
     }
 
     // 5. The database's side: delivery statuses and the periodic tasks' jobs.
@@ -351,6 +468,9 @@ export async function scaleOut(o: ScaleOutOptions, log: (line: string) => void):
       missing: want.size - arrived,
       duplicates,
       duplicatesOutsideWindow: outside,
+      duplicatesOfKilledAttempts: fromKilled,
+      duplicateGapMs: { min: minGap, max: maxGap },
+      arrivalsOfUnknownSender: unknownOwner,
       arrivedBeforeKill,
       recoverySeconds: (rx.last - killedAt) / 1000,
       deliveriesPerSec: rx.total / ((rx.last - loadStarts) / 1000),
@@ -378,7 +498,9 @@ export function scaleOutProblems(r: ScaleOutResult): string[] {
   if (r.eventsPerApi.some((n) => n === 0)) p.push(`an API process acknowledged nothing: ${r.eventsPerApi}`)
   if (r.missing > 0) p.push(`${r.missing} of ${r.deliveriesExpected} acknowledged deliveries never arrived`)
   if (r.duplicatesOutsideWindow > 0)
-    p.push(`${r.duplicatesOutsideWindow} duplicates of deliveries first attempted after the kill`)
+    p.push(
+      `${r.duplicatesOutsideWindow} repeats not explained by an attempt of the killed worker (at-least-once window)`,
+    )
   for (const s of r.schedules) {
     if (s.maxPerTick > 1)
       p.push(`schedule ${s.name} fired ${s.maxPerTick} times in one ${s.intervalMs} ms tick`)
@@ -396,7 +518,9 @@ export function formatScaleOut(r: ScaleOutResult, o: ScaleOutOptions): string {
     `  concurrent migrate:         2 processes, exit codes ${r.migrate.exitCodes.join(', ')}; ${r.migrate.applied}/${r.migrate.expected} migrations applied once`,
     `  events acknowledged:        ${r.eventsAcknowledged} (api-1 ${r.eventsPerApi[0]}, api-2 ${r.eventsPerApi[1]}; not acknowledged ${r.eventsRefused})`,
     `  deliveries arrived:         ${r.deliveriesArrived} of ${r.deliveriesExpected} (missing ${r.missing})`,
-    `  duplicates:                 ${r.duplicates} (all of attempts started before the kill: ${r.duplicatesOutsideWindow === 0 ? 'yes' : `NO, ${r.duplicatesOutsideWindow} after`})`,
+    `  duplicates:                 ${r.duplicates}: ${r.duplicatesOfKilledAttempts} repeats of an attempt the killed worker made, ` +
+      `${r.duplicatesOutsideWindow} others; second copy ${r.duplicateGapMs.min ?? '—'}–${r.duplicateGapMs.max ?? '—'} ms after the first ` +
+      `(senders told by TCP connection; ${r.arrivalsOfUnknownSender} arrivals of unknown sender)`,
     `  arrived before the kill:    ${r.arrivedBeforeKill}; last delivery ${r.recoverySeconds.toFixed(1)} s after the kill (lease ${r.leaseMs} ms)`,
     `  deliveries/s at receiver:   ${Math.round(r.deliveriesPerSec)}`,
     `  delivery statuses in DB:    ${Object.entries(r.databaseStatuses)
