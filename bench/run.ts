@@ -11,6 +11,7 @@ import { LATENCY_EVENT_TYPE } from './load.ts'
 import { build, type Mode, Patchbay, ROOT } from './patchbay.ts'
 import { formatProfile, type ProfileSummary, summariseProfile } from './profile.ts'
 import type { CheckReport, LatencyStats } from './protocol.ts'
+import { formatScaleOut, scaleOut, scaleOutProblems } from './scale-out.ts'
 import {
   type BenchOptions,
   type LatencyResult,
@@ -30,7 +31,13 @@ raw limit. Results: stdout and bench/results/latest.json (soak: bench/results/so
   --mode M            embedded | served | split (served, separate api and worker processes) | all;
                       repeatable or comma-separated (default: embedded, and served when DATABASE_URL is set)
   --scenario S        raw | throughput | latency | fairness; repeatable or comma-separated (default: all).
-                      fairness also runs throughput and latency, its baselines
+                      fairness also runs throughput and latency, its baselines.
+                      scale-out (alone, needs DATABASE_URL): 2 concurrent migrates, then 2 api + 2 worker
+                      processes on one fresh database, events to both APIs at --rate (default 100 here) for
+                      --seconds (default 20 here), one worker killed with SIGKILL half way; checks every
+                      acknowledged delivery arrived, duplicates only within the at-least-once window, and each
+                      periodic task fired at most once per tick; waits up to --drain-seconds (default 180
+                      here) for the deliveries and the dead worker's leases (bench/results/scale-out.json)
   --seconds N         measuring window of each scenario (default 15)
   --warmup N          seconds before each scenario's window opens (default 5)
   --rate N            events/s offered in the latency scenarios and the soak (default 1000)
@@ -127,8 +134,22 @@ function parse(argv: string[]) {
       'the served and split modes need DATABASE_URL (a PostgreSQL server the role can CREATE DATABASE on)',
     )
   }
+  const chosenScenarios = list(
+    values.scenario,
+    ['raw', 'throughput', 'latency', 'fairness', 'scale-out'] as const,
+    '--scenario',
+  )
+  const scaleOut = chosenScenarios?.includes('scale-out') ?? false
+  if (scaleOut && chosenScenarios?.length !== 1) {
+    throw new UsageError('--scenario scale-out runs alone')
+  }
+  if (scaleOut && !servedUrl) {
+    throw new UsageError(
+      '--scenario scale-out needs DATABASE_URL (a PostgreSQL server the role can CREATE DATABASE on)',
+    )
+  }
   const scenarios = new Set<Scenario>(
-    list(values.scenario, ['raw', 'throughput', 'latency', 'fairness'] as const, '--scenario') ?? [
+    (chosenScenarios?.filter((s): s is Scenario => s !== 'scale-out') as Scenario[] | undefined) ?? [
       'raw',
       'throughput',
       'latency',
@@ -157,6 +178,17 @@ function parse(argv: string[]) {
   if (opts.batch > 1000) throw new UsageError('--batch must be at most 1000 (the batch endpoint limit)')
   return {
     help: values.help,
+    scaleOut: scaleOut
+      ? {
+          runner: opts.runner,
+          servedUrl: servedUrl as string,
+          seconds: num(values.seconds, 20, 'seconds', 2),
+          rate: num(values.rate, 100, 'rate', 1),
+          webhooks: num(values.webhooks, 2, 'webhooks', 1),
+          tickMs: num(values['tick-ms'], 50, 'tick-ms', 1),
+          drainMs: num(values['drain-seconds'], 180, 'drain-seconds', 1) * 1000,
+        }
+      : undefined,
     modes: chosen,
     opts,
     build: !values.source && !values['no-build'],
@@ -444,6 +476,24 @@ async function main(argv: string[]): Promise<number> {
     `every alert.triggered event fans out to each, the latency scenario's ${LATENCY_EVENT_TYPE} events to the first ` +
     `${args.opts.latencyWebhooks} (and to the fairness scenario's bad endpoints); ` +
     `PATCHBAY_DELIVERY_TIMEOUT_MS=${args.opts.timeoutMs}.`
+
+  if (args.scaleOut) {
+    out(header.split('\n')[0])
+    const result = await scaleOut(args.scaleOut, out)
+    const problems = scaleOutProblems(result)
+    out()
+    out(formatScaleOut(result, args.scaleOut))
+    const file = args.out ?? path.join(RESULTS, 'scale-out.json')
+    write(file, {
+      machine: info,
+      options: { ...args.scaleOut, servedUrl: undefined },
+      scaleOut: result,
+      correctness: { ok: problems.length === 0, problems },
+    })
+    out(`\nwrote ${path.relative(process.cwd(), file)}`)
+    for (const p of problems) out(`CORRECTNESS: ${p}`)
+    return problems.length === 0 ? 0 : 1
+  }
 
   if (args.soak) {
     const mode = args.modes.includes('served') ? 'served' : (args.modes[0] as Mode)

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import fs from 'node:fs'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { bootstrapSystemKey } from './bootstrap.ts'
 import { ConfigError, loadConfig } from './config.ts'
@@ -9,7 +11,9 @@ import { createLogger } from './lib/logger.ts'
 import { LegacyDataError, openRuntime, type Runtime } from './runtime.ts'
 import { ApiService, MetricsService, runUntilSignalled, type Service } from './server.ts'
 import { recordAudit } from './store/audit.ts'
-import { hasLegacyPglite } from './store/embedded.ts'
+import { BackupError, readBackupHeader, restoreBackup, writeBackup } from './store/backup.ts'
+import { hasCluster, hasLegacyPglite, runningServerUrl, startEmbeddedServer } from './store/embedded.ts'
+import { DataDirInUseError, lockDataDir } from './store/lock.ts'
 import { MigrateEmbeddedError, migrateFromPglite } from './store/migrate-pglite.ts'
 import { createApiKey, getOrg, getPartner } from './store/tenancy.ts'
 import { addGeneratedKey } from './vault/keyring.ts'
@@ -23,6 +27,8 @@ Commands:
   api                   the HTTP API only (served PostgreSQL; run workers separately)
   worker                delivery workers and scheduler only (served PostgreSQL)
   migrate               apply database migrations and exit
+  backup <file>         (embedded database) write a consistent copy of it to <file>; works while Patchbay runs
+  restore <file>        (embedded database) load <file> into a fresh DATA_DIR; Patchbay must not be running
   migrate-embedded      copy a DATA_DIR written by an older Patchbay (PGlite) into the embedded PostgreSQL, once
   token create          create an API key and print its token once
       --scope system|partner|organization   (default system)
@@ -91,6 +97,88 @@ async function main(argv: string[]): Promise<number> {
       const rt = await openRuntime(config, { log })
       await rt.close()
       out('migrations applied')
+      return 0
+    }
+    case 'backup': {
+      const file = backupFile('backup', sub, config.DATABASE_URL)
+      if (fs.existsSync(file)) throw new UsageError(`${file} already exists: choose a new file name`)
+      if (!hasCluster(config.dataDir)) {
+        throw new BackupError(`nothing to back up: ${config.dataDir} holds no embedded database`)
+      }
+      const progress = (table: string, n: number) => out(`  ${table}: ${n} rows`)
+      let summary: Awaited<ReturnType<typeof writeBackup>>
+      let unlock: (() => Promise<void>) | undefined
+      try {
+        unlock = await lockDataDir(config.dataDir)
+      } catch (err) {
+        if (!(err instanceof DataDirInUseError)) throw err
+      }
+      if (unlock) {
+        const server = await startEmbeddedServer({ dataDir: config.dataDir })
+        try {
+          out(`backing up the embedded database in ${config.dataDir} to ${file}`)
+          summary = await writeBackup(server.url, file, progress)
+        } finally {
+          await server.stop()
+          await unlock()
+        }
+      } else {
+        // A repeatable-read snapshot needs no pause: back up from the running process's server.
+        const url = await runningServerUrl(config.dataDir)
+        if (!url)
+          throw new BackupError(
+            `${config.dataDir} is locked by a Patchbay process whose database does not answer`,
+          )
+        out(`Patchbay is running on ${config.dataDir}: backing up from its database to ${file}`)
+        summary = await writeBackup(url, file, progress)
+      }
+      out(
+        `done: ${summary.rows} rows in ${Object.keys(summary.tables).length} tables, ${summary.bytes} bytes`,
+      )
+      out(
+        `the key ring is not in the backup: keep ${path.join(config.dataDir, 'keyring')} (or PATCHBAY_ENCRYPTION_KEYS) safe, apart from it`,
+      )
+      return 0
+    }
+    case 'restore': {
+      const file = backupFile('restore', sub, config.DATABASE_URL)
+      const header = await readBackupHeader(file)
+      if (!config.PATCHBAY_ENCRYPTION_KEYS && !fs.existsSync(path.join(config.dataDir, 'keyring'))) {
+        throw new BackupError(
+          `no key ring: copy the keyring file of the installation the backup came from into ${config.dataDir} ` +
+            '(or set PATCHBAY_ENCRYPTION_KEYS) before restoring; without it the restored secrets cannot be opened',
+        )
+      }
+      // Takes the DATA_DIR lock (refused while Patchbay runs there), creates the database and migrates it.
+      const rt = await openRuntime(config, { log })
+      try {
+        out(`restoring ${file} (taken ${header.createdAt}) into ${config.dataDir}`)
+        const summary = await restoreBackup(rt.embedded?.url as string, file, {
+          progress: (table, n) => out(`  ${table}: ${n} rows`),
+          verify: async (c) => {
+            const missing = new Set<string>()
+            for (const { table, column } of SEALED_COLUMNS) {
+              const res = await c.query<{ v: string }>(
+                `SELECT "${column}"::text AS v FROM "${table}" WHERE "${column}" IS NOT NULL`,
+              )
+              for (const { v } of res.rows) {
+                for (const m of v.matchAll(/pb1:([A-Za-z0-9_-]+):/g)) {
+                  if (!rt.vault.ring.keys.has(m[1] as string)) missing.add(m[1] as string)
+                }
+              }
+            }
+            if (missing.size > 0) {
+              throw new BackupError(
+                `the backup's secrets are sealed with key(s) ${[...missing].map((k) => `"${k}"`).join(', ')}, which the key ring lacks: ` +
+                  `put the keyring file of the installation the backup came from in ${config.dataDir} (or add the keys to PATCHBAY_ENCRYPTION_KEYS); nothing was restored`,
+              )
+            }
+          },
+        })
+        out(`done: ${summary.rows} rows in ${Object.keys(summary.tables).length} tables`)
+      } finally {
+        await rt.close()
+      }
       return 0
     }
     case 'migrate-embedded': {
@@ -212,12 +300,22 @@ async function main(argv: string[]): Promise<number> {
 
 class UsageError extends Error {}
 
+function backupFile(command: string, file: string | undefined, databaseUrl: string | undefined): string {
+  if (databaseUrl) {
+    throw new UsageError(
+      `${command} is for the embedded database; with DATABASE_URL use PostgreSQL's own tools (pg_dump -Fc, pg_restore; see README)`,
+    )
+  }
+  if (!file) throw new UsageError(`${command} needs a file: patchbay ${command} <file>`)
+  return path.resolve(file)
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exit(code)
   },
   (err: unknown) => {
-    if (err instanceof LegacyDataError || err instanceof MigrateEmbeddedError) {
+    if (err instanceof LegacyDataError || err instanceof MigrateEmbeddedError || err instanceof BackupError) {
       console.error(`patchbay: ${err.message}`)
       process.exit(2)
     }

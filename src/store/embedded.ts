@@ -473,6 +473,29 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   }
 }
 
+/**
+ * The URL of Patchbay's database on the embedded server another process runs on `dataDir` (it holds the DATA_DIR
+ * lock), or undefined when no usable server runs there. For reading only alongside that process (a backup).
+ */
+export async function runningServerUrl(dataDir: string): Promise<string | undefined> {
+  const cluster = path.join(dataDir, CLUSTER_DIR)
+  if (runningPostmaster(cluster) === undefined) return undefined
+  let password: string
+  try {
+    password = fs.readFileSync(path.join(dataDir, PASSWORD_FILE), 'utf8').trim()
+  } catch {
+    return undefined
+  }
+  const port = await adopt(cluster, password)
+  if (port === undefined) return undefined
+  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`
+}
+
+/** Whether DATA_DIR holds an embedded PostgreSQL cluster (initialised by an earlier start). */
+export function hasCluster(dataDir: string): boolean {
+  return fs.existsSync(path.join(dataDir, CLUSTER_DIR, 'PG_VERSION'))
+}
+
 /** A DATA_DIR whose database was written by the old in-process driver (PGlite), not yet brought over. */
 export function hasLegacyPglite(dataDir: string): boolean {
   return fs.existsSync(path.join(dataDir, LEGACY_PGLITE_DIR, 'PG_VERSION'))
