@@ -215,7 +215,7 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       c,
       'Add integration: choose a provider',
       'integrations',
-      <>
+      <div class="providers">
         {[...byCategory.entries()].map(([cat, ps]) => (
           <section>
             <h2>{cat}</h2>
@@ -229,7 +229,7 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
             </ul>
           </section>
         ))}
-      </>,
+      </div>,
     )
   })
 
