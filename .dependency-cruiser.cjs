@@ -86,6 +86,9 @@ module.exports = {
     // TypeScript 7 (the native compiler) has no JavaScript API for dependency-cruiser to parse with; swc reads the
     // sources as written, so type-only imports are edges too.
     parser: 'swc',
-    enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js'], conditionNames: ['import', 'node', 'default'] },
+    enhancedResolveOptions: {
+      extensions: ['.ts', '.tsx', '.js'],
+      conditionNames: ['import', 'node', 'default'],
+    },
   },
 }
