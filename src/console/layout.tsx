@@ -189,7 +189,8 @@ button,.button{font:inherit;padding:.4rem .9rem;border-radius:6px;border:1px sol
 button.primary,.button.primary{background:var(--accent);border-color:var(--accent);color:var(--bg)}
 button.danger{border-color:var(--bad);color:var(--bad)}
 form.inline{display:inline}
-.actions{display:flex;gap:.5rem;flex-wrap:wrap;margin:.8rem 0}
+.actions{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;margin:.8rem 0}
+.top form{margin:0}
 label{display:block;font-weight:600;margin:.8rem 0 .2rem}
 .req{color:var(--bad)}
 .hint{display:block;font-weight:400;font-size:.85rem;color:var(--muted)}
@@ -206,6 +207,7 @@ dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dl.kv dt
 pre.json{background:var(--mut-bg);padding:.7rem;border-radius:6px;overflow:auto;max-height:20rem;font-size:.85rem}
 ol.timeline{border-left:2px solid var(--line);margin:.5rem 0;padding-left:1rem}ol.timeline li{margin:.3rem 0}
 details>summary{cursor:pointer}
+svg.chart{max-width:100%;height:auto;display:block;margin:1rem 0;color:var(--muted)}
 svg.chart rect.ok{fill:var(--ok)}svg.chart rect.bad{fill:var(--bad)}svg.chart text{fill:var(--muted);font-size:9px}
 @media (max-width:760px){body{grid-template-columns:1fr}.side ul{display:flex;flex-wrap:wrap;padding:.4rem;gap:.2rem}main{grid-column:1;padding:1rem}}
 `
@@ -216,6 +218,7 @@ export const JS = `
 function dark(){return r.dataset.theme?r.dataset.theme==='dark':matchMedia('(prefers-color-scheme: dark)').matches}
 function sync(b){b.setAttribute('aria-pressed',String(dark()));b.textContent=dark()?'Light mode':'Dark mode'}
 document.addEventListener('DOMContentLoaded',function(){var b=document.getElementById('theme-toggle');if(!b)return;sync(b);
+matchMedia('(prefers-color-scheme: dark)').addEventListener('change',function(){sync(b)});
 b.addEventListener('click',function(){r.dataset.theme=dark()?'light':'dark';localStorage.setItem(k,r.dataset.theme);sync(b)})})})();
 `
 

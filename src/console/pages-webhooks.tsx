@@ -13,8 +13,9 @@ function Chart(props: { deliveries: Json[]; now: Date }) {
   const ok = new Array<number>(24).fill(0)
   const bad = new Array<number>(24).fill(0)
   for (const d of props.deliveries) {
-    const i = Math.floor((Date.parse(d.createdAt) - start) / HOUR)
-    if (i < 0 || i > 23) continue
+    // Hour 23 is the current one; a delivery made this very instant belongs to it too.
+    const i = Math.min(23, Math.floor((Date.parse(d.createdAt) - start) / HOUR))
+    if (i < 0) continue
     if (d.status === 'delivered') ok[i] = (ok[i] ?? 0) + 1
     else if (d.status === 'failed') bad[i] = (bad[i] ?? 0) + 1
   }
@@ -36,6 +37,7 @@ function Chart(props: { deliveries: Json[]; now: Date }) {
       {bad.map((n, i) => (
         <rect class="bad" x={i * 10 + 1} y={42} width="8" height={(n / max) * 38} />
       ))}
+      <line x1="0" x2="240" y1="41" y2="41" stroke="currentColor" stroke-opacity="0.3" />
       <text x="0" y="83">
         −24 h
       </text>
