@@ -361,7 +361,7 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       'integrations',
       <>
         {message ? <Notice kind={message.kind}>{message.text}</Notice> : null}
-        <Live url={c.req.url.replace(/\/(disable|activate|default|rotate)$/, '')}>
+        <Live url={orgUrl(c, `integrations/${i.id}`)}>
           <dl class="kv">
             <dt>Status</dt>
             <dd>
@@ -465,14 +465,27 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
     )
   }
 
-  app.get('/o/:org/integrations/:id', (c) => detail(c))
+  // A successful action sends the browser back to the detail page (a reload repeats nothing), with one of these
+  // fixed sentences; text from the URL is never shown.
+  const NOTICES: Record<string, string> = {
+    disable: 'Integration disabled.',
+    activate: 'Integration activated.',
+    default: 'This is now the default instance.',
+    rotate: 'Credentials saved; they are being verified again.',
+  }
+  app.get('/o/:org/integrations/:id', (c) => {
+    const notice = NOTICES[c.req.query('notice') ?? '']
+    return detail(c, notice ? { kind: 'ok', text: notice } : undefined)
+  })
+  const done = (c: C, id: string, notice: string) =>
+    c.redirect(orgUrl(c, `integrations/${encodeURIComponent(id)}?notice=${notice}`), 303)
 
   for (const action of ['disable', 'activate', 'default'] as const) {
     app.post(`/o/:org/integrations/:id/${action}`, async (c) => {
       const id = c.req.param('id')
       const r = await c.var.api('POST', `/integrations/${encodeURIComponent(id)}/${action}`)
       if (r.status === 404) return detail(c)
-      return detail(c, { kind: r.ok ? 'ok' : 'bad', text: r.ok ? r.body.message : errorText(r) })
+      return r.ok ? done(c, id, action) : detail(c, { kind: 'bad', text: errorText(r) })
     })
   }
 
@@ -484,10 +497,7 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
     const p = (await providers(c.var.api, c.var.org.id)).find((x) => x.name === got.body.data.provider)
     const credentials = p ? credentialsFrom(form, p.credential_schema) : {}
     const r = await c.var.api('PATCH', `/integrations/${encodeURIComponent(id)}`, { credentials })
-    return detail(c, {
-      kind: r.ok ? 'ok' : 'bad',
-      text: r.ok ? 'Credentials saved; they are being verified again.' : errorText(r),
-    })
+    return r.ok ? done(c, id, 'rotate') : detail(c, { kind: 'bad', text: errorText(r) })
   })
 
   app.get('/o/:org/integrations/:id/delete', async (c) => {
