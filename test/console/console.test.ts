@@ -140,10 +140,14 @@ describe('operator console', () => {
     await expect.poll(() => shown(page.getByRole('heading', { level: 1 }))).toContain('ConnectWise')
     await expect.poll(() => shown(page.locator('main'))).toContain('pending verify')
     await expect.poll(() => shown(page.locator('main'))).not.toContain(good.privateKey as string)
-    await jobs.runDue()
+    // The status page is open while the background verification runs: it turns active without a reload.
     await page.goto(orgPath('status'))
+    await expect.poll(() => shown(page.locator('tbody tr .badge').first())).toBe('pending verify')
+    await jobs.runDue()
+    await expect
+      .poll(() => shown(page.locator('tbody tr .badge').first()), { timeout: 12_000, interval: 500 })
+      .toBe('active')
     await expect.poll(() => page.locator('tbody tr').count()).toBe(1)
-    await expect.poll(() => shown(page.locator('tbody tr .badge').first())).toBe('active')
     await expect.poll(() => shown(page.locator('.card').first())).toContain('1Connected')
     await shot('integration-status')
     await page.goto(orgPath('integrations'))
