@@ -15,6 +15,7 @@ export interface PageContext {
 const NAV: [string, string][] = [
   ['integrations', 'Integrations'],
   ['status', 'Integration status'],
+  ['routing', 'Routing rules'],
   ['webhooks', 'Webhooks'],
   ['deliveries', 'Deliveries'],
   ['inbound', 'Webhook events'],

@@ -626,4 +626,195 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       </Live>,
     )
   })
+
+  // Routing rules and the dry run: which integration an operation of a capability would go to, and why.
+  const routing = async (c: C, result?: Json, error?: string, form: Record<string, unknown> = {}) => {
+    const [rules, list] = await Promise.all([
+      c.var.api('GET', `/routing-rules${qs({ orgId: c.var.org.id, per_page: 100 })}`),
+      c.var.api('GET', `/integrations${qs({ orgId: c.var.org.id, per_page: 100 })}`),
+    ])
+    const integrations: Json[] = list.body?.data ?? []
+    const label = (id: string | null) => {
+      const i = integrations.find((x) => x.id === id)
+      return i ? `${i.display_name}${i.name ? ` · ${i.name}` : ''}` : (id ?? '—')
+    }
+    const capabilities = [...new Set(integrations.flatMap((i) => i.enabled_capabilities as string[]))].sort()
+    const items: Json[] = rules.body?.data ?? []
+    return render(
+      c,
+      'Routing rules',
+      'routing',
+      <>
+        {error ? <Notice kind="bad">{error}</Notice> : null}
+        {items.length ? (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>Capability</th>
+                  <th>Target</th>
+                  <th>Fallback</th>
+                  <th>Priority</th>
+                  <th>Conditions</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((r) => (
+                  <tr>
+                    <td>
+                      {r.capability}
+                      {r.is_default ? <span class="muted"> (default)</span> : null}
+                    </td>
+                    <td>{label(r.integration_id)}</td>
+                    <td>{label(r.fallback_integration_id)}</td>
+                    <td>{r.priority}</td>
+                    <td>
+                      <code>{r.conditions.length ? JSON.stringify(r.conditions) : 'always'}</code>
+                    </td>
+                    <td>
+                      <form method="post" action={orgUrl(c, `routing/${r.id}/delete`)}>
+                        <Csrf token={c.var.csrf} />
+                        <button type="submit" class="danger" aria-label={`Delete rule ${r.id}`}>
+                          Delete
+                        </button>
+                      </form>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <Empty>No routing rules: each capability goes to the provider's default instance.</Empty>
+        )}
+        <details>
+          <summary>Add a rule</summary>
+          <form method="post" action={orgUrl(c, 'routing')}>
+            <Csrf token={c.var.csrf} />
+            <label for="rr-capability">Capability</label>
+            <select id="rr-capability" name="capability">
+              {capabilities.map((k) => (
+                <option value={k}>{k}</option>
+              ))}
+            </select>
+            <label for="rr-integration">Integration</label>
+            <select id="rr-integration" name="integration_id">
+              {integrations.map((i) => (
+                <option value={i.id}>{label(i.id)}</option>
+              ))}
+            </select>
+            <label for="rr-fallback">Fallback</label>
+            <select id="rr-fallback" name="fallback_integration_id">
+              <option value="">None</option>
+              {integrations.map((i) => (
+                <option value={i.id}>{label(i.id)}</option>
+              ))}
+            </select>
+            <label for="rr-priority">
+              Priority <span class="hint">Higher is evaluated first.</span>
+            </label>
+            <input type="number" id="rr-priority" name="priority" value="0" />
+            <label for="rr-conditions">
+              Conditions{' '}
+              <span class="hint">
+                JSON, e.g. [{'{'}"field":"severity","operator":"eq","value":"critical"{'}'}]; blank matches
+                always.
+              </span>
+            </label>
+            <textarea id="rr-conditions" name="conditions" rows={3} />
+            <label class="check">
+              <input type="checkbox" name="is_default" /> The capability's catch-all rule
+            </label>
+            <div class="actions">
+              <button type="submit" class="primary">
+                Add rule
+              </button>
+            </div>
+          </form>
+        </details>
+        <h2>Dry run</h2>
+        <form method="post" action={orgUrl(c, 'routing/evaluate')}>
+          <Csrf token={c.var.csrf} />
+          <label for="dr-capability">Capability</label>
+          <select id="dr-capability" name="capability">
+            {capabilities.map((k) => (
+              <option value={k} selected={form.capability === k}>
+                {k}
+              </option>
+            ))}
+          </select>
+          <label for="dr-context">
+            Context{' '}
+            <span class="hint">
+              JSON the conditions are matched against, e.g. {'{'}"severity":"critical"{'}'}
+            </span>
+          </label>
+          <textarea id="dr-context" name="context" rows={3}>
+            {typeof form.context === 'string' ? form.context : ''}
+          </textarea>
+          <div class="actions">
+            <button type="submit">Evaluate</button>
+          </div>
+        </form>
+        {result ? (
+          <section class="card" aria-live="polite" id="dry-run">
+            <p>
+              <strong>{result.integration ? `→ ${label(result.integration.id)}` : 'No integration'}</strong>
+              {result.via ? ` (via ${result.via.replaceAll('_', ' ')})` : ''}: {result.reason}
+            </p>
+            <ol class="timeline">
+              {result.trace.map((x: Json) => (
+                <li>
+                  rule {x.rule_id} (priority {x.priority}): {x.outcome} — {x.reason}
+                </li>
+              ))}
+            </ol>
+          </section>
+        ) : null}
+      </>,
+      error ? 422 : 200,
+    )
+  }
+  const parseJson = (text: unknown): { ok: true; value: unknown } | { ok: false } => {
+    if (typeof text !== 'string' || !text.trim()) return { ok: true, value: undefined }
+    try {
+      return { ok: true, value: JSON.parse(text) }
+    } catch {
+      return { ok: false }
+    }
+  }
+  app.get('/o/:org/routing', (c) => routing(c))
+  app.post('/o/:org/routing', async (c) => {
+    const form = await c.req.parseBody()
+    const conditions = parseJson(form.conditions)
+    if (!conditions.ok) return routing(c, undefined, 'Conditions are not valid JSON.')
+    const body: Record<string, unknown> = {
+      capability: form.capability,
+      integration_id: form.integration_id,
+      priority: Number(form.priority ?? 0) || 0,
+      is_default: form.is_default === 'on',
+      orgId: c.var.org.id,
+    }
+    if (typeof form.fallback_integration_id === 'string' && form.fallback_integration_id)
+      body.fallback_integration_id = form.fallback_integration_id
+    if (conditions.value !== undefined) body.conditions = conditions.value
+    const r = await c.var.api('POST', '/routing-rules', body)
+    return r.ok ? c.redirect(orgUrl(c, 'routing'), 303) : routing(c, undefined, errorText(r))
+  })
+  app.post('/o/:org/routing/:id/delete', async (c) => {
+    const r = await c.var.api('DELETE', `/routing-rules/${encodeURIComponent(c.req.param('id'))}`)
+    return r.ok ? c.redirect(orgUrl(c, 'routing'), 303) : routing(c, undefined, errorText(r))
+  })
+  app.post('/o/:org/routing/evaluate', async (c) => {
+    const form = await c.req.parseBody()
+    const context = parseJson(form.context)
+    if (!context.ok) return routing(c, undefined, 'Context is not valid JSON.', form)
+    const r = await c.var.api('POST', '/routing-rules/evaluate', {
+      capability: form.capability,
+      ...(context.value !== undefined ? { context: context.value } : {}),
+      orgId: c.var.org.id,
+    })
+    return r.ok ? routing(c, r.body.data, undefined, form) : routing(c, undefined, errorText(r), form)
+  })
 }

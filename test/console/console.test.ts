@@ -158,6 +158,21 @@ describe('operator console', () => {
     await shot('integration-detail')
   })
 
+  it('adds a routing rule and dry-runs it', async () => {
+    await page.goto(orgPath('routing'))
+    await page.getByText('Add a rule').click()
+    await page.getByLabel('Capability', { exact: true }).first().selectOption('create_ticket')
+    await page.locator('#rr-conditions').fill('[{"field":"severity","operator":"eq","value":"critical"}]')
+    await page.getByRole('button', { name: 'Add rule' }).click()
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1)
+    await page.locator('#dr-capability').selectOption('create_ticket')
+    await page.locator('#dr-context').fill('{"severity":"critical"}')
+    await page.getByRole('button', { name: 'Evaluate' }).click()
+    await expect.poll(() => shown(page.locator('#dry-run strong'))).toBe('→ ConnectWise PSA')
+    await expect.poll(() => shown(page.locator('#dry-run'))).toContain('via rule')
+    await shot('routing')
+  })
+
   it('creates a webhook, sends a test event and shows the delivery with its attempts', async () => {
     await page.goto(orgPath('webhooks'))
     await page.getByRole('link', { name: '+ New webhook' }).click()
