@@ -75,7 +75,8 @@ const shown = async (l: Locator) => ((await l.first().textContent()) ?? '').trim
 
 const orgPath = (rest: string) => `/o/${t.orgA.id}/${rest}`
 
-describe('operator console', () => {
+// A browser on a shared 2-core machine: a step can take seconds, and the walk with screenshots longer still.
+describe('operator console', { timeout: 120_000 }, () => {
   it('refuses a bad key and keeps nothing of it', async () => {
     await page.goto('/login')
     await shot('sign-in')
