@@ -3,6 +3,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { matchedRoutes } from 'hono/route'
+import { consoleRoutes } from '../console/routes.tsx'
 import type { AppContext } from '../context.ts'
 import { fanouts } from '../delivery/registry.ts'
 import { metricsOf } from '../lib/metrics.ts'
@@ -179,6 +180,12 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     )
     return c.html(referenceHtml)
   })
+
+  // The operator console at `/`: pages built from in-process calls to the routes above (see src/console).
+  app.route(
+    '/',
+    consoleRoutes(ctx, (path, init, env) => app.request(path, init, env)),
+  )
 
   return app
 }

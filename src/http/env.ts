@@ -4,6 +4,8 @@ import { validationError } from './errors.ts'
 import type { Principal } from './principal.ts'
 
 export type AppEnv = {
+  /** Set only by in-process calls from the console (see auth.ts); undefined over the network. */
+  Bindings: { consoleKeyId?: string }
   Variables: {
     principal: Principal
     requestId: string

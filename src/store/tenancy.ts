@@ -260,6 +260,16 @@ export async function findKeyByToken(db: Executor, token: string) {
   return row
 }
 
+/** A live (not revoked) key by id, as findKeyByToken returns it: for callers already authenticated another way. */
+export async function findKeyById(db: Executor, id: string) {
+  const [row] = await db
+    .select({ key: apiKeys, orgPartnerId: orgs.partnerId })
+    .from(apiKeys)
+    .leftJoin(orgs, eq(orgs.id, apiKeys.orgId))
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+  return row
+}
+
 const TOUCH_EVERY_MS = 60_000
 
 /**

@@ -1,0 +1,453 @@
+import type { Hono } from 'hono'
+import type { AppContext } from '../context.ts'
+import { errorText, type Json, qs } from './api.ts'
+import { type C, type ConsoleEnv, orgUrl } from './env.ts'
+import { Badge, Csrf, Empty, JsonBlock, Live, Notice, render, When } from './layout.tsx'
+
+const INBOUND_STATUSES = ['received', 'processing', 'processed', 'retrying', 'failed', 'rejected']
+
+export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
+  // Webhook Events (inbound): the log with its Failure Analysis panel, replay of one and bulk replay by filter.
+  const inbound = async (c: C, message?: { kind: 'ok' | 'bad'; text: string }) => {
+    const status = c.req.query('status') || undefined
+    const provider = c.req.query('provider') || undefined
+    const cursor = c.req.query('cursor') || undefined
+    const [r, failed] = await Promise.all([
+      c.var.api('GET', `/webhook-events${qs({ orgId: c.var.org.id, status, provider, cursor, limit: 25 })}`),
+      c.var.api(
+        'GET',
+        `/webhook-events${qs({ orgId: c.var.org.id, provider, status: 'failed', limit: 100 })}`,
+      ),
+    ])
+    const items: Json[] = r.body?.data ?? []
+    const failures: Json[] = failed.body?.data ?? []
+    const groups = new Map<string, { n: number; f: Json }>()
+    for (const e of failures) {
+      if (!e.failure) continue
+      const k = `${e.failure.stage}/${e.failure.errorClass}`
+      const g = groups.get(k)
+      if (g) g.n++
+      else groups.set(k, { n: 1, f: e.failure })
+    }
+    return render(
+      c,
+      'Webhook events',
+      'inbound',
+      <>
+        {message ? <Notice kind={message.kind}>{message.text}</Notice> : null}
+        <form method="get" class="filters" aria-label="Filters">
+          <label>
+            Status
+            <select name="status">
+              <option value="">Any</option>
+              {INBOUND_STATUSES.map((s) => (
+                <option value={s} selected={s === status}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Source
+            <input type="text" name="provider" value={provider ?? ''} placeholder="provider" />
+          </label>
+          <button type="submit">Apply</button>
+        </form>
+        <Live url={c.req.url.replace(/\/replay(\/[^/?]+)?(\?.*)?$/, '')}>
+          <section class="card" aria-labelledby="fa">
+            <h2 id="fa">Failure analysis</h2>
+            {groups.size ? (
+              <>
+                <ul>
+                  {[...groups.values()].map(({ n, f }) => (
+                    <li>
+                      <strong>
+                        {n} × {f.stage}: {f.errorClass}
+                      </strong>{' '}
+                      — <span class="vendor-message">{f.error}</span>
+                      <div class="hint">{f.suggestion}</div>
+                    </li>
+                  ))}
+                </ul>
+                <form method="post" action={orgUrl(c, 'inbound/replay')}>
+                  <Csrf token={c.var.csrf} />
+                  {provider ? <input type="hidden" name="provider" value={provider} /> : null}
+                  <button type="submit">
+                    Replay {failures.length}
+                    {failures.length >= 100 ? '+' : ''} failed event{failures.length === 1 ? '' : 's'}
+                  </button>
+                </form>
+              </>
+            ) : (
+              <p class="muted">No failed events.</p>
+            )}
+          </section>
+          <h2>Log</h2>
+          {items.length ? (
+            <div class="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th>Source</th>
+                    <th>Status</th>
+                    <th>Received</th>
+                    <th>Payload</th>
+                    <th />
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((e) => (
+                    <tr>
+                      <td>{e.provider}</td>
+                      <td>
+                        <Badge status={e.status} />
+                        {e.replayOf ? <div class="hint">replay</div> : null}
+                        {e.failure ? <div class="hint vendor-message">{e.failure.error}</div> : null}
+                      </td>
+                      <td>
+                        <When at={e.receivedAt} />
+                      </td>
+                      <td>
+                        <code>{e.preview ?? '—'}</code>
+                      </td>
+                      <td>
+                        {e.status === 'failed' || e.status === 'processed' ? (
+                          <form method="post" action={orgUrl(c, `inbound/replay/${e.id}`)}>
+                            <Csrf token={c.var.csrf} />
+                            <button type="submit" aria-label={`Replay event ${e.id}`}>
+                              Replay
+                            </button>
+                          </form>
+                        ) : null}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : (
+            <Empty>No inbound events{status ? ` with status ${status}` : ''}.</Empty>
+          )}
+        </Live>
+        {r.body?.next ? (
+          <nav class="actions" aria-label="Pages">
+            <a href={`${orgUrl(c, 'inbound')}${qs({ status, provider, cursor: r.body.next })}`}>Older</a>
+          </nav>
+        ) : null}
+        {!r.ok ? <Notice kind="bad">{errorText(r)}</Notice> : null}
+      </>,
+    )
+  }
+  app.get('/o/:org/inbound', (c) => inbound(c))
+  app.post('/o/:org/inbound/replay/:id', async (c) => {
+    const r = await c.var.api('POST', `/webhook-events/${encodeURIComponent(c.req.param('id'))}/replay`)
+    return inbound(c, {
+      kind: r.ok ? 'ok' : 'bad',
+      text: r.ok ? `Replay queued as event ${r.body.id}.` : errorText(r),
+    })
+  })
+  app.post('/o/:org/inbound/replay', async (c) => {
+    const form = await c.req.parseBody()
+    const body: Record<string, string> = { orgId: c.var.org.id, status: 'failed' }
+    if (typeof form.provider === 'string' && form.provider) body.provider = form.provider
+    const r = await c.var.api('POST', '/webhook-events/replay', body)
+    return inbound(c, {
+      kind: r.ok ? 'ok' : 'bad',
+      text: r.ok ? `${r.body.count} events queued for replay.` : errorText(r),
+    })
+  })
+
+  app.get('/o/:org/psa', async (c) => {
+    const [conns, tickets] = await Promise.all([
+      c.var.api('GET', `/psa/connections${qs({ orgId: c.var.org.id, limit: 100 })}`),
+      c.var.api('GET', `/psa/tickets${qs({ orgId: c.var.org.id, limit: 50 })}`),
+    ])
+    const list: Json[] = conns.body?.data ?? []
+    const ts: Json[] = tickets.body?.data ?? []
+    return render(
+      c,
+      'PSA',
+      'psa',
+      <Live url={c.req.url}>
+        {!conns.ok ? <Notice kind="bad">{errorText(conns)}</Notice> : null}
+        <h2>Connections</h2>
+        {list.length ? (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>Connection</th>
+                  <th>Status</th>
+                  <th>Last test</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((p) => (
+                  <tr>
+                    <td>
+                      {p.provider}
+                      {p.name ? ` · ${p.name}` : ''}
+                      {p.isDefault ? <span class="muted"> (default)</span> : null}
+                    </td>
+                    <td>
+                      <Badge status={p.status} /> {p.enabled ? null : <Badge status="paused" />}
+                    </td>
+                    <td>
+                      <When at={p.syncSettings?.lastTestedAt} /> {p.syncSettings?.status ?? ''}
+                    </td>
+                    <td>
+                      <form method="post" action={orgUrl(c, `psa/${p.id}/sync`)}>
+                        <Csrf token={c.var.csrf} />
+                        <button type="submit">Sync ticket statuses now</button>
+                      </form>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <Empty>No PSA connections yet. Create one with POST /api/v1/psa/connections.</Empty>
+        )}
+        <h2>Ticket mappings</h2>
+        {ts.length ? (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>Ticket</th>
+                  <th>Title</th>
+                  <th>Status</th>
+                  <th>Synced</th>
+                </tr>
+              </thead>
+              <tbody>
+                {ts.map((t) => (
+                  <tr>
+                    <td>
+                      {t.raw?.externalTicketUrl ? (
+                        <a href={t.raw.externalTicketUrl} rel="noopener noreferrer" target="_blank">
+                          #{t.raw.externalTicketNumber ?? t.raw.externalTicketId}
+                        </a>
+                      ) : (
+                        `#${t.raw?.externalTicketNumber ?? t.raw?.externalTicketId ?? ''}`
+                      )}
+                    </td>
+                    <td>{t.title}</td>
+                    <td>{t.status ?? '—'}</td>
+                    <td>
+                      <When at={t.syncedAt} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <Empty>No tickets mapped yet.</Empty>
+        )}
+      </Live>,
+    )
+  })
+  app.post('/o/:org/psa/:id/sync', async (c) => {
+    const r = await c.var.api('POST', `/psa/connections/${encodeURIComponent(c.req.param('id'))}/sync`)
+    return render(
+      c,
+      'PSA sync',
+      'psa',
+      <>
+        <Notice kind={r.ok ? 'ok' : 'bad'}>
+          {r.ok ? (r.body?.message ?? 'Sync started.') : errorText(r)}
+        </Notice>
+        {r.ok ? <JsonBlock value={r.body} /> : null}
+        <a href={orgUrl(c, 'psa')}>Back to PSA</a>
+      </>,
+      r.ok ? 200 : 422,
+    )
+  })
+
+  app.get('/o/:org/microsoft365', async (c) => {
+    const [appR, state] = await Promise.all([
+      c.var.api('GET', '/onboarding/microsoft365/app'),
+      c.var.api('GET', '/onboarding/microsoft365/state'),
+    ])
+    const steps = ['Partner app', 'Customers', 'Consent', 'Organizations']
+    const customers: Json[] = state.body?.data ?? []
+    return render(
+      c,
+      'Microsoft 365 onboarding',
+      'microsoft365',
+      <Live url={c.req.url}>
+        <ol class="cards" aria-label="Steps">
+          {steps.map((s, i) => (
+            <li class="card">
+              {i + 1}. {s}
+            </li>
+          ))}
+        </ol>
+        {appR.status === 403 ? (
+          <Notice kind="info">
+            The Microsoft 365 onboarding is run with a partner key; sign in with one to use it.
+          </Notice>
+        ) : appR.ok ? (
+          <dl class="kv">
+            <dt>Partner app</dt>
+            <dd>{appR.body.clientId ?? appR.body.appId ?? 'registered'}</dd>
+          </dl>
+        ) : (
+          <Empty>
+            No partner app registered yet ({errorText(appR)}). Register it with PUT
+            /api/v1/onboarding/microsoft365/app.
+          </Empty>
+        )}
+        {customers.length ? (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>Customer</th>
+                  <th>Progress</th>
+                  <th>What to fix</th>
+                </tr>
+              </thead>
+              <tbody>
+                {customers.map((x) => (
+                  <tr>
+                    <td>
+                      {x.companyName} <span class="hint">{x.domain}</span>
+                    </td>
+                    <td>
+                      <Badge status={x.status} />
+                      {x.failedStep ? ` at ${x.failedStep}` : ''}
+                    </td>
+                    <td>
+                      {x.error ? <div class="vendor-message">{x.error}</div> : null}
+                      {x.fix ?? ''}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : appR.ok ? (
+          <Empty>No customers chosen for onboarding yet.</Empty>
+        ) : null}
+      </Live>,
+    )
+  })
+
+  app.get('/o/:org/audit', async (c) => {
+    const f = {
+      action: c.req.query('action') || undefined,
+      targetType: c.req.query('targetType') || undefined,
+      from: c.req.query('from') || undefined,
+      to: c.req.query('to') || undefined,
+    }
+    const page = Math.max(1, Number(c.req.query('page') ?? '1') || 1)
+    const r = await c.var.api('GET', `/audit-logs${qs({ ...f, orgId: c.var.org.id, page, limit: 50 })}`)
+    const items: Json[] = r.body?.data ?? []
+    const total: number = r.body?.pagination?.total ?? 0
+    return render(
+      c,
+      'Audit log',
+      'audit',
+      <>
+        <form method="get" class="filters" aria-label="Filters">
+          <label>
+            Action
+            <input type="text" name="action" value={f.action ?? ''} placeholder="integration.*" />
+          </label>
+          <label>
+            Target type
+            <input type="text" name="targetType" value={f.targetType ?? ''} />
+          </label>
+          <label>
+            From
+            <input type="text" name="from" value={f.from ?? ''} placeholder="2026-01-01T00:00:00Z" />
+          </label>
+          <label>
+            To
+            <input type="text" name="to" value={f.to ?? ''} />
+          </label>
+          <button type="submit">Apply</button>
+        </form>
+        {!r.ok ? <Notice kind="bad">{errorText(r)}</Notice> : null}
+        {items.length ? (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>When</th>
+                  <th>Action</th>
+                  <th>Target</th>
+                  <th>Actor</th>
+                  <th>Summary</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((e) => (
+                  <tr>
+                    <td>
+                      <When at={e.createdAt} />
+                    </td>
+                    <td>{e.action}</td>
+                    <td>
+                      {e.targetType} <span class="hint">{e.targetId}</span>
+                    </td>
+                    <td>{e.actorType}</td>
+                    <td>
+                      <code>{JSON.stringify(e.summary)}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <Empty>No audit entries match.</Empty>
+        )}
+        <nav class="actions" aria-label="Pages">
+          {page > 1 ? <a href={`${orgUrl(c, 'audit')}${qs({ ...f, page: page - 1 })}`}>Newer</a> : null}
+          {page * 50 < total ? (
+            <a href={`${orgUrl(c, 'audit')}${qs({ ...f, page: page + 1 })}`}>Older</a>
+          ) : null}
+        </nav>
+      </>,
+    )
+  })
+
+  // Approvals (issue 16) and change management (issue 17) are separate features; their pages ask the API and show
+  // what it lists, or say plainly that this build has no such API.
+  const pending = (section: string, title: string, path: string, what: string) =>
+    app.get(`/o/:org/${section}`, async (c) => {
+      const r = await c.var.api('GET', `${path}${qs({ orgId: c.var.org.id })}`)
+      const items: Json[] = Array.isArray(r.body?.data) ? r.body.data : []
+      return render(
+        c,
+        title,
+        section,
+        r.status === 404 && !r.body?.data ? (
+          <Empty>
+            {title} is not available in this build: the API has no {path} ({what}).
+          </Empty>
+        ) : !r.ok ? (
+          <Notice kind="bad">{errorText(r)}</Notice>
+        ) : items.length ? (
+          <Live url={c.req.url}>
+            <ul>
+              {items.map((x) => (
+                <li class="card">
+                  <JsonBlock value={x} />
+                </li>
+              ))}
+            </ul>
+          </Live>
+        ) : (
+          <Empty>Nothing here yet.</Empty>
+        ),
+      )
+    })
+  pending('approvals', 'Approvals', '/actions', 'pending actions to approve or reject')
+  pending('changes', 'Change management', '/changes', 'changes and their ConnectWise tickets')
+}
