@@ -38,6 +38,30 @@ BEGIN
   RETURN made;
 END $$ LANGUAGE plpgsql;--> statement-breakpoint
 
+-- Indexes for days that have ended: by status, for the list's status filters, the dead-letter view and a
+-- webhook's delivery stats. The partitions of days still being written carry none: an attempt's outcome changes
+-- `status` and `delivered_at`, and an index on either would turn its one update per attempt from a HOT update
+-- (no index writes) into one that writes every index. A day that ended is written rarely (late retries).
+CREATE OR REPLACE FUNCTION patchbay_seal_delivery_partitions(before_day date) RETURNS integer AS $$
+DECLARE
+  p record;
+  made integer := 0;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7206311022);
+  FOR p IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'deliveries'::regclass AND c.relname ~ '^deliveries_p[0-9]{8}$'
+             AND to_date(substr(c.relname, 13), 'YYYYMMDD') < before_day
+             AND to_regclass(quote_ident(c.relname || '_target_status_idx')) IS NULL
+           ORDER BY c.relname LOOP
+    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I (org_id, status, created_at, id)',
+                   p.relname || '_status_idx', p.relname);
+    EXECUTE format('CREATE INDEX %I ON %I (target_id, status, created_at, id) INCLUDE (org_id, delivered_at)',
+                   p.relname || '_target_status_idx', p.relname);
+    made := made + 1;
+  END LOOP;
+  RETURN made;
+END $$ LANGUAGE plpgsql;--> statement-breakpoint
+
 ALTER TABLE "delivery_queue" DROP CONSTRAINT "delivery_queue_id_deliveries_id_fk";--> statement-breakpoint
 DROP TRIGGER deliveries_enqueue ON deliveries;--> statement-breakpoint
 ALTER TABLE "deliveries" RENAME TO "deliveries_unpartitioned";--> statement-breakpoint
@@ -63,6 +87,7 @@ WHERE day BETWEEN DATE '2020-01-01' AND (now() AT TIME ZONE 'UTC')::date + 7
 ORDER BY day;--> statement-breakpoint
 SELECT patchbay_ensure_delivery_partitions((now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date + 7);--> statement-breakpoint
 INSERT INTO "deliveries" SELECT * FROM "deliveries_unpartitioned";--> statement-breakpoint
+SELECT patchbay_seal_delivery_partitions((now() AT TIME ZONE 'UTC')::date - 1);--> statement-breakpoint
 DROP TABLE "deliveries_unpartitioned";--> statement-breakpoint
 ALTER TABLE "delivery_queue" ADD CONSTRAINT "delivery_queue_id_deliveries_id_fk" FOREIGN KEY ("id") REFERENCES "public"."deliveries"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 -- Every way a delivery is made inserts into "deliveries"; the statement trigger queues the pending ones.

@@ -25,6 +25,16 @@ afterAll(async () => {
 const days = async (from: string, to: string) =>
   (await listPartitions(h.ctx.db)).map((p) => p.day).filter((d) => d >= from && d <= to)
 
+/** The status indexes on the partitions of days `from` … `to`. */
+async function sealed(from: string, to: string): Promise<string[]> {
+  const rows = await h.ctx.db.query<{ name: string }>(
+    `SELECT indexname AS name FROM pg_indexes WHERE indexname ~ '^deliveries_p[0-9]{8}_(target_)?status_idx$'
+       AND substr(indexname, 13, 8) BETWEEN $1 AND $2 ORDER BY indexname`,
+    [from.replaceAll('-', ''), to.replaceAll('-', '')],
+  )
+  return rows.map((r) => r.name)
+}
+
 async function exists(table: string): Promise<boolean> {
   const [r] = await h.ctx.db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table])
   return r?.t != null
@@ -56,12 +66,20 @@ describe('delivery history partitions', () => {
     ])
     // Idempotent: nothing more to make on the same day.
     expect(await ensurePartitions(h.ctx.db, h.clock.now())).toBe(0)
+    expect(await sealed('2026-02-01', '2026-03-31')).toEqual([])
     h.clock.advance(2 * 86_400_000)
     await jobs.runDue()
     expect((await days('2026-02-01', '2026-03-31')).slice(-3)).toEqual([
       '2026-02-25',
       '2026-02-26',
       '2026-02-27',
+    ])
+    // Days that ended before yesterday (2026-02-19) get their status indexes; later ones stay HOT-friendly.
+    expect(await sealed('2026-02-01', '2026-03-31')).toEqual([
+      'deliveries_p20260217_status_idx',
+      'deliveries_p20260217_target_status_idx',
+      'deliveries_p20260218_status_idx',
+      'deliveries_p20260218_target_status_idx',
     ])
   })
 

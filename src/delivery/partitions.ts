@@ -35,6 +35,20 @@ export async function ensurePartitions(
   return row?.made ?? 0
 }
 
+/**
+ * Adds the status indexes to the partitions of days that ended before yesterday (UTC)
+ * (`patchbay_seal_delivery_partitions`, drizzle/0016). A day still written to by first attempts has none, so
+ * each attempt's update stays HOT; a day past its retries' usual reach gets them for the status filters and
+ * deliveryStats. Returns how many days it sealed.
+ */
+export async function sealPartitions(q: Querier, now: Date): Promise<number> {
+  const [row] = await q.query<{ sealed: number }>(
+    'SELECT patchbay_seal_delivery_partitions($1::date) AS sealed',
+    [utcDay(now.getTime() - DAY)],
+  )
+  return row?.sealed ?? 0
+}
+
 export interface HistoryPartition {
   name: string
   /** UTC day, `YYYY-MM-DD`. */
@@ -60,8 +74,10 @@ export const deliveryPartitionsJob = defineJob({
   payload: z.object({}),
   maxAttempts: 1,
   run: async (ctx: AppContext) => {
-    const made = await ensurePartitions(ctx.db, ctx.clock.now())
-    if (made > 0) ctx.log.info({ made }, 'created delivery history partitions')
+    const now = ctx.clock.now()
+    const made = await ensurePartitions(ctx.db, now)
+    const sealed = await sealPartitions(ctx.db, now)
+    if (made + sealed > 0) ctx.log.info({ made, sealed }, 'delivery history partitions made and sealed')
   },
 })
 
