@@ -17,7 +17,9 @@ afterAll(async () => {
 
 interface Listed {
   data: { id: string; eventId: string; status: string }[]
-  pagination: { page: number; limit: number; total: number; totalCapped: boolean; nextCursor: string | null }
+  pagination: { page: number; limit: number; total: number }
+  totalCapped: boolean
+  nextCursor: string | null
 }
 
 describe('deliveries list paging', () => {
@@ -40,16 +42,16 @@ describe('deliveries list paging', () => {
 
     const seen: string[] = []
     let cursor: string | null = null
-    const pages: Listed['pagination'][] = []
+    const pages: [number, boolean, boolean][] = []
     do {
       const q: string = `/api/v1/deliveries?orgId=${org.id}&limit=4${cursor ? `&cursor=${cursor}` : ''}`
       const r = (await h.json('GET', q)).body as Listed
       seen.push(...r.data.map((d) => d.eventId))
-      pages.push(r.pagination)
-      cursor = r.pagination.nextCursor
+      pages.push([r.pagination.total, r.totalCapped, r.nextCursor === null])
+      cursor = r.nextCursor
     } while (cursor)
     expect(seen).toEqual(['e8', 'e7', 'e6', 'e5', 'e4', 'e3', 'e2', 'e1', 'e0'])
-    expect(pages.map((p) => [p.total, p.totalCapped, p.nextCursor === null])).toEqual([
+    expect(pages).toEqual([
       [9, false, false],
       [9, false, false],
       [9, false, true],
@@ -63,13 +65,13 @@ describe('deliveries list paging', () => {
     const next = (
       await h.json(
         'GET',
-        `/api/v1/webhooks/${hook.body.id}/deliveries?limit=3&status=delivered&cursor=${first.pagination.nextCursor}`,
+        `/api/v1/webhooks/${hook.body.id}/deliveries?limit=3&status=delivered&cursor=${first.nextCursor}`,
       )
     ).body as Listed
     expect(next.data.map((d) => d.eventId)).toEqual(['e3', 'e2', 'e1'])
     const pending = (await h.json('GET', `/api/v1/deliveries?orgId=${org.id}&status=pending`)).body as Listed
     expect(pending.data.map((d) => `${d.eventId}:${d.status}`)).toEqual(['e8:pending', 'e7:pending'])
-    expect(pending.pagination).toMatchObject({ total: 2, totalCapped: false, nextCursor: null })
+    expect(pending).toMatchObject({ pagination: { total: 2 }, totalCapped: false, nextCursor: null })
     const bad = await h.json('GET', `/api/v1/deliveries?cursor=nope`)
     expect(bad.status).toBe(422)
   })

@@ -60,20 +60,19 @@ export const deliveryCursorQuery = {
   }),
 }
 
-export const deliveryPageSchema = z.object({
-  data: z.array(deliverySchema),
-  pagination: paginationSchema
-    .extend({
-      totalCapped: z.boolean().openapi({
-        description: `\`total\` counts at most ${DELIVERY_TOTAL_CAP.toLocaleString('en-US')} deliveries; true when more match`,
-      }),
-      nextCursor: z
-        .uuid()
-        .nullable()
-        .openapi({ description: 'Pass as `cursor` for the next page; null on the last page' }),
-    })
-    .openapi('DeliveryPagination'),
-})
+export const deliveryPageSchema = z
+  .object({
+    data: z.array(deliverySchema),
+    pagination: paginationSchema,
+    totalCapped: z.boolean().openapi({
+      description: `\`pagination.total\` counts at most ${DELIVERY_TOTAL_CAP.toLocaleString('en-US')} deliveries; true when more match`,
+    }),
+    nextCursor: z
+      .uuid()
+      .nullable()
+      .openapi({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  })
+  .openapi('DeliveryPage')
 
 /** The list response: the page, the (capped) total, and the cursor of the next page. */
 export function deliveryPage(
@@ -84,12 +83,8 @@ export function deliveryPage(
   const last = items.length === q.limit ? items.at(-1) : undefined
   return {
     data: items.map(toDelivery),
-    pagination: {
-      page: q.page,
-      limit: q.limit,
-      total: r.total,
-      totalCapped: r.totalCapped,
-      nextCursor: last?.id ?? null,
-    },
+    pagination: { page: q.page, limit: q.limit, total: r.total },
+    totalCapped: r.totalCapped,
+    nextCursor: last?.id ?? null,
   }
 }
