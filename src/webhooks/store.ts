@@ -212,26 +212,28 @@ export async function listDeliveries(db: Executor, scope: TenantScope, filter: D
   const after = filter.after
     ? sql`(${deliveries.createdAt}, ${deliveries.id}) < (SELECT c.created_at, c.id FROM ${deliveries} c WHERE c.id = ${filter.after})`
     : undefined
-  const pageIds = db
-    .select({ id: deliveries.id })
+  const pageRows = db
+    .select({ pageId: deliveries.id, pageAt: deliveries.createdAt })
     .from(deliveries)
     .where(and(where, after))
     .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
     .limit(page.limit)
     .offset(offsetOf(page))
+    .as('page_rows')
   const matches = db
     .select({ one: sql`1` })
     .from(deliveries)
     .where(where)
     .limit(DELIVERY_TOTAL_CAP + 1)
   const [items, [counted]] = await Promise.all([
+    // Each page row is looked up by id: one partition each (run-time partition pruning).
     db
       .select({ d: deliveries, payload: events.data, status: liveStatus, next: liveNext })
-      .from(deliveries)
+      .from(pageRows)
+      .innerJoin(deliveries, eq(deliveries.id, pageRows.pageId))
       .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
       .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
-      .where(sql`${deliveries.id} = ANY(ARRAY(${pageIds}))`)
-      .orderBy(desc(deliveries.createdAt), desc(deliveries.id)),
+      .orderBy(desc(pageRows.pageAt), desc(pageRows.pageId)),
     rows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM (${matches}) m`),
   ])
   const n = counted?.n ?? 0
