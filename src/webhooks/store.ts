@@ -170,34 +170,45 @@ export interface DeliveryFilter {
  */
 export const DELIVERY_TOTAL_CAP = 10_000
 
-/** Queued deliveries whose lease is out (`true`: under way) or not: a few rows, however large the history. */
-const inQueue = (leased: boolean) =>
-  sql`${deliveries.id} IN (SELECT ${deliveryQueue.id} FROM ${deliveryQueue} WHERE ${deliveryQueue.leaseUntil} IS ${
-    leased ? sql.raw('NOT NULL') : sql.raw('NULL')
-  })`
-
 /**
  * The filter on the history alone (no join). Pending, retrying and in-progress deliveries all have a queue row
- * (the enqueue trigger adds it, completion removes it), so those statuses are looked up from the queue's few rows
- * rather than by reading the org's whole history for them.
+ * (the enqueue trigger adds it, completion removes it), so for those statuses the caller passes the ids the queue
+ * holds (`queued`): a few rows however large the history, looked up by id within the range of days they span,
+ * rather than reading the org's whole history for them.
  */
-function deliveryWhere(scope: TenantScope, f: DeliveryFilter): SQL | undefined {
+function deliveryWhere(scope: TenantScope, f: DeliveryFilter, queued?: string[]): SQL | undefined {
+  // Lowercase hex compares as the uuid bytes do.
+  const sorted = queued ? [...queued].sort() : undefined
+  const first = sorted?.[0]
+  const last = sorted?.at(-1)
   return and(
     inScope(scope, deliveries.orgId),
     f.orgId ? eq(deliveries.orgId, f.orgId) : undefined,
     f.targetType ? eq(deliveries.targetType, f.targetType) : undefined,
     f.targetId ? eq(deliveries.targetId, f.targetId) : undefined,
-    f.status === 'in_progress'
-      ? inQueue(true)
-      : f.status === 'pending' || f.status === 'retrying'
-        ? and(eq(deliveries.status, f.status), inQueue(false))
-        : f.status
-          ? eq(deliveries.status, f.status)
-          : undefined,
+    queued
+      ? first === undefined
+        ? sql`false`
+        : sql`${deliveries.id} = ANY(${sql.param(queued)}::uuid[]) AND ${deliveries.id} >= ${first}::uuid AND ${deliveries.id} <= ${last}::uuid`
+      : undefined,
+    f.status === 'pending' || f.status === 'retrying' || f.status === 'delivered' || f.status === 'failed'
+      ? eq(deliveries.status, f.status)
+      : undefined,
     f.eventType ? eq(deliveries.eventType, f.eventType) : undefined,
     f.from ? sql`${deliveries.createdAt} >= ${f.from}` : undefined,
     f.to ? sql`${deliveries.createdAt} < ${f.to}` : undefined,
   )
+}
+
+/** For the statuses only queued deliveries have: the ids the queue holds with (in progress) or without a lease. */
+async function queuedIds(db: Executor, status: DeliveryFilter['status']): Promise<string[] | undefined> {
+  if (status !== 'pending' && status !== 'retrying' && status !== 'in_progress') return undefined
+  const leased = status === 'in_progress'
+  const found = await db
+    .select({ id: deliveryQueue.id })
+    .from(deliveryQueue)
+    .where(leased ? sql`${deliveryQueue.leaseUntil} IS NOT NULL` : sql`${deliveryQueue.leaseUntil} IS NULL`)
+  return found.map((r) => r.id)
 }
 
 /**
@@ -208,7 +219,7 @@ function deliveryWhere(scope: TenantScope, f: DeliveryFilter): SQL | undefined {
  * from there. `total` counts at most DELIVERY_TOTAL_CAP (`totalCapped` says there are more).
  */
 export async function listDeliveries(db: Executor, scope: TenantScope, filter: DeliveryFilter, page: Page) {
-  const where = deliveryWhere(scope, filter)
+  const where = deliveryWhere(scope, filter, await queuedIds(db, filter.status))
   const after = filter.after
     ? sql`(${deliveries.createdAt}, ${deliveries.id}) < (SELECT c.created_at, c.id FROM ${deliveries} c WHERE c.id = ${filter.after})`
     : undefined
