@@ -1,4 +1,4 @@
-import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm'
+import { and, count, desc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm'
 import { type Executor, rows } from '../store/db.ts'
 import { deliveries, deliveryQueue, events, webhooks } from '../store/schema/delivery.ts'
 import { inScope, offsetOf, type Page, type TenantScope } from '../store/scope.ts'
@@ -211,6 +211,70 @@ async function queuedIds(db: Executor, status: DeliveryFilter['status']): Promis
   return found.map((r) => r.id)
 }
 
+type Listed = DeliveryRow
+
+/**
+ * A page from the start (or from a cursor): the rows come whole from the history's ordered scan and only they are
+ * joined with the queue and their events. One scan of the partitions keeps planning cheap (each partition is
+ * planned once per statement; with a month of days, planning is most of a short query's time).
+ */
+async function firstPage(db: Executor, where: SQL | undefined, limit: number): Promise<Listed[]> {
+  const p = db
+    .select()
+    .from(deliveries)
+    .where(where)
+    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+    .limit(limit)
+    .as('page_rows')
+  const cols = Object.fromEntries(
+    Object.keys(getTableColumns(deliveries)).map((k) => [k, p[k as keyof typeof p]]),
+  )
+  const found = await db
+    .select({
+      d: cols as unknown as typeof deliveries._.columns,
+      payload: events.data,
+      status: sql<
+        DeliveryRow['status']
+      >`CASE WHEN ${deliveryQueue.leaseUntil} IS NOT NULL THEN 'in_progress'::delivery_status ELSE ${p.status} END`,
+      next: sql<Date | null>`COALESCE(${deliveryQueue.nextAttemptAt}, ${p.nextAttemptAt})`.mapWith(
+        p.nextAttemptAt,
+      ),
+    })
+    .from(p)
+    .leftJoin(deliveryQueue, eq(deliveryQueue.id, p.id))
+    .leftJoin(events, and(eq(events.orgId, p.orgId), eq(events.id, p.eventId)))
+    .orderBy(desc(p.createdAt), desc(p.id))
+  return found.map((r) => ({
+    ...(r.d as unknown as typeof deliveries.$inferSelect),
+    status: r.status,
+    nextAttemptAt: r.next,
+    payload: r.payload,
+  }))
+}
+
+/**
+ * A later page by number: the rows to skip are read from the (org_id, created_at, id) index alone, and the page's
+ * own rows are then looked up by id, one partition each (run-time partition pruning).
+ */
+async function skippingPage(db: Executor, where: SQL | undefined, page: Page): Promise<Listed[]> {
+  const p = db
+    .select({ pageId: deliveries.id, pageAt: deliveries.createdAt })
+    .from(deliveries)
+    .where(where)
+    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+    .limit(page.limit)
+    .offset(offsetOf(page))
+    .as('page_rows')
+  const found = await db
+    .select({ d: deliveries, payload: events.data, status: liveStatus, next: liveNext })
+    .from(p)
+    .innerJoin(deliveries, eq(deliveries.id, p.pageId))
+    .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
+    .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
+    .orderBy(desc(p.pageAt), desc(p.pageId))
+  return found.map((r) => ({ ...r.d, status: r.status, nextAttemptAt: r.next, payload: r.payload }))
+}
+
 /**
  * Delivery history, most recent first, each with its event's data as the payload. The page's ids are found on
  * the history alone (its (org_id, created_at, id) index gives them in order), and only those rows are joined
@@ -223,33 +287,20 @@ export async function listDeliveries(db: Executor, scope: TenantScope, filter: D
   const after = filter.after
     ? sql`(${deliveries.createdAt}, ${deliveries.id}) < (SELECT c.created_at, c.id FROM ${deliveries} c WHERE c.id = ${filter.after})`
     : undefined
-  const pageRows = db
-    .select({ pageId: deliveries.id, pageAt: deliveries.createdAt })
-    .from(deliveries)
-    .where(and(where, after))
-    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
-    .limit(page.limit)
-    .offset(offsetOf(page))
-    .as('page_rows')
   const matches = db
     .select({ one: sql`1` })
     .from(deliveries)
     .where(where)
     .limit(DELIVERY_TOTAL_CAP + 1)
   const [items, [counted]] = await Promise.all([
-    // Each page row is looked up by id: one partition each (run-time partition pruning).
-    db
-      .select({ d: deliveries, payload: events.data, status: liveStatus, next: liveNext })
-      .from(pageRows)
-      .innerJoin(deliveries, eq(deliveries.id, pageRows.pageId))
-      .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
-      .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
-      .orderBy(desc(pageRows.pageAt), desc(pageRows.pageId)),
+    offsetOf(page) === 0
+      ? firstPage(db, and(where, after), page.limit)
+      : skippingPage(db, and(where, after), page),
     rows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM (${matches}) m`),
   ])
   const n = counted?.n ?? 0
   return {
-    items: items.map((r) => ({ ...r.d, status: r.status, nextAttemptAt: r.next, payload: r.payload })),
+    items,
     total: Math.min(n, DELIVERY_TOTAL_CAP),
     totalCapped: n > DELIVERY_TOTAL_CAP,
   }
