@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { type HistoryResult, historyBench } from './history.ts'
 import { LATENCY_EVENT_TYPE } from './load.ts'
 import { build, type Mode, Patchbay, ROOT } from './patchbay.ts'
 import { formatProfile, type ProfileSummary, summariseProfile } from './profile.ts'
@@ -38,6 +39,14 @@ raw limit. Results: stdout and bench/results/latest.json (soak: bench/results/so
                       acknowledged delivery arrived, duplicates only within the at-least-once window, and each
                       periodic task fired at most once per tick; waits up to --drain-seconds (default 180
                       here) for the deliveries and the dead worker's leases (bench/results/scale-out.json)
+                      history (alone): seeds --history-rows delivery history rows in SQL and reports p50/p95/p99
+                      of the deliveries list (each filter, a deep page, a cursor page), a lookup by id and
+                      deliveryStats, in --mode embedded or served (a fresh database, dropped after)
+  --history-rows N    history rows to seed (default 10000000), over --history-days days (default 30)
+  --history-orgs N    organizations (default 10), each with 5 webhooks
+  --history-samples N timed runs of each query (default 100)
+  --history-url URL   use this database (seeded if empty, reused if it holds the rows) and keep it
+  --history-keep      keep the fresh database (its name is printed) for a later --history-url
   --seconds N         measuring window of each scenario (default 15)
   --warmup N          seconds before each scenario's window opens (default 5)
   --rate N            events/s offered in the latency scenarios and the soak (default 1000)
@@ -122,9 +131,31 @@ function parse(argv: string[]) {
       minutes: { type: 'string' },
       interval: { type: 'string' },
       out: { type: 'string' },
+      'history-rows': { type: 'string' },
+      'history-days': { type: 'string' },
+      'history-orgs': { type: 'string' },
+      'history-samples': { type: 'string' },
+      'history-url': { type: 'string' },
+      'history-keep': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
+  const history = values.scenario?.flatMap((v) => v.split(',')).includes('history')
+    ? {
+        rows: num(values['history-rows'], 10_000_000, 'history-rows', 1000),
+        days: num(values['history-days'], 30, 'history-days', 1),
+        orgs: num(values['history-orgs'], 10, 'history-orgs', 1),
+        webhooksPerOrg: 5,
+        samples: num(values['history-samples'], 100, 'history-samples', 1),
+        url: values['history-url'],
+        servedUrl: process.env.DATABASE_URL || undefined,
+        mode: (values.mode?.includes('served') || values['history-url'] ? 'served' : 'embedded') as
+          | 'served'
+          | 'embedded',
+        keep: values['history-keep'],
+      }
+    : undefined
+  if (history && values.scenario) values.scenario = values.scenario.filter((v) => v !== 'history')
   const servedUrl = process.env.DATABASE_URL || undefined
   let modes = list(values.mode, ['embedded', 'served', 'split', 'all'] as const, '--mode')
   if (modes?.includes('all')) modes = servedUrl ? ['embedded', 'served', 'split'] : ['embedded']
@@ -189,6 +220,7 @@ function parse(argv: string[]) {
           drainMs: num(values['drain-seconds'], 180, 'drain-seconds', 1) * 1000,
         }
       : undefined,
+    history,
     modes: chosen,
     opts,
     build: !values.source && !values['no-build'],
@@ -463,6 +495,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const started = Date.now()
   const info = machine()
+  if (args.history) return historyMain(args.history, info, args.out)
   if (args.build) {
     console.error('building dist/ (tsc -p tsconfig.build.json)')
     build()
@@ -595,6 +628,39 @@ async function main(argv: string[]): Promise<number> {
     for (const p of problems) out(`  ${p}`)
     return 1
   }
+  return 0
+}
+
+async function historyMain(
+  o: Parameters<typeof historyBench>[0],
+  info: ReturnType<typeof machine>,
+  outFile: string | undefined,
+): Promise<number> {
+  out(
+    `Patchbay delivery history benchmark: ${info.cpus} × ${info.cpuModel}, ${info.memoryGb} GB, node ${info.node}, ` +
+      `commit ${info.commit.slice(0, 10)}${info.dirty ? ' (uncommitted changes)' : ''}, ${info.date}`,
+  )
+  const r: HistoryResult = await historyBench(o)
+  out(
+    `\n${r.mode}: ${int(r.rows)} deliveries in ${r.partitions} partitions (${int(r.tableMb)} MB with indexes)` +
+      (r.seedSeconds === null ? ', reused' : `, seeded in ${Math.round(r.seedSeconds)} s`) +
+      `; ${o.samples} timed runs of each query, ms:`,
+  )
+  out(
+    `  ${'p50'.padStart(7)} ${'p95'.padStart(7)} ${'p99'.padStart(7)} ${'max'.padStart(7)} ${'rows'.padStart(5)}  query`,
+  )
+  for (const q of r.queries) {
+    out(
+      `  ${ms(q.p50).padStart(7)} ${ms(q.p95).padStart(7)} ${ms(q.p99).padStart(7)} ${ms(q.max).padStart(7)} ` +
+        `${String(q.rows).padStart(5)}  ${q.name}`,
+    )
+  }
+  const lists = r.queries.filter((q) => q.name.startsWith('list'))
+  const worst = Math.max(...lists.map((q) => q.p95))
+  out(`\nworst deliveries-list p95: ${ms(worst)} ms (target ≤ 50 ms: ${worst <= 50 ? 'met' : 'NOT met'})`)
+  const file = outFile ?? path.join(RESULTS, 'history.json')
+  write(file, { machine: info, options: { ...o, url: undefined, servedUrl: undefined }, history: r })
+  out(`wrote ${path.relative(process.cwd(), file)}`)
   return 0
 }
 

@@ -1,43 +1,79 @@
 import { z } from 'zod'
 import type { AppContext } from '../context.ts'
 import { defineJob, defineSchedule } from '../jobs/define.ts'
-import type { Querier } from '../store/db.ts'
+import type { Database, Querier } from '../store/db.ts'
+import { listPartitions, utcDay } from './partitions.ts'
 
 const DAY = 24 * 60 * 60_000
 
-/** The smallest UUIDv7 of a millisecond: delivery ids are time-ordered, so old rows are a primary-key range. */
-function uuidV7Floor(ms: number): string {
-  const hex = ms.toString(16).padStart(12, '0')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`
+export interface PruneResult {
+  /** Deliveries removed, in dropped partitions and row by row. */
+  deliveries: number
+  /** Daily history partitions dropped whole. */
+  partitions: number
+  events: number
+}
+
+/** Deletes finished deliveries created before `cutoff` from one table (a partition), in batches. */
+async function deleteFinished(q: Querier, table: string, cutoff: Date, batchSize: number): Promise<number> {
+  let n = 0
+  for (;;) {
+    const rows = await q.query(
+      `DELETE FROM ${table} WHERE id IN (
+         SELECT id FROM ${table} WHERE created_at < $1 AND status IN ('delivered', 'failed') LIMIT $2)
+       RETURNING 1`,
+      [cutoff, batchSize],
+    )
+    n += rows.length
+    if (rows.length < batchSize) return n
+  }
 }
 
 /**
- * Deletes finished (delivered or failed) deliveries created before `cutoff`, then events no delivery refers to
- * any more, in batches so no statement holds locks for long. Pending and retrying deliveries are kept
- * whatever their age. An event id is an idempotency key only while its event is kept.
+ * Removes finished (delivered or failed) deliveries created before `cutoff`, then events no delivery refers to
+ * any more. Pending and retrying deliveries are kept whatever their age. An event id is an idempotency key only
+ * while its event is kept.
+ *
+ * History is partitioned by day (drizzle/0018): a day that ended by `cutoff` and holds only finished deliveries
+ * is detached and dropped whole, which costs no row deletes, no dead tuples and no vacuum. A day still holding
+ * work (a delivery retrying for weeks) has its finished rows deleted one by one instead; so has the default
+ * partition. The day `cutoff` falls in is kept until it has ended: retention is by whole days, so a delivery
+ * stays up to a day longer than the retention period.
  */
-export async function pruneDeliveries(
-  q: Querier,
-  cutoff: Date,
-  batchSize = 5000,
-): Promise<{ deliveries: number; events: number }> {
-  const bound = uuidV7Floor(cutoff.getTime())
+export async function pruneDeliveries(db: Database, cutoff: Date, batchSize = 5000): Promise<PruneResult> {
+  const cutoffDay = utcDay(cutoff.getTime())
   let deliveries = 0
-  for (;;) {
-    const rows = await q.query(
-      `DELETE FROM deliveries WHERE id IN (
-         SELECT id FROM deliveries
-         WHERE id < $1 AND created_at < $2 AND status IN ('delivered', 'failed')
-         LIMIT $3)
-       RETURNING 1`,
-      [bound, cutoff, batchSize],
-    )
-    deliveries += rows.length
-    if (rows.length < batchSize) break
+  let partitions = 0
+  const rowByRow = ['deliveries_default']
+  for (const p of await listPartitions(db)) {
+    if (p.day >= cutoffDay) break
+    const dropped = await db.transaction(async (tx) => {
+      // Waits at most a few seconds behind long queries on the history, rather than stopping the engine
+      // behind it; the next run tries again.
+      await tx.query(`SET LOCAL lock_timeout = '5s'`)
+      // Nothing is written into the day while it is checked and detached.
+      await tx.query(`LOCK TABLE ${p.name} IN SHARE MODE`)
+      const [c] = await tx.query<{ n: number; keep: number }>(
+        `SELECT count(*)::int AS n,
+                count(*) FILTER (WHERE status NOT IN ('delivered', 'failed') OR created_at >= $1)::int AS keep
+         FROM ${p.name}`,
+        [cutoff],
+      )
+      if (!c || c.keep > 0) return null
+      await tx.query(`ALTER TABLE deliveries DETACH PARTITION ${p.name}`)
+      await tx.query(`DROP TABLE ${p.name}`)
+      return c.n
+    })
+    if (dropped === null) rowByRow.push(p.name)
+    else {
+      deliveries += dropped
+      partitions++
+    }
   }
+  for (const table of rowByRow) deliveries += await deleteFinished(db, table, cutoff, batchSize)
   let events = 0
   for (;;) {
-    const rows = await q.query(
+    const rows = await db.query(
       `DELETE FROM events WHERE (org_id, id) IN (
          SELECT e.org_id, e.id FROM events e
          WHERE e.created_at < $1
@@ -49,7 +85,7 @@ export async function pruneDeliveries(
     events += rows.length
     if (rows.length < batchSize) break
   }
-  return { deliveries, events }
+  return { deliveries, partitions, events }
 }
 
 export const deliveryRetentionJob = defineJob({

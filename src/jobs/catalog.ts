@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { deliveryPartitionsJob, deliveryPartitionsSchedule } from '../delivery/partitions.ts'
 import { deliveryRetentionJob, deliveryRetentionSchedule } from '../delivery/retention.ts'
 import { INBOUND_JOBS, INBOUND_SCHEDULES } from '../inbound/jobs.ts'
 import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts'
@@ -32,6 +33,7 @@ export const JOBS: readonly AnyJobDefinition[] = [
   ...INTEGRATION_JOBS,
   pruneJobsJob,
   deliveryRetentionJob,
+  deliveryPartitionsJob,
   ...PSA_JOBS,
   ...INBOUND_JOBS,
 ]
@@ -42,6 +44,7 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   ...INTEGRATION_SCHEDULES,
   defineSchedule({ name: 'jobs.prune', job: pruneJobsJob, payload: {}, intervalMs: () => 60 * 60_000 }),
   deliveryRetentionSchedule,
+  deliveryPartitionsSchedule,
   ...PSA_SCHEDULES,
   ...INBOUND_SCHEDULES,
 ]

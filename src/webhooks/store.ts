@@ -1,5 +1,5 @@
-import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm'
-import type { Executor } from '../store/db.ts'
+import { and, count, desc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm'
+import { type Executor, rows } from '../store/db.ts'
 import { deliveries, deliveryQueue, events, webhooks } from '../store/schema/delivery.ts'
 import { inScope, offsetOf, type Page, type TenantScope } from '../store/scope.ts'
 
@@ -99,13 +99,34 @@ const liveStatus = sql<
   DeliveryRow['status']
 >`CASE WHEN ${deliveryQueue.leaseUntil} IS NOT NULL THEN 'in_progress'::delivery_status ELSE ${deliveries.status} END`
 
+/**
+ * A webhook's deliveries by status. Counted on the history alone (by status: an index-only scan on days that
+ * ended, see patchbay_seal_delivery_partitions), then the few the queue holds under a lease move to in-progress.
+ */
 export async function deliveryStats(db: Executor, orgId: string, webhookId: string): Promise<DeliveryStats> {
-  const rows = await db
-    .select({ status: liveStatus, n: count(), last: sql<Date | null>`max(${deliveries.deliveredAt})` })
-    .from(deliveries)
-    .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
-    .where(and(eq(deliveries.orgId, orgId), eq(deliveries.targetId, webhookId)))
-    .groupBy(liveStatus)
+  const [byStatus, leased] = await Promise.all([
+    db
+      .select({
+        status: deliveries.status,
+        n: count(),
+        last: sql<Date | null>`max(${deliveries.deliveredAt})`,
+      })
+      .from(deliveries)
+      .where(and(eq(deliveries.orgId, orgId), eq(deliveries.targetId, webhookId)))
+      .groupBy(deliveries.status),
+    db
+      .select({ status: deliveries.status, n: count() })
+      .from(deliveryQueue)
+      .innerJoin(deliveries, eq(deliveries.id, deliveryQueue.id))
+      .where(
+        and(
+          eq(deliveryQueue.targetId, webhookId),
+          sql`${deliveryQueue.leaseUntil} IS NOT NULL`,
+          eq(deliveries.orgId, orgId),
+        ),
+      )
+      .groupBy(deliveries.status),
+  ])
   const stats: DeliveryStats = {
     total: 0,
     pending: 0,
@@ -115,11 +136,16 @@ export async function deliveryStats(db: Executor, orgId: string, webhookId: stri
     retrying: 0,
     lastDeliveredAt: null,
   }
-  for (const r of rows) {
+  for (const r of byStatus) {
     stats.total += r.n
-    if (r.status === 'in_progress') stats.inProgress = r.n
-    else stats[r.status] = r.n
-    if (r.last) stats.lastDeliveredAt = new Date(r.last)
+    if (r.status === 'in_progress') stats.inProgress += r.n
+    else stats[r.status] += r.n
+    const last = r.last ? new Date(r.last) : null
+    if (last && (!stats.lastDeliveredAt || last > stats.lastDeliveredAt)) stats.lastDeliveredAt = last
+  }
+  for (const r of leased) {
+    if (r.status !== 'in_progress') stats[r.status] -= r.n
+    stats.inProgress += r.n
   }
   return stats
 }
@@ -134,49 +160,149 @@ export interface DeliveryFilter {
   eventType?: string | undefined
   from?: Date | undefined
   to?: Date | undefined
+  /** Only deliveries listed after this one (most recent first): the id is the cursor of keyset paging. */
+  after?: string | undefined
 }
 
-function deliveryWhere(scope: TenantScope, f: DeliveryFilter): SQL | undefined {
+/**
+ * Totals are counted up to this many: counting every match of a broad filter costs as much as reading it, which
+ * at millions of history rows is seconds. Beyond it the list says so (`totalCapped`), and pages on by cursor.
+ */
+export const DELIVERY_TOTAL_CAP = 10_000
+
+/**
+ * The filter on the history alone (no join). Pending, retrying and in-progress deliveries all have a queue row
+ * (the enqueue trigger adds it, completion removes it), so for those statuses the caller passes the ids the queue
+ * holds (`queued`): a few rows however large the history, looked up by id within the range of days they span,
+ * rather than reading the org's whole history for them.
+ */
+function deliveryWhere(scope: TenantScope, f: DeliveryFilter, queued?: string[]): SQL | undefined {
+  // Lowercase hex compares as the uuid bytes do.
+  const sorted = queued ? [...queued].sort() : undefined
+  const first = sorted?.[0]
+  const last = sorted?.at(-1)
   return and(
     inScope(scope, deliveries.orgId),
     f.orgId ? eq(deliveries.orgId, f.orgId) : undefined,
     f.targetType ? eq(deliveries.targetType, f.targetType) : undefined,
     f.targetId ? eq(deliveries.targetId, f.targetId) : undefined,
-    f.status === 'in_progress'
-      ? sql`${deliveryQueue.leaseUntil} IS NOT NULL`
-      : f.status === 'pending' || f.status === 'retrying'
-        ? and(eq(deliveries.status, f.status), sql`${deliveryQueue.leaseUntil} IS NULL`)
-        : f.status
-          ? eq(deliveries.status, f.status)
-          : undefined,
+    queued
+      ? first === undefined
+        ? sql`false`
+        : sql`${deliveries.id} = ANY(${sql.param(queued)}::uuid[]) AND ${deliveries.id} >= ${first}::uuid AND ${deliveries.id} <= ${last}::uuid`
+      : undefined,
+    f.status === 'pending' || f.status === 'retrying' || f.status === 'delivered' || f.status === 'failed'
+      ? eq(deliveries.status, f.status)
+      : undefined,
     f.eventType ? eq(deliveries.eventType, f.eventType) : undefined,
     f.from ? sql`${deliveries.createdAt} >= ${f.from}` : undefined,
     f.to ? sql`${deliveries.createdAt} < ${f.to}` : undefined,
   )
 }
 
-/** Delivery history, most recent first, each with its event's data as the payload. */
+/** For the statuses only queued deliveries have: the ids the queue holds with (in progress) or without a lease. */
+async function queuedIds(db: Executor, status: DeliveryFilter['status']): Promise<string[] | undefined> {
+  if (status !== 'pending' && status !== 'retrying' && status !== 'in_progress') return undefined
+  const leased = status === 'in_progress'
+  const found = await db
+    .select({ id: deliveryQueue.id })
+    .from(deliveryQueue)
+    .where(leased ? sql`${deliveryQueue.leaseUntil} IS NOT NULL` : sql`${deliveryQueue.leaseUntil} IS NULL`)
+  return found.map((r) => r.id)
+}
+
+type Listed = DeliveryRow
+
+/**
+ * A page from the start (or from a cursor): the rows come whole from the history's ordered scan and only they are
+ * joined with the queue and their events. One scan of the partitions keeps planning cheap (each partition is
+ * planned once per statement; with a month of days, planning is most of a short query's time).
+ */
+async function firstPage(db: Executor, where: SQL | undefined, limit: number): Promise<Listed[]> {
+  const p = db
+    .select()
+    .from(deliveries)
+    .where(where)
+    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+    .limit(limit)
+    .as('page_rows')
+  const cols = Object.fromEntries(
+    Object.keys(getTableColumns(deliveries)).map((k) => [k, p[k as keyof typeof p]]),
+  )
+  const found = await db
+    .select({
+      d: cols as unknown as typeof deliveries._.columns,
+      payload: events.data,
+      status: sql<
+        DeliveryRow['status']
+      >`CASE WHEN ${deliveryQueue.leaseUntil} IS NOT NULL THEN 'in_progress'::delivery_status ELSE ${p.status} END`,
+      next: sql<Date | null>`COALESCE(${deliveryQueue.nextAttemptAt}, ${p.nextAttemptAt})`.mapWith(
+        p.nextAttemptAt,
+      ),
+    })
+    .from(p)
+    .leftJoin(deliveryQueue, eq(deliveryQueue.id, p.id))
+    .leftJoin(events, and(eq(events.orgId, p.orgId), eq(events.id, p.eventId)))
+    .orderBy(desc(p.createdAt), desc(p.id))
+  return found.map((r) => ({
+    ...(r.d as unknown as typeof deliveries.$inferSelect),
+    status: r.status,
+    nextAttemptAt: r.next,
+    payload: r.payload,
+  }))
+}
+
+/**
+ * A later page by number: the rows to skip are read from the (org_id, created_at, id) index alone, and the page's
+ * own rows are then looked up by id, one partition each (run-time partition pruning).
+ */
+async function skippingPage(db: Executor, where: SQL | undefined, page: Page): Promise<Listed[]> {
+  const p = db
+    .select({ pageId: deliveries.id, pageAt: deliveries.createdAt })
+    .from(deliveries)
+    .where(where)
+    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+    .limit(page.limit)
+    .offset(offsetOf(page))
+    .as('page_rows')
+  const found = await db
+    .select({ d: deliveries, payload: events.data, status: liveStatus, next: liveNext })
+    .from(p)
+    .innerJoin(deliveries, eq(deliveries.id, p.pageId))
+    .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
+    .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
+    .orderBy(desc(p.pageAt), desc(p.pageId))
+  return found.map((r) => ({ ...r.d, status: r.status, nextAttemptAt: r.next, payload: r.payload }))
+}
+
+/**
+ * Delivery history, most recent first, each with its event's data as the payload. The page's ids are found on
+ * the history alone (its (org_id, created_at, id) index gives them in order), and only those rows are joined
+ * with the queue and their events, so skipping rows for a later page costs no joins. `after` continues from a
+ * delivery of an earlier page (keyset paging: as fast at the millionth row as at the first); `page` skips pages
+ * from there. `total` counts at most DELIVERY_TOTAL_CAP (`totalCapped` says there are more).
+ */
 export async function listDeliveries(db: Executor, scope: TenantScope, filter: DeliveryFilter, page: Page) {
-  const where = deliveryWhere(scope, filter)
-  const [items, [total]] = await Promise.all([
-    db
-      .select({ d: deliveries, payload: events.data, status: liveStatus, next: liveNext })
-      .from(deliveries)
-      .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
-      .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
-      .where(where)
-      .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
-      .limit(page.limit)
-      .offset(offsetOf(page)),
-    db
-      .select({ n: count() })
-      .from(deliveries)
-      .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
-      .where(where),
+  const where = deliveryWhere(scope, filter, await queuedIds(db, filter.status))
+  const after = filter.after
+    ? sql`(${deliveries.createdAt}, ${deliveries.id}) < (SELECT c.created_at, c.id FROM ${deliveries} c WHERE c.id = ${filter.after})`
+    : undefined
+  const matches = db
+    .select({ one: sql`1` })
+    .from(deliveries)
+    .where(where)
+    .limit(DELIVERY_TOTAL_CAP + 1)
+  const [items, [counted]] = await Promise.all([
+    offsetOf(page) === 0
+      ? firstPage(db, and(where, after), page.limit)
+      : skippingPage(db, and(where, after), page),
+    rows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM (${matches}) m`),
   ])
+  const n = counted?.n ?? 0
   return {
-    items: items.map((r) => ({ ...r.d, status: r.status, nextAttemptAt: r.next, payload: r.payload })),
-    total: total?.n ?? 0,
+    items,
+    total: Math.min(n, DELIVERY_TOTAL_CAP),
+    totalCapped: n > DELIVERY_TOTAL_CAP,
   }
 }
 

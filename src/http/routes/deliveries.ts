@@ -5,8 +5,13 @@ import { listDeliveries, requeueFailed } from '../../webhooks/store.ts'
 import { router } from '../env.ts'
 import { errorResponses } from '../errors.ts'
 import { actorOf, resolveOrgFilter, scopeOf } from '../principal.ts'
-import { dateTime, pageQuery, paginated, timeQuery, uuidSchema } from '../schemas.ts'
-import { deliverySchema, deliveryStatusEnum, toDelivery } from './delivery-schemas.ts'
+import { dateTime, pageQuery, timeQuery, uuidSchema } from '../schemas.ts'
+import {
+  deliveryCursorQuery,
+  deliveryPage,
+  deliveryPageSchema,
+  deliveryStatusEnum,
+} from './delivery-schemas.ts'
 import { jsonBody } from './shared.ts'
 
 const RECOVER_LIMIT = 10_000
@@ -34,10 +39,12 @@ export function deliveryRoutes(ctx: AppContext) {
       summary: 'List deliveries across webhooks and integrations',
       description:
         'The delivery history and dead-letter queue (`status=failed`) of the organizations the key reaches. ' +
-        '`from` (inclusive) and `to` (exclusive) bound the creation time.',
+        '`from` (inclusive) and `to` (exclusive) bound the creation time. Deep into a long history, page on by ' +
+        '`cursor` (`pagination.nextCursor`) rather than by `page`.',
       request: {
         query: z.object({
           ...pageQuery,
+          ...deliveryCursorQuery,
           ...filterFields,
           status: deliveryStatusEnum.optional(),
           from: timeQuery.optional(),
@@ -47,7 +54,7 @@ export function deliveryRoutes(ctx: AppContext) {
       responses: {
         200: {
           description: 'Deliveries',
-          content: { 'application/json': { schema: paginated(deliverySchema) } },
+          content: { 'application/json': { schema: deliveryPageSchema } },
         },
         ...errorResponses(401, 404, 422),
       },
@@ -56,7 +63,7 @@ export function deliveryRoutes(ctx: AppContext) {
       const q = c.req.valid('query')
       const p = c.var.principal
       const orgId = await resolveOrgFilter(ctx.db.orm, p, q.orgId)
-      const { items, total } = await listDeliveries(
+      const list = await listDeliveries(
         ctx.db.orm,
         scopeOf(p),
         {
@@ -67,10 +74,11 @@ export function deliveryRoutes(ctx: AppContext) {
           eventType: q.eventType,
           from: q.from,
           to: q.to,
+          after: q.cursor,
         },
         q,
       )
-      return c.json({ data: items.map(toDelivery), pagination: { page: q.page, limit: q.limit, total } }, 200)
+      return c.json(deliveryPage(list.items, q, list), 200)
     },
   )
 

@@ -28,7 +28,12 @@ import { router } from '../env.ts'
 import { ApiError, errorResponses } from '../errors.ts'
 import { actorOf, type Principal, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
 import { idParams, iso, pageQuery, paginated, timestamp, uuidSchema } from '../schemas.ts'
-import { deliverySchema, deliveryStatusEnum, toDelivery } from './delivery-schemas.ts'
+import {
+  deliveryCursorQuery,
+  deliveryPage,
+  deliveryPageSchema,
+  deliveryStatusEnum,
+} from './delivery-schemas.ts'
 
 const statusEnum = z.enum(['active', 'paused', 'failed'])
 
@@ -258,19 +263,22 @@ export function webhookRoutes(ctx: AppContext) {
       tags: ['Webhooks'],
       summary: "List a webhook's deliveries",
       description: 'Most recent first.',
-      request: { params: idParams, query: z.object({ ...pageQuery, status: deliveryStatusEnum.optional() }) },
-      responses: { 200: json(paginated(deliverySchema), 'Deliveries'), ...errorResponses(401, 404, 422) },
+      request: {
+        params: idParams,
+        query: z.object({ ...pageQuery, ...deliveryCursorQuery, status: deliveryStatusEnum.optional() }),
+      },
+      responses: { 200: json(deliveryPageSchema, 'Deliveries'), ...errorResponses(401, 404, 422) },
     }),
     async (c) => {
       const w = await load(c.var.principal, c.req.valid('param').id)
       const q = c.req.valid('query')
-      const { items, total } = await listDeliveries(
+      const list = await listDeliveries(
         ctx.db.orm,
         { kind: 'org', orgId: w.orgId },
-        { targetType: 'webhook', targetId: w.id, status: q.status },
+        { targetType: 'webhook', targetId: w.id, status: q.status, after: q.cursor },
         q,
       )
-      return c.json({ data: items.map(toDelivery), pagination: { page: q.page, limit: q.limit, total } }, 200)
+      return c.json(deliveryPage(list.items, q, list), 200)
     },
   )
 

@@ -83,6 +83,14 @@ export const deliveryStatus = pgEnum('delivery_status', [
 /**
  * Everything that leaves Patchbay is a delivery: a webhook POST, a chat message, a PSA ticket operation, a
  * monitoring forward. `target_type` names the transport, `target_id` the webhook or integration.
+ *
+ * The table is partitioned by range of `id` (PostgreSQL declarative partitioning, which drizzle does not model:
+ * see drizzle/0018_delivery_history_partitions.sql), one partition per UTC day. Ids are UUIDv7, so their first
+ * 48 bits are the creation time and a day is a contiguous id range: the primary key stays `id` alone, lookups by
+ * id (claims, outcomes, the queue's foreign key) touch one partition, and retention drops whole days
+ * (`patchbay_ensure_delivery_partitions` creates them ahead; `deliveries_default` catches any id outside them).
+ * No index may cover a column an attempt's outcome changes (status, attempts, times, response): the one update
+ * per attempt then stays a HOT update that writes no index.
  */
 export const deliveries = pgTable(
   'deliveries',
@@ -110,7 +118,7 @@ export const deliveries = pgTable(
   },
   (t) => [
     index('deliveries_target_idx').on(t.targetId, t.createdAt),
-    index('deliveries_org_idx').on(t.orgId, t.createdAt),
+    index('deliveries_org_idx').on(t.orgId, t.createdAt, t.id),
     index('deliveries_event_idx').on(t.orgId, t.eventId),
   ],
 )

@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensurePartitions, listPartitions } from '../src/delivery/partitions.ts'
+import { JobService } from '../src/jobs/service.ts'
+import { createHarness, type Harness } from './harness.ts'
+import { Receiver } from './standins/receiver.ts'
+
+/**
+ * The delivery history is partitioned by UTC day (drizzle/0018): a job creates the coming days' partitions, and
+ * retention drops a day whole once it has ended past the retention age and holds only finished deliveries.
+ */
+
+let h: Harness
+let rx: Receiver
+let jobs: JobService
+beforeAll(async () => {
+  h = await createHarness({ env: { PATCHBAY_DELIVERY_RETENTION_DAYS: '30' } })
+  rx = await new Receiver().start()
+  jobs = new JobService(h.ctx)
+})
+afterAll(async () => {
+  await rx.stop()
+  await h.close()
+})
+
+const days = async (from: string, to: string) =>
+  (await listPartitions(h.ctx.db)).map((p) => p.day).filter((d) => d >= from && d <= to)
+
+/** The status indexes on the partitions of days `from` … `to`. */
+async function sealed(from: string, to: string): Promise<string[]> {
+  const rows = await h.ctx.db.query<{ name: string }>(
+    `SELECT indexname AS name FROM pg_indexes WHERE indexname ~ '^deliveries_p[0-9]{8}_(target_)?status_idx$'
+       AND substr(indexname, 13, 8) BETWEEN $1 AND $2 ORDER BY indexname`,
+    [from.replaceAll('-', ''), to.replaceAll('-', '')],
+  )
+  return rows.map((r) => r.name)
+}
+
+async function exists(table: string): Promise<boolean> {
+  const [r] = await h.ctx.db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table])
+  return r?.t != null
+}
+
+/** Where each of the org's deliveries is stored, by event id. */
+async function placement(orgId: string): Promise<Record<string, string>> {
+  const rows = await h.ctx.db.query<{ event_id: string; part: string }>(
+    `SELECT event_id, tableoid::regclass::text AS part FROM deliveries WHERE org_id = $1 ORDER BY event_id`,
+    [orgId],
+  )
+  return Object.fromEntries(rows.map((r) => [r.event_id, r.part]))
+}
+
+describe('delivery history partitions', () => {
+  it('the scheduled job creates partitions from yesterday to a week ahead, and again as days pass', async () => {
+    // The harness clock starts at 2026-02-18T12:00Z; the template database was migrated at the real date.
+    await jobs.runDue()
+    expect(await days('2026-02-01', '2026-03-31')).toEqual([
+      '2026-02-17',
+      '2026-02-18',
+      '2026-02-19',
+      '2026-02-20',
+      '2026-02-21',
+      '2026-02-22',
+      '2026-02-23',
+      '2026-02-24',
+      '2026-02-25',
+    ])
+    // Idempotent: nothing more to make on the same day.
+    expect(await ensurePartitions(h.ctx.db, h.clock.now())).toBe(0)
+    expect(await sealed('2026-02-01', '2026-03-31')).toEqual([])
+    h.clock.advance(2 * 86_400_000)
+    await jobs.runDue()
+    expect((await days('2026-02-01', '2026-03-31')).slice(-3)).toEqual([
+      '2026-02-25',
+      '2026-02-26',
+      '2026-02-27',
+    ])
+    // Days that ended before yesterday (2026-02-19) get their status indexes; later ones stay HOT-friendly.
+    expect(await sealed('2026-02-01', '2026-03-31')).toEqual([
+      'deliveries_p20260217_status_idx',
+      'deliveries_p20260217_target_status_idx',
+      'deliveries_p20260218_status_idx',
+      'deliveries_p20260218_target_status_idx',
+    ])
+  })
+
+  it('retention drops a day whole once it ended past the retention age, keeps a day with work still due', async () => {
+    h.clock.set('2026-02-20T10:00:00.000Z')
+    await jobs.runDue()
+    const org = (await h.json('POST', '/api/v1/orgs', { body: { name: 'partitions' } })).body
+    rx.respond('/ok', { status: 200 })
+    rx.respond('/down', { status: 503 })
+    await h.json('POST', '/api/v1/webhooks', {
+      body: { orgId: org.id, name: 'ok', url: rx.url('/ok'), events: ['user.login'] },
+    })
+    await h.json('POST', '/api/v1/webhooks', {
+      body: {
+        orgId: org.id,
+        name: 'down',
+        url: rx.url('/down'),
+        events: ['user.logout'],
+        retryPolicy: {
+          maxRetries: 50,
+          initialDelayMs: 86_400_000,
+          backoffMultiplier: 1,
+          maxDelayMs: 86_400_000,
+        },
+      },
+    })
+    const send = async (id: string, type = 'user.login') => {
+      const r = await h.json('POST', '/api/v1/events', { body: { orgId: org.id, type, id } })
+      expect(r.status).toBeLessThan(300)
+      await h.worker.drain()
+    }
+    await send('feb20-a')
+    await send('feb20-b')
+    h.clock.set('2026-02-21T09:00:00.000Z')
+    await send('feb21-ok')
+    await send('feb21-retrying', 'user.logout')
+    h.clock.set('2026-02-22T09:00:00.000Z')
+    await send('feb22')
+    // A delivery whose day has no partition (made long ago) waits in the default partition.
+    await h.ctx.db.query(
+      `INSERT INTO deliveries (id, org_id, target_type, target_id, event_id, event_type, status, attempts,
+                               created_at, updated_at)
+       SELECT patchbay_uuid_v7('2025-06-01T00:00:00Z'), $1, 'webhook', id, 'old', 'user.login', 'delivered', 1,
+              '2025-06-01T00:00:00Z', '2025-06-01T00:00:00Z'
+       FROM webhooks WHERE org_id = $1 AND name = 'ok'`,
+      [org.id],
+    )
+    expect(await placement(org.id)).toEqual({
+      'feb20-a': 'deliveries_p20260220',
+      'feb20-b': 'deliveries_p20260220',
+      'feb21-ok': 'deliveries_p20260221',
+      'feb21-retrying': 'deliveries_p20260221',
+      feb22: 'deliveries_p20260222',
+      old: 'deliveries_default',
+    })
+
+    // 30 days after the end of 2026-02-20, less a millisecond: that day has not ended past the age yet.
+    h.clock.set('2026-03-22T23:59:59.999Z')
+    await jobs.runDue()
+    expect(await exists('deliveries_p20260220')).toBe(true)
+    expect(Object.keys(await placement(org.id))).toEqual([
+      'feb20-a',
+      'feb20-b',
+      'feb21-ok',
+      'feb21-retrying',
+      'feb22',
+    ])
+
+    // A millisecond on: the day is dropped whole.
+    h.clock.advance(1)
+    await jobs.runDue()
+    expect(await exists('deliveries_p20260220')).toBe(false)
+    expect(Object.keys(await placement(org.id))).toEqual(['feb21-ok', 'feb21-retrying', 'feb22'])
+
+    // 2026-02-21 ended past the age but holds a delivery still retrying: the partition stays, its finished
+    // delivery is deleted row by row, and the retrying one is still listed.
+    h.clock.set('2026-03-24T00:00:00.000Z')
+    await jobs.runDue()
+    expect(await exists('deliveries_p20260221')).toBe(true)
+    expect(await placement(org.id)).toEqual({
+      'feb21-retrying': 'deliveries_p20260221',
+      feb22: 'deliveries_p20260222',
+    })
+    const listed = await h.json('GET', `/api/v1/deliveries?orgId=${org.id}`)
+    expect(
+      listed.body.data.map((d: { eventId: string; status: string }) => `${d.eventId}:${d.status}`),
+    ).toEqual(['feb22:delivered', 'feb21-retrying:retrying'])
+    // Events no delivery refers to any more are gone with their deliveries.
+    const [ev] = await h.ctx.db.query<{ ids: string[] }>(
+      'SELECT array_agg(id ORDER BY id) AS ids FROM events WHERE org_id = $1',
+      [org.id],
+    )
+    expect(ev?.ids).toEqual(['feb21-retrying', 'feb22'])
+  })
+})
