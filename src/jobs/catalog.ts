@@ -4,6 +4,7 @@ import { INBOUND_JOBS, INBOUND_SCHEDULES } from '../inbound/jobs.ts'
 import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts'
 import { PSA_JOBS, PSA_SCHEDULES } from '../psa/jobs.ts'
 import { type AnyJobDefinition, defineJob, defineSchedule, type ScheduleDefinition } from './define.ts'
+import { CHANGE_JOBS, CHANGE_SCHEDULES } from './device-sync.ts'
 import { pruneJobs } from './store.ts'
 
 const DAY = 24 * 60 * 60_000
@@ -29,6 +30,7 @@ export const JOBS: readonly AnyJobDefinition[] = [
   deliveryRetentionJob,
   ...PSA_JOBS,
   ...INBOUND_JOBS,
+  ...CHANGE_JOBS,
 ]
 
 /** Periodic tasks: each enqueues its job once per interval across all processes. */
@@ -39,4 +41,5 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   deliveryRetentionSchedule,
   ...PSA_SCHEDULES,
   ...INBOUND_SCHEDULES,
+  ...CHANGE_SCHEDULES,
 ]

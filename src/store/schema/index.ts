@@ -1,5 +1,6 @@
 export * from './audit.ts'
 export * from './budgets.ts'
+export * from './changes.ts'
 export * from './delivery.ts'
 export * from './inbound.ts'
 export * from './integrations.ts'
