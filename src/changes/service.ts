@@ -130,7 +130,9 @@ export async function psaFor(ctx: AppContext, orgId: string, settings?: ChangeSe
 /** A vendor refusal on an interactive call: the vendor's words (secrets removed), as a 502 or its own 4xx. */
 export function vendorFailure(err: unknown, secrets: string[]): never {
   if (err instanceof VendorError) {
-    const status = err.status === 404 ? 404 : 502
+    // 404: what was asked for is not there; 400: the request was refused as malformed (a page cursor this
+    // connector did not issue, say); anything else is the vendor failing, a 502 naming it.
+    const status = err.status === 404 ? 404 : err.status === 400 ? 400 : 502
     throw new ApiError(status, 'vendor_error', scrubSecrets(err.message, secrets))
   }
   throw err
