@@ -13,8 +13,9 @@ import { connectorEnv } from '../integrations/verification.ts'
 import { ApiError } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts'
 import { scrubSecrets } from '../lib/redact.ts'
-import { recordAudit } from '../store/audit.ts'
-import type { Executor } from '../store/db.ts'
+import { type AuditEntry, auditRow, recordAudit } from '../store/audit.ts'
+import type { Executor, Querier } from '../store/db.ts'
+import { auditLogs } from '../store/schema/audit.ts'
 import { changeSettings, changes, devices } from '../store/schema/changes.ts'
 import {
   type Approval,
@@ -48,7 +49,8 @@ export interface ChangeEventInput {
  * engine's ingest, given at the edge).
  */
 export interface Acting extends AuditContext {
-  emit(events: ChangeEventInput[]): Promise<unknown>
+  /** Stores the events and their deliveries inside the caller's open transaction `q`. */
+  emit(q: Querier, events: ChangeEventInput[]): Promise<unknown>
 }
 
 type ChangeRow = typeof changes.$inferSelect
@@ -294,19 +296,42 @@ interface Emitted {
   details?: Record<string, unknown>
 }
 
-/** Raises the change's events, in order; each carries the change as it stands and its `seq`. */
-async function emit(ctx: AppContext, by: Acting, row: ChangeRow, events: Emitted[], firstSeq: number) {
+/** The change's events, in order; each carries the change as it stands and its `seq`. */
+function eventsOf(row: ChangeRow, events: Emitted[], firstSeq: number, now: Date): ChangeEventInput[] {
   const view = toView(row)
-  const now = ctx.clock.now()
-  await by.emit(
-    events.map((e, i) => ({
-      orgId: row.orgId,
-      id: `change-${row.id}-${firstSeq + i}`,
-      type: e.type,
-      occurredAt: now,
-      data: { changeId: row.id, seq: firstSeq + i, change: view, ...(e.details ?? {}) },
-    })),
-  )
+  return events.map((e, i) => ({
+    orgId: row.orgId,
+    id: `change-${row.id}-${firstSeq + i}`,
+    type: e.type,
+    occurredAt: now,
+    data: { changeId: row.id, seq: firstSeq + i, change: view, ...(e.details ?? {}) },
+  }))
+}
+
+/**
+ * Writes a change (the statement `write`, built with the query builder), its audit entry and its events with their
+ * deliveries in one transaction: a change never moves without the ticket updates it owes being queued.
+ */
+async function commit(
+  ctx: AppContext,
+  by: Acting,
+  write: { toSQL(): { sql: string; params: unknown[] } },
+  audit: Omit<AuditEntry, 'actor' | 'requestId'>,
+  events: ChangeEventInput[],
+  now: Date,
+): Promise<boolean> {
+  return ctx.db.transaction(async (q) => {
+    const w = write.toSQL()
+    const written = await q.query(w.sql, w.params)
+    if (!written.length) return false
+    const a = ctx.db.orm
+      .insert(auditLogs)
+      .values(auditRow({ ...audit, actor: by.actor, requestId: by.requestId ?? null }, now))
+      .toSQL()
+    await q.query(a.sql, a.params)
+    if (events.length) await by.emit(q, events)
+    return true
+  })
 }
 
 export async function createChange(
@@ -318,51 +343,41 @@ export async function createChange(
   const now = ctx.clock.now()
   const id = newId(now.getTime())
   const { linked, unknown } = await resolveDevices(ctx.db.orm, orgId, input.description)
-  const row = await ctx.db.orm.transaction(async (tx) => {
-    const [created] = await tx
-      .insert(changes)
-      .values({
-        id,
-        orgId,
-        title: input.title,
-        description: input.description,
-        implementationPlan: input.implementationPlan,
-        windowStart: input.window?.start ?? null,
-        windowEnd: input.window?.end ?? null,
-        risk: input.risk,
-        creator: input.creator,
-        technicalApprover: input.technicalApprover,
-        operationalApprover: input.operationalApprover,
-        committee: input.committee,
-        vcabMembers: input.vcabMembers,
-        status: 'created',
-        seq: 1,
-        approvals: [],
-        outcome: {},
-        ticket: null,
-        devices: linked,
-        unknownHostnames: unknown,
-        unscheduledResources: [],
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning()
-    await recordAudit(
-      tx,
-      {
-        actor: audit.actor,
-        requestId: audit.requestId ?? null,
-        orgId,
-        action: 'change.created',
-        targetType: 'change',
-        targetId: id,
-        summary: { title: input.title },
-      },
-      now,
-    )
-    return created as ChangeRow
-  })
-  await emit(ctx, audit, row, [{ type: 'change.created' }], 1)
+  const row: ChangeRow = {
+    id,
+    orgId,
+    title: input.title,
+    description: input.description,
+    implementationPlan: input.implementationPlan,
+    windowStart: input.window?.start ?? null,
+    windowEnd: input.window?.end ?? null,
+    risk: input.risk,
+    creator: input.creator,
+    technicalApprover: input.technicalApprover,
+    operationalApprover: input.operationalApprover,
+    committee: input.committee,
+    vcabMembers: input.vcabMembers,
+    status: 'created',
+    seq: 1,
+    approvals: [],
+    outcome: {},
+    ticket: null,
+    devices: linked,
+    unknownHostnames: unknown,
+    unscheduledResources: [],
+    syncClaimedBy: null,
+    syncClaimUntil: null,
+    createdAt: now,
+    updatedAt: now,
+  }
+  await commit(
+    ctx,
+    audit,
+    ctx.db.orm.insert(changes).values(row).returning({ id: changes.id }),
+    { orgId, action: 'change.created', targetType: 'change', targetId: id, summary: { title: input.title } },
+    eventsOf(row, [{ type: 'change.created' }], 1, now),
+    now,
+  )
   if (input.ticketId) return linkTicket(ctx, orgId, id, input.ticketId, audit)
   return toView(row)
 }
@@ -390,29 +405,26 @@ async function move(
   }
   const { set, events } = opts.next(current)
   const now = ctx.clock.now()
-  const row = await ctx.db.orm.transaction(async (tx) => {
-    const [updated] = await tx
+  const row: ChangeRow = { ...current, ...set, seq: current.seq + events.length, updatedAt: now } as ChangeRow
+  const done = await commit(
+    ctx,
+    audit,
+    ctx.db.orm
       .update(changes)
-      .set({ ...set, seq: current.seq + events.length, updatedAt: now })
+      .set({ ...set, seq: row.seq, updatedAt: now })
       .where(and(eq(changes.id, id), eq(changes.orgId, orgId), eq(changes.seq, current.seq)))
-      .returning()
-    if (!updated) throw ApiError.conflict('The change was modified at the same time; try again')
-    await recordAudit(
-      tx,
-      {
-        actor: audit.actor,
-        requestId: audit.requestId ?? null,
-        orgId,
-        action: `change.${opts.action}`,
-        targetType: 'change',
-        targetId: id,
-        summary: { from: current.status, to: updated.status },
-      },
-      now,
-    )
-    return updated
-  })
-  if (events.length) await emit(ctx, audit, row, events, current.seq + 1)
+      .returning({ id: changes.id }),
+    {
+      orgId,
+      action: `change.${opts.action}`,
+      targetType: 'change',
+      targetId: id,
+      summary: { from: current.status, to: row.status },
+    },
+    eventsOf(row, events, current.seq + 1, now),
+    now,
+  )
+  if (!done) throw ApiError.conflict('The change was modified at the same time; try again')
   return toView(row)
 }
 

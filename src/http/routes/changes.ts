@@ -23,6 +23,7 @@ import { changeSettingsSchema } from '../../changes/settings.ts'
 import type { AppContext } from '../../context.ts'
 import { ingestEvents } from '../../delivery/ingest.ts'
 import type { Fanout } from '../../delivery/types.ts'
+import type { Database } from '../../store/db.ts'
 import type { AppEnv } from '../env.ts'
 import { router } from '../env.ts'
 import { ApiError, errorResponses } from '../errors.ts'
@@ -123,7 +124,10 @@ export function changeRoutes(ctx: AppContext, fanouts: readonly Fanout[]) {
   const app = router()
   const acting = (c: Context<AppEnv>): Acting => ({
     ...auditOf(c),
-    emit: (events) => ingestEvents(ctx.db, fanouts, events, ctx.clock.now()),
+    // The events join the caller's transaction: ingestEvents asks for a database and opens a transaction on it,
+    // here the one already open.
+    emit: (q, events) =>
+      ingestEvents({ transaction: (fn) => fn(q) } as Database, fanouts, events, ctx.clock.now()),
   })
   const org = (c: Context<AppEnv>, orgId: string | undefined) =>
     resolveOrgId(ctx.db.orm, c.var.principal, orgId)
