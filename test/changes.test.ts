@@ -390,6 +390,11 @@ describe('change management with ConnectWise', () => {
     expect(b.status).toBe(422)
     expect(b.body.details[0].message).toMatch(/board "Help Desk"/)
     expect((await api('GET', `/api/v1/changes/${c.id}`)).body.ticket).toBeNull()
+    // Refused at creation, nothing is created.
+    const count = (await api('GET', '/api/v1/changes')).body.pagination.total
+    const refused = await api('POST', '/api/v1/changes', newChange({ ticketId: String(other.id) }))
+    expect(refused.status).toBe(422)
+    expect((await api('GET', '/api/v1/changes')).body.pagination.total).toBe(count)
   })
 
   it('checks status names against the board when saved, and fails the delivery when the board lost one', async () => {

@@ -342,6 +342,8 @@ export async function createChange(
 ): Promise<ChangeView> {
   const now = ctx.clock.now()
   const id = newId(now.getTime())
+  // A ticket that may not be linked refuses the whole creation: nothing is created for a 422.
+  if (input.ticketId) await checkTicket(ctx, orgId, input.ticketId)
   const { linked, unknown } = await resolveDevices(ctx.db.orm, orgId, input.description)
   const row: ChangeRow = {
     id,
@@ -437,6 +439,25 @@ export async function linkTicket(
 ): Promise<ChangeView> {
   const current = await requireChange(ctx.db.orm, orgId, id)
   if (current.ticket) throw ApiError.conflict('The change is already linked to a ticket')
+  const link = await checkTicket(ctx, orgId, ticketId)
+  return move(
+    ctx,
+    orgId,
+    id,
+    {
+      action: 'ticket_linked',
+      from: OPEN_STATUSES,
+      next: (row) => {
+        if (row.ticket) throw ApiError.conflict('The change is already linked to a ticket')
+        return { set: { ticket: link }, events: [{ type: 'change.ticket_linked' }] }
+      },
+    },
+    audit,
+  )
+}
+
+/** The ticket, if this organization may link it: an open ticket of its mapped company on a filtered board. */
+async function checkTicket(ctx: AppContext, orgId: string, ticketId: string): Promise<ChangeTicketLink> {
   const psa = await psaFor(ctx, orgId)
   if (!psa.settings.enabled)
     throw ApiError.conflict('Change management with the PSA is turned off for this organization')
@@ -462,7 +483,7 @@ export async function linkTicket(
       `ticket ${ticketId} is on board "${ticket.boardName}", which is not one of the filtered boards`,
     )
   if (ticket.closed) throw ApiError.invalid('ticketId', `ticket ${ticketId} is closed`)
-  const link: ChangeTicketLink = {
+  return {
     integrationId: psa.integration.id,
     ticketId: ticket.id,
     number: ticket.number,
@@ -472,17 +493,6 @@ export async function linkTicket(
     companyId: ticket.companyId,
     url: ticket.url,
   }
-  return move(
-    ctx,
-    orgId,
-    id,
-    {
-      action: 'ticket_linked',
-      from: OPEN_STATUSES,
-      next: () => ({ set: { ticket: link }, events: [{ type: 'change.ticket_linked' }] }),
-    },
-    audit,
-  )
 }
 
 export async function approve(
