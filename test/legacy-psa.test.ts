@@ -109,6 +109,7 @@ describe('legacy PSA settings', () => {
         autoCreateTickets: true,
         defaultBoard: 'Service Board',
         priorityMap: { critical: 'Priority 1' },
+        companyId: 'Contoso',
       },
     })
     expect(saved.status).toBe(200)
@@ -120,6 +121,7 @@ describe('legacy PSA settings', () => {
         autoCreateTickets: true,
         defaultBoard: 'Service Board',
         priorityMap: { critical: 'Priority 1' },
+        companyId: 'Contoso',
       },
       hasCredentials: true,
     })

@@ -8,6 +8,7 @@
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createHarness } from './harness.ts'
+import { ConnectWiseStandIn } from './standins/connectwise.ts'
 import { startGraph } from './standins/graph.ts'
 import { MicrosoftDirectory, startMicrosoftLogin } from './standins/microsoft-login.ts'
 import { startPartnerCenter } from './standins/partner-center.ts'
@@ -118,6 +119,14 @@ const rule = await seedCall('/api/v1/routing-rules', {
   capability: 'create_ticket',
   integration_id: integration.id,
 })
+// Change management reaches ConnectWise: the seeded connection talks to the stand-in.
+const cw = await new ConnectWiseStandIn({
+  clock: h.clock,
+  credentials: { companyId: 'fuzz', publicKey: 'pub-fuzz-0001', privateKey: 'priv-fuzz-0001' },
+}).start()
+afterAll(() => cw.close())
+cw.addMember({ firstName: 'Alice', lastName: 'Admin', email: 'alice@msp.example' })
+cw.addConfiguration({ name: 'srv01', type: 'Server' })
 const psa = await seedCall('/api/v1/psa/connections', {
   orgId: org.id,
   provider: 'connectwise',
@@ -128,9 +137,71 @@ const psa = await seedCall('/api/v1/psa/connections', {
     privateKey: 'priv-fuzz-0001',
     clientId: '6f3a4c1e-8b2d-4f5a-9c7e-1d2b3a4c5e6f',
     siteUrl: 'https://cw.fuzz.test',
-    baseUrl: 'https://cw.fuzz.test',
+    baseUrl: cw.url,
   },
 })
+// Change management gets a connection of its own: the PSA routes' fuzzing rewrites the one above's credentials.
+const cmPsa = await seedCall('/api/v1/psa/connections', {
+  orgId: org.id,
+  provider: 'connectwise',
+  name: 'Fuzz CW changes',
+  credentials: {
+    companyId: 'fuzz',
+    publicKey: 'pub-fuzz-0001',
+    privateKey: 'priv-fuzz-0001',
+    clientId: '6f3a4c1e-8b2d-4f5a-9c7e-1d2b3a4c5e6f',
+    baseUrl: cw.url,
+  },
+})
+const changeSettings = {
+  integrationId: cmPsa.id,
+  enabled: true,
+  autoUpdateStatus: true,
+  statuses: { created: 'New' },
+  company: { id: '250', boardIds: ['1'] },
+  configurationTypes: [{ typeId: '1', deviceType: 'Server' }],
+}
+expect(
+  (await h.json('PUT', `/api/v1/changes/settings?orgId=${org.id}`, { body: changeSettings })).status,
+).toBe(200)
+const person = { name: 'Alice Admin', email: 'alice@msp.example' }
+const changeBody = {
+  title: 'Fuzz change',
+  description: 'Touches @srv01',
+  implementationPlan: 'Plan',
+  window: { start: '2026-02-20T22:00:00.000Z', end: '2026-02-21T01:00:00.000Z' },
+  risk: 'low',
+  creator: person,
+  technicalApprover: person,
+  operationalApprover: person,
+}
+/** A change taken through `steps` (transition, body), one per transition route, so each route's sample is allowed. */
+async function changeAt(steps: [string, unknown][], ticket = false): Promise<string> {
+  const body = ticket
+    ? { ...changeBody, ticketId: String(cw.addTicket({ summary: 'Fuzz ticket' }).id) }
+    : changeBody
+  const c = await seedCall(`/api/v1/changes?orgId=${org.id}`, body)
+  for (const [step, b] of steps) await seedCall(`/api/v1/changes/${c.id}/${step}?orgId=${org.id}`, b)
+  return c.id
+}
+const approved: [string, unknown][] = [
+  ['approve', { role: 'technical' }],
+  ['approve', { role: 'operational' }],
+]
+const scheduled: [string, unknown][] = [...approved, ['schedule', {}]]
+const started: [string, unknown][] = [...scheduled, ['start', { implementer: person }]]
+const changeFor: Record<string, string> = {
+  approve: await changeAt([]),
+  schedule: await changeAt(approved),
+  start: await changeAt(scheduled),
+  complete: await changeAt(started),
+  fail: await changeAt(started),
+  cancel: await changeAt([]),
+  ticket: await changeAt([]),
+  'time-entries': await changeAt([], true),
+  '': await changeAt([], true),
+}
+const unlinkedTicket = String(cw.addTicket({ summary: 'Fuzz ticket to link' }).id)
 
 const partnerKey = await seedCall('/api/v1/api-keys', {
   name: 'fuzz partner',
@@ -213,6 +284,10 @@ function idFor(name: string, path: string): string {
   if (n !== 'id') return org.id
   const resource = path.split('/')[3]
   if (path.startsWith('/api/v1/psa/connections')) return psa.id
+  if (path.startsWith('/api/v1/changes/{id}')) {
+    const rest = path.split('/')[5] ?? ''
+    return changeFor[rest] ?? changeFor[''] ?? ''
+  }
   const byResource: Record<string, string> = {
     partners: partner.id,
     orgs: org.id,
@@ -271,7 +346,7 @@ const cwCredentials = {
   privateKey: 'priv-fuzz-0001',
   clientId: '6f3a4c1e-8b2d-4f5a-9c7e-1d2b3a4c5e6f',
   siteUrl: 'https://cw.fuzz.test',
-  baseUrl: 'https://cw.fuzz.test',
+  baseUrl: cw.url,
 }
 const ticketing = {
   provider: 'generic-ticketing',
@@ -316,6 +391,13 @@ const BASE_OVERRIDES: Record<string, Record<string, unknown>> = {
   'POST /api/v1/webhook-sources': { provider: 'generic', integrationId: undefined, registration: undefined },
   'PATCH /api/v1/webhook-sources/{id}': { integrationId: undefined },
   'PUT /api/v1/onboarding/microsoft365/app': msAppBody,
+  'PUT /api/v1/changes/settings': changeSettings,
+  'POST /api/v1/changes': { ...changeBody, ticketId: undefined, vcabMembers: undefined },
+  'PUT /api/v1/changes/{id}/ticket': { ticketId: unlinkedTicket },
+  'POST /api/v1/changes/{id}/approve': { role: 'technical' },
+  'POST /api/v1/changes/{id}/schedule': { window: undefined },
+  'POST /api/v1/changes/{id}/start': { implementer: person },
+  'POST /api/v1/changes/{id}/time-entries': { email: person.email, start: VALID_TIME, end: undefined },
   'POST /api/v1/onboarding/microsoft365/customers': {
     customers: [{ customerId: msCustomer.id, orgId: org.id }],
   },

@@ -114,6 +114,98 @@ export interface Connector {
   forwarding?: ForwardingOperations
   /** Alert-to-ticket creation as a plain JSON API (src/ticketing's auto-create). */
   genericTickets?: GenericTicketOperations
+  /** Change controls linked to PSA tickets: notes, statuses, schedules, members, time, configurations (src/changes). */
+  changeManagement?: ChangeManagementOperations
+}
+
+/** A PSA ticket as change management sees it. */
+export interface ChangeTicketInfo {
+  id: string
+  number: string
+  summary: string
+  status: string
+  boardId: string
+  boardName: string
+  companyId: string
+  closed: boolean
+  /** Where a person opens it at the vendor. */
+  url: string
+}
+
+/** A PSA member (technician), found by email. */
+export interface PsaMember {
+  id: string
+  identifier: string
+  name: string
+  email: string
+}
+
+/** A configuration (device) at the PSA. */
+export interface PsaConfiguration {
+  id: string
+  name: string
+  typeId: string
+  typeName: string
+  companyId: string
+}
+
+/**
+ * What change management asks of a PSA. Every method makes real vendor calls and rejects with a VendorError carrying
+ * the vendor's text (secrets scrubbed), its status and Retry-After; none sleeps or retries (deliveries and jobs do).
+ */
+export interface ChangeManagementOperations {
+  /** Companies whose name or identifier contains `q`, a page at a time. */
+  searchCompanies(
+    credentials: Credentials,
+    query: { q?: string | undefined; cursor?: string | undefined },
+    env: ConnectorEnv,
+  ): Promise<PageOf<NamedRef>>
+  listBoards(credentials: Credentials, env: ConnectorEnv): Promise<NamedRef[]>
+  boardStatuses(credentials: Credentials, boardId: string, env: ConnectorEnv): Promise<NamedRef[]>
+  /** Open tickets of `companyId` on `boardIds` (all boards when empty) whose number or summary matches `q`. */
+  searchTickets(
+    credentials: Credentials,
+    query: { companyId: string; boardIds: string[]; q?: string | undefined; cursor?: string | undefined },
+    env: ConnectorEnv,
+  ): Promise<PageOf<ChangeTicketInfo>>
+  getTicket(credentials: Credentials, id: string, env: ConnectorEnv): Promise<ChangeTicketInfo>
+  /** An internal note (technicians only, no customer email). */
+  addInternalNote(credentials: Credentials, ticketId: string, text: string, env: ConnectorEnv): Promise<void>
+  /** Replaces the ticket's detailed description text with `text` (as a detail note, no customer email). */
+  setDetailedDescription(
+    credentials: Credentials,
+    ticketId: string,
+    text: string,
+    env: ConnectorEnv,
+  ): Promise<void>
+  setStatus(credentials: Credentials, ticketId: string, statusId: string, env: ConnectorEnv): Promise<void>
+  /** The member whose email is `email` (case-insensitive), or undefined. */
+  findMember(credentials: Credentials, email: string, env: ConnectorEnv): Promise<PsaMember | undefined>
+  addScheduleEntry(
+    credentials: Credentials,
+    entry: { ticketId: string; memberId: string; start: Date; end: Date; name: string },
+    env: ConnectorEnv,
+  ): Promise<void>
+  addTimeEntry(
+    credentials: Credentials,
+    entry: { ticketId: string; memberId: string; start: Date; end?: Date | undefined; notes: string },
+    env: ConnectorEnv,
+  ): Promise<{ id: string }>
+  listConfigurationTypes(credentials: Credentials, env: ConnectorEnv): Promise<NamedRef[]>
+  /** Active configurations of `companyId` (of `typeIds` only, unless empty), a page at a time (resumable cursor). */
+  listConfigurations(
+    credentials: Credentials,
+    query: { companyId: string; typeIds: string[]; cursor?: string | undefined },
+    env: ConnectorEnv,
+  ): Promise<PageOf<PsaConfiguration>>
+  attachConfigurations(
+    credentials: Credentials,
+    ticketId: string,
+    configurationIds: string[],
+    env: ConnectorEnv,
+  ): Promise<void>
+  /** The vendor's time-entry screen for a ticket, for the change page's "add time" popup. */
+  timeEntryUrl(credentials: Credentials, ticketId: string): string
 }
 
 export interface ChatWebhookOperations {
@@ -306,6 +398,11 @@ export interface PageOf<T> {
 }
 
 export interface TicketOperations {
+  /**
+   * Every ticket needs a company (ConnectWise's Ticket model requires `company`): a connection that creates
+   * tickets must name one in `settings.companyId`, or each creation would fail for good.
+   */
+  companyRequired?: boolean
   createTicket(credentials: Credentials, ticket: NewTicket, env: ConnectorEnv): Promise<ExternalTicket>
   getTicket(credentials: Credentials, id: string, env: ConnectorEnv): Promise<ExternalTicket>
   updateStatus(

@@ -6,6 +6,7 @@ import { psaTransport } from '../psa/transport.ts'
 import { ticketingFanout, ticketingTransport } from '../ticketing/autocreate.ts'
 import { webhookFanout } from '../webhooks/fanout.ts'
 import { webhookTransport } from '../webhooks/transport.ts'
+import { changeTicketFanout, changeTicketTransport } from './changes.ts'
 import type { Fanout, Transport } from './types.ts'
 
 /**
@@ -20,6 +21,7 @@ export function fanouts(ctx: AppContext): Fanout[] {
     notificationFanout(ctx),
     monitoringFanout,
     ticketingFanout(ctx),
+    changeTicketFanout,
   ]
 }
 
@@ -31,5 +33,6 @@ export function transports(ctx: AppContext): Transport[] {
     notificationTransport(ctx),
     monitoringTransport(ctx),
     ticketingTransport(ctx),
+    changeTicketTransport(ctx),
   ]
 }

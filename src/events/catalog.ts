@@ -58,6 +58,15 @@ export const EVENT_TYPES = {
   'm365.driveitem.created': 'A OneDrive/SharePoint file was created (Microsoft Graph change notification)',
   'm365.driveitem.updated': 'A OneDrive/SharePoint file was updated (Microsoft Graph change notification)',
   'm365.driveitem.deleted': 'A OneDrive/SharePoint file was deleted (Microsoft Graph change notification)',
+  'change.created': 'A change control was created',
+  'change.ticket_linked': 'A change control was linked to a PSA ticket',
+  'change.approved': 'A change control received a technical or operational approval',
+  'change.fully_approved': 'A change control received every approval it needs',
+  'change.scheduled': 'A change control was scheduled for its implementation window',
+  'change.started': 'Implementation of a change control started',
+  'change.completed': 'A change control was implemented successfully',
+  'change.failed': 'Implementation of a change control failed; rollback required',
+  'change.cancelled': 'A change control was cancelled',
 } as const
 
 export type EventType = keyof typeof EVENT_TYPES

@@ -16,6 +16,7 @@ import { rateLimit } from './rate-limit.ts'
 import { renderReferencePage } from './reference-page.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
+import { changeRoutes, deviceRoutes } from './routes/changes.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes, eventTypeRoutes } from './routes/events.ts'
 import { healthRoutes } from './routes/health.ts'
@@ -54,6 +55,8 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/providers', providerResourceRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
     ['/psa', psaRoutes(ctx)],
+    ['/changes', changeRoutes(ctx, fanouts(ctx))],
+    ['/devices', deviceRoutes(ctx)],
     ['/webhook-sources', webhookSourceRoutes(ctx)],
     ['/webhook-events', webhookEventRoutes(ctx)],
     ['/onboarding', microsoft365OnboardingRoutes(ctx)],

@@ -6,6 +6,7 @@ import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts
 import { PSA_JOBS, PSA_SCHEDULES } from '../psa/jobs.ts'
 import { pruneIdempotencyKeys } from '../store/idempotency.ts'
 import { type AnyJobDefinition, defineJob, defineSchedule, type ScheduleDefinition } from './define.ts'
+import { CHANGE_JOBS, CHANGE_SCHEDULES } from './device-sync.ts'
 import { pruneJobs } from './store.ts'
 
 const DAY = 24 * 60 * 60_000
@@ -36,6 +37,7 @@ export const JOBS: readonly AnyJobDefinition[] = [
   deliveryPartitionsJob,
   ...PSA_JOBS,
   ...INBOUND_JOBS,
+  ...CHANGE_JOBS,
 ]
 
 /** Periodic tasks: each enqueues its job once per interval across all processes. */
@@ -47,4 +49,5 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   deliveryPartitionsSchedule,
   ...PSA_SCHEDULES,
   ...INBOUND_SCHEDULES,
+  ...CHANGE_SCHEDULES,
 ]

@@ -119,6 +119,7 @@ export async function createConnection(
 ): Promise<PsaConnection> {
   if (!psaProviders(ctx).includes(input.provider))
     throw IntegrationError.field('provider', 'The selected provider is not a PSA provider.')
+  checkCompany(ctx, input.provider, input.settings)
   const created = await createIntegration(
     ctx,
     orgId,
@@ -131,6 +132,18 @@ export async function createConnection(
     audit,
   )
   return { integration: created, lastSync: null }
+}
+
+/** A provider whose tickets need a company refuses `autoCreateTickets` without `companyId` (422 naming it). */
+export function checkCompany(ctx: AppContext, provider: string, settings: PsaSettings | undefined) {
+  if (!settings?.autoCreateTickets || settings.companyId) return
+  const connector = ctx.connectors.get(provider)
+  if (connector?.tickets?.companyRequired) {
+    throw IntegrationError.field(
+      'settings.companyId',
+      `${connector.descriptor.displayName} tickets need a company: set settings.companyId when autoCreateTickets is on.`,
+    )
+  }
 }
 
 export interface ConnectionPatch {
@@ -149,6 +162,7 @@ export async function updateConnection(
   audit: AuditContext,
 ): Promise<PsaConnection> {
   const current = await requireConnection(ctx, scope, id)
+  checkCompany(ctx, current.provider, patch.settings)
   let credentials: Record<string, unknown> | undefined
   if (patch.credentials !== undefined) {
     // The integration service merges given fields over the stored ones; null clears a field, so naming every

@@ -32,6 +32,11 @@ export interface AuditEntry {
  * and its entry are committed together or not at all. The summary is redacted here, whatever the caller passed.
  */
 export async function recordAudit(db: Executor, entry: AuditEntry, now: Date): Promise<void> {
+  await db.insert(auditLogs).values(auditRow(entry, now))
+}
+
+/** The row recordAudit writes, for a caller that writes it in a transaction of its own (raw SQL via toSQL). */
+export function auditRow(entry: AuditEntry, now: Date): typeof auditLogs.$inferInsert {
   let orgId = entry.orgId ?? null
   let partnerId = entry.partnerId ?? null
   // A change spanning a tenant's organizations (a partner-wide retry) names none; without this it would be
@@ -40,7 +45,7 @@ export async function recordAudit(db: Executor, entry: AuditEntry, now: Date): P
     orgId = entry.actor.orgId ?? null
     partnerId = orgId === null ? (entry.actor.partnerId ?? null) : null
   }
-  await db.insert(auditLogs).values({
+  return {
     id: newId(now.getTime()),
     orgId,
     partnerId,
@@ -52,7 +57,7 @@ export async function recordAudit(db: Executor, entry: AuditEntry, now: Date): P
     summary: redact(entry.summary ?? {}) as Record<string, unknown>,
     requestId: entry.requestId ?? null,
     createdAt: now,
-  })
+  }
 }
 
 export interface AuditFilter {

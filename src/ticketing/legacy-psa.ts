@@ -22,7 +22,7 @@ import {
   saveIntegration,
   updateIntegration,
 } from '../integrations/service.ts'
-import { psaProviders, testConnection } from '../psa/service.ts'
+import { checkCompany, psaProviders, testConnection } from '../psa/service.ts'
 import type { PsaSettings } from '../psa/settings.ts'
 import { rulesForCapability } from '../store/integrations.ts'
 import type { TenantScope } from '../store/scope.ts'
@@ -81,6 +81,7 @@ export async function saveLegacyPsa(
   audit: AuditContext,
 ): Promise<{ integration: IntegrationView; created: boolean }> {
   requirePsa(ctx, input.provider)
+  checkCompany(ctx, input.provider, input.settings)
   return saveIntegration(
     ctx,
     orgId,
@@ -106,6 +107,7 @@ export async function updateLegacyPsa(
 ): Promise<IntegrationView | undefined> {
   const current = await legacyPsaIntegration(ctx, orgId, input.provider)
   if (!current) return undefined
+  checkCompany(ctx, current.provider, input.settings)
   return updateIntegration(
     ctx,
     { kind: 'org', orgId },

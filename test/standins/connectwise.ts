@@ -21,6 +21,19 @@
  * Callbacks: POST /system/callbacks requires `url` (absolute, ≤ 1000), `objectId` (integer), `type` and `level`
  * (for tickets: owner, board, status, company), `description` ≤ 100; a board-level callback needs an existing board.
  * DELETE /system/callbacks/{id} answers 204, or 404 for an unknown id.
+ *
+ * Change management (MODELS.md of the vendor document set, copied here as checks): board statuses
+ * (`/service/boards/{id}/statuses`), members (`/system/members`, found by `officeEmail`/`primaryEmail`), schedule
+ * entries (`POST /schedule/entries`: `type` required, `objectId` an existing ticket for type `S`, `member` an
+ * existing member), time entries (`POST /time/entries`: `timeStart` required, `chargeToId` + `chargeToType`
+ * `ServiceTicket` an existing ticket, `member`), configurations and their types (`/company/configurations`,
+ * `/company/configurations/types`), ticket configurations (`POST /service/tickets/{id}/configurations`, `{id}`).
+ * `conditions` take `and`, `or`, parentheses, `=`/`!=`/`<`/`>`/`<=`/`>=`, `like "%x%"` and `in (1,2)`; an unknown
+ * field or a malformed expression is ConnectWise's 400. The Accept header of each request is kept in
+ * `acceptHeaders` (ConnectWise pins the model version from it).
+ *
+ *   cw.raw.members / cw.raw.scheduleEntries / cw.raw.timeEntries / cw.raw.configurations / cw.raw.configurationTypes
+ *   cw.addMember({ firstName, lastName, email })
  */
 
 import type { StandInOptions, StandInTicket } from './standin.ts'
@@ -61,8 +74,43 @@ export interface CwNote {
   resolutionFlag: boolean
   dateCreated: string
 }
+export interface CwMember {
+  id: number
+  identifier: string
+  firstName: string
+  lastName: string
+  officeEmail: string
+  primaryEmail: string
+  inactiveFlag: boolean
+}
+export interface CwScheduleEntry {
+  id: number
+  objectId: number
+  type: { id: number; identifier: string }
+  member: { id: number; identifier: string }
+  dateStart: string
+  dateEnd: string
+  name?: string
+}
+export interface CwTimeEntry {
+  id: number
+  chargeToId: number
+  chargeToType: string
+  member: { id: number; identifier: string }
+  timeStart: string
+  timeEnd?: string
+  notes?: string
+}
+export interface CwConfiguration {
+  id: number
+  name: string
+  type: CwRef
+  company: { id: number; identifier: string; name: string }
+  activeFlag: boolean
+}
 export interface CwTicket {
   id: number
+  configurations?: number[]
   summary: string
   initialDescription?: string
   board: CwRef
@@ -101,7 +149,16 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
     boards: CwBoard[]
     priorities: CwRef[]
     callbacks: Record<string, unknown>[]
+    members: CwMember[]
+    scheduleEntries: CwScheduleEntry[]
+    timeEntries: CwTimeEntry[]
+    configurations: CwConfiguration[]
+    configurationTypes: CwRef[]
   }
+  readonly acceptHeaders: string[] = []
+  #nextMember = 170
+  #nextSchedule = 5001
+  #nextTime = 9001
   #nextCallback = 41
   #nextTicket = 1001
   #nextNote = 1
@@ -112,6 +169,16 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
     this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
     this.raw = {
       callbacks: [],
+      members: [],
+      scheduleEntries: [],
+      timeEntries: [],
+      configurations: [],
+      configurationTypes: [
+        { id: 1, name: 'Server' },
+        { id: 2, name: 'Network Switch' },
+        { id: 3, name: 'Workstation' },
+        { id: 4, name: 'Printer' },
+      ],
       tickets: [],
       companies: [
         { id: 250, identifier: 'Contoso', name: 'Contoso Ltd', deletedFlag: false },
@@ -148,10 +215,45 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
     return added
   }
 
-  addTicket(t: { summary: string; status?: string; board?: string; externalXRef?: string }): CwTicket {
+  addMember(m: { firstName: string; lastName: string; email: string; identifier?: string }): CwMember {
+    const member: CwMember = {
+      id: this.#nextMember++,
+      identifier: m.identifier ?? `${m.firstName[0] ?? ''}${m.lastName}`.toLowerCase().slice(0, 15),
+      firstName: m.firstName,
+      lastName: m.lastName,
+      officeEmail: m.email,
+      primaryEmail: m.email,
+      inactiveFlag: false,
+    }
+    this.raw.members.push(member)
+    return member
+  }
+
+  addConfiguration(c: { name: string; type: string; company?: string; active?: boolean }): CwConfiguration {
+    const type = this.raw.configurationTypes.find((t) => t.name === c.type) as CwRef
+    const company = this.raw.companies.find((x) => x.identifier === (c.company ?? 'Contoso')) as CwCompany
+    const cfg: CwConfiguration = {
+      id: 3000 + this.raw.configurations.length,
+      name: c.name,
+      type: { ...type },
+      company: { id: company.id, identifier: company.identifier, name: company.name },
+      activeFlag: c.active ?? true,
+    }
+    this.raw.configurations.push(cfg)
+    return cfg
+  }
+
+  addTicket(t: {
+    summary: string
+    status?: string
+    board?: string
+    externalXRef?: string
+    company?: string
+  }): CwTicket {
     const board = this.raw.boards.find((b) => b.name === (t.board ?? 'Service Board')) as CwBoard
     const status = board.statuses.find((s) => s.name === (t.status ?? 'New')) as CwRef
-    const company = this.raw.companies[0] as CwCompany
+    const company = (this.raw.companies.find((c) => c.identifier === t.company) ??
+      this.raw.companies[0]) as CwCompany
     const now = isoSeconds(this.now())
     const ticket: CwTicket = {
       id: this.#nextTicket++,
@@ -277,7 +379,10 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
       return { status: 401, body: { code: 'Unauthorized', message: 'A valid clientId header is required' } }
     }
     if (!req.path.startsWith(`${API}/`)) return this.errorReply(404)
+    this.acceptHeaders.push(String(req.headers.accept ?? ''))
     const path = req.path.slice(API.length)
+    const extra = this.#changeManagement(req, path)
+    if (extra) return extra
     if (req.method === 'GET' && path === '/system/info') {
       return {
         status: 200,
@@ -324,8 +429,126 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
   }
 
   #view(t: CwTicket) {
-    const { notes: _notes, initialDescription: _d, ...rest } = t
+    const { notes: _notes, initialDescription: _d, configurations: _c, ...rest } = t
     return rest
+  }
+
+  /** The endpoints change management uses; undefined for any other path. */
+  #changeManagement(req: RecordedRequest, path: string): Reply | undefined {
+    const statuses = /^\/service\/boards\/(\d+)\/statuses$/.exec(path)
+    if (statuses && req.method === 'GET') {
+      const board = this.#board(Number(statuses[1]))
+      if (!board)
+        return { status: 404, body: { code: 'NotFound', message: `Board ${statuses[1]} not found` } }
+      return this.#list(
+        req,
+        board.statuses.map((s, i) => ({ ...s, board: { id: board.id, name: board.name }, sortOrder: i })),
+      )
+    }
+    if (path === '/system/members' && req.method === 'GET')
+      return this.#list(req, this.raw.members as unknown as Record<string, unknown>[])
+    if (path === '/company/configurations/types' && req.method === 'GET')
+      return this.#list(
+        req,
+        this.raw.configurationTypes.map((t) => ({ ...t, inactiveFlag: false })),
+      )
+    if (path === '/company/configurations' && req.method === 'GET')
+      return this.#list(req, this.raw.configurations as unknown as Record<string, unknown>[])
+    if (path === '/schedule/entries' && req.method === 'POST') return this.#schedule(req)
+    if (path === '/schedule/entries' && req.method === 'GET')
+      return this.#list(req, this.raw.scheduleEntries as unknown as Record<string, unknown>[])
+    if (path === '/time/entries' && req.method === 'POST') return this.#time(req)
+    const cfg = /^\/service\/tickets\/(\d+)\/configurations$/.exec(path)
+    if (cfg && req.method === 'POST') {
+      const t = this.raw.tickets.find((x) => x.id === Number(cfg[1]))
+      if (!t) return { status: 404, body: { code: 'NotFound', message: `Ticket ${cfg[1]} not found` } }
+      const b = objectBody(req)
+      const c = this.raw.configurations.find((x) => x.id === b?.id)
+      if (!c)
+        return this.#invalid('configurationReference', [
+          { code: 'NotFound', message: 'Configuration not found', field: 'id' },
+        ])
+      t.configurations ??= []
+      if (t.configurations.includes(c.id))
+        return this.#invalid('configurationReference', [
+          { code: 'InvalidObject', message: 'This configuration already exists on the ticket', field: 'id' },
+        ])
+      t.configurations.push(c.id)
+      this.#touch(t)
+      return { status: 201, body: { id: c.id, deviceIdentifier: c.name } }
+    }
+    return undefined
+  }
+
+  #memberRef(v: unknown): CwMember | undefined {
+    const r = v as { id?: unknown; identifier?: unknown } | undefined
+    return this.raw.members.find(
+      (m) =>
+        (r?.id !== undefined && m.id === r.id) ||
+        (r?.identifier !== undefined && m.identifier === r.identifier),
+    )
+  }
+
+  #schedule(req: RecordedRequest): Reply {
+    const b = objectBody(req)
+    const errors: { code: string; message: string; field: string }[] = []
+    const type = b?.type as { id?: unknown; identifier?: unknown } | undefined
+    if (!type || (type.identifier === undefined && type.id === undefined))
+      errors.push({ code: 'NullValue', message: 'The type field is required.', field: 'type' })
+    else if (type.identifier !== 'S' && type.id !== 4)
+      errors.push({ code: 'InvalidField', message: 'Only service ticket schedule types here', field: 'type' })
+    const ticket = this.raw.tickets.find((t) => t.id === b?.objectId)
+    if (!ticket) errors.push({ code: 'NotFound', message: 'Service ticket not found', field: 'objectId' })
+    const member = this.#memberRef(b?.member)
+    if (!member) errors.push({ code: 'NotFound', message: 'Member not found', field: 'member' })
+    for (const f of ['dateStart', 'dateEnd'] as const) {
+      const v = b?.[f]
+      if (v !== undefined && (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(v)))
+        errors.push({ code: 'InvalidField', message: `${f} must be yyyy-MM-ddTHH:mm:ssZ`, field: f })
+    }
+    if (typeof b?.name === 'string' && b.name.length > 250)
+      errors.push({ code: 'MaxLengthField', message: 'name is at most 250 characters', field: 'name' })
+    if (errors.length || !b || !ticket || !member) return this.#invalid('scheduleEntry', errors)
+    const entry: CwScheduleEntry = {
+      id: this.#nextSchedule++,
+      objectId: ticket.id,
+      type: { id: 4, identifier: 'S' },
+      member: { id: member.id, identifier: member.identifier },
+      dateStart: String(b.dateStart ?? isoSeconds(this.now())),
+      dateEnd: String(b.dateEnd ?? isoSeconds(this.now())),
+      ...(typeof b.name === 'string' ? { name: b.name } : {}),
+    }
+    this.raw.scheduleEntries.push(entry)
+    return { status: 201, body: entry }
+  }
+
+  #time(req: RecordedRequest): Reply {
+    const b = objectBody(req)
+    const errors: { code: string; message: string; field: string }[] = []
+    if (typeof b?.timeStart !== 'string' || Number.isNaN(Date.parse(b.timeStart)))
+      errors.push({ code: 'NullValue', message: 'The timeStart field is required.', field: 'timeStart' })
+    if (b?.chargeToType !== 'ServiceTicket')
+      errors.push({
+        code: 'InvalidField',
+        message: 'chargeToType must be ServiceTicket here',
+        field: 'chargeToType',
+      })
+    const ticket = this.raw.tickets.find((t) => t.id === b?.chargeToId)
+    if (!ticket) errors.push({ code: 'NotFound', message: 'Ticket not found', field: 'chargeToId' })
+    const member = this.#memberRef(b?.member)
+    if (!member) errors.push({ code: 'NotFound', message: 'Member not found', field: 'member' })
+    if (errors.length || !b || !ticket || !member) return this.#invalid('timeEntry', errors)
+    const entry: CwTimeEntry = {
+      id: this.#nextTime++,
+      chargeToId: ticket.id,
+      chargeToType: 'ServiceTicket',
+      member: { id: member.id, identifier: member.identifier },
+      timeStart: String(b.timeStart),
+      ...(typeof b.timeEnd === 'string' ? { timeEnd: b.timeEnd } : {}),
+      ...(typeof b.notes === 'string' ? { notes: b.notes } : {}),
+    }
+    this.raw.timeEntries.push(entry)
+    return { status: 201, body: entry }
   }
 
   #createTicket(req: RecordedRequest): Reply {
@@ -484,7 +707,7 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
       const parsed = parseConditions(conditions)
       if (typeof parsed === 'string')
         return { status: 400, body: { code: 'InvalidCondition', message: parsed } }
-      filtered = rows.filter((r) => parsed.every((c) => c(r)))
+      filtered = rows.filter(parsed)
     }
     const orderBy = req.query.get('orderBy')
     if (orderBy) {
@@ -521,7 +744,7 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
     if (page > 1) links.push(link(1, 'first'), link(page - 1, 'prev'))
     if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'))
     const body = slice.map((r) => {
-      const { notes: _n, initialDescription: _d, ...rest } = r
+      const { notes: _n, initialDescription: _d, configurations: _c, ...rest } = r
       return rest
     })
     return { status: 200, body, headers: links.length ? { link: links.join(', ') } : {} }
@@ -536,56 +759,142 @@ function fieldValue(row: Record<string, unknown>, field: string): string | numbe
   return typeof v === 'number' || typeof v === 'boolean' ? v : String(v ?? '')
 }
 
-/** `field op value [and …]` → predicates, or the error ConnectWise would give. */
-function parseConditions(text: string): ((r: Record<string, unknown>) => boolean)[] | string {
-  const clauses = text.split(/\s+and\s+/i)
-  const out: ((r: Record<string, unknown>) => boolean)[] = []
-  for (const clause of clauses) {
-    const m = /^\s*([A-Za-z_/]+)\s*(!=|>=|<=|=|>|<)\s*(.+?)\s*$/.exec(clause)
-    if (!m) return `Expected a condition like field=value, but found "${clause}"`
-    const [, field = '', op, rawValue = ''] = m
-    if (
-      ![
-        'id',
-        'externalXRef',
-        'lastUpdated',
-        'deletedFlag',
-        'inactiveFlag',
-        'summary',
-        'board/name',
-        'status/name',
-      ].includes(field)
-    ) {
-      return `Unknown field "${field}" in conditions`
+const CONDITION_FIELDS = [
+  'id',
+  'externalXRef',
+  'lastUpdated',
+  'deletedFlag',
+  'inactiveFlag',
+  'summary',
+  'name',
+  'identifier',
+  'board/id',
+  'board/name',
+  'status/name',
+  'company/id',
+  'closedFlag',
+  'activeFlag',
+  'type/id',
+  'officeEmail',
+  'primaryEmail',
+]
+
+type Predicate = (r: Record<string, unknown>) => boolean
+
+/**
+ * A `conditions` expression → one predicate, or the error ConnectWise would give. Grammar (ConnectWise's
+ * https://developer.connectwise.com/Products/ConnectWise_PSA/REST#/Conditions): `expr := term (or term)*`,
+ * `term := factor (and factor)*`, `factor := ( expr ) | field op value | field like "…" | field in (v, …)`.
+ * Strings are double-quoted; dates bracketed `[2026-02-18T12:00:00Z]`; string `=` ignores case (SQL Server).
+ */
+function parseConditions(text: string): Predicate | string {
+  const tokens = text.match(/"(?:\\.|[^"\\])*"|\[[^\]]*\]|\(|\)|,|!=|>=|<=|=|>|<|[A-Za-z_/]+|\d+|\S/g) ?? []
+  let i = 0
+  const peek = () => tokens[i]
+  const kw = (w: string) => peek()?.toLowerCase() === w
+  const fail = (m: string): never => {
+    throw new Error(m)
+  }
+  const value = (): string | number | boolean => {
+    const t = tokens[i++]
+    if (t === undefined) return fail('Expected a value at the end of conditions')
+    if (/^".*"$/.test(t)) return t.slice(1, -1).replace(/\\(.)/g, '$1')
+    if (/^\[.*\]$/.test(t)) {
+      if (Number.isNaN(Date.parse(t.slice(1, -1))))
+        fail('Dates in conditions are written [yyyy-MM-ddTHH:mm:ssZ]')
+      return t.slice(1, -1)
     }
-    let value: string | number | boolean
-    if (/^".*"$/.test(rawValue)) value = rawValue.slice(1, -1).replace(/\\(.)/g, '$1')
-    else if (/^\[.*\]$/.test(rawValue)) value = rawValue.slice(1, -1)
-    else if (rawValue === 'true' || rawValue === 'false') value = rawValue === 'true'
-    else if (/^\d+$/.test(rawValue)) value = Number(rawValue)
-    else return `Cannot read the value ${rawValue} of ${field}`
-    if (field === 'lastUpdated' && (typeof value !== 'string' || Number.isNaN(Date.parse(value)))) {
-      return 'Dates in conditions are written [yyyy-MM-ddTHH:mm:ssZ]'
+    if (t === 'true' || t === 'false') return t === 'true'
+    if (/^\d+$/.test(t)) return Number(t)
+    return fail(`Cannot read the value ${t}`)
+  }
+  const cmp = (field: string, a: unknown, b: unknown): number => {
+    if (field === 'lastUpdated') return Date.parse(String(a)) - Date.parse(String(b))
+    if (typeof a === 'string' && typeof b === 'string') return a.toLowerCase().localeCompare(b.toLowerCase())
+    return a === b ? 0 : (a as number) < (b as number) ? -1 : 1
+  }
+  const factor = (): Predicate => {
+    if (peek() === '(') {
+      i++
+      const e = expr()
+      if (tokens[i++] !== ')') fail('Expected ) in conditions')
+      return e
     }
-    out.push((r) => {
-      const x = fieldValue(r, field)
-      const a = field === 'lastUpdated' ? Date.parse(String(x)) : x
-      const b = field === 'lastUpdated' ? Date.parse(String(value)) : value
+    const field = tokens[i++] ?? ''
+    if (!CONDITION_FIELDS.includes(field)) fail(`Unknown field "${field}" in conditions`)
+    if (kw('like')) {
+      i++
+      const v = value()
+      if (typeof v !== 'string') fail('like takes a quoted string')
+      const re = new RegExp(
+        `^${String(v)
+          .split(/(\[[%_[]\]|%)/)
+          .map((part) =>
+            part === '%'
+              ? '.*'
+              : /^\[[%_[]\]$/.test(part)
+                ? `\\${part[1]}`
+                : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+          )
+          .join('')}$`,
+        'is',
+      )
+      return (r) => re.test(String(fieldValue(r, field)))
+    }
+    if (kw('in')) {
+      i++
+      if (tokens[i++] !== '(') fail('in takes a list: in (1, 2)')
+      const list: unknown[] = [value()]
+      while (peek() === ',') {
+        i++
+        list.push(value())
+      }
+      if (tokens[i++] !== ')') fail('Expected ) after the in list')
+      return (r) => list.some((v) => cmp(field, fieldValue(r, field), v) === 0)
+    }
+    const op = tokens[i++]
+    if (!op || !['=', '!=', '<', '>', '<=', '>='].includes(op))
+      fail(`Expected a condition like field=value, but found "${field} ${op ?? ''}"`)
+    const v = value()
+    return (r) => {
+      const c = cmp(field, fieldValue(r, field), v)
       switch (op) {
         case '=':
-          return a === b
+          return c === 0
         case '!=':
-          return a !== b
-        case '>':
-          return a > b
+          return c !== 0
         case '<':
-          return a < b
-        case '>=':
-          return a >= b
+          return c < 0
+        case '>':
+          return c > 0
+        case '<=':
+          return c <= 0
         default:
-          return a <= b
+          return c >= 0
       }
-    })
+    }
   }
-  return out
+  const term = (): Predicate => {
+    const parts = [factor()]
+    while (kw('and')) {
+      i++
+      parts.push(factor())
+    }
+    return (r) => parts.every((p) => p(r))
+  }
+  const expr = (): Predicate => {
+    const parts = [term()]
+    while (kw('or')) {
+      i++
+      parts.push(term())
+    }
+    return (r) => parts.some((p) => p(r))
+  }
+  try {
+    const e = expr()
+    if (i !== tokens.length) fail(`Unexpected "${tokens[i]}" in conditions`)
+    return e
+  } catch (err) {
+    return (err as Error).message
+  }
 }

@@ -31,6 +31,7 @@ import type {
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
 import { basicAuth } from '../vendor-http.ts'
+import { changeManagement } from './changes.ts'
 import { connectwiseInbound } from './inbound.ts'
 
 /**
@@ -48,6 +49,13 @@ const VENDOR = 'ConnectWise'
 const API_PATH = '/v4_6_release/apis/3.0'
 const PAGE_SIZE = 100
 const DEFAULT_SITE = 'https://na.myconnectwise.net'
+/**
+ * The API version this connector was built against (the vendor document 2026.4). ConnectWise answers a bare
+ * `application/json` with the server's newest model, which may change shape under an integration; pinning the
+ * version in Accept is what it recommends (https://developer.connectwise.com/Products/ConnectWise_PSA/Versioning).
+ */
+export const API_VERSION = '2026.4'
+const ACCEPT = `application/vnd.connectwise.com+json; version=${API_VERSION}`
 
 export const credentialSchema: CredentialSchema = {
   companyId: {
@@ -144,7 +152,7 @@ async function call<T = unknown>(
     vendor: VENDOR,
     method,
     authorization: basicAuth(`${companyId}+${publicKey}`, privateKey),
-    headers: { clientId },
+    headers: { clientId, accept: ACCEPT },
     url: `${site(creds).api}${API_PATH}${path}`,
     ...opts,
     credentialSchema,
@@ -182,6 +190,8 @@ function cwDate(d: Date): string {
 }
 
 const tickets: TicketOperations = {
+  // Ticket.company is required (MODELS.md: "required: summary, company"); without it every POST is a 400.
+  companyRequired: true,
   async createTicket(creds, ticket: NewTicket, env) {
     if (ticket.externalRef) {
       const found = await call<unknown[]>(creds, env, 'GET', '/service/tickets', {
@@ -354,5 +364,10 @@ const registration: InboundRegistrar = {
 
 export const connectwise: Connector = {
   ...connectwisePsa,
+  descriptor: {
+    ...connectwisePsa.descriptor,
+    capabilities: [...connectwisePsa.descriptor.capabilities, 'change_management'],
+  },
+  changeManagement: changeManagement(call, ticketUrl),
   inbound: { ...connectwiseInbound, registration },
 }

@@ -1,5 +1,6 @@
 export * from './audit.ts'
 export * from './budgets.ts'
+export * from './changes.ts'
 export * from './console.ts'
 export * from './delivery.ts'
 export * from './idempotency.ts'

@@ -1,0 +1,503 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { newOrg } from './fixtures/psa.ts'
+import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { ConnectWiseStandIn } from './standins/index.ts'
+
+/**
+ * Change management with ConnectWise (issue 17), driven through the API against the stateful ConnectWise stand-in:
+ * settings, device sync, ticket search and link, every lifecycle transition and what each does on the ticket
+ * (notes, status moves, schedule entries, resources, configurations), delivered by the delivery engine.
+ */
+let h: Harness
+let t: Awaited<ReturnType<typeof seedTenants>>
+let cw: ConnectWiseStandIn
+let org: { id: string; token: string }
+let integrationId: string
+
+const people = {
+  alice: { name: 'Alice Admin', email: 'alice@msp.example' },
+  bob: { name: 'Bob Tech', email: 'bob@msp.example' },
+  carol: { name: 'Carol Ops', email: 'Carol@MSP.example' },
+  dave: { name: 'Dave Vcab', email: 'dave@msp.example' },
+  erin: { name: 'Erin Outside', email: 'erin@customer.example' },
+}
+const STATUSES = {
+  created: 'Change Linked',
+  fullyApproved: 'Approved',
+  scheduled: 'Scheduled',
+  completed: 'Resolved',
+  cancelled: 'Cancelled',
+}
+
+beforeAll(async () => {
+  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0', PATCHBAY_PSA_SYNC_INTERVAL_MS: '0' } })
+  t = await seedTenants(h)
+  cw = await new ConnectWiseStandIn({ clock: h.clock }).start()
+  const board = cw.raw.boards[0]
+  if (!board) throw new Error('no board')
+  for (const name of ['Change Linked', 'Approved', 'Scheduled', 'Cancelled'])
+    board.statuses.push({ id: 100 + board.statuses.length, name })
+  cw.addMember({ firstName: 'Alice', lastName: 'Admin', email: people.alice.email })
+  cw.addMember({ firstName: 'Bob', lastName: 'Tech', email: people.bob.email })
+  cw.addMember({ firstName: 'Carol', lastName: 'Ops', email: 'carol@msp.example' })
+  cw.addMember({ firstName: 'Dave', lastName: 'Vcab', email: people.dave.email })
+  cw.addConfiguration({ name: 'srv01', type: 'Server' })
+  cw.addConfiguration({ name: 'sw-core', type: 'Network Switch' })
+  cw.addConfiguration({ name: 'ws-22', type: 'Workstation' })
+  cw.addConfiguration({ name: 'prn-1', type: 'Printer' })
+  cw.addConfiguration({ name: 'fab-srv', type: 'Server', company: 'Fabrikam' })
+})
+afterAll(async () => {
+  await cw.close()
+  await h.close()
+})
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are read loosely and asserted on
+async function api(method: string, path: string, body?: unknown): Promise<any> {
+  return h.json(method, path, { token: org.token, ...(body !== undefined ? { body } : {}) })
+}
+
+const settings = (extra: Record<string, unknown> = {}) => ({
+  integrationId,
+  enabled: true,
+  autoUpdateStatus: true,
+  statuses: STATUSES,
+  company: { id: '250', name: 'Contoso Ltd', boardIds: ['1'] },
+  configurationTypes: [
+    { typeId: '1', typeName: 'Server', deviceType: 'Server' },
+    { typeId: '2', typeName: 'Network Switch', deviceType: 'Network Switch' },
+  ],
+  ...extra,
+})
+
+async function setUp() {
+  org = await newOrg(h, t.partner.id, `Changes ${Math.random().toString(36).slice(2, 8)}`)
+  const conn = await api('POST', '/api/v1/psa/connections', {
+    provider: 'connectwise',
+    name: 'CW',
+    credentials: cw.credentials,
+  })
+  expect(conn.status, JSON.stringify(conn.body)).toBe(201)
+  integrationId = conn.body.id
+  const saved = await api('PUT', '/api/v1/changes/settings', settings())
+  expect(saved.status, JSON.stringify(saved.body)).toBe(200)
+}
+
+const newChange = (extra: Record<string, unknown> = {}) => ({
+  title: 'Core switch firmware upgrade',
+  description: 'Upgrade @sw-core to 17.9 and reboot @srv01; also check @ghost01.',
+  implementationPlan: '1. Backup config\n2. Upload image\n3. Reload',
+  window: { start: '2026-02-20T22:00:00.000Z', end: '2026-02-21T01:00:00.000Z' },
+  risk: 'medium',
+  creator: people.alice,
+  technicalApprover: people.bob,
+  operationalApprover: people.carol,
+  committee: true,
+  vcabMembers: [people.dave, people.erin],
+  ...extra,
+})
+
+async function changeDeliveries(changeId: string) {
+  const r = await api('GET', `/api/v1/deliveries?targetType=change_ticket&targetId=${changeId}&limit=100`)
+  return r.body.data as {
+    status: string
+    event: string
+    errorMessage: string | null
+    nextAttemptAt: string | null
+  }[]
+}
+
+/** Runs the delivery worker, moving the clock on, until nothing of this change is left to attempt. */
+async function settle(changeId: string) {
+  for (let i = 0; i < 40; i++) {
+    await h.worker.drain()
+    const open = (await changeDeliveries(changeId)).filter((d) => !['delivered', 'failed'].includes(d.status))
+    if (!open.length) return
+    h.clock.advance(60_000)
+  }
+  throw new Error('deliveries did not settle')
+}
+
+function ticketOf(id: number) {
+  const ticket = cw.raw.tickets.find((x) => x.id === id)
+  if (!ticket) throw new Error(`no ticket ${id}`)
+  return ticket
+}
+
+describe('change management with ConnectWise', () => {
+  beforeEach(async () => {
+    await setUp()
+  })
+
+  it('drives a whole change: link, approvals, schedule, start, complete, every ticket update asserted', async () => {
+    // Step 5: device sync imports only mapped types of the mapped company.
+    const sync = await api('POST', '/api/v1/changes/device-sync')
+    expect(sync.status, JSON.stringify(sync.body)).toBe(200)
+    expect(sync.body).toMatchObject({ created: 2, updated: 0, skipped: 2, complete: true, error: null })
+    const devices = await api('GET', '/api/v1/devices')
+    expect(
+      devices.body.data.map((d: { hostname: string; deviceType: string }) => [d.hostname, d.deviceType]),
+    ).toEqual([
+      ['srv01', 'Server'],
+      ['sw-core', 'Network Switch'],
+    ])
+    expect((await api('POST', '/api/v1/changes/device-sync')).body).toMatchObject({ created: 0, skipped: 4 })
+
+    const ticket = cw.addTicket({ summary: 'Core switch firmware', board: 'Service Board' })
+    cw.addTicket({ summary: 'Core router on the help desk', board: 'Help Desk' })
+    cw.addTicket({ summary: 'Core issue at Fabrikam', company: 'Fabrikam' })
+    const search = await api('GET', '/api/v1/changes/ticket-search?q=core')
+    expect(search.status, JSON.stringify(search.body)).toBe(200)
+    expect(search.body.data.map((x: { id: string }) => x.id)).toEqual([String(ticket.id)])
+    const byNumber = await api('GET', `/api/v1/changes/ticket-search?q=${ticket.id}`)
+    expect(byNumber.body.data.map((x: { id: string }) => x.id)).toEqual([String(ticket.id)])
+    const searched = cw.requests.find((r) => r.path.endsWith('/service/tickets') && r.method === 'GET')
+    expect(searched?.query.get('conditions')).toBe(
+      'company/id=250 and closedFlag=false and board/id in (1) and summary like "%core%"',
+    )
+
+    const created = await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id) }))
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    const c = created.body
+    expect(c.status).toBe('created')
+    expect(c.devices.map((d: { hostname: string }) => d.hostname).sort()).toEqual(['srv01', 'sw-core'])
+    expect(c.unknownHostnames).toEqual(['ghost01'])
+    expect(c.ticket).toMatchObject({
+      ticketId: String(ticket.id),
+      boardName: 'Service Board',
+      companyId: '250',
+    })
+
+    await settle(c.id)
+    const notes = () => ticketOf(ticket.id).notes
+    expect(notes().every((n) => n.internalAnalysisFlag || n.detailDescriptionFlag)).toBe(true)
+    expect(notes()[0]?.text).toMatch(/^Change control linked: Core switch firmware upgrade\nRisk: medium/)
+    expect(notes().map((n) => n.text.split('\n')[0])).toEqual([
+      'Change control linked: Core switch firmware upgrade',
+      'Resource added: Alice Admin (aadmin) as Change creator',
+      'Resource added: Bob Tech (btech) as Technical approver',
+      'Resource added: Carol Ops (cops) as Operational approver',
+      'Resource added: Dave Vcab (dvcab) as vCAB member',
+      'Unscheduled resources (no ConnectWise member with their email): Erin Outside <erin@customer.example> (vCAB member)',
+    ])
+    expect(ticketOf(ticket.id).status.name).toBe('Change Linked')
+    expect(ticketOf(ticket.id).configurations?.sort()).toEqual(
+      cw.raw.configurations
+        .filter((x) => ['srv01', 'sw-core'].includes(x.name))
+        .map((x) => x.id)
+        .sort(),
+    )
+    const linkEntries = cw.raw.scheduleEntries.filter((e) => e.objectId === ticket.id)
+    expect(linkEntries.map((e) => [e.member.identifier, e.type.identifier, e.dateStart, e.dateEnd])).toEqual(
+      ['aadmin', 'btech', 'cops', 'dvcab'].map((m) => [
+        m,
+        'S',
+        '2026-02-20T22:00:00Z',
+        '2026-02-21T01:00:00Z',
+      ]),
+    )
+    expect((await api('GET', `/api/v1/changes/${c.id}`)).body.unscheduledResources).toEqual([
+      { ...people.erin, role: 'vCAB member' },
+    ])
+
+    // Approvals: a note each; the "fully approved" status once both are in.
+    expect((await api('POST', `/api/v1/changes/${c.id}/schedule`, {})).status).toBe(409)
+    const tech = await api('POST', `/api/v1/changes/${c.id}/approve`, {
+      role: 'technical',
+      comment: 'Tested in lab',
+    })
+    expect(tech.body.status).toBe('created')
+    expect(
+      (await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'again' })).status,
+    ).toBe(409)
+    const ops = await api('POST', `/api/v1/changes/${c.id}/approve`, {
+      role: 'operational',
+      comment: 'Window OK',
+    })
+    expect(ops.body.status).toBe('fully_approved')
+    await settle(c.id)
+    expect(
+      notes()
+        .slice(6)
+        .map((n) => n.text),
+    ).toEqual([
+      'Technical approval by Bob Tech <bob@msp.example>\nComment: Tested in lab',
+      'Operational approval by Carol Ops <Carol@MSP.example>\nComment: Window OK',
+    ])
+    expect(ticketOf(ticket.id).status.name).toBe('Approved')
+
+    // Scheduled: detailed description with the plan, a schedule entry per resource, the status.
+    const scheduled = await api('POST', `/api/v1/changes/${c.id}/schedule`, {
+      window: { start: '2026-02-21T22:00:00.000Z', end: '2026-02-22T00:30:00.000Z' },
+    })
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(200)
+    await settle(c.id)
+    const detail = notes().filter((n) => n.detailDescriptionFlag)
+    expect(detail.map((n) => n.text)).toEqual([
+      'Change: Core switch firmware upgrade\nImplementation window: 2026-02-21 22:00 UTC – 2026-02-22 00:30 UTC\n\n' +
+        'Implementation plan:\n1. Backup config\n2. Upload image\n3. Reload',
+    ])
+    const windowEntries = cw.raw.scheduleEntries.filter((e) => e.dateStart === '2026-02-21T22:00:00Z')
+    expect(windowEntries.map((e) => [e.member.identifier, e.dateEnd, e.name])).toEqual(
+      ['aadmin', 'btech', 'cops', 'dvcab'].map((m) => [
+        m,
+        '2026-02-22T00:30:00Z',
+        'Change implementation: Core switch firmware upgrade',
+      ]),
+    )
+    expect(ticketOf(ticket.id).status.name).toBe('Scheduled')
+
+    h.clock.set(new Date('2026-02-21T22:01:00.000Z'))
+    expect(
+      (await api('POST', `/api/v1/changes/${c.id}/start`, { implementer: people.bob })).body.status,
+    ).toBe('in_progress')
+    await settle(c.id)
+    expect(notes().at(-1)?.text).toBe(
+      'Implementation Started\nStarted: 2026-02-21 22:01 UTC\nImplementer: Bob Tech <bob@msp.example>',
+    )
+
+    const done = await api('POST', `/api/v1/changes/${c.id}/complete`, {
+      completionNotes: 'Firmware 17.9.4 running',
+      testResults: 'All uplinks up, ping OK',
+    })
+    expect(done.body.status).toBe('completed')
+    await settle(c.id)
+    expect(notes().at(-1)?.text).toMatch(
+      /^Implementation Completed Successfully\nCompleted: .*\nCompletion notes: Firmware 17.9.4 running\nTest results: All uplinks up, ping OK$/,
+    )
+    expect(ticketOf(ticket.id).status.name).toBe('Resolved')
+    expect((await api('POST', `/api/v1/changes/${c.id}/cancel`, { reason: 'too late' })).status).toBe(409)
+
+    // Every ticket update is a delivery, each delivered (the notes above show their order).
+    const history = await changeDeliveries(c.id)
+    expect(history.map((d) => [d.event, d.status]).sort()).toEqual(
+      [
+        'change.approved',
+        'change.approved',
+        'change.completed',
+        'change.fully_approved',
+        'change.scheduled',
+        'change.started',
+        'change.ticket_linked',
+      ].map((e) => [e, 'delivered']),
+    )
+    // Vendor requests pinned the model version and used JSON Patch for status moves.
+    expect(new Set(cw.acceptHeaders)).toEqual(
+      new Set(['application/vnd.connectwise.com+json; version=2026.4']),
+    )
+    const patches = cw.requests.filter((r) => r.method === 'PATCH')
+    expect(patches.every((r) => Array.isArray(r.body))).toBe(true)
+    const audit = await api('GET', `/api/v1/audit-logs?targetId=${c.id}`)
+    expect(audit.body.data.map((a: { action: string }) => a.action).reverse()).toEqual([
+      'change.created',
+      'change.ticket_linked',
+      'change.approved',
+      'change.approved',
+      'change.scheduled',
+      'change.started',
+      'change.completed',
+    ])
+
+    // The widget, fetched fresh, and a time entry for a member.
+    cw.setStatus(String(ticket.id), 'Closed')
+    const widget = await api('GET', `/api/v1/changes/${c.id}/ticket?email=bob@msp.example`)
+    expect(widget.status, JSON.stringify(widget.body)).toBe(200)
+    expect(widget.body.ticket).toMatchObject({
+      number: String(ticket.id),
+      status: 'Closed',
+      summary: 'Core switch firmware',
+    })
+    expect(widget.body.ticket.url).toContain(`service_recid=${ticket.id}`)
+    expect(widget.body.timeEntry).toMatchObject({ memberIdentifier: 'btech' })
+    expect(
+      (await api('GET', `/api/v1/changes/${c.id}/ticket?email=erin@customer.example`)).body.timeEntry,
+    ).toBeNull()
+    const time = await api('POST', `/api/v1/changes/${c.id}/time-entries`, {
+      email: 'bob@msp.example',
+      start: '2026-02-21T22:00:00Z',
+      end: '2026-02-22T00:15:00Z',
+      notes: 'Firmware upgrade',
+    })
+    expect(time.status, JSON.stringify(time.body)).toBe(201)
+    expect(cw.raw.timeEntries.at(-1)).toMatchObject({
+      chargeToId: ticket.id,
+      chargeToType: 'ServiceTicket',
+      member: { identifier: 'btech' },
+      timeStart: '2026-02-21T22:00:00Z',
+      timeEnd: '2026-02-22T00:15:00Z',
+      notes: 'Firmware upgrade',
+    })
+    const noMember = await api('POST', `/api/v1/changes/${c.id}/time-entries`, {
+      email: 'erin@customer.example',
+      start: '2026-02-21T22:00:00Z',
+      notes: 'x',
+    })
+    expect(noMember.status).toBe(422)
+    expect(noMember.body.details[0].path).toBe('email')
+  })
+
+  it('a failed change posts "Failed - Rollback Required" with reason and rollback notes', async () => {
+    const ticket = cw.addTicket({ summary: 'Patch the firewall' })
+    const c = (await api('POST', '/api/v1/changes', newChange({ committee: false, vcabMembers: [] }))).body
+    expect((await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(ticket.id) })).status).toBe(
+      200,
+    )
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: '' })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: '' })
+    await api('POST', `/api/v1/changes/${c.id}/schedule`, {})
+    await api('POST', `/api/v1/changes/${c.id}/start`, { implementer: people.alice })
+    expect((await api('POST', `/api/v1/changes/${c.id}/complete`, {})).status).toBe(422)
+    const failed = await api('POST', `/api/v1/changes/${c.id}/fail`, {
+      failureReason: 'Image checksum mismatch',
+      rollbackNotes: 'Booted previous image',
+    })
+    expect(failed.body.status).toBe('failed')
+    await settle(c.id)
+    const texts = ticketOf(ticket.id).notes.map((n) => n.text)
+    expect(texts.at(-1)).toBe(
+      'Failed - Rollback Required\nReason: Image checksum mismatch\nRollback notes: Booted previous image',
+    )
+    expect(texts.filter((x) => x.startsWith('Resource added')).length).toBe(3)
+    // No status is configured for a failure: the ticket keeps the scheduled one.
+    expect(ticketOf(ticket.id).status.name).toBe('Scheduled')
+    expect(
+      (await api('POST', `/api/v1/changes/${c.id}/complete`, { completionNotes: '', testResults: '' }))
+        .status,
+    ).toBe(409)
+  })
+
+  it('a cancelled change moves the ticket to the cancelled status with the reason', async () => {
+    const ticket = cw.addTicket({ summary: 'Migrate file shares' })
+    const c = (await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id) }))).body
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'fine' })
+    const cancelled = await api('POST', `/api/v1/changes/${c.id}/cancel`, { reason: 'Customer postponed' })
+    expect(cancelled.body.status).toBe('cancelled')
+    await settle(c.id)
+    expect(ticketOf(ticket.id).notes.at(-1)?.text).toBe('Change Cancelled\nReason: Customer postponed')
+    expect(ticketOf(ticket.id).status.name).toBe('Cancelled')
+    expect((await api('POST', `/api/v1/changes/${c.id}/cancel`, { reason: 'again' })).status).toBe(409)
+  })
+
+  it('refuses tickets of another company or an unfiltered board with 422', async () => {
+    const other = cw.addTicket({ summary: 'Fabrikam thing', company: 'Fabrikam' })
+    const helpDesk = cw.addTicket({ summary: 'Help desk thing', board: 'Help Desk' })
+    const c = (await api('POST', '/api/v1/changes', newChange())).body
+    const a = await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(other.id) })
+    expect(a.status).toBe(422)
+    expect(a.body.details[0]).toMatchObject({ path: 'ticketId' })
+    expect(a.body.details[0].message).toMatch(/another company/)
+    const b = await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(helpDesk.id) })
+    expect(b.status).toBe(422)
+    expect(b.body.details[0].message).toMatch(/board "Help Desk"/)
+    expect((await api('GET', `/api/v1/changes/${c.id}`)).body.ticket).toBeNull()
+    // Refused at creation, nothing is created.
+    const count = (await api('GET', '/api/v1/changes')).body.pagination.total
+    const refused = await api('POST', '/api/v1/changes', newChange({ ticketId: String(other.id) }))
+    expect(refused.status).toBe(422)
+    expect((await api('GET', '/api/v1/changes')).body.pagination.total).toBe(count)
+  })
+
+  it('checks status names against the board when saved, and fails the delivery when the board lost one', async () => {
+    const bad = await api(
+      'PUT',
+      '/api/v1/changes/settings',
+      settings({ statuses: { ...STATUSES, scheduled: 'Booked' } }),
+    )
+    expect(bad.status).toBe(422)
+    expect(bad.body.details).toEqual([
+      {
+        path: 'statuses.scheduled',
+        message: expect.stringMatching(
+          /^"Booked" is not a status of board "Service Board" \(statuses: New, In Progress, .*Cancelled\)$/,
+        ),
+      },
+    ])
+    const board = cw.raw.boards[0]
+    if (!board) throw new Error('no board')
+    const ticket = cw.addTicket({ summary: 'Swap UPS batteries' })
+    const c = (await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id) }))).body
+    await settle(c.id)
+    // Someone removes the status at ConnectWise after settings were saved (and after it was cached).
+    const index = board.statuses.findIndex((s) => s.name === 'Approved')
+    const [approved] = board.statuses.splice(index, 1)
+    if (!approved) throw new Error('no status')
+    try {
+      await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'ok' })
+      await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: 'ok' })
+      await api('POST', `/api/v1/changes/${c.id}/schedule`, {})
+      await settle(c.id)
+      const history = await changeDeliveries(c.id)
+      const failed = history.find((d) => d.event === 'change.fully_approved')
+      expect(failed?.status).toBe('failed')
+      expect(failed?.errorMessage).toBe(
+        'Board "Service Board" has no status "Approved"; its statuses are: New, In Progress, Waiting Customer, Resolved, Closed, Change Linked, Scheduled, Cancelled',
+      )
+      // The rest goes on: the schedule still moved the ticket.
+      expect(history.find((d) => d.event === 'change.scheduled')?.status).toBe('delivered')
+      expect(ticketOf(ticket.id).status.name).toBe('Scheduled')
+    } finally {
+      board.statuses.splice(index, 0, approved)
+    }
+  })
+
+  it('keeps every update and their order while ConnectWise is down, and honours a 429 Retry-After', async () => {
+    const ticket = cw.addTicket({ summary: 'Replace core router' })
+    const c = (
+      await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id), committee: false }))
+    ).body
+    await settle(c.id)
+    const before = ticketOf(ticket.id).notes.length
+    cw.failNext(503, { times: 6 })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'first' })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: 'second' })
+    await api('POST', `/api/v1/changes/${c.id}/schedule`, {})
+    await api('POST', `/api/v1/changes/${c.id}/start`, { implementer: people.bob })
+    await h.worker.drain()
+    const during = await changeDeliveries(c.id)
+    expect(during.filter((d) => d.status === 'retrying').length).toBeGreaterThan(0)
+    expect(during.some((d) => d.status === 'failed')).toBe(false)
+    await settle(c.id)
+    const after = ticketOf(ticket.id)
+      .notes.slice(before)
+      .map((n) => n.text.split('\n')[0])
+    expect(after).toEqual([
+      'Technical approval by Bob Tech <bob@msp.example>',
+      'Operational approval by Carol Ops <Carol@MSP.example>',
+      'Change: Core switch firmware upgrade',
+      'Implementation Started',
+    ])
+    expect((await changeDeliveries(c.id)).every((d) => d.status === 'delivered')).toBe(true)
+
+    // 429 with Retry-After: 120 → the next attempt is not before two minutes.
+    cw.failNext(429, { retryAfter: 120 })
+    await api('POST', `/api/v1/changes/${c.id}/complete`, { completionNotes: 'ok', testResults: 'ok' })
+    const at = h.clock.now().getTime()
+    await h.worker.drain()
+    const limited = (await changeDeliveries(c.id)).find((d) => d.event === 'change.completed')
+    expect(limited?.status).toBe('retrying')
+    expect(limited?.errorMessage).toMatch(/Too many requests/)
+    expect(Date.parse(limited?.nextAttemptAt ?? '')).toBe(at + 120_000)
+    h.clock.advance(119_000)
+    await h.worker.drain()
+    expect(ticketOf(ticket.id).status.name).toBe('Scheduled')
+    h.clock.advance(1_000)
+    await h.worker.drain()
+    expect(ticketOf(ticket.id).status.name).toBe('Resolved')
+  })
+
+  it('refuses a ConnectWise connection that creates tickets without a company (422 naming companyId)', async () => {
+    const r = await api('POST', '/api/v1/psa/connections', {
+      provider: 'connectwise',
+      name: 'No company',
+      credentials: cw.credentials,
+      settings: { autoCreateTickets: true, defaultBoard: 'Service Board' },
+    })
+    expect(r.status).toBe(422)
+    expect(r.body.details[0].path).toBe('settings.companyId')
+    const ok = await api('PATCH', `/api/v1/psa/connections/${integrationId}`, {
+      settings: { autoCreateTickets: true },
+    })
+    expect(ok.status).toBe(422)
+    expect(ok.body.details[0].path).toBe('settings.companyId')
+  })
+})
