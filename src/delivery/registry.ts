@@ -1,3 +1,4 @@
+import { actionTransport } from '../actions/transport.ts'
 import type { AppContext } from '../context.ts'
 import { monitoringFanout, monitoringTransport } from '../monitoring/forward.ts'
 import { notificationFanout, notificationTransport } from '../notifications/delivery.ts'
@@ -31,5 +32,6 @@ export function transports(ctx: AppContext): Transport[] {
     notificationTransport(ctx),
     monitoringTransport(ctx),
     ticketingTransport(ctx),
+    actionTransport(ctx, () => fanouts(ctx)),
   ]
 }

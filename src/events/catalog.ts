@@ -58,6 +58,11 @@ export const EVENT_TYPES = {
   'm365.driveitem.created': 'A OneDrive/SharePoint file was created (Microsoft Graph change notification)',
   'm365.driveitem.updated': 'A OneDrive/SharePoint file was updated (Microsoft Graph change notification)',
   'm365.driveitem.deleted': 'A OneDrive/SharePoint file was deleted (Microsoft Graph change notification)',
+  'action.requested': 'An action at a vendor was requested (with its preview, when it waits for approval)',
+  'action.approved': 'An action waiting for approval was approved by a second key and queued',
+  'action.rejected': 'An action waiting for approval was rejected, with the reason; it is never sent',
+  'action.completed': 'An action was carried out at the vendor (with the vendor’s answer)',
+  'action.failed': 'An action failed at the vendor (with the vendor’s words); it can be retried by hand',
 } as const
 
 export type EventType = keyof typeof EVENT_TYPES

@@ -9,6 +9,7 @@ import { type AppEnv, router } from './env.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
 import { InputBoundsError, inputGuard } from './input.ts'
 import { renderReferencePage } from './reference-page.ts'
+import { actionRoutes, integrationActionRoutes } from './routes/actions.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
@@ -45,6 +46,8 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/integrations', integrationSettingsRoutes(ctx)],
     ['/integrations', integrationRoutes(ctx)],
     ['/integrations', integrationResourceRoutes(ctx)],
+    ['/integrations', integrationActionRoutes(ctx, fanouts(ctx))],
+    ['/actions', actionRoutes(ctx, fanouts(ctx))],
     ['/providers', providerResourceRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
     ['/psa', psaRoutes(ctx)],

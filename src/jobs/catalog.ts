@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ACTION_JOBS, ACTION_SCHEDULES } from '../actions/jobs.ts'
 import { deliveryRetentionJob, deliveryRetentionSchedule } from '../delivery/retention.ts'
 import { INBOUND_JOBS, INBOUND_SCHEDULES } from '../inbound/jobs.ts'
 import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts'
@@ -29,6 +30,7 @@ export const JOBS: readonly AnyJobDefinition[] = [
   deliveryRetentionJob,
   ...PSA_JOBS,
   ...INBOUND_JOBS,
+  ...ACTION_JOBS,
 ]
 
 /** Periodic tasks: each enqueues its job once per interval across all processes. */
@@ -39,4 +41,5 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   deliveryRetentionSchedule,
   ...PSA_SCHEDULES,
   ...INBOUND_SCHEDULES,
+  ...ACTION_SCHEDULES,
 ]
