@@ -7,7 +7,7 @@
  */
 
 import { and, eq, inArray, isNull, ne, notInArray, sql } from 'drizzle-orm'
-import { VendorError } from '../connectors/vendor-error.ts'
+import { VendorError, VendorRefusal } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { DEFAULT_RETRY_POLICY } from '../delivery/policy.ts'
 import type { AttemptOutcome, ClaimedDelivery, Fanout, Settled, Transport } from '../delivery/types.ts'
@@ -133,7 +133,9 @@ export function actionTransport(ctx: AppContext, fanouts: () => readonly Fanout[
           await finishAttempt(attemptId, 'retry', { error: 'Internal error during the attempt' })
           throw err
         }
-        const outcome = vendorFailure(err, secrets)
+        const judged = vendorFailure(err, secrets)
+        const outcome: AttemptOutcome =
+          err instanceof VendorRefusal ? { ...judged, kind: 'failed', retryAfterMs: undefined } : judged
         await finishAttempt(attemptId, outcome.kind, {
           status: outcome.responseStatus,
           body: outcome.responseBody,
