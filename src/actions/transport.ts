@@ -115,7 +115,7 @@ export function actionTransport(ctx: AppContext, fanouts: () => readonly Fanout[
           mayHaveRun: (prior?.n ?? 0) > 0,
           timeoutMs: ctx.config.PATCHBAY_DELIVERY_TIMEOUT_MS,
         })
-        const body = scrubSecrets(result.body, secrets).slice(0, BODY_LIMIT)
+        const body = scrubSecrets(String(result.body ?? ''), secrets).slice(0, BODY_LIMIT)
         // Recorded before the outcome: a retry after a crash finds it instead of sending again.
         await db
           .update(actions)
