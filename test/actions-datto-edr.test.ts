@@ -76,7 +76,7 @@ describe('Datto EDR actions', () => {
     const restore = await act('restore_host', { target: 'WS-001' })
     expect((await approveAndRun(restore.body.id)).status).toBe('completed')
     expect(edr.raw.agents[0]?.isolated).toBe(false)
-    expect((edr.scans[1]?.options as { extensions: { id: string }[] }).extensions[0]?.id).toBe(
+    expect((edr.scans[1]?.options as { extensions: { id: string }[] } | undefined)?.extensions[0]?.id).toBe(
       edr.extensions[1]?.id,
     )
   })

@@ -340,7 +340,8 @@ export class UniFiStandIn extends StandIn {
     if (major < 10 || (major === 10 && minor < 1)) return this.errorReply(404, req)
     const siteId = decodeURIComponent(fw[1] as string)
     if (!this.raw.sites.some((x) => x.id === siteId)) return this.errorReply(404, req)
-    const list = (this.firewallPolicies[siteId] ??= [])
+    if (!this.firewallPolicies[siteId]) this.firewallPolicies[siteId] = []
+    const list = this.firewallPolicies[siteId] as Json[]
     if (!fw[2] && req.method === 'GET')
       return {
         status: 200,

@@ -353,7 +353,7 @@ function isolationAction(
     },
     async run(creds, input, env, run) {
       const agent = await agentOf(creds, env, input.target)
-      if (!agent || agent.status !== 'Active')
+      if (agent?.status !== 'Active')
         throw new VendorRefusal(`${VENDOR}: no active agent for ${input.target}; nothing was sent`, 404)
       const ext = obj(arr(await get(creds, env, 'extensions', { where: { name: extension }, limit: 1 }))[0])
       const extId = str(ext?.id)
