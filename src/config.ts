@@ -35,6 +35,12 @@ export const configSchema = z.object({
   PATCHBAY_PROBE_INTERVAL_MS: durationMs(5 * 60_000),
   PATCHBAY_PROBE_FAILURE_THRESHOLD: intFromEnv(3, 1, 1000),
   PATCHBAY_PSA_SYNC_INTERVAL_MS: durationMs(15 * 60_000),
+  /** How long an action waits for approval before it expires, never sent (README, "Actions and approvals"). */
+  PATCHBAY_ACTION_APPROVAL_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(24 * 3_600_000),
   PATCHBAY_JOB_CONCURRENCY: intFromEnv(16, 1, 1_000),
   PATCHBAY_JOB_GROUP_CONCURRENCY: intFromEnv(4, 1, 1_000),
   /** The address vendors reach Patchbay at, for inbound webhook URLs; without it they are built from the request. */

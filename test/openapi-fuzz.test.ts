@@ -203,6 +203,32 @@ const changeFor: Record<string, string> = {
 }
 const unlinkedTicket = String(cw.addTicket({ summary: 'Fuzz ticket to link' }).id)
 
+// An integration that takes actions (nothing is sent: the fuzz never runs the delivery worker), and two actions
+// asked by the organization's key, so the system key may decide them.
+const rmmIntegration = await seedCall('/api/v1/integrations', {
+  orgId: org.id,
+  provider: 'datto-rmm',
+  credentials: { apiKey: 'rmm-fuzz-key', apiSecret: 'rmm-fuzz-secret', platform: 'merlot' },
+  enabled_capabilities: ['read_resources'],
+})
+const askAction = async (body: unknown) => {
+  const r = await h.json('POST', `/api/v1/integrations/${rmmIntegration.id}/actions`, {
+    token: orgToken,
+    body,
+  })
+  expect(r.status, JSON.stringify(r.body)).toBe(202)
+  return r.body as { id: string }
+}
+const action = await askAction({
+  action: 'run_quick_job',
+  input: { deviceUid: 'dev-fuzz', componentUid: 'comp-fuzz' },
+})
+const rejectable = await askAction({
+  action: 'run_quick_job',
+  input: { deviceUid: 'dev-fuzz', componentUid: 'comp-fuzz' },
+})
+await askAction({ action: 'resolve_alert', input: { alertUid: 'alert-fuzz' } })
+
 const partnerKey = await seedCall('/api/v1/api-keys', {
   name: 'fuzz partner',
   scope: 'partner',
@@ -275,6 +301,8 @@ function tokenFor(op: Operation): string {
 function idFor(name: string, path: string): string {
   const n = name.toLowerCase()
   if (n === 'hookid') return hookId
+  if (n === 'id' && /^\/api\/v1\/integrations\/\{id\}\/actions$/.test(path)) return rmmIntegration.id
+  if (n === 'id' && path === '/api/v1/actions/{id}/reject') return rejectable.id
   if (n === 'customerid') return msCustomer.id
   if (n.includes('partner')) return partner.id
   if (n.startsWith('org')) return org.id
@@ -297,6 +325,7 @@ function idFor(name: string, path: string): string {
     'routing-rules': rule.id,
     'webhook-sources': source.id,
     'webhook-events': webhookEvent.id,
+    actions: action.id,
   }
   return byResource[resource ?? ''] ?? '00000000-0000-4000-8000-000000000000'
 }
@@ -398,6 +427,7 @@ const BASE_OVERRIDES: Record<string, Record<string, unknown>> = {
   'POST /api/v1/changes/{id}/schedule': { window: undefined },
   'POST /api/v1/changes/{id}/start': { implementer: person },
   'POST /api/v1/changes/{id}/time-entries': { email: person.email, start: VALID_TIME, end: undefined },
+  'POST /api/v1/integrations/{id}/actions': { action: 'resolve_alert', input: { alertUid: 'alert-fuzz-2' } },
   'POST /api/v1/onboarding/microsoft365/customers': {
     customers: [{ customerId: msCustomer.id, orgId: org.id }],
   },

@@ -1,3 +1,4 @@
+import type { z } from 'zod'
 import type { Clock } from '../lib/clock.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { HttpClient } from '../net/http-client.ts'
@@ -116,6 +117,8 @@ export interface Connector {
   genericTickets?: GenericTicketOperations
   /** Change controls linked to PSA tickets: notes, statuses, schedules, members, time, configurations (src/changes). */
   changeManagement?: ChangeManagementOperations
+  /** Writes at the vendor a caller may ask for (run a job, isolate a host…), run by src/actions on the engine. */
+  actions?: readonly ConnectorAction[]
 }
 
 /** A PSA ticket as change management sees it. */
@@ -206,6 +209,47 @@ export interface ChangeManagementOperations {
   ): Promise<void>
   /** The vendor's time-entry screen for a ticket, for the change page's "add time" popup. */
   timeEntryUrl(credentials: Credentials, ticketId: string): string
+}
+
+/** What an action's `run` and `preview` are told besides the input. */
+export interface ActionRunContext {
+  /**
+   * The same on every attempt of one action (its id): sent as the vendor's idempotency key where it has one,
+   * or written where a look-up can find it.
+   */
+  idempotencyKey: string
+  /** True when an earlier attempt may have reached the vendor: look up before sending again, where documented. */
+  mayHaveRun: boolean
+  timeoutMs?: number | undefined
+}
+
+/** What the vendor answered to an action that succeeded. */
+export interface ActionResult {
+  status: number
+  /** What the vendor sent back (scrubbed, bounded), or what the look-up found. */
+  body: string
+  /** The id of what was created or changed at the vendor, when it says. */
+  vendorRef?: string | undefined
+}
+
+/**
+ * A write at the vendor. `run` sends it exactly once as far as the vendor allows (`idempotency` says how) and
+ * rejects with a VendorError carrying the vendor's words and status (4xx other than 408/409/425/429: a refusal,
+ * not retried) and Retry-After.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: each action has its own input type; a connector lists them together
+export interface ConnectorAction<I = any> {
+  name: string
+  description: string
+  input: z.ZodType<I>
+  needsApproval: boolean
+  /** Dotted paths of input fields that are secrets (a new user's password): masked wherever the action is shown. */
+  sensitiveInput?: readonly string[]
+  /** How a repeat is avoided: the vendor's idempotency key, a look-up before a retry, or why a repeat is harmless. */
+  idempotency: string
+  /** What the vendor says it would do (a dry run, a validation), shown to the approver. Rejects like `run`. */
+  preview?(credentials: Credentials, input: I, env: ConnectorEnv, run: ActionRunContext): Promise<unknown>
+  run(credentials: Credentials, input: I, env: ConnectorEnv, run: ActionRunContext): Promise<ActionResult>
 }
 
 export interface ChatWebhookOperations {

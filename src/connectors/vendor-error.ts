@@ -24,3 +24,12 @@ export class VendorError extends Error {
     )
   }
 }
+
+/**
+ * A vendor's refusal of a write that no retry will change, whatever its HTTP status says (Autotask refuses
+ * business rules with 500 and an `errors` list): an action fails at once with the vendor's words.
+ */
+export class VendorRefusal extends VendorError {
+  override name = 'VendorRefusal'
+  readonly permanent = true
+}

@@ -1,3 +1,4 @@
+import { actionTransport } from '../actions/transport.ts'
 import type { AppContext } from '../context.ts'
 import { monitoringFanout, monitoringTransport } from '../monitoring/forward.ts'
 import { notificationFanout, notificationTransport } from '../notifications/delivery.ts'
@@ -34,5 +35,6 @@ export function transports(ctx: AppContext): Transport[] {
     monitoringTransport(ctx),
     ticketingTransport(ctx),
     changeTicketTransport(ctx),
+    actionTransport(ctx, () => fanouts(ctx)),
   ]
 }

@@ -67,6 +67,11 @@ export const EVENT_TYPES = {
   'change.completed': 'A change control was implemented successfully',
   'change.failed': 'Implementation of a change control failed; rollback required',
   'change.cancelled': 'A change control was cancelled',
+  'action.requested': 'An action at a vendor was requested (with its preview, when it waits for approval)',
+  'action.approved': 'An action waiting for approval was approved by a second key and queued',
+  'action.rejected': 'An action waiting for approval was rejected, with the reason; it is never sent',
+  'action.completed': 'An action was carried out at the vendor (with the vendor’s answer)',
+  'action.failed': 'An action failed at the vendor (with the vendor’s words); it can be retried by hand',
 } as const
 
 export type EventType = keyof typeof EVENT_TYPES

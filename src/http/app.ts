@@ -14,6 +14,7 @@ import { idempotency } from './idempotency.ts'
 import { InputBoundsError, inputGuard } from './input.ts'
 import { rateLimit } from './rate-limit.ts'
 import { renderReferencePage } from './reference-page.ts'
+import { actionRoutes, integrationActionRoutes } from './routes/actions.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
 import { changeRoutes, deviceRoutes } from './routes/changes.ts'
@@ -52,6 +53,8 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/integrations', integrationSettingsRoutes(ctx)],
     ['/integrations', integrationRoutes(ctx)],
     ['/integrations', integrationResourceRoutes(ctx)],
+    ['/integrations', integrationActionRoutes(ctx, fanouts(ctx))],
+    ['/actions', actionRoutes(ctx, fanouts(ctx))],
     ['/providers', providerResourceRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
     ['/psa', psaRoutes(ctx)],

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { deliveryPartitionsJob, deliveryPartitionsSchedule } from '../delivery/partitions.ts'
+import { ACTION_JOBS, ACTION_SCHEDULES } from '../actions/jobs.ts'
 import { deliveryRetentionJob, deliveryRetentionSchedule } from '../delivery/retention.ts'
 import { INBOUND_JOBS, INBOUND_SCHEDULES } from '../inbound/jobs.ts'
 import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts'
@@ -38,6 +39,7 @@ export const JOBS: readonly AnyJobDefinition[] = [
   ...PSA_JOBS,
   ...INBOUND_JOBS,
   ...CHANGE_JOBS,
+  ...ACTION_JOBS,
 ]
 
 /** Periodic tasks: each enqueues its job once per interval across all processes. */
@@ -50,4 +52,5 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   ...PSA_SCHEDULES,
   ...INBOUND_SCHEDULES,
   ...CHANGE_SCHEDULES,
+  ...ACTION_SCHEDULES,
 ]

@@ -174,3 +174,23 @@ class PgListener {
     }
   }
 }
+
+/**
+ * A Querier over a drizzle executor (a transaction), for raw statements written for `Querier` (ingest) that must
+ * commit together with query-builder writes (an audit entry). `$n` placeholders become bound parameters.
+ */
+export function querierOf(db: Executor): Querier {
+  return {
+    async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+      const chunks: SQL[] = []
+      let last = 0
+      for (const m of text.matchAll(/\$(\d+)/g)) {
+        chunks.push(sql.raw(text.slice(last, m.index)))
+        chunks.push(sql`${sql.param(params[Number(m[1]) - 1])}`)
+        last = m.index + m[0].length
+      }
+      chunks.push(sql.raw(text.slice(last)))
+      return rows<T>(db, sql.join(chunks))
+    },
+  }
+}

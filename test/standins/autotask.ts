@@ -25,6 +25,12 @@
  *   at.raw.webhooks                    // TicketWebhooks created (REST_WebhooksEntity.htm), with their `fields`
  *   at.refuseWebhooks = 'text'         // the next webhook POSTs answer 500 with this text and the SecretKey sent
  *
+ * TimeEntries (not in the vendor's swagger slice; after Autotask's TimeEntries entity page,
+ * https://www.autotask.net/help/developerhelp/Content/APIs/REST/Entities/TimeEntriesEntity.htm): `POST /TimeEntries`
+ * requires resourceID (an active resource), ticketID (an existing ticket), roleID, dateWorked, hoursWorked
+ * (0 < h ≤ 24) and summaryNotes, refused as 500 `{errors}` otherwise, and answers `{itemId}`; `TimeEntries/query`
+ * and `TicketNotes/query` filter like the other queries (`at.raw.timeEntries`).
+ *
  * TicketWebhooks: POST checks what Autotask requires (Name ≤ 50, WebhookUrl ≤ 500 and absolute, SecretKey ≤ 64,
  * DeactivationUrl ≤ 500, IsActive and the three IsSubscribedTo…Events booleans, at least one of them true) and
  * answers `{itemId}`; `TicketWebhookFields/entityInformation/fields` lists the `fieldID` picklist; `POST
@@ -139,6 +145,7 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
     companies: AtCompany[]
     resources: AtResource[]
     webhooks: AtWebhook[]
+    timeEntries: Record<string, unknown>[]
   }
   refuseWebhooks: string | undefined
   #nextWebhook = 101
@@ -152,6 +159,7 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
     this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
     this.raw = {
       webhooks: [],
+      timeEntries: [],
       tickets: [],
       companies: [
         { id: 0, companyName: 'Acme MSP (own company)', isActive: true },
@@ -449,6 +457,11 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
     if (p === '/tickets/query' && req.method === 'POST') return this.#query('tickets', objectBody(req))
     if (p === '/companies/query' && req.method === 'POST') return this.#query('companies', objectBody(req))
     if (p === '/resources/query' && req.method === 'POST') return this.#query('resources', objectBody(req))
+    if (p === '/ticketnotes/query' && req.method === 'POST')
+      return this.#query('ticketnotes', objectBody(req))
+    if (p === '/timeentries/query' && req.method === 'POST')
+      return this.#query('timeentries', objectBody(req))
+    if (p === '/timeentries' && req.method === 'POST') return this.#timeEntry(req)
     const next = /^\/(tickets|companies|resources)\/query\/next$/.exec(p)
     if (next && req.method === 'GET') {
       let search: Record<string, unknown> | undefined
@@ -648,8 +661,28 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
     return { status: 200, body: { itemId: note.id } }
   }
 
+  #timeEntry(req: RecordedRequest): Reply {
+    const b = objectBody(req) ?? {}
+    const errors: string[] = []
+    const resource = this.raw.resources.find((r) => r.id === b.resourceID && r.isActive)
+    if (!resource) errors.push(`Resource ${String(b.resourceID)} is not an active resource.`)
+    if (!this.raw.tickets.some((t) => t.id === b.ticketID))
+      errors.push(`Ticket ${String(b.ticketID)} was not found.`)
+    if (!Number.isInteger(b.roleID)) errors.push('RoleID is required for a ticket time entry.')
+    if (typeof b.dateWorked !== 'string' || Number.isNaN(Date.parse(b.dateWorked)))
+      errors.push('DateWorked is required.')
+    if (typeof b.hoursWorked !== 'number' || b.hoursWorked <= 0 || b.hoursWorked > 24)
+      errors.push('HoursWorked must be greater than 0 and at most 24.')
+    if (typeof b.summaryNotes !== 'string' || b.summaryNotes.trim() === '')
+      errors.push('SummaryNotes is required.')
+    if (errors.length) return this.#refuse(...errors)
+    const entry = { ...b, id: 40001 + this.raw.timeEntries.length, createDateTime: this.now().toISOString() }
+    this.raw.timeEntries.push(entry)
+    return { status: 200, body: { itemId: entry.id } }
+  }
+
   #query(
-    entity: 'tickets' | 'companies' | 'resources',
+    entity: 'tickets' | 'companies' | 'resources' | 'ticketnotes' | 'timeentries',
     search: Record<string, unknown> | undefined,
     afterId = -1,
   ): Reply {
@@ -661,11 +694,15 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
       return this.#refuse('MaxRecords must be between 1 and 500.')
     }
     const rows: Record<string, unknown>[] =
-      entity === 'tickets'
-        ? this.raw.tickets.map((t) => this.#view(t))
-        : entity === 'companies'
-          ? this.raw.companies.map((c) => ({ ...c }))
-          : this.raw.resources.map((r) => ({ ...r }))
+      entity === 'ticketnotes'
+        ? this.raw.tickets.flatMap((t) => t.notes.map((n) => ({ ...n })))
+        : entity === 'timeentries'
+          ? this.raw.timeEntries.map((e) => ({ ...e }))
+          : entity === 'tickets'
+            ? this.raw.tickets.map((t) => this.#view(t))
+            : entity === 'companies'
+              ? this.raw.companies.map((c) => ({ ...c }))
+              : this.raw.resources.map((r) => ({ ...r }))
     const predicate = compile({ op: 'and', items: search.filter })
     if (typeof predicate === 'string') return this.#refuse(predicate)
     const matching = rows.filter(predicate).sort((a, b) => Number(a.id) - Number(b.id))
@@ -683,7 +720,13 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
       : page
     const last = page.at(-1)
     const more = after.length > page.length && last !== undefined
-    const entityName = entity === 'tickets' ? 'Tickets' : entity === 'companies' ? 'Companies' : 'Resources'
+    const entityName = {
+      tickets: 'Tickets',
+      companies: 'Companies',
+      resources: 'Resources',
+      ticketnotes: 'TicketNotes',
+      timeentries: 'TimeEntries',
+    }[entity]
     const nextPageUrl = more
       ? `${this.url}/ATServicesRest/V1.0/${entityName}/query/next?paging=${encodeURIComponent(JSON.stringify({ pageSize: maxRecords, lastId: last.id }))}&search=${encodeURIComponent(JSON.stringify(search))}`
       : null

@@ -8,6 +8,12 @@
  * the `filter` query parameter as LoopBack JSON `{where, order, limit, skip, fields}` (`where` by equality, with
  * `and`), `limit` at most 1000; errors as LoopBack's `{error: {statusCode, name, message, code}}`.
  *
+ * Host isolation (the module's Invoke-ICResponse): `GET /api/extensions` (filter by name) lists the instance's
+ * extensions ("Host Isolation", "Host Isolation Restore"); `POST /api/targets/scan` `{target, targetGroup, options:
+ * {…collections, extensions: [{id, args, order}]}}` needs `target` and a known extension id, answers
+ * `{scanTaskId}`, and runs the extension on the agent whose hostname or ip is the target (`isolated` on the agent);
+ * an unknown target 500 "No active agent or accessible address", as the module warns. `where` also takes `or`.
+ *
  * API for tests:
  *   const edr = await new DattoEdrStandIn({ clock }).start()
  *   edr.credentials            // instance, apiToken, tokenExpiresAt, baseUrl
@@ -24,6 +30,16 @@ export class DattoEdrStandIn extends StandIn {
   readonly vendor = 'datto-edr'
   tokenExpiresAt = new Date('2026-03-01T00:00:00Z')
   readonly raw: { alerts: Json[]; agents: Json[] }
+  readonly extensions = [
+    { id: 'a1b2c3d4-0000-4000-8000-000000000001', name: 'Host Isolation', type: 'action', active: true },
+    {
+      id: 'a1b2c3d4-0000-4000-8000-000000000002',
+      name: 'Host Isolation Restore',
+      type: 'action',
+      active: true,
+    },
+  ]
+  readonly scans: Json[] = []
 
   constructor(opts: StandInOptions = {}) {
     super(opts)
@@ -89,6 +105,7 @@ export class DattoEdrStandIn extends StandIn {
   protected handle(req: RecordedRequest): Reply {
     const token = req.headers.authorization ?? req.query.get('access_token')
     if (token !== TOKEN || this.now() >= this.tokenExpiresAt) return this.errorReply(401)
+    if (req.path === '/api/targets/scan' && req.method === 'POST') return this.#scan(req)
     if (req.method !== 'GET') return this.errorReply(404)
     if (req.path === '/api/Version') return { status: 200, body: { version: '4.3.1' } }
     const rows =
@@ -96,7 +113,9 @@ export class DattoEdrStandIn extends StandIn {
         ? this.raw.alerts
         : req.path === '/api/Agents'
           ? this.raw.agents
-          : undefined
+          : req.path === '/api/extensions'
+            ? (this.extensions as Json[])
+            : undefined
     if (!rows) return this.errorReply(404)
     let filter: Json = {}
     const rawFilter = req.query.get('filter')
@@ -133,12 +152,36 @@ export class DattoEdrStandIn extends StandIn {
     }
     const matches = (row: Json, where: Json): boolean =>
       Object.entries(where).every(([k, v]) =>
-        k === 'and' ? (v as Json[]).every((w) => matches(row, w)) : (row[k] ?? null) === v,
+        k === 'and'
+          ? (v as Json[]).every((w) => matches(row, w))
+          : k === 'or'
+            ? (v as Json[]).some((w) => matches(row, w))
+            : (row[k] ?? null) === v,
       )
     const where = (filter.where as Json | undefined) ?? {}
     const found = rows
       .filter((r) => matches(r, where))
       .sort((a, b) => String(a.id).localeCompare(String(b.id)))
     return { status: 200, body: found.slice(skip, skip + limit) }
+  }
+
+  #scan(req: RecordedRequest): Reply {
+    const b = (req.body ?? {}) as Json
+    const options = (b.options ?? {}) as Json
+    const exts = Array.isArray(options.extensions) ? (options.extensions as Json[]) : []
+    const fail = (statusCode: number, message: string): Reply => ({
+      status: statusCode,
+      body: { error: { statusCode, name: 'Error', message } },
+    })
+    if (typeof b.target !== 'string' || !b.target) return fail(422, 'target is required')
+    const chosen = exts.map((e) => this.extensions.find((x) => x.id === e.id))
+    if (exts.length === 0 || chosen.some((x) => !x))
+      return fail(422, 'options.extensions names an unknown extension')
+    const agent = this.raw.agents.find((a) => a.hostname === b.target || a.ip === b.target)
+    if (!agent) return fail(500, `No active agent or accessible address found for ${b.target}`)
+    for (const x of chosen) agent.isolated = x?.name === 'Host Isolation'
+    const scanTaskId = `task-${this.scans.length + 1}`
+    this.scans.push({ ...b, scanTaskId })
+    return { status: 200, body: { scanTaskId } }
   }
 }

@@ -9,7 +9,14 @@
  *   platform (`platform`, default merlot), and the others refuse its key, as Datto's do.
  * - API under `/api/v2`, Bearer token; an unknown token → 401 `{error: "invalid_token", …}`, an expired one (by
  *   the stand-in's clock) → 401 "Access token expired". Errors otherwise in the `ErrorResponse` shape
- *   `{timestamp, status, error, path}`. Only GET is served (reads); anything else answers 405.
+ *   `{timestamp, status, error, path}` (Datto's ErrorResponse has no message: the reason phrase is all it says).
+ * - Writes: `PUT /v2/device/{uid}/quickjob` `{jobName, jobComponent: {componentUid, variables}}` (both required;
+ *   an unknown device 404; an unknown component, or a variable the component does not declare, 400) →
+ *   `{job: {id, uid, name, dateCreated, status: "active"}, jobComponents}`, and a `job` entry in the activity log
+ *   whose `details` carry the job name; `POST /v2/alert/{uid}/resolve` (unknown 404) → 200 with no body. Other
+ *   writes answer 405.
+ * - `GET /v2/alert/{uid}`; `GET /v2/activity-logs` (entities, categories, searchQuery as a quoted phrase or a
+ *   word, from; default last 15 minutes) → `{pageDetails, activities}`.
  * - Reads: account, account/sites (siteName), account/devices and site/{uid}/devices (hostname, deviceType,
  *   operatingSystem, siteName, LIKE matching), account|site/{uid}|device/{uid}/alerts/open|resolved (muted),
  *   audit/device/{uid}. Pages: `page` from 0, `max` ≤ 250, `pageDetails {count, totalCount, prevPageUrl,
@@ -64,6 +71,32 @@ export interface RmmAlert {
   deviceUid: string
 }
 
+export interface RmmComponent {
+  uid: string
+  name: string
+  variables: string[]
+}
+
+export interface RmmJob {
+  uid: string
+  name: string
+  deviceUid: string
+  componentUid: string
+  variables: { name: string; value: string }[]
+  dateCreated: string
+}
+
+export interface RmmActivity {
+  id: string
+  entity: 'DEVICE' | 'USER'
+  category: string
+  action: string
+  date: number
+  deviceId: number
+  hostname: string
+  details: string
+}
+
 export class DattoRmmStandIn extends StandIn {
   readonly vendor = 'datto-rmm'
   readonly apiKey = 'RMMKEY-9f2c4e7a1b'
@@ -72,6 +105,14 @@ export class DattoRmmStandIn extends StandIn {
   readonly sites: RmmSite[]
   readonly devices: RmmDevice[] = []
   readonly alerts: RmmAlert[] = []
+  readonly components: RmmComponent[] = [
+    { uid: 'comp-restart-spooler', name: 'Restart Print Spooler', variables: [] },
+    { uid: 'comp-clear-temp', name: 'Clear Temp Files', variables: ['olderThanDays', 'includeUserTemp'] },
+  ]
+  readonly jobs: RmmJob[] = []
+  readonly activities: RmmActivity[] = []
+  /** Answers a quick job only after this many ms (the job is created at once): an attempt cut short. */
+  quickJobDelayMs = 0
   /** Access tokens issued, with when they expire (ms, the stand-in's clock). */
   readonly tokens = new Map<string, number>()
   #tokenSeq = 0
@@ -192,12 +233,11 @@ export class DattoRmmStandIn extends StandIn {
     }
   }
 
-  protected handle(req: RecordedRequest): Reply {
+  protected handle(req: RecordedRequest): Reply | Promise<Reply> {
     const platform = platformOf(req)
     if (!platform) return this.errorReply(404, req)
     if (req.path === '/auth/oauth/token') return this.#token(req, platform)
     if (!req.path.startsWith('/api/v2/')) return this.errorReply(404, req)
-    if (req.method !== 'GET') return this.errorReply(405, req)
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1]
     const expires = bearer ? this.tokens.get(bearer) : undefined
     if (expires === undefined || platform !== this.platform)
@@ -207,7 +247,74 @@ export class DattoRmmStandIn extends StandIn {
         status: 401,
         body: { error: 'invalid_token', error_description: `Access token expired: ${bearer}` },
       }
+    if (req.method !== 'GET') return this.#write(req)
     return this.#read(req, platform)
+  }
+
+  #write(req: RecordedRequest): Reply | Promise<Reply> {
+    const p = req.path.slice('/api'.length)
+    const job = /^\/v2\/device\/([^/]+)\/quickjob$/.exec(p)
+    if (job && req.method === 'PUT') {
+      const device = this.devices.find((d) => d.uid === decodeURIComponent(job[1] as string))
+      if (!device) return this.errorReply(404, req)
+      const b = (req.body ?? {}) as {
+        jobName?: unknown
+        jobComponent?: { componentUid?: unknown; variables?: { name?: unknown; value?: unknown }[] }
+      }
+      const component = this.components.find((c) => c.uid === b.jobComponent?.componentUid)
+      const vars = b.jobComponent?.variables ?? []
+      if (
+        typeof b.jobName !== 'string' ||
+        !component ||
+        !Array.isArray(vars) ||
+        vars.some((v) => typeof v.name !== 'string' || !component.variables.includes(v.name))
+      )
+        return this.errorReply(400, req)
+      const n = this.jobs.length + 1
+      const created: RmmJob = {
+        uid: `job-${String(n).padStart(4, '0')}`,
+        name: b.jobName,
+        deviceUid: device.uid,
+        componentUid: component.uid,
+        variables: vars.map((v) => ({ name: String(v.name), value: String(v.value ?? '') })),
+        dateCreated: this.now().toISOString(),
+      }
+      this.jobs.push(created)
+      this.activities.push({
+        id: `act-${n}`,
+        entity: 'DEVICE',
+        category: 'job',
+        action: 'create',
+        date: this.now().getTime() / 1000,
+        deviceId: device.id,
+        hostname: device.hostname,
+        details: JSON.stringify({ 'job.name': created.name, 'job.uid': created.uid }),
+      })
+      const reply: Reply = {
+        status: 200,
+        body: {
+          job: {
+            id: 5000 + n,
+            uid: created.uid,
+            name: created.name,
+            dateCreated: created.dateCreated,
+            status: 'active',
+          },
+          jobComponents: [{ uid: component.uid, name: component.name, variables: created.variables }],
+        },
+      }
+      if (this.quickJobDelayMs <= 0) return reply
+      return new Promise((r) => setTimeout(() => r(reply), this.quickJobDelayMs))
+    }
+    const resolve = /^\/v2\/alert\/([^/]+)\/resolve$/.exec(p)
+    if (resolve && req.method === 'POST') {
+      const alert = this.alerts.find((a) => a.alertUid === decodeURIComponent(resolve[1] as string))
+      if (!alert) return this.errorReply(404, req)
+      alert.resolved = true
+      alert.resolvedOn = this.now().toISOString()
+      return { status: 200, body: '' }
+    }
+    return this.errorReply(405, req)
   }
 
   #token(req: RecordedRequest, platform: string): Reply {
@@ -313,6 +420,32 @@ export class DattoRmmStandIn extends StandIn {
         'alerts',
         list.map((a) => this.#alert(a)),
       )
+    }
+    const one = /^\/v2\/alert\/([^/]+)$/.exec(p)
+    if (one) {
+      const a = this.alerts.find((x) => x.alertUid === decodeURIComponent(one[1] as string))
+      return a ? { status: 200, body: this.#alert(a) } : this.errorReply(404, req)
+    }
+    if (p === '/v2/activity-logs') {
+      const list = (name: string) =>
+        req.query
+          .get(name)
+          ?.split(',')
+          .map((v) => v.toLowerCase())
+      const from = req.query.get('from')
+      const since = from ? Date.parse(from) : this.now().getTime() - 15 * 60_000
+      const phrase = req.query.get('searchQuery')?.replace(/^"(.*)"$/, '$1')
+      const activities = this.activities.filter(
+        (a) =>
+          a.date * 1000 >= since &&
+          (!list('entities') || list('entities')?.includes(a.entity.toLowerCase())) &&
+          (!list('categories') || list('categories')?.includes(a.category)) &&
+          (!phrase || a.details.includes(phrase)),
+      )
+      return {
+        status: 200,
+        body: { pageDetails: { count: activities.length, prevPageUrl: null, nextPageUrl: null }, activities },
+      }
     }
     const audit = /^\/v2\/audit\/device\/([^/]+)$/.exec(p)
     if (audit) {

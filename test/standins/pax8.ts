@@ -10,6 +10,14 @@
  * and only the query parameters the document lists, and answer `{content, page: {size, totalElements,
  * totalPages, number}}`; subscription history answers `{content}` without paging, 404 for an unknown id.
  *
+ * Writes (Partner Endpoints): `POST /v1/orders` checks companyId (an active company), lineItems (at least one;
+ * each a known productId, a whole quantity ≥ 1, a billingTerm from the document's enum, a lineItemNumber) and
+ * answers 422 `{type, message: "Invalid order", details: [{message}]}` otherwise; with `isMock=true` it only
+ * validates (nothing is stored) and answers the order as it would be; without, it stores the order and an
+ * `Active` subscription per line item. `PUT /v1/subscriptions/{id}` needs one of price, billingTerm, quantity,
+ * startDate (422 otherwise; 404 unknown); `DELETE /v1/subscriptions/{id}[?cancelDate]` → 204, status `Cancelled`
+ * (`PendingCancel` with a future date); `GET /v1/subscriptions/{id}`.
+ *
  * API for tests:
  *   const pax8 = await new Pax8StandIn({ clock }).start()
  *   pax8.credentials                 // clientId, clientSecret, baseUrl
@@ -169,6 +177,9 @@ export class Pax8StandIn extends StandIn {
     const auth = /^Bearer (\S+)$/.exec(String(req.headers.authorization ?? ''))
     const expires = auth?.[1] ? this.#tokens.get(auth[1]) : undefined
     if (expires === undefined || expires <= this.now().getTime()) return this.errorReply(401, req)
+    if (req.path === '/v1/orders' && req.method === 'POST') return this.#order(req)
+    const one = /^\/v1\/subscriptions\/([^/]+)$/.exec(req.path)
+    if (one?.[1]) return this.#subscription(req, decodeURIComponent(one[1]))
     if (req.method !== 'GET') return this.#error(405, req, 'Method Not Allowed')
     const history = /^\/v1\/subscriptions\/([^/]+)\/history$/.exec(req.path)
     if (history?.[1]) {
@@ -212,6 +223,86 @@ export class Pax8StandIn extends StandIn {
         },
       },
     }
+  }
+
+  #order(req: RecordedRequest): Reply {
+    const b = objectBody(req) ?? {}
+    const details: string[] = []
+    const company = this.raw.companies.find((c) => c.id === b.companyId)
+    if (!company) details.push(`companyId ${String(b.companyId)} is not one of your companies`)
+    else if (company.status !== 'Active') details.push(`Company ${String(company.name)} is not active`)
+    const items = Array.isArray(b.lineItems) ? (b.lineItems as Json[]) : []
+    if (items.length === 0) details.push('lineItems must contain at least one line item')
+    const terms = ['Monthly', 'Annual', '2-Year', '3-Year', 'One-Time', 'Trial', 'Activation']
+    for (const [i, l] of items.entries()) {
+      if (!this.raw.products.some((p) => p.id === l.productId))
+        details.push(`lineItems[${i}].productId ${String(l.productId)} is not a product`)
+      if (!Number.isInteger(l.quantity) || (l.quantity as number) < 1)
+        details.push(`lineItems[${i}].quantity must be a whole number of at least 1`)
+      if (!terms.includes(String(l.billingTerm)))
+        details.push(`lineItems[${i}].billingTerm must be one of ${terms.join(', ')}`)
+      if (typeof l.lineItemNumber !== 'number') details.push(`lineItems[${i}].lineItemNumber is required`)
+    }
+    if (details.length) return this.#error(422, req, 'Invalid order', details)
+    const mock = req.query.get('isMock') === 'true'
+    const n = this.raw.orders.length + 1
+    const order: Json = {
+      ...(mock ? {} : { id: uuid(6, n) }),
+      companyId: b.companyId,
+      createdDate: this.now().toISOString().slice(0, 10),
+      orderedBy: b.orderedBy ?? 'Pax8 Partner',
+      isScheduled: false,
+      lineItems: items.map((l, i) => ({
+        ...(mock ? {} : { id: uuid(7, n * 10 + i), subscriptionId: uuid(8, n * 10 + i) }),
+        productId: l.productId,
+        billingTerm: l.billingTerm,
+        quantity: l.quantity,
+      })),
+    }
+    if (!mock) {
+      this.raw.orders.push(order)
+      for (const l of order.lineItems as Json[])
+        this.raw.subscriptions.push({
+          id: l.subscriptionId,
+          companyId: b.companyId,
+          productId: l.productId,
+          quantity: l.quantity,
+          billingTerm: l.billingTerm,
+          status: 'Active',
+          createdDate: order.createdDate,
+        })
+    }
+    return { status: 200, body: order }
+  }
+
+  #subscription(req: RecordedRequest, id: string): Reply {
+    const sub = this.raw.subscriptions.find((s) => s.id === id)
+    if (!sub) return this.#error(404, req, 'Subscription not found', [`No subscription with id ${id}`])
+    if (req.method === 'GET') return { status: 200, body: sub }
+    if (req.method === 'PUT') {
+      const b = objectBody(req) ?? {}
+      if (!['price', 'billingTerm', 'quantity', 'startDate'].some((k) => b[k] !== undefined))
+        return this.#error(422, req, 'Invalid Subscription Update', [
+          'At least one of price, billingTerm, quantity, startDate is required',
+        ])
+      if (b.quantity !== undefined && (!Number.isInteger(b.quantity) || (b.quantity as number) < 1))
+        return this.#error(422, req, 'Invalid Subscription Update', [
+          'quantity must be a whole number of at least 1',
+        ])
+      if (sub.status === 'Cancelled')
+        return this.#error(422, req, 'Invalid Subscription Update', [
+          'A cancelled subscription cannot be changed',
+        ])
+      for (const k of ['price', 'billingTerm', 'quantity', 'startDate']) if (b[k] !== undefined) sub[k] = b[k]
+      sub.updatedDate = this.now().toISOString()
+      return { status: 200, body: sub }
+    }
+    if (req.method === 'DELETE') {
+      const at = req.query.get('cancelDate')
+      sub.status = at && Date.parse(at) > this.now().getTime() ? 'PendingCancel' : 'Cancelled'
+      return { status: 204 }
+    }
+    return this.#error(405, req, 'Method Not Allowed')
   }
 
   #rows(path: string): Json[] {

@@ -12,6 +12,15 @@
  * requestPath}`. A TLS front on its own port terminates HTTPS with the run's certificate and hands the bytes to the
  * same recorder, so both APIs share `requests` and `failNext`.
  *
+ * Console writes: `POST /sites/{siteId}/devices/{deviceId}/actions` `{action: "RESTART"}` (the device turns
+ * `RESTARTING`), `POST …/devices/{deviceId}/interfaces/ports/{portIdx}/actions` `{action: "POWER_CYCLE"}` (an
+ * unknown port 404; `unifi.portCycles`), `GET /sites/{siteId}/devices/{deviceId}`, and from Network 10.1 on
+ * (`unifi.applicationVersion`, answered by `/info`) `GET|POST /sites/{siteId}/firewall/policies` and
+ * `PUT|DELETE …/firewall/policies/{id}`: the body needs action, destination, enabled, ipProtocolScope,
+ * loggingEnabled, name and source (400 `api.request.invalid` naming the missing ones); a policy name already
+ * used 400 as well; create answers 201; on an older version these paths answer 404, as the API did not have
+ * them. Every other write 404.
+ *
  * API for tests:
  *   const unifi = await new UniFiStandIn({ clock }).start()
  *   unifi.credentials        // siteManagerApiKey, baseUrl, consoleUrl, networkApiKey, consoleCertSha256
@@ -88,6 +97,10 @@ export class UniFiStandIn extends StandIn {
     devices: Record<string, Json[]>
     clients: Record<string, Json[]>
   }
+  /** What `/info` answers; firewall policies exist from 10.1. */
+  applicationVersion = '10.5.66'
+  readonly firewallPolicies: Record<string, Json[]> = {}
+  readonly portCycles: { siteId: string; deviceId: string; portIdx: number }[] = []
   #tls: tls.Server | undefined
   #consoleUrl = ''
   readonly #pem: { key: string; cert: string }
@@ -271,8 +284,106 @@ export class UniFiStandIn extends StandIn {
   }
 
   protected handle(req: RecordedRequest): Reply {
+    if (req.path.startsWith(CONSOLE_PREFIX)) {
+      if (req.headers['x-api-key'] !== NETWORK_KEY) return this.errorReply(401, req)
+      const written = this.#consoleWrite(req)
+      if (written) return written
+    }
     if (req.method !== 'GET') return this.errorReply(404, req)
     return req.path.startsWith(CONSOLE_PREFIX) ? this.#console(req) : this.#cloud(req)
+  }
+
+  #invalid(req: RecordedRequest, message: string): Reply {
+    return {
+      status: 400,
+      body: {
+        statusCode: 400,
+        statusName: 'BAD_REQUEST',
+        code: 'api.request.invalid',
+        message,
+        timestamp: this.now().toISOString(),
+        requestPath: req.path.replace('/proxy/network', ''),
+      },
+    }
+  }
+
+  /** The console's writes and single reads; undefined for the listings #console serves. */
+  #consoleWrite(req: RecordedRequest): Reply | undefined {
+    const rest = req.path.slice(CONSOLE_PREFIX.length)
+    const dev = /^\/sites\/([^/]+)\/devices\/([^/]+)(\/actions|\/interfaces\/ports\/(\d+)\/actions)?$/.exec(
+      rest,
+    )
+    if (dev) {
+      const [siteId, deviceId] = [decodeURIComponent(dev[1] as string), decodeURIComponent(dev[2] as string)]
+      const device = this.raw.devices[siteId]?.find((d) => d.id === deviceId)
+      if (!device) return this.errorReply(404, req)
+      const body = (req.body ?? {}) as Json
+      if (!dev[3] && req.method === 'GET') return { status: 200, body: device }
+      if (dev[3] === '/actions' && req.method === 'POST') {
+        if (body.action !== 'RESTART') return this.#invalid(req, `Unsupported action ${String(body.action)}`)
+        device.state = 'RESTARTING'
+        return { status: 200, body: '' }
+      }
+      if (dev[4] !== undefined && req.method === 'POST') {
+        if (body.action !== 'POWER_CYCLE')
+          return this.#invalid(req, `Unsupported action ${String(body.action)}`)
+        const portIdx = Number(dev[4])
+        if (portIdx < 1 || portIdx > 48) return this.errorReply(404, req)
+        this.portCycles.push({ siteId, deviceId, portIdx })
+        return { status: 200, body: '' }
+      }
+      return this.errorReply(404, req)
+    }
+    const fw = /^\/sites\/([^/]+)\/firewall\/policies(?:\/([^/]+))?$/.exec(rest)
+    if (!fw) return undefined
+    const [major = 0, minor = 0] = this.applicationVersion.split('.').map(Number)
+    if (major < 10 || (major === 10 && minor < 1)) return this.errorReply(404, req)
+    const siteId = decodeURIComponent(fw[1] as string)
+    if (!this.raw.sites.some((x) => x.id === siteId)) return this.errorReply(404, req)
+    if (!this.firewallPolicies[siteId]) this.firewallPolicies[siteId] = []
+    const list = this.firewallPolicies[siteId] as Json[]
+    if (!fw[2] && req.method === 'GET')
+      return {
+        status: 200,
+        body: { offset: 0, limit: 200, count: list.length, totalCount: list.length, data: list },
+      }
+    const body = (req.body ?? {}) as Json
+    const required = [
+      'action',
+      'destination',
+      'enabled',
+      'ipProtocolScope',
+      'loggingEnabled',
+      'name',
+      'source',
+    ]
+    const check = () => {
+      const missing = required.filter((k) => body[k] === undefined)
+      return missing.length ? this.#invalid(req, `Missing required fields: ${missing.join(', ')}`) : undefined
+    }
+    if (!fw[2] && req.method === 'POST') {
+      const bad = check()
+      if (bad) return bad
+      if (list.some((x) => x.name === body.name))
+        return this.#invalid(req, `A firewall policy named ${String(body.name)} already exists`)
+      const created = { ...body, id: uuid(9, list.length + 1) }
+      list.push(created)
+      return { status: 201, body: created }
+    }
+    const id = fw[2] ? decodeURIComponent(fw[2]) : ''
+    const at = list.findIndex((x) => x.id === id)
+    if (at < 0) return this.errorReply(404, req)
+    if (req.method === 'PUT') {
+      const bad = check()
+      if (bad) return bad
+      list[at] = { ...body, id }
+      return { status: 200, body: list[at] }
+    }
+    if (req.method === 'DELETE') {
+      list.splice(at, 1)
+      return { status: 200, body: '' }
+    }
+    return this.errorReply(404, req)
   }
 
   #cloud(req: RecordedRequest): Reply {
@@ -309,7 +420,7 @@ export class UniFiStandIn extends StandIn {
   #console(req: RecordedRequest): Reply {
     if (req.headers['x-api-key'] !== NETWORK_KEY) return this.errorReply(401, req)
     const rest = req.path.slice(CONSOLE_PREFIX.length)
-    if (rest === '/info') return { status: 200, body: { applicationVersion: '10.5.66' } }
+    if (rest === '/info') return { status: 200, body: { applicationVersion: this.applicationVersion } }
     let data: Json[] | undefined
     if (rest === '/sites') data = this.raw.sites
     const perSite = /^\/sites\/([^/]+)\/(devices|clients)$/.exec(rest)

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
 import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
@@ -6,6 +7,7 @@ import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from 
 import { baseUrlField, namedRefs, psaConnector } from '../shared/psa.ts'
 import type {
   Connector,
+  ConnectorAction,
   ConnectorEnv,
   Credentials,
   ExternalTicket,
@@ -17,7 +19,7 @@ import type {
   ResourceOperations,
   TicketOperations,
 } from '../types.ts'
-import { VendorError } from '../vendor-error.ts'
+import { VendorError, VendorRefusal } from '../vendor-error.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
 import { autotaskInbound } from './inbound.ts'
 
@@ -173,9 +175,10 @@ async function call<T = unknown>(
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
-  opts: { body?: unknown; url?: string } = {},
+  opts: { body?: unknown; url?: string; refusals?: boolean } = {},
 ) {
   const zone = await zoneOf(creds, env)
+  let listed = false
   return callVendor<T>(env, {
     vendor: VENDOR,
     method,
@@ -187,7 +190,15 @@ async function call<T = unknown>(
     },
     ...(opts.body !== undefined ? { body: opts.body } : {}),
     secrets: sensitiveValues(credentialSchema, creds),
-    errorText,
+    errorText: (body: unknown) => {
+      listed = arr(obj(body)?.errors).length > 0
+      return errorText(body)
+    },
+  }).catch((err: unknown) => {
+    // A 500 carrying an `errors` list is a business-rule refusal, not an outage: for a write, final.
+    if (opts.refusals && listed && err instanceof VendorError && err.status === 500)
+      throw new VendorRefusal(err.message, err.status)
+    throw err
   })
 }
 
@@ -609,10 +620,137 @@ const registration: InboundRegistrar = {
   },
 }
 
+// ---- actions ----
+//
+// Autotask takes no idempotency key. A time entry carries `[patchbay:<action id>]` at the end of its internal
+// notes (never shown to the customer), and a retry after an attempt that may have reached Autotask first queries
+// TimeEntries for it; a note is looked up by its ticket, title and text the same way. A status change is the
+// same PATCH again, harmless to repeat. Refusals (HTTP 500 with an `errors` list) fail at once.
+// https://www.autotask.net/help/developerhelp/Content/APIs/REST/Entities/TimeEntriesEntity.htm
+
+const ticketId = z.number().int().positive()
+
+const timeEntryInput = z.strictObject({
+  ticketId,
+  resourceId: z.number().int().positive(),
+  roleId: z.number().int().positive(),
+  dateWorked: z.iso.date(),
+  hoursWorked: z.number().positive().max(24),
+  summaryNotes: z.string().trim().min(1).max(32_000),
+  internalNotes: z.string().max(30_000).optional(),
+})
+
+const noteInput = z.strictObject({
+  ticketId,
+  title: z.string().trim().min(1).max(250).optional(),
+  description: z.string().trim().min(1).max(32_000),
+  internal: z.boolean().default(true),
+})
+
+const statusInput = z.strictObject({
+  ticketId,
+  status: z.string().trim().min(1).max(100),
+})
+
+function tagOf(key: string): string {
+  return `[patchbay:${key}]`
+}
+
+async function findOne(creds: Credentials, env: ConnectorEnv, entity: string, filter: Json[]) {
+  const page = await queryPage(creds, env, entity, { filter, MaxRecords: 1 }, undefined)
+  return obj(page.items[0])
+}
+
+const addTimeEntry: ConnectorAction<z.infer<typeof timeEntryInput>> = {
+  name: 'add_time_entry',
+  description: 'Logs time worked on a ticket by a resource (TimeEntries)',
+  input: timeEntryInput,
+  needsApproval: false,
+  idempotency:
+    'No key at Autotask: the internal notes end with [patchbay:<action id>], and a retry first queries ' +
+    'TimeEntries of the ticket for it.',
+  async run(creds, input, env, run) {
+    const tag = tagOf(run.idempotencyKey)
+    if (run.mayHaveRun) {
+      const found = await findOne(creds, env, 'TimeEntries', [
+        { op: 'eq', field: 'ticketID', value: input.ticketId },
+        { op: 'contains', field: 'internalNotes', value: tag },
+      ])
+      if (found) return { status: 200, body: JSON.stringify({ found }), vendorRef: str(found.id) }
+    }
+    const res = await call(creds, env, 'POST', '/TimeEntries', {
+      refusals: true,
+      body: {
+        ticketID: input.ticketId,
+        resourceID: input.resourceId,
+        roleID: input.roleId,
+        dateWorked: `${input.dateWorked}T00:00:00Z`,
+        hoursWorked: input.hoursWorked,
+        summaryNotes: input.summaryNotes,
+        internalNotes: input.internalNotes ? `${input.internalNotes}\n${tag}` : tag,
+      },
+    })
+    return { status: res.status, body: JSON.stringify(res.data), vendorRef: str(obj(res.data)?.itemId) }
+  },
+}
+
+const addNote: ConnectorAction<z.infer<typeof noteInput>> = {
+  name: 'add_note',
+  description: 'Adds a note to a ticket (internal by default)',
+  input: noteInput,
+  needsApproval: false,
+  idempotency:
+    'No key at Autotask: a retry first queries TicketNotes for one with the same ticket, title and text.',
+  async run(creds, input, env, run) {
+    const title = input.title ?? (input.description.split('\n', 1)[0]?.trim().slice(0, 250) || 'Patchbay')
+    if (run.mayHaveRun) {
+      const found = await findOne(creds, env, 'TicketNotes', [
+        { op: 'eq', field: 'ticketID', value: input.ticketId },
+        { op: 'eq', field: 'title', value: title },
+        { op: 'eq', field: 'description', value: input.description },
+      ])
+      if (found) return { status: 200, body: JSON.stringify({ found }), vendorRef: str(found.id) }
+    }
+    const fields = await picklists(creds, env, 'TicketNotes')
+    const publish = fields.get('publish')
+    const chosen = input.internal
+      ? publish?.find((p) => /internal/i.test(p.label))
+      : publish?.find((p) => /all/i.test(p.label))
+    const res = await call(creds, env, 'POST', `/Tickets/${input.ticketId}/Notes`, {
+      refusals: true,
+      body: {
+        ticketID: input.ticketId,
+        title,
+        description: input.description,
+        noteType: defaultOf(fields.get('notetype')) ?? 1,
+        publish: chosen ? Number(chosen.value) : input.internal ? 2 : 1,
+      },
+    })
+    return { status: res.status, body: JSON.stringify(res.data), vendorRef: str(obj(res.data)?.itemId) }
+  },
+}
+
+const updateTicketStatus: ConnectorAction<z.infer<typeof statusInput>> = {
+  name: 'update_ticket_status',
+  description: "Sets a ticket's status, by its label (e.g. Complete) or picklist value",
+  input: statusInput,
+  needsApproval: false,
+  idempotency: 'Setting the same status again changes nothing: a retry sends the same PATCH.',
+  async run(creds, input, env) {
+    const value = pick((await picklists(creds, env, 'Tickets')).get('status'), input.status, 'status')
+    const res = await call(creds, env, 'PATCH', '/Tickets', {
+      refusals: true,
+      body: { id: input.ticketId, status: value },
+    })
+    return { status: res.status, body: JSON.stringify(res.data), vendorRef: String(input.ticketId) }
+  },
+}
+
 /** The PSA connector, plus its inbound webhooks; Autotask sends status ids, named here through the picklists. */
 export const autotask: Connector = {
   ...autotaskPsa,
   resources,
+  actions: [addTimeEntry, addNote, updateTicketStatus],
   inbound: {
     ...autotaskInbound,
     registration,

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
 import { credential, isoDate, overrideBase, requireCredential, toOrigin } from '../shared/credentials.ts'
@@ -6,6 +7,7 @@ import { arr, type Json, obj, str, withQuery } from '../shared/json.ts'
 import { checkFilters, offeredKind, oneOf, pageSize } from '../shared/resource-filters.ts'
 import type {
   Connector,
+  ConnectorAction,
   ConnectorEnv,
   Credentials,
   PageOf,
@@ -14,7 +16,7 @@ import type {
   ResourceQuery,
   VerifyResult,
 } from '../types.ts'
-import { VendorError } from '../vendor-error.ts'
+import { VendorError, VendorRefusal } from '../vendor-error.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
 
 /**
@@ -285,6 +287,97 @@ function toAgent(a: Json): ResourceItem<'agents'> {
 
 const resources: ResourceOperations = { kinds: KINDS, list }
 
+// ---- actions: host isolation through the response extensions ----
+//
+// As the vendor's PowerShell module does it (Invoke-ICResponse → Invoke-ICScanTarget): the extension is found by
+// name (`GET /api/extensions`, where name), then `POST /api/targets/scan` with `{target, targetGroup: {name:
+// "OnDemand"}, options}` whose options turn every collection off and list the extension (`{id, args, order}`).
+// The target's agent is read first (`GET /api/Agents`): an unknown or inactive host is refused at once, where the
+// API would answer a 5xx. Isolation is a state: a repeat after an unanswered attempt leaves the host isolated
+// (restored), so no look-up is needed.
+
+const ISOLATE = 'Host Isolation'
+const RESTORE = 'Host Isolation Restore'
+const SCAN_OFF = {
+  process: false,
+  module: false,
+  driver: false,
+  memory: false,
+  account: false,
+  artifact: false,
+  autostart: false,
+  application: false,
+  installed: false,
+  hook: false,
+  network: false,
+  events: false,
+}
+
+async function post(creds: Credentials, env: ConnectorEnv, model: string, body: unknown, timeoutMs?: number) {
+  const res = await callVendor(env, {
+    vendor: VENDOR,
+    method: 'POST',
+    url: `${origin(creds)}/api/${model}`,
+    headers: { authorization: requireCredential(VENDOR, creds, 'apiToken') },
+    body,
+    ...(timeoutMs ? { timeoutMs } : {}),
+    secrets: sensitiveValues(credentialSchema, creds),
+    errorText,
+  })
+  return res
+}
+
+async function agentOf(creds: Credentials, env: ConnectorEnv, target: string) {
+  const found = arr(
+    await get(creds, env, 'Agents', { where: { or: [{ hostname: target }, { ip: target }] }, limit: 1 }),
+  )
+  return obj(found[0])
+}
+
+function isolationAction(
+  name: string,
+  extension: string,
+  description: string,
+): ConnectorAction<{ target: string }> {
+  return {
+    name,
+    description,
+    input: z.strictObject({ target: z.string().trim().min(1).max(255) }),
+    needsApproval: true,
+    idempotency: `Isolation is a state: after an unanswered attempt the "${extension}" extension runs again, harmlessly.`,
+    async preview(creds, input, env) {
+      const agent = await agentOf(creds, env, input.target)
+      return agent
+        ? { agent: { id: agent.id, hostname: agent.hostname, ip: agent.ip, status: agent.status } }
+        : { agent: null, warning: `No agent for ${input.target}` }
+    },
+    async run(creds, input, env, run) {
+      const agent = await agentOf(creds, env, input.target)
+      if (agent?.status !== 'Active')
+        throw new VendorRefusal(`${VENDOR}: no active agent for ${input.target}; nothing was sent`, 404)
+      const ext = obj(arr(await get(creds, env, 'extensions', { where: { name: extension }, limit: 1 }))[0])
+      const extId = str(ext?.id)
+      if (!extId) throw new VendorRefusal(`${VENDOR}: this instance has no "${extension}" extension`, 404)
+      const res = await post(
+        creds,
+        env,
+        'targets/scan',
+        {
+          target: input.target,
+          targetGroup: { name: 'OnDemand' },
+          options: { ...SCAN_OFF, extensions: [{ id: extId, args: {}, order: 0 }] },
+        },
+        run.timeoutMs,
+      )
+      return {
+        status: res.status,
+        body: JSON.stringify(res.data ?? null),
+        vendorRef: str(obj(res.data)?.scanTaskId),
+      }
+    },
+  }
+}
+
 export const dattoEdr: Connector = {
   descriptor: {
     id: 'datto-edr',
@@ -297,4 +390,16 @@ export const dattoEdr: Connector = {
   verify,
   probe: verify,
   resources,
+  actions: [
+    isolationAction(
+      'isolate_host',
+      ISOLATE,
+      'Isolates a host from the network (the Host Isolation extension)',
+    ),
+    isolationAction(
+      'restore_host',
+      RESTORE,
+      "Ends a host's isolation (the Host Isolation Restore extension)",
+    ),
+  ],
 }

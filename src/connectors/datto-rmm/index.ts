@@ -16,6 +16,7 @@ import type {
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
 import { basicAuth, callVendor, sensitiveValues } from '../vendor-http.ts'
+import { dattoRmmActions } from './actions.ts'
 import { dattoRmmInbound } from './inbound.ts'
 
 /**
@@ -178,7 +179,13 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
   }
 
   /** One budgeted API call; a 401 fetches a new token once and tries again. */
-  async function api<T = unknown>(creds: Credentials, env: ConnectorEnv, base: string, pathOrUrl: string) {
+  async function api<T = unknown>(
+    creds: Credentials,
+    env: ConnectorEnv,
+    base: string,
+    pathOrUrl: string,
+    init: { method?: 'POST' | 'PUT'; body?: unknown; timeoutMs?: number | undefined } = {},
+  ) {
     const url = pathOrUrl.startsWith('/') ? `${base}/api${pathOrUrl}` : pathOrUrl
     const account = accountKey('datto-rmm', base, requireCredential(VENDOR, creds, 'apiKey'))
     const send = async (bearer: string) => {
@@ -193,6 +200,9 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
       return callVendor<T>(env, {
         vendor: VENDOR,
         url,
+        ...(init.method ? { method: init.method } : {}),
+        ...(init.body !== undefined ? { body: init.body } : {}),
+        ...(init.timeoutMs ? { timeoutMs: init.timeoutMs } : {}),
         headers: { authorization: `Bearer ${bearer}` },
         secrets: [...secrets(creds), bearer],
         errorText,
@@ -244,6 +254,7 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
     probe: (creds, env) => verifyBy(async () => (await account(creds, env, false)).name),
     resources,
     inbound: dattoRmmInbound,
+    actions: dattoRmmActions({ host, api }),
   }
 }
 

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
 import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
@@ -7,6 +8,7 @@ import { baseUrlField } from '../shared/psa.ts'
 import { accountKey, checkFilters, offeredKind, oneOf, pageSize } from '../shared/resource-filters.ts'
 import type {
   Connector,
+  ConnectorAction,
   ConnectorEnv,
   Credentials,
   PageOf,
@@ -140,6 +142,35 @@ async function get<T = unknown>(
     await env.tokens?.drop(tokenKey(creds))
     const again = await accessToken(creds, env)
     return send(again.token)
+  }
+}
+
+/** One authenticated write, with the same one-time token refresh as `get`. */
+async function write<T = unknown>(
+  creds: Credentials,
+  env: ConnectorEnv,
+  method: 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  opts: { query?: Record<string, string | undefined>; body?: unknown; timeoutMs?: number | undefined } = {},
+): Promise<VendorResponse<T>> {
+  const send = (token: string) =>
+    callVendor<T>(env, {
+      vendor: VENDOR,
+      method,
+      url: withQuery(`${base(creds)}${path}`, opts.query ?? {}),
+      headers: { authorization: `Bearer ${token}` },
+      ...(opts.body !== undefined ? { body: opts.body } : {}),
+      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      secrets: [...secrets(creds), token],
+      errorText,
+    })
+  const first = await accessToken(creds, env)
+  try {
+    return await send(first.token)
+  } catch (err) {
+    if (!(err instanceof VendorError) || err.status !== 401 || !first.cached) throw err
+    await env.tokens?.drop(tokenKey(creds))
+    return send((await accessToken(creds, env)).token)
   }
 }
 
@@ -358,6 +389,142 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
 
 const resources: ResourceOperations = { kinds: KINDS, list }
 
+// ---- actions (https://devx.pax8.com/reference) ----
+//
+// Pax8 takes no idempotency key. An order is previewed with `POST /v1/orders?isMock=true` ("perform validations
+// only"), so the approver sees Pax8's own validation; before a retry that may follow an order Pax8 took, the
+// company's orders are listed and one from today with the same line items is taken as this one. A quantity is
+// absolute (sending it again changes nothing); a cancellation is preceded on a retry by reading the subscription.
+
+const pax8Id = z.uuid({ message: 'must be a Pax8 id (UUID)' })
+
+const orderInput = z.strictObject({
+  companyId: pax8Id,
+  lineItems: z
+    .array(
+      z.strictObject({
+        productId: pax8Id,
+        quantity: z.number().int().min(1),
+        billingTerm: z.enum(BILLING_TERMS),
+        commitmentTermId: pax8Id.optional(),
+        provisionStartDate: z.iso.datetime({ offset: true }).optional(),
+        provisioningDetails: z
+          .array(z.strictObject({ key: z.string().min(1), values: z.array(z.string()) }))
+          .optional(),
+      }),
+    )
+    .min(1)
+    .max(50),
+})
+type OrderInput = z.infer<typeof orderInput>
+
+function orderBody(input: OrderInput) {
+  return {
+    companyId: input.companyId,
+    orderedBy: 'Pax8 Partner',
+    lineItems: input.lineItems.map((l, i) => ({ ...l, lineItemNumber: i + 1 })),
+  }
+}
+
+function sameItems(order: Json, input: OrderInput): boolean {
+  const items = arr(order.lineItems).map((l) => obj(l) ?? {})
+  if (items.length !== input.lineItems.length) return false
+  return input.lineItems.every((want) =>
+    items.some((got) => got.productId === want.productId && Number(got.quantity) === want.quantity),
+  )
+}
+
+const placeOrder: ConnectorAction<OrderInput> = {
+  name: 'place_order',
+  description: 'Places an order for a company (previewed by Pax8 with isMock=true for the approver)',
+  input: orderInput,
+  needsApproval: true,
+  idempotency:
+    "No key at Pax8: a retry first lists the company's orders and takes one created today with the same line " +
+    'items as already placed.',
+  async preview(creds, input, env, run) {
+    const res = await write(creds, env, 'POST', '/orders', {
+      query: { isMock: 'true' },
+      body: orderBody(input),
+      timeoutMs: run.timeoutMs,
+    })
+    return res.data
+  },
+  async run(creds, input, env, run) {
+    if (run.mayHaveRun) {
+      const today = env.clock.now().toISOString().slice(0, 10)
+      const res = await get<Json>(creds, env, '/orders', { companyId: input.companyId, size: 200 })
+      const found = arr(res.data.content)
+        .map((o) => obj(o) ?? {})
+        .find((o) => String(o.createdDate ?? '').startsWith(today) && sameItems(o, input))
+      if (found) return { status: 200, body: JSON.stringify({ found }), vendorRef: str(found.id) }
+    }
+    const res = await write<Json>(creds, env, 'POST', '/orders', {
+      body: orderBody(input),
+      timeoutMs: run.timeoutMs,
+    })
+    return { status: res.status, body: JSON.stringify(res.data), vendorRef: str(obj(res.data)?.id) }
+  },
+}
+
+const quantityInput = z.strictObject({ subscriptionId: pax8Id, quantity: z.number().int().min(1) })
+
+const changeQuantity: ConnectorAction<z.infer<typeof quantityInput>> = {
+  name: 'change_subscription_quantity',
+  description: "Sets a subscription's quantity",
+  input: quantityInput,
+  needsApproval: true,
+  idempotency: 'The quantity is absolute: sending it again changes nothing.',
+  async run(creds, input, env, run) {
+    const res = await write<Json>(
+      creds,
+      env,
+      'PUT',
+      `/subscriptions/${encodeURIComponent(input.subscriptionId)}`,
+      {
+        body: { quantity: input.quantity },
+        timeoutMs: run.timeoutMs,
+      },
+    )
+    return { status: res.status, body: JSON.stringify(res.data), vendorRef: input.subscriptionId }
+  },
+}
+
+const cancelInput = z.strictObject({
+  subscriptionId: pax8Id,
+  cancelDate: z.iso.datetime({ offset: true }).optional(),
+})
+
+const cancelSubscription: ConnectorAction<z.infer<typeof cancelInput>> = {
+  name: 'cancel_subscription',
+  description: 'Cancels a subscription, now or on a date',
+  input: cancelInput,
+  needsApproval: true,
+  idempotency: 'A retry first reads the subscription; one already Cancelled or PendingCancel is left.',
+  async run(creds, input, env, run) {
+    const path = `/subscriptions/${encodeURIComponent(input.subscriptionId)}`
+    if (run.mayHaveRun) {
+      const got = await get<Json>(creds, env, path)
+      const status = str(obj(got.data)?.status)
+      if (status === 'Cancelled' || status === 'PendingCancel')
+        return {
+          status: got.status,
+          body: `The subscription is already ${status}`,
+          vendorRef: input.subscriptionId,
+        }
+    }
+    const res = await write(creds, env, 'DELETE', path, {
+      query: { cancelDate: input.cancelDate },
+      timeoutMs: run.timeoutMs,
+    })
+    return {
+      status: res.status,
+      body: typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? null),
+      vendorRef: input.subscriptionId,
+    }
+  },
+}
+
 export const pax8: Connector = {
   descriptor: {
     id: 'pax8',
@@ -370,4 +537,5 @@ export const pax8: Connector = {
   verify,
   probe: verify,
   resources,
+  actions: [placeOrder, changeQuantity, cancelSubscription],
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
 import { credential, isoDate, overrideBase, toOrigin, verifyBy } from '../shared/credentials.ts'
@@ -6,6 +7,7 @@ import { arr, expectObject, type Json, obj, str, withQuery } from '../shared/jso
 import { accountKey, checkFilters, offeredKind, oneOf, pageSize } from '../shared/resource-filters.ts'
 import type {
   Connector,
+  ConnectorAction,
   ConnectorEnv,
   Credentials,
   PageOf,
@@ -13,7 +15,7 @@ import type {
   ResourceOperations,
   ResourceQuery,
 } from '../types.ts'
-import { VendorError } from '../vendor-error.ts'
+import { VendorError, VendorRefusal } from '../vendor-error.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
 
 /**
@@ -189,6 +191,28 @@ async function consoleGet(
     }
     throw err
   }
+}
+
+/** One write to the console (or a read answering something other than an object). */
+async function consoleCall(
+  creds: Credentials,
+  env: ConnectorEnv,
+  c: Console,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  opts: { body?: unknown; timeoutMs?: number | undefined } = {},
+) {
+  return callVendor(env, {
+    vendor: CONSOLE,
+    method,
+    url: `${c.api}${path}`,
+    headers: { 'x-api-key': c.key },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    secrets: sensitiveValues(credentialSchema, creds),
+    errorText,
+    ...(c.pin ? { pinnedCertSha256: c.pin } : {}),
+  })
 }
 
 const rows = (v: unknown): Json[] => arr(v).flatMap((r) => (obj(r) ? [obj(r) as Json] : []))
@@ -486,6 +510,191 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
 
 const resources: ResourceOperations = { kinds: KINDS, list }
 
+// ---- actions (the console's Network Integration API; UniFi Network 10.5.66 document) ----
+//
+// No idempotency keys. A restart is not sent again when the device, read before a retry, is no longer ONLINE
+// (it is restarting); a port power-cycle after an attempt that got no answer is sent again (a second cycle of the
+// same port). Firewall policies exist from UniFi Network 10.1: every firewall action reads `/v1/info` first and
+// refuses an older console; a create is looked up by name before a retry, an update is the same PUT again, and a
+// delete that finds the policy gone after an unanswered attempt is done.
+
+const FIREWALL_SINCE = [10, 1] as const
+
+function versionAtLeast(version: string, min: readonly number[]): boolean {
+  const parts = version.split('.').map((p) => Number.parseInt(p, 10))
+  for (const [i, want] of min.entries()) {
+    const got = parts[i] ?? 0
+    if (Number.isNaN(got)) return false
+    if (got !== want) return got > want
+  }
+  return true
+}
+
+async function firewallSupport(creds: Credentials, env: ConnectorEnv) {
+  const c = requireConsole(creds, 'firewall policies')
+  const info = await consoleGet(creds, env, c, '/info')
+  const version = str(info.applicationVersion) ?? 'unknown'
+  return { c, version, supported: versionAtLeast(version, FIREWALL_SINCE) }
+}
+
+async function requireFirewall(creds: Credentials, env: ConnectorEnv): Promise<Console> {
+  const f = await firewallSupport(creds, env)
+  if (!f.supported)
+    throw new VendorRefusal(
+      `${CONSOLE}: firewall policies need UniFi Network ${FIREWALL_SINCE.join('.')} or later; this console runs ${f.version}`,
+      400,
+    )
+  return f.c
+}
+
+const seg = (v: string) => encodeURIComponent(v)
+const idText = z.string().trim().min(1).max(100)
+const firewallPreview = async (creds: Credentials, env: ConnectorEnv) => {
+  const f = await firewallSupport(creds, env)
+  return { applicationVersion: f.version, firewallPolicies: f.supported }
+}
+
+const policySchema = z
+  .object({
+    name: z.string().min(1),
+    enabled: z.boolean(),
+    action: z.object({ type: z.enum(['ALLOW', 'BLOCK', 'REJECT']) }).passthrough(),
+    source: z.object({ zoneId: z.uuid() }).passthrough(),
+    destination: z.object({ zoneId: z.uuid() }).passthrough(),
+    ipProtocolScope: z.object({ ipVersion: z.string() }).passthrough(),
+    loggingEnabled: z.boolean(),
+  })
+  .passthrough()
+
+const restartDevice: ConnectorAction<{ siteId: string; deviceId: string }> = {
+  name: 'restart_device',
+  description: 'Restarts an adopted device',
+  input: z.strictObject({ siteId: idText, deviceId: idText }),
+  needsApproval: true,
+  idempotency:
+    'No key: before a retry the device is read, and one no longer ONLINE (restarting) is not restarted again.',
+  async run(creds, input, env, run) {
+    const c = requireConsole(creds, 'device restarts')
+    const path = `/sites/${seg(input.siteId)}/devices/${seg(input.deviceId)}`
+    if (run.mayHaveRun) {
+      const d = await consoleGet(creds, env, c, path)
+      if (str(d.state) && d.state !== 'ONLINE')
+        return {
+          status: 200,
+          body: `The device is ${str(d.state)}: already restarting`,
+          vendorRef: input.deviceId,
+        }
+    }
+    const res = await consoleCall(creds, env, c, 'POST', `${path}/actions`, {
+      body: { action: 'RESTART' },
+      timeoutMs: run.timeoutMs,
+    })
+    return { status: res.status, body: JSON.stringify(res.data ?? null), vendorRef: input.deviceId }
+  },
+}
+
+const powerCyclePort: ConnectorAction<{ siteId: string; deviceId: string; portIdx: number }> = {
+  name: 'power_cycle_port',
+  description: "Power-cycles a switch port's PoE",
+  input: z.strictObject({ siteId: idText, deviceId: idText, portIdx: z.number().int().min(0).max(1024) }),
+  needsApproval: true,
+  idempotency:
+    'No key and nothing to read back: an attempt that got no answer is sent again (the port cycles twice).',
+  async run(creds, input, env, run) {
+    const c = requireConsole(creds, 'port power-cycles')
+    const res = await consoleCall(
+      creds,
+      env,
+      c,
+      'POST',
+      `/sites/${seg(input.siteId)}/devices/${seg(input.deviceId)}/interfaces/ports/${input.portIdx}/actions`,
+      { body: { action: 'POWER_CYCLE' }, timeoutMs: run.timeoutMs },
+    )
+    return {
+      status: res.status,
+      body: JSON.stringify(res.data ?? null),
+      vendorRef: `${input.deviceId}:${input.portIdx}`,
+    }
+  },
+}
+
+type PolicyInput = { siteId: string; policy: z.infer<typeof policySchema> }
+
+const createFirewallPolicy: ConnectorAction<PolicyInput> = {
+  name: 'create_firewall_policy',
+  description: 'Creates a firewall policy (UniFi Network 10.1 or later)',
+  input: z.strictObject({ siteId: idText, policy: policySchema }),
+  needsApproval: true,
+  idempotency: 'No key: a retry first lists the site’s firewall policies and takes one with the same name.',
+  preview: (creds, _input, env) => firewallPreview(creds, env),
+  async run(creds, input, env, run) {
+    const c = await requireFirewall(creds, env)
+    const path = `/sites/${seg(input.siteId)}/firewall/policies`
+    if (run.mayHaveRun) {
+      const page = await consoleGet(creds, env, c, path, { limit: 200 })
+      const found = rows(page.data).find((p) => p.name === input.policy.name)
+      if (found) return { status: 200, body: JSON.stringify({ found }), vendorRef: str(found.id) }
+    }
+    const res = await consoleCall(creds, env, c, 'POST', path, {
+      body: input.policy,
+      timeoutMs: run.timeoutMs,
+    })
+    return { status: res.status, body: JSON.stringify(res.data ?? null), vendorRef: str(obj(res.data)?.id) }
+  },
+}
+
+const updateFirewallPolicy: ConnectorAction<PolicyInput & { policyId: string }> = {
+  name: 'update_firewall_policy',
+  description: 'Replaces a firewall policy (UniFi Network 10.1 or later)',
+  input: z.strictObject({ siteId: idText, policyId: idText, policy: policySchema }),
+  needsApproval: true,
+  idempotency: 'A replacement: sending the same PUT again changes nothing.',
+  preview: (creds, _input, env) => firewallPreview(creds, env),
+  async run(creds, input, env, run) {
+    const c = await requireFirewall(creds, env)
+    const res = await consoleCall(
+      creds,
+      env,
+      c,
+      'PUT',
+      `/sites/${seg(input.siteId)}/firewall/policies/${seg(input.policyId)}`,
+      { body: input.policy, timeoutMs: run.timeoutMs },
+    )
+    return { status: res.status, body: JSON.stringify(res.data ?? null), vendorRef: input.policyId }
+  },
+}
+
+const deleteFirewallPolicy: ConnectorAction<{ siteId: string; policyId: string }> = {
+  name: 'delete_firewall_policy',
+  description: 'Deletes a firewall policy (UniFi Network 10.1 or later)',
+  input: z.strictObject({ siteId: idText, policyId: idText }),
+  needsApproval: true,
+  idempotency: 'A policy already gone (404) after an attempt that got no answer is taken as deleted.',
+  preview: (creds, _input, env) => firewallPreview(creds, env),
+  async run(creds, input, env, run) {
+    const c = await requireFirewall(creds, env)
+    try {
+      const res = await consoleCall(
+        creds,
+        env,
+        c,
+        'DELETE',
+        `/sites/${seg(input.siteId)}/firewall/policies/${seg(input.policyId)}`,
+        { timeoutMs: run.timeoutMs },
+      )
+      return { status: res.status, body: JSON.stringify(res.data ?? null), vendorRef: input.policyId }
+    } catch (err) {
+      if (run.mayHaveRun && err instanceof VendorError && err.status === 404)
+        return {
+          status: 404,
+          body: 'The policy is gone: deleted by an earlier attempt',
+          vendorRef: input.policyId,
+        }
+      throw err
+    }
+  },
+}
+
 export const unifi: Connector = {
   descriptor: {
     id: 'unifi',
@@ -498,4 +707,5 @@ export const unifi: Connector = {
   verify,
   probe: verify,
   resources,
+  actions: [restartDevice, powerCyclePort, createFirewallPolicy, updateFirewallPolicy, deleteFirewallPolicy],
 }

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import { describeActions } from '../../actions/describe.ts'
 import { CONNECTOR_CATEGORIES } from '../../connectors/types.ts'
 import type { AppContext } from '../../context.ts'
 import { healthReport, type IntegrationHealth } from '../../integrations/health.ts'
@@ -108,6 +109,22 @@ const providerSchema = z
     capabilities: z.array(z.string()),
     credential_schema: z.record(z.string(), providerCredentialFieldSchema),
     is_configured: z.boolean(),
+    actions: z
+      .array(
+        z.object({
+          name: z.string(),
+          description: z.string(),
+          needs_approval: z.boolean(),
+          has_preview: z.boolean(),
+          idempotency: z.string().openapi({ description: 'How a repeat at the vendor is avoided' }),
+          input_schema: z
+            .record(z.string(), z.unknown())
+            .openapi({ description: 'JSON Schema of `input` for POST /integrations/{id}/actions' }),
+        }),
+      )
+      .openapi({
+        description: 'Writes this provider can make at its vendor (README, "Actions and approvals")',
+      }),
   })
   .openapi('Provider')
 
@@ -312,7 +329,7 @@ export function integrationRoutes(ctx: AppContext) {
     async (c) => {
       const orgId = await resolveOrgId(db, c.var.principal, c.req.valid('query').orgId)
       const configured = await configuredProviderIds(ctx, orgId)
-      const data = ctx.connectors.all().map(({ descriptor: d }) => ({
+      const data = ctx.connectors.all().map(({ descriptor: d, actions }) => ({
         name: d.id,
         display_name: d.displayName,
         category: d.category,
@@ -321,6 +338,7 @@ export function integrationRoutes(ctx: AppContext) {
           Object.entries(d.credentialSchema).map(([name, field]) => [name, describeCredentialField(field)]),
         ),
         is_configured: configured.has(d.id),
+        actions: describeActions(actions),
       }))
       return c.json(
         { success: true as const, message: 'Providers retrieved successfully', data, meta: {} },

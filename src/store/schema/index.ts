@@ -1,3 +1,4 @@
+export * from './actions.ts'
 export * from './audit.ts'
 export * from './budgets.ts'
 export * from './changes.ts'

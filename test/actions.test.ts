@@ -1,0 +1,334 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDattoRmm } from '../src/connectors/datto-rmm/index.ts'
+import { allConnectors, createRegistry } from '../src/connectors/registry.ts'
+import { transports } from '../src/delivery/registry.ts'
+import { DeliveryWorker } from '../src/delivery/worker.ts'
+import { JobService } from '../src/jobs/service.ts'
+import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { DattoRmmStandIn } from './standins/datto-rmm.ts'
+
+/**
+ * Actions and approvals on a running app, against the Datto RMM stand-in: input validated, an action needing
+ * approval never sent before a second key approves it and sent once after (also when the worker dies
+ * mid-attempt), never when rejected or expired, the requester's key refused, the partner rule, a vendor refusal
+ * failed with the vendor's words and retried by hand, Retry-After honoured, events and audit.
+ */
+let h: Harness
+let t: Awaited<ReturnType<typeof seedTenants>>
+let rmm: DattoRmmStandIn
+let secondOrgKey: string
+let integrationId: string
+
+const quickJob = (deviceUid = 'dev-0001') => ({
+  action: 'run_quick_job',
+  input: {
+    deviceUid,
+    jobName: 'Clear temp',
+    componentUid: 'comp-clear-temp',
+    variables: [{ name: 'olderThanDays', value: '7' }],
+  },
+})
+
+beforeAll(async () => {
+  rmm = await new DattoRmmStandIn({ platform: 'merlot' }).start()
+  const connectors = createRegistry([
+    ...allConnectors().filter((c) => c.descriptor.id !== 'datto-rmm'),
+    createDattoRmm({ platformUrl: (p) => rmm.platformUrl(p) }),
+  ])
+  h = await createHarness({ connectors, env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
+  t = await seedTenants(h)
+  secondOrgKey = (
+    await h.json('POST', '/api/v1/api-keys', {
+      body: { name: 'org a second', scope: 'organization', orgId: t.orgA.id },
+    })
+  ).body.token
+  const r = await h.json('POST', '/api/v1/integrations', {
+    token: t.orgAToken,
+    body: { provider: 'datto-rmm', credentials: rmm.credentials, enabled_capabilities: ['read_resources'] },
+  })
+  expect(r.status, JSON.stringify(r.body)).toBe(201)
+  integrationId = r.body.data.id
+  await new JobService(h.ctx).runDue()
+})
+afterAll(async () => {
+  await h.close()
+  await rmm.close()
+})
+
+const quickJobs = () => rmm.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/quickjob'))
+
+async function request(body: unknown, token = t.orgAToken) {
+  return h.json('POST', `/api/v1/integrations/${integrationId}/actions`, { token, body })
+}
+
+async function eventsOf(actionId: string) {
+  const rows = await h.ctx.db.query<{ type: string }>(
+    // One test clock time for all of them: ordered by the lifecycle instead.
+    `SELECT type FROM events WHERE data->>'actionId' = $1
+     ORDER BY created_at, array_position(ARRAY['action.requested', 'action.approved', 'action.rejected',
+       'action.completed', 'action.failed'], type)`,
+    [actionId],
+  )
+  return rows.map((r) => r.type)
+}
+
+async function auditOf(actionId: string) {
+  const rows = await h.ctx.db.query<{ action: string }>(
+    `SELECT action FROM audit_logs WHERE target_type = 'action' AND target_id = $1
+     ORDER BY created_at, array_position(ARRAY['action.request', 'action.approve', 'action.reject',
+       'action.expire', 'action.retry', 'action.complete', 'action.fail'], action)`,
+    [actionId],
+  )
+  return rows.map((r) => r.action)
+}
+
+describe('declared actions', () => {
+  it('lists each provider’s actions with the input as JSON Schema', async () => {
+    const r = await h.json('GET', `/api/v1/integrations/providers?orgId=${t.orgA.id}`)
+    expect(r.status).toBe(200)
+    const rmmProvider = r.body.data.find((p: { name: string }) => p.name === 'datto-rmm')
+    const job = rmmProvider.actions.find((a: { name: string }) => a.name === 'run_quick_job')
+    expect(job.needs_approval).toBe(true)
+    expect(job.input_schema.type).toBe('object')
+    expect(job.input_schema.required).toEqual(expect.arrayContaining(['deviceUid', 'componentUid']))
+    expect(rmmProvider.actions.find((a: { name: string }) => a.name === 'resolve_alert').needs_approval).toBe(
+      false,
+    )
+    expect(r.body.data.find((p: { name: string }) => p.name === 'itglue').actions).toEqual([])
+  })
+
+  it('refuses bad input with 422 naming the fields, and an unknown action', async () => {
+    const bad = await request({ action: 'run_quick_job', input: { deviceUid: 'dev 1', extra: 1 } })
+    expect(bad.status).toBe(422)
+    const paths = bad.body.details.map((d: { path: string }) => d.path)
+    expect(paths).toEqual(expect.arrayContaining(['input.deviceUid', 'input.componentUid', 'input.extra']))
+    const unknown = await request({ action: 'reboot_everything', input: {} })
+    expect(unknown.status).toBe(422)
+    expect(unknown.body.details[0].path).toBe('action')
+    expect(unknown.body.error).toContain('run_quick_job')
+    const rows = await h.ctx.db.query(`SELECT 1 FROM actions WHERE action = 'reboot_everything'`)
+    expect(rows).toHaveLength(0)
+  })
+})
+
+describe('approval', () => {
+  it('waits for a second key, then sends exactly once as the vendor documents it', async () => {
+    const before = quickJobs().length
+    const r = await request(quickJob())
+    expect(r.status).toBe(202)
+    expect(r.body.status).toBe('pending_approval')
+    expect(r.body.expiresAt).toBe('2026-02-19T12:00:00.000Z')
+    const id = r.body.id
+
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before)
+
+    const own = await h.json('POST', `/api/v1/actions/${id}/approve`, { token: t.orgAToken })
+    expect(own.status).toBe(403)
+    expect(own.body.error).toContain('requested')
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before)
+
+    const ok = await h.json('POST', `/api/v1/actions/${id}/approve`, { token: secondOrgKey })
+    expect(ok.status).toBe(202)
+    expect(ok.body.status).toBe('queued')
+    expect(ok.body.approvedBy).not.toBeNull()
+
+    await h.worker.drain()
+    await h.worker.drain()
+    const sent = quickJobs().slice(before)
+    expect(sent).toHaveLength(1)
+    expect(sent[0]?.path).toBe('/api/v2/device/dev-0001/quickjob')
+    expect(sent[0]?.headers.authorization).toMatch(/^Bearer rmm-token-/)
+    expect(sent[0]?.body).toEqual({
+      jobName: `Clear temp [patchbay:${id}]`,
+      jobComponent: { componentUid: 'comp-clear-temp', variables: [{ name: 'olderThanDays', value: '7' }] },
+    })
+
+    const got = await h.json('GET', `/api/v1/actions/${id}`, { token: t.orgAToken })
+    expect(got.body.status).toBe('completed')
+    expect(got.body.result.vendorRef).toMatch(/^job-/)
+    expect(got.body.attempts).toHaveLength(1)
+    expect(got.body.attempts[0]).toMatchObject({ outcome: 'completed', vendorStatus: 200 })
+    expect(got.body.attempts[0].vendorBody).toContain('"status":"active"')
+
+    const again = await h.json('POST', `/api/v1/actions/${id}/approve`, { token: t.partnerToken })
+    expect(again.status).toBe(409)
+    expect(await eventsOf(id)).toEqual(['action.requested', 'action.approved', 'action.completed'])
+    expect(await auditOf(id)).toEqual(['action.request', 'action.approve', 'action.complete'])
+  })
+
+  it('never sends a rejected action', async () => {
+    const before = quickJobs().length
+    const r = await request(quickJob())
+    const rej = await h.json('POST', `/api/v1/actions/${r.body.id}/reject`, {
+      token: secondOrgKey,
+      body: { reason: 'Not during business hours' },
+    })
+    expect(rej.status).toBe(200)
+    expect(rej.body).toMatchObject({ status: 'rejected', rejectReason: 'Not during business hours' })
+    const late = await h.json('POST', `/api/v1/actions/${r.body.id}/approve`, { token: secondOrgKey })
+    expect(late.status).toBe(409)
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before)
+    expect(await eventsOf(r.body.id)).toEqual(['action.requested', 'action.rejected'])
+    const noReason = await h.json('POST', `/api/v1/actions/${r.body.id}/reject`, {
+      token: secondOrgKey,
+      body: {},
+    })
+    expect(noReason.status).toBe(422)
+  })
+
+  it('never sends an expired action: refused at approval, and swept by the job', async () => {
+    const before = quickJobs().length
+    const a = await request(quickJob())
+    const b = await request(quickJob())
+    h.clock.advance(24 * 3_600_000 + 1)
+    const late = await h.json('POST', `/api/v1/actions/${a.body.id}/approve`, { token: secondOrgKey })
+    expect(late.status).toBe(409)
+    expect(late.body.error).toContain('expired')
+    expect((await h.json('GET', `/api/v1/actions/${a.body.id}`)).body.status).toBe('expired')
+    const { expireActions } = await import('../src/actions/service.ts')
+    expect(await expireActions(h.ctx)).toBe(1)
+    expect((await h.json('GET', `/api/v1/actions/${b.body.id}`)).body.status).toBe('expired')
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before)
+    expect(await auditOf(a.body.id)).toEqual(['action.request', 'action.expire'])
+  })
+
+  it('lets an organization require a partner or system key to approve', async () => {
+    const set = await h.json('PUT', '/api/v1/actions/settings', {
+      token: t.partnerToken,
+      body: { orgId: t.orgA.id, approverScope: 'partner' },
+    })
+    expect(set.status).toBe(200)
+    const byOrg = await h.json('PUT', '/api/v1/actions/settings', {
+      token: t.orgAToken,
+      body: { approverScope: 'any' },
+    })
+    expect(byOrg.status).toBe(403)
+    const r = await request(quickJob())
+    const refused = await h.json('POST', `/api/v1/actions/${r.body.id}/approve`, { token: secondOrgKey })
+    expect(refused.status).toBe(403)
+    const other = await h.json('POST', `/api/v1/actions/${r.body.id}/approve`, { token: t.otherPartnerToken })
+    expect(other.status).toBe(404)
+    const ok = await h.json('POST', `/api/v1/actions/${r.body.id}/approve`, { token: t.partnerToken })
+    expect(ok.status).toBe(202)
+    await h.worker.drain()
+    expect((await h.json('GET', `/api/v1/actions/${r.body.id}`)).body.status).toBe('completed')
+    await h.json('PUT', '/api/v1/actions/settings', {
+      token: t.partnerToken,
+      body: { orgId: t.orgA.id, approverScope: 'any' },
+    })
+  })
+})
+
+describe('execution', () => {
+  it('runs an action needing no approval at once', async () => {
+    const r = await request({ action: 'resolve_alert', input: { alertUid: 'alert-open-1' } })
+    expect(r.status).toBe(202)
+    expect(r.body.status).toBe('queued')
+    await h.worker.drain()
+    const resolves = rmm.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/resolve'))
+    expect(resolves.map((q) => q.path)).toEqual(['/api/v2/alert/alert-open-1/resolve'])
+    expect(rmm.alerts.find((a) => a.alertUid === 'alert-open-1')?.resolved).toBe(true)
+    expect((await h.json('GET', `/api/v1/actions/${r.body.id}`)).body.status).toBe('completed')
+  })
+
+  it('fails a vendor refusal with the vendor’s words, and retries it by hand', async () => {
+    const jobsBefore = rmm.jobs.length
+    const r = await request({ action: 'resolve_alert', input: { alertUid: 'alert-missing' } })
+    await h.worker.drain()
+    const failed = await h.json('GET', `/api/v1/actions/${r.body.id}`)
+    expect(failed.body.status).toBe('failed')
+    expect(failed.body.error).toContain('Not Found')
+    expect(failed.body.attempts[0]).toMatchObject({ outcome: 'failed', vendorStatus: 404 })
+    expect(await eventsOf(r.body.id)).toEqual(['action.requested', 'action.failed'])
+
+    // The alert turns up at the vendor; a retry by hand sends it again.
+    rmm.alerts.push({
+      ...(rmm.alerts[0] as (typeof rmm.alerts)[number]),
+      alertUid: 'alert-missing',
+      resolved: false,
+    })
+    const retry = await h.json('POST', `/api/v1/actions/${r.body.id}/retry`)
+    expect(retry.status).toBe(202)
+    await h.worker.drain()
+    const done = await h.json('GET', `/api/v1/actions/${r.body.id}`)
+    expect(done.body.status).toBe('completed')
+    expect(done.body.attempts.map((a: { outcome: string }) => a.outcome)).toEqual(['failed', 'completed'])
+    expect(rmm.jobs.length).toBe(jobsBefore)
+    const twice = await h.json('POST', `/api/v1/actions/${r.body.id}/retry`)
+    expect(twice.status).toBe(409)
+  })
+
+  it('honours Retry-After', async () => {
+    const r = await request(quickJob('dev-0002'))
+    await h.json('POST', `/api/v1/actions/${r.body.id}/approve`, { token: secondOrgKey })
+    rmm.failNext(429, { retryAfter: 120, path: /quickjob/ })
+    const before = quickJobs().length
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before + 1)
+    expect((await h.json('GET', `/api/v1/actions/${r.body.id}`)).body.status).toBe('running')
+    h.clock.advance(60_000)
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before + 1)
+    h.clock.advance(61_000)
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before + 2)
+    const done = await h.json('GET', `/api/v1/actions/${r.body.id}`)
+    expect(done.body.status).toBe('completed')
+    expect(done.body.attempts.map((a: { vendorStatus: number }) => a.vendorStatus)).toEqual([429, 200])
+  })
+
+  it('sends once when the worker dies mid-attempt: the retry finds the job instead of creating another', async () => {
+    const r = await request(quickJob('dev-0003'))
+    await h.json('POST', `/api/v1/actions/${r.body.id}/approve`, { token: secondOrgKey })
+    const jobsBefore = rmm.jobs.length
+    rmm.quickJobDelayMs = 400
+    const doomed = new DeliveryWorker(h.ctx, transports(h.ctx), { leaseMs: 1000 })
+    const abandoned = doomed.drain()
+    const deadline = Date.now() + 10_000
+    while (rmm.jobs.length === jobsBefore && Date.now() < deadline)
+      await new Promise((ok) => setTimeout(ok, 5))
+    expect(rmm.jobs.length).toBe(jobsBefore + 1)
+    // The first worker is gone as far as the database knows: its lease runs out and another worker takes over.
+    h.clock.advance(1001)
+    await h.worker.drain()
+    rmm.quickJobDelayMs = 0
+    await abandoned
+    expect(rmm.jobs.length).toBe(jobsBefore + 1)
+    const got = await h.json('GET', `/api/v1/actions/${r.body.id}`)
+    expect(got.body.status).toBe('completed')
+    expect(got.body.attempts).toHaveLength(2)
+    const lookups = rmm.requests.filter((q) => q.path === '/api/v2/activity-logs')
+    expect(lookups.at(-1)?.query.get('searchQuery')).toBe(`"[patchbay:${r.body.id}]"`)
+  })
+})
+
+describe('listing', () => {
+  it('filters by status, action, requester and time, with cursor paging', async () => {
+    const completed = await h.json('GET', '/api/v1/actions?status=completed&limit=2', { token: t.orgAToken })
+    expect(completed.status).toBe(200)
+    expect(completed.body.data).toHaveLength(2)
+    expect(completed.body.data.every((a: { status: string }) => a.status === 'completed')).toBe(true)
+    const next = await h.json(
+      'GET',
+      `/api/v1/actions?status=completed&limit=2&cursor=${completed.body.next}`,
+      {
+        token: t.orgAToken,
+      },
+    )
+    expect(next.body.data.length).toBeGreaterThan(0)
+    const seen = new Set(completed.body.data.map((a: { id: string }) => a.id))
+    expect(next.body.data.some((a: { id: string }) => seen.has(a.id))).toBe(false)
+    const resolves = await h.json('GET', '/api/v1/actions?action=resolve_alert', { token: t.orgAToken })
+    expect(resolves.body.data.every((a: { action: string }) => a.action === 'resolve_alert')).toBe(true)
+    const other = await h.json('GET', '/api/v1/actions', { token: t.orgCToken })
+    expect(other.body.data).toEqual([])
+    const future = await h.json('GET', '/api/v1/actions?from=2030-01-01T00:00:00Z', { token: t.orgAToken })
+    expect(future.body.data).toEqual([])
+    const bad = await h.json('GET', '/api/v1/actions?cursor=nonsense', { token: t.orgAToken })
+    expect(bad.status).toBe(422)
+  })
+})
