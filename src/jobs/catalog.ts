@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { deliveryPartitionsJob, deliveryPartitionsSchedule } from '../delivery/partitions.ts'
 import { ACTION_JOBS, ACTION_SCHEDULES } from '../actions/jobs.ts'
+import { deliveryPartitionsJob, deliveryPartitionsSchedule } from '../delivery/partitions.ts'
 import { deliveryRetentionJob, deliveryRetentionSchedule } from '../delivery/retention.ts'
 import { INBOUND_JOBS, INBOUND_SCHEDULES } from '../inbound/jobs.ts'
 import { INTEGRATION_JOBS, INTEGRATION_SCHEDULES } from '../integrations/jobs.ts'
