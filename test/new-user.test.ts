@@ -31,3 +31,29 @@ describe('delivery recovery filters', () => {
     }
   })
 })
+
+describe('events without data', () => {
+  it('are documented as optional, and stored and shown with data: {}', async () => {
+    const doc = (await h.json('GET', '/api/v1/openapi.json')).body
+    const event = doc.components.schemas.Event
+    expect(event.required).not.toContain('data')
+    expect(event.properties.data.description).toContain('data: {}')
+    const res = await h.json('POST', '/api/v1/events', {
+      token: t.orgAToken,
+      body: { type: 'device.online', id: 'no-data' },
+    })
+    expect(res.status).toBe(202)
+    const hook = await h.json('POST', '/api/v1/webhooks', {
+      token: t.orgAToken,
+      body: { name: 'h', url: 'https://receiver.test/x', events: ['device.online'] },
+    })
+    expect(hook.status).toBe(201)
+    await h.json('POST', '/api/v1/events', {
+      token: t.orgAToken,
+      body: { type: 'device.online', id: 'no-data-2' },
+    })
+    const [d] = (await h.json('GET', `/api/v1/webhooks/${hook.body.id}/deliveries`, { token: t.orgAToken }))
+      .body.data
+    expect(d).toMatchObject({ eventId: 'no-data-2', payload: {} })
+  })
+})
