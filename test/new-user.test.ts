@@ -1,14 +1,18 @@
 // What a new user tripped over (issue 19): each item has its own test here or beside the feature it concerns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { type SlackStandin, startSlackStandin } from './standins/slack.ts'
 
 let h: Harness
 let t: Awaited<ReturnType<typeof seedTenants>>
+let slack: SlackStandin
 beforeAll(async () => {
   h = await createHarness()
   t = await seedTenants(h)
+  slack = await startSlackStandin()
 })
 afterAll(async () => {
+  await slack.close()
   await h.close()
 })
 
@@ -55,5 +59,38 @@ describe('events without data', () => {
     const [d] = (await h.json('GET', `/api/v1/webhooks/${hook.body.id}/deliveries`, { token: t.orgAToken }))
       .body.data
     expect(d).toMatchObject({ eventId: 'no-data-2', payload: {} })
+  })
+})
+
+describe('chat channels created through POST /integrations', () => {
+  it("get the chat doors' default notifyOn (critical and warning alerts), unless they say otherwise", async () => {
+    const viaIntegrations = await h.json('POST', '/api/v1/integrations', {
+      token: t.orgAToken,
+      body: {
+        provider: 'slack',
+        name: 'ops',
+        enabled_capabilities: ['send_notification'],
+        credentials: slack.credentials(slack.addWebhook()),
+      },
+    })
+    expect(viaIntegrations.status, JSON.stringify(viaIntegrations.body)).toBe(201)
+    expect(viaIntegrations.body.data.settings).toEqual({ notifyOn: ['alert.critical', 'alert.warning'] })
+    const viaDoor = await h.json('POST', '/api/v1/integrations/slack', {
+      token: t.orgAToken,
+      body: slack.credentials(slack.addWebhook()),
+    })
+    expect(viaDoor.status, JSON.stringify(viaDoor.body)).toBe(200)
+    expect(viaDoor.body.data.notifyOn).toEqual(['alert.critical', 'alert.warning'])
+    const chosen = await h.json('POST', '/api/v1/integrations', {
+      token: t.orgAToken,
+      body: {
+        provider: 'slack',
+        name: 'quiet',
+        enabled_capabilities: ['send_notification'],
+        credentials: slack.credentials(slack.addWebhook()),
+        settings: { notifyOn: [] },
+      },
+    })
+    expect(chosen.body.data.settings).toEqual({ notifyOn: [] })
   })
 })

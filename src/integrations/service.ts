@@ -35,6 +35,7 @@ import {
   sealCredentials,
   validateCredentials,
 } from './credentials.ts'
+import { initialSettings } from './defaults.ts'
 import { FieldErrors, IntegrationError } from './errors.ts'
 import { verifyIntegrationJob } from './jobs.ts'
 import { activeFields, applyVerification, checkIntegration } from './lifecycle.ts'
@@ -230,7 +231,7 @@ export async function createIntegration(
       enabledCapabilities: capabilities,
       credentials: sealCredentials(ctx.vault, id, credentials),
       credentialsPublic: publicPart(connector.descriptor.credentialSchema, credentials),
-      settings: input.settings ?? {},
+      settings: initialSettings(connector, input.settings),
       metadata: input.metadata ?? {},
       createdByKeyId: audit.actor.type === 'api_key' ? audit.actor.keyId : null,
       createdAt: now,
