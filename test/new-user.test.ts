@@ -1,17 +1,21 @@
 // What a new user tripped over (issue 19): each item has its own test here or beside the feature it concerns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { Receiver } from './standins/receiver.ts'
 import { type SlackStandin, startSlackStandin } from './standins/slack.ts'
 
 let h: Harness
 let t: Awaited<ReturnType<typeof seedTenants>>
 let slack: SlackStandin
+let rx: Receiver
 beforeAll(async () => {
   h = await createHarness()
   t = await seedTenants(h)
   slack = await startSlackStandin()
+  rx = await new Receiver().start()
 })
 afterAll(async () => {
+  await rx.stop()
   await slack.close()
   await h.close()
 })
@@ -92,5 +96,103 @@ describe('chat channels created through POST /integrations', () => {
       },
     })
     expect(chosen.body.data.settings).toEqual({ notifyOn: [] })
+  })
+})
+
+const MONITORING_KEY = 'mon-key-0123456789abcdef'
+
+describe('POST /integrations/{id}/test', () => {
+  it('is in the OpenAPI document, verifies the stored credentials and records the outcome', async () => {
+    const doc = (await h.json('GET', '/api/v1/openapi.json')).body
+    expect(doc.paths['/api/v1/integrations/{id}/test']?.post).toBeDefined()
+    const saved = await h.json('PUT', '/api/v1/integrations/monitoring', {
+      token: t.orgAToken,
+      body: { endpoint: rx.url('/synthesq-test'), apiKey: MONITORING_KEY },
+    })
+    expect(saved.status, JSON.stringify(saved.body)).toBe(200)
+    const id = saved.body.integration.id as string
+    expect(saved.body.integration.status).toBe('pending_verify')
+
+    rx.respond('/synthesq-test', { status: 401, body: 'bad key' })
+    const refused = await h.json('POST', `/api/v1/integrations/${id}/test`, { token: t.orgAToken })
+    expect(refused.status).toBe(200)
+    expect(refused.body).toMatchObject({
+      success: false,
+      message: expect.stringContaining('401'),
+      data: { ok: false, vendor_status: 401, failure: 'vendor', integration: { id, status: 'error' } },
+    })
+    expect(
+      rx.at('/synthesq-test').at(-1)?.headers.authorization ?? rx.at('/synthesq-test').at(-1)?.body,
+    ).toBeDefined()
+
+    rx.respond('/synthesq-test', { status: 202, body: 'ok' })
+    const ok = await h.json('POST', `/api/v1/integrations/${id}/test`, { token: t.orgAToken })
+    expect(ok.body).toMatchObject({
+      success: true,
+      data: {
+        ok: true,
+        error: null,
+        vendor_status: 202,
+        failure: null,
+        integration: { id, status: 'active', last_tested_at: h.clock.now().toISOString() },
+      },
+    })
+    const audit = await h.json('GET', '/api/v1/audit-logs?action=integration.test', { token: t.orgAToken })
+    expect(audit.body.data.length).toBeGreaterThanOrEqual(2)
+    // Another organization's key cannot test it.
+    const other = await h.json('POST', `/api/v1/integrations/${id}/test`, { token: t.orgCToken })
+    expect(other.status).toBe(404)
+  })
+})
+
+describe('test results say what failed, the same on every door', () => {
+  it('reports dns with no vendor status when the host does not resolve, and the vendor status on success', async () => {
+    // The harness resolves only *.test names: this host resolves to nothing, as a typo'd domain would.
+    const saved = await h.json('PUT', '/api/v1/integrations/monitoring', {
+      token: t.orgAToken,
+      body: { endpoint: 'https://ingest.nowhere.example/v1', apiKey: MONITORING_KEY },
+    })
+    expect(saved.status, JSON.stringify(saved.body)).toBe(200)
+    const dns = await h.json('POST', '/api/v1/integrations/monitoring/test', { token: t.orgAToken })
+    expect(dns.body).toMatchObject({
+      success: false,
+      test: { ok: false, vendorStatus: null, failure: 'dns', retryable: true },
+    })
+    const synthesq = await h.json('POST', `/api/v1/integrations/${saved.body.integration.id}/test`, {
+      token: t.orgAToken,
+    })
+    expect(synthesq.body.data).toMatchObject({ ok: false, vendor_status: null, failure: 'dns' })
+
+    const unreachable = await h.json('PUT', '/api/v1/integrations/monitoring', {
+      token: t.orgAToken,
+      body: { endpoint: 'http://closed.test:1/v1', apiKey: MONITORING_KEY },
+    })
+    expect(unreachable.status).toBe(200)
+    const refused = await h.json('POST', '/api/v1/integrations/monitoring/test', { token: t.orgAToken })
+    expect(refused.body.test).toMatchObject({ ok: false, vendorStatus: null, failure: 'connect' })
+
+    rx.respond('/door-ok', { status: 200, body: 'ok' })
+    await h.json('PUT', '/api/v1/integrations/monitoring', {
+      token: t.orgAToken,
+      body: { endpoint: rx.url('/door-ok'), apiKey: MONITORING_KEY },
+    })
+    const ok = await h.json('POST', '/api/v1/integrations/monitoring/test', { token: t.orgAToken })
+    expect(ok.body.test).toMatchObject({ ok: true, vendorStatus: 200, failure: null })
+
+    // Chat answers the same way: the platform's status on success, what failed when none answered.
+    const chat = await h.json('POST', '/api/v1/integrations/slack', {
+      token: t.orgAToken,
+      body: { ...slack.credentials(slack.addWebhook()), test: true },
+    })
+    expect(chat.body.test).toMatchObject({ ok: true, vendorStatus: 200, failure: null })
+    const chatDns = await h.json('POST', '/api/v1/integrations/slack', {
+      token: t.orgAToken,
+      body: {
+        ...slack.credentials(slack.addWebhook()),
+        baseUrl: 'https://hooks.nowhere.example',
+        test: true,
+      },
+    })
+    expect(chatDns.body.test).toMatchObject({ ok: false, vendorStatus: null, failure: 'dns' })
   })
 })

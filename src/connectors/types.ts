@@ -5,6 +5,7 @@ import type { Notification, SendResult } from '../notifications/types.ts'
 import type { ResourceItem, ResourceKind } from '../resources/kinds.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
 import type { InboundOperations } from './shared/inbound.ts'
+import type { TransportFailure } from './vendor-error.ts'
 
 export const CONNECTOR_CATEGORIES = [
   'communication',
@@ -92,7 +93,14 @@ export type VerifyResult =
       /** The credential values the advice suggests (non-sensitive fields only), for a form to offer. */
       suggestedCredentials?: Record<string, string>
     }
-  | { ok: false /** The vendor's own error text, secrets removed. */; error: string; status?: number }
+  | {
+      ok: false
+      /** The vendor's own error text, secrets removed. */
+      error: string
+      status?: number
+      /** What failed when no vendor answered (see VendorError.failure). */
+      failure?: TransportFailure
+    }
 
 export interface Connector {
   descriptor: ConnectorDescriptor

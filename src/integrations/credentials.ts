@@ -136,7 +136,7 @@ export async function checkCredentialUrls(
       await http.check(value)
     } catch (err) {
       if (!(err instanceof UnsafeUrlError)) throw err
-      if (/could not be resolved/.test(err.message)) continue
+      if (err.unresolved) continue
       errors.add(`credentials.${name}`, `The credentials.${name} URL ${err.message}.`)
     }
   }

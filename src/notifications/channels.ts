@@ -272,6 +272,7 @@ async function post(
       retryable: err.retryable,
       latencyMs: Math.round(performance.now() - started),
       ...(err.status !== undefined ? { httpStatus: err.status } : {}),
+      ...(err.failure !== undefined ? { failure: err.failure } : {}),
       ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
     }
   }
