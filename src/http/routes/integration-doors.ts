@@ -78,13 +78,9 @@ export const testResultSchema = z
       .string()
       .nullable()
       .openapi({ description: 'What the platform or endpoint answered, verbatim, without any secret' }),
-    vendorStatus: z
-      .number()
-      .int()
-      .nullable()
-      .openapi({
-        description: "The vendor's HTTP status when it answered (on success too); null when none answered",
-      }),
+    vendorStatus: z.number().int().nullable().openapi({
+      description: "The vendor's HTTP status when it answered (on success too); null when none answered",
+    }),
     failure: failureSchema,
     retryable: z.boolean().openapi({ description: 'A rate limit, timeout or outage rather than a refusal' }),
     retryAfterMs: z.number().int().nullable(),
