@@ -1,5 +1,6 @@
 // What a new user tripped over (issue 19): each item has its own test here or beside the feature it concerns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { JobService } from '../src/jobs/service.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { Receiver } from './standins/receiver.ts'
 import { type SlackStandin, startSlackStandin } from './standins/slack.ts'
@@ -194,5 +195,40 @@ describe('test results say what failed, the same on every door', () => {
       },
     })
     expect(chatDns.body.test).toMatchObject({ ok: false, vendorStatus: null, failure: 'dns' })
+  })
+})
+
+describe('PATCH /integrations/{id} with credentials on an integration in error', () => {
+  it('re-queues verification, even with unchanged credentials (the SynthesQ troubleshooting guide)', async () => {
+    const jobs = new JobService(h.ctx)
+    rx.respond('/reverify', { status: 401, body: 'key revoked' })
+    const saved = await h.json('PUT', '/api/v1/integrations/monitoring', {
+      body: { orgId: t.orgB.id, endpoint: rx.url('/reverify'), apiKey: MONITORING_KEY },
+    })
+    expect(saved.status, JSON.stringify(saved.body)).toBe(200)
+    const id = saved.body.integration.id as string
+    await jobs.runDue()
+    const failed = await h.json('GET', `/api/v1/integrations/${id}`)
+    expect(failed.body.data.status).toBe('error')
+    const before = rx.at('/reverify').length
+
+    // The vendor side is fixed; the user sends the same credentials again.
+    rx.respond('/reverify', { status: 200, body: 'ok' })
+    const patched = await h.json('PATCH', `/api/v1/integrations/${id}`, {
+      body: { credentials: { apiKey: MONITORING_KEY } },
+    })
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200)
+    expect(patched.body.data.status).toBe('pending_verify')
+    await jobs.runDue()
+    expect(rx.at('/reverify').length).toBe(before + 1)
+    expect((await h.json('GET', `/api/v1/integrations/${id}`)).body.data.status).toBe('active')
+
+    // On an active integration, unchanged credentials change nothing and queue nothing.
+    const again = await h.json('PATCH', `/api/v1/integrations/${id}`, {
+      body: { credentials: { apiKey: MONITORING_KEY } },
+    })
+    expect(again.body.data.status).toBe('active')
+    await jobs.runDue()
+    expect(rx.at('/reverify').length).toBe(before + 1)
   })
 })

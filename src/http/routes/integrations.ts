@@ -678,7 +678,8 @@ export function integrationRoutes(ctx: AppContext) {
       summary: 'Update an integration',
       description:
         'Partial update; the id never changes. Changed credentials are re-encrypted in one write, reset the ' +
-        'integration to `pending_verify` and are verified again in the background.',
+        'integration to `pending_verify` and are verified again in the background. On an integration in ' +
+        '`error`, sending `credentials` re-queues verification even when they are unchanged.',
       request: {
         params: idParams,
         body: { required: true, content: { 'application/json': { schema: patchBody } } },
