@@ -1,5 +1,7 @@
 // What a new user tripped over (issue 19): each item has its own test here or beside the feature it concerns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { transports } from '../src/delivery/registry.ts'
+import { TARGET_TYPES } from '../src/delivery/targets.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { Receiver } from './standins/receiver.ts'
@@ -31,7 +33,12 @@ describe('delivery recovery filters', () => {
     expect(res.body.details).toEqual([{ path: 'targetType', message: expect.stringContaining('webhook') }])
     const list = await h.json('GET', '/api/v1/deliveries?targetType=bogus', { token: t.orgAToken })
     expect(list.status).toBe(422)
-    for (const kind of ['webhook', 'psa', 'notification', 'monitoring', 'ticketing']) {
+    expect(
+      transports(h.ctx)
+        .map((x) => x.type)
+        .sort(),
+    ).toEqual([...TARGET_TYPES].sort())
+    for (const kind of TARGET_TYPES) {
       const ok = await h.json('POST', '/api/v1/deliveries/retry', {
         token: t.orgAToken,
         body: { targetType: kind },

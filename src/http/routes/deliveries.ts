@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../context.ts'
-import { TARGET_TYPES } from '../../delivery/registry.ts'
+import { TARGET_TYPES } from '../../delivery/targets.ts'
 import { recordAudit } from '../../store/audit.ts'
 import { listDeliveries, requeueFailed } from '../../webhooks/store.ts'
 import { router } from '../env.ts'
