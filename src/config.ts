@@ -1,5 +1,7 @@
 import path from 'node:path'
+import ipaddr from 'ipaddr.js'
 import { z } from 'zod'
+import { parseKeyRing } from './vault/keyring.ts'
 
 const intFromEnv = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def)
@@ -19,9 +21,33 @@ export const configSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_SIZE: intFromEnv(10, 1, 500),
-  PATCHBAY_ENCRYPTION_KEYS: z.string().optional(),
+  // Checked here, with everything else, so a bad key ring is reported before anything is created or opened.
+  PATCHBAY_ENCRYPTION_KEYS: z
+    .string()
+    .superRefine((spec, ctx) => {
+      try {
+        parseKeyRing(spec)
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          message: (err as Error).message.replace(/^PATCHBAY_ENCRYPTION_KEYS:? ?/, ''),
+        })
+      }
+    })
+    .optional(),
   PATCHBAY_BOOTSTRAP_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
-  PATCHBAY_ALLOWED_TARGET_CIDRS: z.string().default(''),
+  PATCHBAY_ALLOWED_TARGET_CIDRS: z
+    .string()
+    .default('')
+    .superRefine((value, ctx) => {
+      for (const cidr of value
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean)) {
+        if (!ipaddr.isValidCIDR(cidr))
+          ctx.addIssue({ code: 'custom', message: `"${cidr}" is not a CIDR range (e.g. 10.0.0.0/8)` })
+      }
+    }),
   PATCHBAY_MAX_BODY_BYTES: intFromEnv(1_048_576, 1024, 64 * 1_048_576),
   PATCHBAY_MAX_BATCH_BODY_BYTES: intFromEnv(8 * 1_048_576, 1024, 256 * 1_048_576),
   PATCHBAY_CONSOLE_URL: z.string().url().optional(),

@@ -68,10 +68,24 @@ describe(`patchbay as a process (${servedUrl ? 'served' : 'embedded'})`, () => {
   }, 300_000)
 
   it('refuses bad configuration with every problem named', async () => {
-    const p = runPatchbay(['start'], env({ PORT: 'eighty', LOG_LEVEL: 'loud' }))
+    const fresh = path.join(dataDir, 'never-created')
+    const p = runPatchbay(
+      ['start'],
+      env({
+        DATA_DIR: fresh,
+        PORT: 'eighty',
+        LOG_LEVEL: 'loud',
+        PATCHBAY_ALLOWED_TARGET_CIDRS: '999.0.0.0/8',
+        PATCHBAY_ENCRYPTION_KEYS: 'k1',
+      }),
+    )
     expect((await p.exited).code).toBe(2)
     expect(p.stderr()).toContain('PORT:')
     expect(p.stderr()).toContain('LOG_LEVEL:')
+    expect(p.stderr()).toContain('PATCHBAY_ALLOWED_TARGET_CIDRS: "999.0.0.0/8" is not a CIDR range')
+    expect(p.stderr()).toContain('PATCHBAY_ENCRYPTION_KEYS:')
+    // Validated before anything is touched: no data directory, no key ring.
+    expect(fs.existsSync(fresh)).toBe(false)
   }, 180_000)
 
   it.runIf(servedUrl)(

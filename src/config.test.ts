@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from './config.ts'
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  return []
+}
+
+describe('configuration', () => {
+  it('validates target CIDRs and the key ring with everything else, reporting every problem at once', () => {
+    const found = problems({
+      PATCHBAY_ALLOWED_TARGET_CIDRS: '10.0.0.0/8, 999.0.0.0/8,fd00::/8,nonsense',
+      PATCHBAY_ENCRYPTION_KEYS: 'k1',
+      PORT: 'eighty',
+    })
+    expect(found).toEqual([
+      'PORT: Invalid input: expected number, received NaN',
+      'PATCHBAY_ENCRYPTION_KEYS: entry 1 is not of the form id:base64key',
+      'PATCHBAY_ALLOWED_TARGET_CIDRS: "999.0.0.0/8" is not a CIDR range (e.g. 10.0.0.0/8)',
+      'PATCHBAY_ALLOWED_TARGET_CIDRS: "nonsense" is not a CIDR range (e.g. 10.0.0.0/8)',
+    ])
+    expect(problems({ PATCHBAY_ALLOWED_TARGET_CIDRS: '10.0.0.0/8,::1/128' })).toEqual([])
+  })
+})
