@@ -239,3 +239,41 @@ describe('PATCH /integrations/{id} with credentials on an integration in error',
     expect(rx.at('/reverify').length).toBe(before + 1)
   })
 })
+
+describe('every problem of a request at once', () => {
+  it('the monitoring door refuses secret-named fields at any depth, with the other problems of the request', async () => {
+    const res = await h.json('PUT', '/api/v1/integrations/monitoring', {
+      token: t.orgAToken,
+      body: {
+        endpoint: 'https://monitoring.test/ingest',
+        forwardEvents: ['gpu'],
+        password: 'hunter2-hunter2',
+        nested: { token: 'tok-0123456789', ok: 1 },
+        list: [{ clientSecret: 'x' }],
+      },
+    })
+    expect(res.status).toBe(422)
+    expect(res.body.details.map((d: { path: string }) => d.path).sort()).toEqual(
+      ['forwardEvents.0', 'list.0.clientSecret', 'nested.token', 'password'].sort(),
+    )
+    expect(
+      JSON.stringify(await h.json('GET', '/api/v1/integrations/monitoring', { token: t.orgAToken })),
+    ).not.toContain('tok-0123456789')
+  })
+
+  it('an unknown field does not hide the other problems (PSA settings)', async () => {
+    const res = await h.json('POST', '/api/v1/psa/connections', {
+      token: t.orgAToken,
+      body: {
+        provider: 'connectwise',
+        name: 'x',
+        credentials: {},
+        settings: { bogus: true, defaultBoard: 'A', defaultQueue: 'B' },
+      },
+    })
+    expect(res.status).toBe(422)
+    const paths = res.body.details.map((d: { path: string }) => d.path)
+    expect(paths).toContain('settings.bogus')
+    expect(paths).toContain('settings.defaultQueue')
+  })
+})
