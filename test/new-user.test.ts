@@ -6,6 +6,7 @@ import { JobService } from '../src/jobs/service.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { Receiver } from './standins/receiver.ts'
 import { type SlackStandin, startSlackStandin } from './standins/slack.ts'
+import { ZendeskStandIn } from './standins/zendesk.ts'
 
 let h: Harness
 let t: Awaited<ReturnType<typeof seedTenants>>
@@ -275,5 +276,35 @@ describe('every problem of a request at once', () => {
     const paths = res.body.details.map((d: { path: string }) => d.path)
     expect(paths).toContain('settings.bogus')
     expect(paths).toContain('settings.defaultQueue')
+  })
+})
+
+describe('a PSA sync of a connection in error with nothing mapped', () => {
+  it('checks the credentials with the vendor and fails in its words instead of reporting completed', async () => {
+    const jobs = new JobService(h.ctx)
+    const zd = await new ZendeskStandIn({ clock: h.clock }).start()
+    try {
+      const created = await h.json('POST', '/api/v1/psa/connections', {
+        token: t.orgAToken,
+        body: { provider: 'zendesk', name: 'Zendesk in error', credentials: zd.credentials },
+      })
+      expect(created.status, JSON.stringify(created.body)).toBe(201)
+      const id = created.body.id as string
+      zd.failNext(401, { times: 10 })
+      await jobs.runDue()
+      expect((await h.json('GET', `/api/v1/psa/connections/${id}`, { token: t.orgAToken })).body.status).toBe(
+        'error',
+      )
+      const before = zd.requests.length
+      const sync = await h.json('POST', `/api/v1/psa/connections/${id}/sync`, { token: t.orgAToken })
+      expect(sync.status).toBe(202)
+      await jobs.runDue()
+      const after = (await h.json('GET', `/api/v1/psa/connections/${id}`, { token: t.orgAToken })).body
+      expect(zd.requests.length).toBeGreaterThan(before)
+      expect(after.lastSyncStatus).toBe('failed')
+      expect(after.lastSyncError).toContain('The PSA connection is in error')
+    } finally {
+      await zd.close()
+    }
   })
 })
