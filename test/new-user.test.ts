@@ -308,3 +308,27 @@ describe('a PSA sync of a connection in error with nothing mapped', () => {
     }
   })
 })
+
+describe('credential schemas with "one of these groups" rules', () => {
+  it('refuse a ServiceNow connection with no authentication, and the providers list shows the rule', async () => {
+    const none = await h.json('POST', '/api/v1/psa/connections', {
+      token: t.orgAToken,
+      body: { provider: 'servicenow', name: 'No auth', credentials: { instance: 'acme' } },
+    })
+    expect(none.status).toBe(422)
+    expect(none.body.details).toContainEqual({
+      path: 'credentials',
+      message: expect.stringContaining('username and password'),
+    })
+    const halfBasic = await h.json('POST', '/api/v1/psa/connections', {
+      token: t.orgAToken,
+      body: { provider: 'servicenow', name: 'Half', credentials: { instance: 'acme', username: 'svc' } },
+    })
+    expect(halfBasic.status).toBe(422)
+    const providers = await h.json('GET', '/api/v1/integrations/providers', { token: t.orgAToken })
+    const sn = providers.body.data.find((p: { name: string }) => p.name === 'servicenow')
+    expect(sn.credential_rules).toEqual([
+      { one_of: [['username', 'password'], ['oauthToken']], description: expect.any(String) },
+    ])
+  })
+})

@@ -48,6 +48,11 @@ export function validateCredentials(
   }
   if (base)
     for (const name of destinationProblems(schema, input, base, out)) errors.add(...secretNeeded(name))
+  for (const rule of connector.descriptor.credentialRules ?? []) {
+    if (!rule.oneOf.some((group) => group.every((f) => out[f] !== undefined))) {
+      errors.add('credentials', `The credentials are incomplete: ${rule.description}`)
+    }
+  }
   errors.throwIfAny()
   return out
 }

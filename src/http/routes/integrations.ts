@@ -110,6 +110,17 @@ const providerSchema = z
     category: z.string(),
     capabilities: z.array(z.string()),
     credential_schema: z.record(z.string(), providerCredentialFieldSchema),
+    credential_rules: z
+      .array(z.object({ one_of: z.array(z.array(z.string())), description: z.string() }))
+      .openapi({
+        description: 'For each rule, every field of at least one of its groups must be given',
+        example: [
+          {
+            one_of: [['username', 'password'], ['oauthToken']],
+            description: 'Give username and password (Basic auth), or oauthToken.',
+          },
+        ],
+      }),
     is_configured: z.boolean(),
   })
   .openapi('Provider')
@@ -338,6 +349,10 @@ export function integrationRoutes(ctx: AppContext) {
         credential_schema: Object.fromEntries(
           Object.entries(d.credentialSchema).map(([name, field]) => [name, describeCredentialField(field)]),
         ),
+        credential_rules: (d.credentialRules ?? []).map((r) => ({
+          one_of: r.oneOf.map((g) => [...g]),
+          description: r.description,
+        })),
         is_configured: configured.has(d.id),
       }))
       return c.json(
