@@ -27,3 +27,19 @@ describe('configuration', () => {
     expect(problems({ PATCHBAY_ALLOWED_TARGET_CIDRS: '10.0.0.0/8,::1/128' })).toEqual([])
   })
 })
+
+describe('the README configuration table', () => {
+  it('is the one generated from the config schema (run `npm run docs:config` after changing a setting)', async () => {
+    const { configSchema, configTable } = await import('./config.ts')
+    const fs = await import('node:fs')
+    const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const start = readme.indexOf('<!-- config-table:')
+    const end = readme.indexOf('<!-- /config-table -->')
+    expect(start).toBeGreaterThan(0)
+    const block = readme.slice(readme.indexOf('\n', start) + 1, end).trim()
+    expect(block).toBe(configTable())
+    // Every setting once, none twice.
+    const names = [...block.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1])
+    expect(names.sort()).toEqual(Object.keys(configSchema.shape).sort())
+  })
+})
