@@ -1,4 +1,9 @@
 // What a new user tripped over (issue 19): each item has its own test here or beside the feature it concerns.
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { promisify } from 'node:util'
+import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { transports } from '../src/delivery/registry.ts'
 import { TARGET_TYPES } from '../src/delivery/targets.ts'
@@ -330,5 +335,29 @@ describe('credential schemas with "one of these groups" rules', () => {
     expect(sn.credential_rules).toEqual([
       { one_of: [['username', 'password'], ['oauthToken']], description: expect.any(String) },
     ])
+  })
+})
+
+describe('the README quick start', () => {
+  it('creates a partner, an organization and an organization key, as written', async () => {
+    const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const at = readme.indexOf('<!-- quick-start: run by test/new-user.test.ts -->')
+    expect(at).toBeGreaterThan(0)
+    const script = (/```sh\n([\s\S]*?)```/.exec(readme.slice(at)) as RegExpExecArray)[1] as string
+    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' })
+    await new Promise((resolve) => server.once('listening', resolve))
+    const port = (server.address() as AddressInfo).port
+    try {
+      const runnable = script
+        .replace(/^TOKEN=.*$/m, `TOKEN=${h.systemToken}`)
+        .replace('http://127.0.0.1:8080', `http://127.0.0.1:${port}`)
+      const { stdout } = await promisify(execFile)('bash', ['-euc', runnable])
+      const key = JSON.parse(stdout)
+      expect(key).toMatchObject({ scope: 'organization', token: expect.stringMatching(/^pbk_/) })
+      const orgs = await h.json('GET', '/api/v1/orgs', { token: key.token })
+      expect(orgs.body.data).toEqual([expect.objectContaining({ name: 'Contoso', id: key.orgId })])
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
