@@ -33,6 +33,18 @@ describe(`patchbay as a process (${servedUrl ? 'served' : 'embedded'})`, () => {
     const p = runPatchbay(['start'], env())
     const [, token] = (await p.waitFor(/\n\s+(pbk_[\w-]+)\n/)) as RegExpMatchArray
     const [, url] = (await p.waitFor(/"url":"(http:\/\/[^"]+)"/)) as RegExpMatchArray
+    // The first start says what it is doing before it is ready, not seconds of silence.
+    const said = p.stdout()
+    const steps = served
+      ? ['"applying database migrations"']
+      : ['"first start: creating the embedded PostgreSQL database', '"applying database migrations"']
+    let at = -1
+    for (const step of steps) {
+      const next = said.indexOf(step)
+      expect(next, step).toBeGreaterThan(at)
+      at = next
+    }
+    expect(said.indexOf(url as string)).toBeGreaterThan(at)
     const res = await fetch(`${url}/api/v1/orgs`, { headers: { authorization: `Bearer ${token}` } })
     expect(res.status).toBe(200)
     expect((await fetch(`${url}/readyz`)).status).toBe(200)
