@@ -43,3 +43,18 @@ describe('the README configuration table', () => {
     expect(names.sort()).toEqual(Object.keys(configSchema.shape).sort())
   })
 })
+
+describe('install scripts', () => {
+  it('every dependency with an install script is reviewed in package.json allowScripts (npm ci warns otherwise)', async () => {
+    const fs = await import('node:fs')
+    const read = (f: string) => JSON.parse(fs.readFileSync(new URL(`../${f}`, import.meta.url), 'utf8'))
+    const lock = read('package-lock.json') as { packages: Record<string, { hasInstallScript?: boolean }> }
+    const allow = (read('package.json') as { allowScripts?: Record<string, boolean> }).allowScripts ?? {}
+    const withScripts = new Set(
+      Object.entries(lock.packages)
+        .filter(([, p]) => p.hasInstallScript)
+        .map(([k]) => k.split('node_modules/').at(-1) as string),
+    )
+    expect([...withScripts].filter((name) => !(name in allow))).toEqual([])
+  })
+})
