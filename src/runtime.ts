@@ -1,3 +1,5 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import type { Config } from './config.ts'
 import { type ConnectorRegistry, defaultRegistry } from './connectors/registry.ts'
 import { MemoryTokenCache } from './connectors/shared/token-cache.ts'
@@ -9,6 +11,7 @@ import { AddressPolicy } from './net/address-policy.ts'
 import { HttpClient, type Resolver } from './net/http-client.ts'
 import { type Database, openServed } from './store/db.ts'
 import {
+  CLUSTER_DIR,
   type EmbeddedServer,
   hasLegacyPglite,
   LEGACY_PGLITE_DIR,
@@ -59,7 +62,10 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
   const onError = (err: Error) => log.warn({ err: err.message }, 'database connection error')
   if (config.DATABASE_URL) {
     ring = resolveKeyRing({ env: config.PATCHBAY_ENCRYPTION_KEYS })
-    if (opts.migrate !== false) await applyMigrations(config.DATABASE_URL)
+    if (opts.migrate !== false) {
+      log.info({ database: 'served' }, 'applying database migrations')
+      await applyMigrations(config.DATABASE_URL)
+    }
     db = openServed({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError })
     log.info({ database: 'served' }, 'using served PostgreSQL')
   } else {
@@ -68,11 +74,21 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
       if (hasLegacyPglite(config.dataDir) && !opts.allowLegacyData) throw new LegacyDataError(config.dataDir)
       ring = resolveKeyRing({ env: config.PATCHBAY_ENCRYPTION_KEYS, dataDir: config.dataDir })
       const started = performance.now()
+      // A first start is silent for seconds otherwise (initdb, then the server's own start): say what is happening.
+      log.info(
+        { database: 'embedded', dataDir: config.dataDir },
+        fs.existsSync(path.join(config.dataDir, CLUSTER_DIR))
+          ? 'starting the embedded PostgreSQL server'
+          : 'first start: creating the embedded PostgreSQL database in DATA_DIR (initdb), then starting it',
+      )
       server = await startEmbeddedServer({
         dataDir: config.dataDir,
         onNotice: (msg, details) => log.warn(details, msg),
       })
-      if (opts.migrate !== false) await applyMigrations(server.url)
+      if (opts.migrate !== false) {
+        log.info({ database: 'embedded' }, 'applying database migrations')
+        await applyMigrations(server.url)
+      }
       db = openServed({ url: server.url, poolSize: config.DATABASE_POOL_SIZE, onError })
       log.info(
         {

@@ -805,10 +805,12 @@ describe('durability', () => {
     })
     expect(claimed.map((j) => j.kind)).toEqual(['inbound.process'])
     expect((await event(res.body.id)).status).toBe('received')
+    // Only the inbound jobs matter here: periodic tasks (e.g. the minutely actions.expire) may fall due meanwhile.
+    const inboundDue = async () => (await jobs.runDue()).kinds.filter((k) => k.startsWith('inbound.'))
     h.clock.advance(29_999)
-    expect((await jobs.runDue()).kinds).toEqual([])
+    expect(await inboundDue()).toEqual([])
     h.clock.advance(1)
-    expect((await jobs.runDue()).kinds).toEqual(['inbound.process'])
+    expect(await inboundDue()).toEqual(['inbound.process'])
     const e = await event(res.body.id)
     expect(e.status).toBe('processed')
     // A crash after the ingest but before the event was marked processed: the retried apply ingests nothing twice.

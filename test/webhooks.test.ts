@@ -181,7 +181,7 @@ describe('delivering', () => {
     expect(r.headers).toMatchObject({
       'content-type': 'application/json',
       'user-agent': 'Breeze-Webhooks/1.0',
-      'x-breeze-delivery-id': delivery.id,
+      'x-breeze-delivery-id': expect.stringMatching(/^[0-9a-f-]{36}$/),
       'x-breeze-event-id': 'evt-1',
       'x-breeze-event-type': 'device.offline',
       'x-breeze-timestamp': String(h.clock.now().getTime()),
@@ -291,7 +291,11 @@ describe('delivering', () => {
     const [d] = (await deliveriesOf(w.id)).data
     expect(d).toMatchObject({ status: 'failed', attempt: 6, nextAttemptAt: null })
     expect(d.errorMessage).toContain('gave up after 6 attempts')
-    expect(rx.at(w.path)).toHaveLength(6)
+    const sent = rx.at(w.path)
+    expect(sent).toHaveLength(6)
+    // "Unique ID for this delivery attempt" (webhooks document); the event id stays the same, receivers dedupe on it.
+    expect(new Set(sent.map((r) => r.headers['x-breeze-delivery-id'])).size).toBe(6)
+    expect(new Set(sent.map((r) => r.headers['x-breeze-event-id']))).toEqual(new Set([d.eventId]))
   })
 
   it('uses a per-webhook retry policy set through the API', async () => {
@@ -682,6 +686,18 @@ describe('history, manual retry and recovery', () => {
       (await h.json('POST', `/api/v1/webhooks/${w.id}/test`, { token: org.token, body: { event: 'nope' } }))
         .status,
     ).toBe(422)
+  })
+
+  it('refuses a test delivery to a paused webhook with 409, queueing and counting nothing', async () => {
+    const w = await webhook()
+    await h.json('PATCH', `/api/v1/webhooks/${w.id}`, { token: org.token, body: { status: 'paused' } })
+    const res = await h.json('POST', `/api/v1/webhooks/${w.id}/test`, { token: org.token })
+    expect(res.status).toBe(409)
+    expect(res.body).toMatchObject({ code: 'conflict', error: expect.stringContaining('paused') })
+    await h.worker.drain()
+    const got = await h.json('GET', `/api/v1/webhooks/${w.id}`, { token: org.token })
+    expect(got.body.deliveryStats).toMatchObject({ total: 0, failed: 0 })
+    expect((await deliveriesOf(w.id)).data).toEqual([])
   })
 
   it('deletes a webhook with its delivery records', async () => {

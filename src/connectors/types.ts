@@ -6,6 +6,7 @@ import type { Notification, SendResult } from '../notifications/types.ts'
 import type { ResourceItem, ResourceKind } from '../resources/kinds.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
 import type { InboundOperations } from './shared/inbound.ts'
+import type { TransportFailure } from './vendor-error.ts'
 
 export const CONNECTOR_CATEGORIES = [
   'communication',
@@ -24,6 +25,12 @@ export type ConnectorCategory = (typeof CONNECTOR_CATEGORIES)[number]
 /** Decrypted credentials, shaped by the connector's credential schema. Never logged, never returned. */
 export type Credentials = Record<string, unknown>
 
+/** At least one group's fields must all be present. */
+export interface CredentialRule {
+  oneOf: readonly (readonly string[])[]
+  description: string
+}
+
 /** What a connector is, as data: the registry, the providers route and credential masking read only this. */
 export interface ConnectorDescriptor {
   /** The provider name used in the API (`connectwise`, `slack`, …). */
@@ -34,6 +41,11 @@ export interface ConnectorDescriptor {
   capabilities: readonly string[]
   /** Every field, with `sensitive`/`required`; each vendor connector also has an optional `baseUrl`. */
   credentialSchema: CredentialSchema
+  /**
+   * "One of these groups" rules: for each rule, the fields of at least one group must all be given (e.g. a
+   * password with its username, or an OAuth token). The providers route shows them; saving checks them.
+   */
+  credentialRules?: readonly CredentialRule[]
   /** Where the vendor documents the API this connector calls. */
   docsUrl?: string
 }
@@ -93,7 +105,14 @@ export type VerifyResult =
       /** The credential values the advice suggests (non-sensitive fields only), for a form to offer. */
       suggestedCredentials?: Record<string, string>
     }
-  | { ok: false /** The vendor's own error text, secrets removed. */; error: string; status?: number }
+  | {
+      ok: false
+      /** The vendor's own error text, secrets removed. */
+      error: string
+      status?: number
+      /** What failed when no vendor answered (see VendorError.failure). */
+      failure?: TransportFailure
+    }
 
 export interface Connector {
   descriptor: ConnectorDescriptor

@@ -2,7 +2,7 @@ import { OutboundError, UnsafeUrlError } from '../net/http-client.ts'
 import { parseRetryAfter } from '../net/retry-after.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
 import type { ConnectorEnv, Credentials } from './types.ts'
-import { VendorError } from './vendor-error.ts'
+import { fromTransport, VendorError } from './vendor-error.ts'
 
 export interface VendorCall {
   /** Who is being called, for messages: "ConnectWise", "Jira". */
@@ -71,8 +71,11 @@ export async function callVendor<T = unknown>(
     })
   } catch (err) {
     // The client has scrubbed its messages of what this request sent.
-    if (err instanceof UnsafeUrlError) throw new VendorError(`${call.vendor} URL ${err.message}`, 400)
-    if (err instanceof OutboundError) throw new VendorError(`${call.vendor}: ${err.message}`)
+    // No vendor answered, so there is no vendor status: the error says what failed instead.
+    if (err instanceof UnsafeUrlError)
+      throw fromTransport(new VendorError(`${call.vendor} URL ${err.message}`), err)
+    if (err instanceof OutboundError)
+      throw fromTransport(new VendorError(`${call.vendor}: ${err.message}`), err)
     throw err
   }
   const scrub = res.scrub

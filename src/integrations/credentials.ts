@@ -48,6 +48,11 @@ export function validateCredentials(
   }
   if (base)
     for (const name of destinationProblems(schema, input, base, out)) errors.add(...secretNeeded(name))
+  for (const rule of connector.descriptor.credentialRules ?? []) {
+    if (!rule.oneOf.some((group) => group.every((f) => out[f] !== undefined))) {
+      errors.add('credentials', `The credentials are incomplete: ${rule.description}`)
+    }
+  }
   errors.throwIfAny()
   return out
 }
@@ -136,7 +141,7 @@ export async function checkCredentialUrls(
       await http.check(value)
     } catch (err) {
       if (!(err instanceof UnsafeUrlError)) throw err
-      if (/could not be resolved/.test(err.message)) continue
+      if (err.unresolved) continue
       errors.add(`credentials.${name}`, `The credentials.${name} URL ${err.message}.`)
     }
   }

@@ -35,6 +35,7 @@ import {
   sealCredentials,
   validateCredentials,
 } from './credentials.ts'
+import { initialSettings } from './defaults.ts'
 import { FieldErrors, IntegrationError } from './errors.ts'
 import { verifyIntegrationJob } from './jobs.ts'
 import { activeFields, applyVerification, checkIntegration } from './lifecycle.ts'
@@ -230,7 +231,7 @@ export async function createIntegration(
       enabledCapabilities: capabilities,
       credentials: sealCredentials(ctx.vault, id, credentials),
       credentialsPublic: publicPart(connector.descriptor.credentialSchema, credentials),
-      settings: input.settings ?? {},
+      settings: initialSettings(connector, input.settings),
       metadata: input.metadata ?? {},
       createdByKeyId: audit.actor.type === 'api_key' ? audit.actor.keyId : null,
       createdAt: now,
@@ -368,6 +369,7 @@ async function updateLocked(
       }
     }
     let credentials: Credentials | undefined
+    let reverify = false
     if (patch.credentials !== undefined && connector) {
       const base = current.credentials ? openCredentials(ctx.vault, current.id, current.credentials) : {}
       try {
@@ -414,12 +416,25 @@ async function updateLocked(
         consecutiveProbeFailures: 0,
       })
       changed.push('credentials')
+    } else if (patch.credentials !== undefined && current.status === 'error') {
+      // The SynthesQ troubleshooting guide: updating the credentials of an integration in error re-queues its
+      // verification, even unchanged ones (the vendor side may have been fixed meanwhile).
+      Object.assign(set, {
+        status: 'pending_verify',
+        verifySeq: current.verifySeq + 1,
+        lastError: null,
+        lastErrorAt: null,
+        errorSource: null,
+        consecutiveProbeFailures: 0,
+      })
+      reverify = true
+      changed.push('verification')
     }
     if (changed.length === 0) return current
     const now = ctx.clock.now()
     set.updatedAt = now
     const updated = await updateIntegrationRow(tx, current.id, set)
-    if (credentials) await enqueueVerification(tx, updated, now)
+    if (credentials || reverify) await enqueueVerification(tx, updated, now)
     await recordAudit(
       tx,
       {

@@ -1,8 +1,9 @@
 import { MemoryTokenCache } from '../connectors/shared/token-cache.ts'
 import type { Connector, ConnectorEnv, Credentials, TokenCache } from '../connectors/types.ts'
-import { VendorError } from '../connectors/vendor-error.ts'
+import { type TransportFailure, VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { scrubSecrets } from '../lib/redact.ts'
+import type { HttpClient } from '../net/http-client.ts'
 import { DatabaseRequestBudget } from '../store/request-budget.ts'
 import { secretValues } from './credentials.ts'
 
@@ -10,8 +11,10 @@ import { secretValues } from './credentials.ts'
 export interface CheckOutcome {
   ok: boolean
   error?: string
-  /** The vendor's HTTP status, when it answered. */
+  /** The vendor's HTTP status, when it answered (on success too: the status of its last answer). */
   httpStatus?: number
+  /** What failed when no vendor answered (DNS, connection, TLS, timeout, a refused URL). */
+  failure?: TransportFailure
   /** A rate limit, timeout or outage: worth trying again. Rejected credentials are not. */
   retryable: boolean
   retryAfterMs?: number
@@ -74,7 +77,26 @@ export async function checkConnector(
 ): Promise<CheckOutcome> {
   const secrets = secretValues(connector.descriptor.credentialSchema, credentials)
   const scrub = (text: string) => scrubSecrets(text, secrets).slice(0, 2000)
-  const env = connectorEnv(ctx, connector.descriptor.id)
+  // The status of the vendor's last answer, so a success reports it as a failure does (the connectors' verify
+  // results say only ok or not).
+  let lastStatus: number | undefined
+  const base = connectorEnv(ctx, connector.descriptor.id)
+  const env: ConnectorEnv = {
+    ...base,
+    http: new Proxy(base.http, {
+      get(target, prop) {
+        if (prop === 'request') {
+          return async (req: Parameters<HttpClient['request']>[0]) => {
+            const res = await target.request(req)
+            lastStatus = res.status
+            return res
+          }
+        }
+        const value: unknown = Reflect.get(target, prop, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    }),
+  }
   const started = performance.now()
   const latency = () => Math.round(performance.now() - started)
   try {
@@ -85,6 +107,7 @@ export async function checkConnector(
         ok: true,
         retryable: false,
         latencyMs: latency(),
+        ...(lastStatus !== undefined ? { httpStatus: lastStatus } : {}),
         ...(result.account ? { account: scrub(result.account) } : {}),
         ...(result.advice ? { advice: scrub(result.advice) } : {}),
         ...(result.suggestedCredentials ? { suggestedCredentials: result.suggestedCredentials } : {}),
@@ -95,9 +118,15 @@ export async function checkConnector(
     return {
       ok: false,
       error: scrub(result.error),
-      retryable: retryableStatus(result.status),
+      // No answer at all (DNS, connection, timeout) is worth trying again, unless Patchbay refused the URL.
+      retryable: result.failure ? result.failure !== 'blocked' : retryableStatus(result.status),
       latencyMs: latency(),
-      ...(result.status !== undefined ? { httpStatus: result.status } : {}),
+      ...(result.status !== undefined
+        ? { httpStatus: result.status }
+        : result.failure === undefined && lastStatus !== undefined
+          ? { httpStatus: lastStatus }
+          : {}),
+      ...(result.failure !== undefined ? { failure: result.failure } : {}),
     }
   } catch (err) {
     const latencyMs = latency()
@@ -107,7 +136,13 @@ export async function checkConnector(
         error: scrub(err.message),
         retryable: err.retryable,
         latencyMs,
-        ...(err.status !== undefined ? { httpStatus: err.status } : {}),
+        // A vendor that answered 2xx with something unusable: its status is still what it answered.
+        ...(err.status !== undefined
+          ? { httpStatus: err.status }
+          : err.failure === undefined && lastStatus !== undefined
+            ? { httpStatus: lastStatus }
+            : {}),
+        ...(err.failure !== undefined ? { failure: err.failure } : {}),
         ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
       }
     }

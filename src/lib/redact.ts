@@ -14,6 +14,26 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEY_RE.test(key)
 }
 
+/**
+ * The paths of every secret-named field in `value`, at any depth (`nested.token`, `list.0.password`), except
+ * the top-level names in `allowed`.
+ */
+export function secretNamedPaths(value: unknown, allowed: ReadonlySet<string> = new Set()): string[] {
+  const found: string[] = []
+  const walk = (v: unknown, path: string[], depth: number) => {
+    if (depth > 64 || v === null || typeof v !== 'object') return
+    for (const [k, child] of Array.isArray(v) ? v.entries() : Object.entries(v)) {
+      const key = String(k)
+      const here = [...path, key]
+      if (typeof k === 'string' && isSecretKey(k) && !(path.length === 0 && allowed.has(k)))
+        found.push(here.join('.'))
+      else walk(child, here, depth + 1)
+    }
+  }
+  walk(value, [], 0)
+  return found
+}
+
 /** A deep copy of `value` with every secret-named field replaced. Safe to log or store in an audit entry. */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 8) return REDACTED

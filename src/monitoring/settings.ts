@@ -18,7 +18,7 @@ import {
   saveIntegration,
   verifyOrgIntegration,
 } from '../integrations/service.ts'
-import { isSecretKey } from '../lib/redact.ts'
+import { secretNamedPaths } from '../lib/redact.ts'
 import { maskSecret } from '../vault/mask.ts'
 
 /** The provider the `/monitoring` door manages; its connector (through `ctx.connectors`) forwards the events. */
@@ -79,7 +79,7 @@ export async function saveMonitoring(
   audit: AuditContext,
 ): Promise<{ monitoring: MonitoringView; created: boolean }> {
   const { endpoint, apiKey, ...settings } = input
-  const secretNamed = Object.keys(settings).filter((k) => isSecretKey(k))
+  const secretNamed = secretNamedPaths(settings)
   if (secretNamed.length) {
     throw IntegrationError.invalid(
       Object.fromEntries(

@@ -16,6 +16,13 @@ export const systemResolver: Resolver = async (hostname) =>
 /** The URL may not be called: bad scheme, blocked name, or an address outside the policy. */
 export class UnsafeUrlError extends Error {
   override name = 'UnsafeUrlError'
+  constructor(
+    message: string,
+    /** The host did not resolve: a DNS failure rather than a URL Patchbay refuses to call. */
+    readonly unresolved = false,
+  ) {
+    super(message)
+  }
 }
 
 export type OutboundFailure = 'timeout' | 'connection' | 'tls' | 'dns' | 'aborted' | 'protocol'
@@ -177,7 +184,7 @@ export class HttpClient {
       } catch {
         addresses = []
       }
-      if (addresses.length === 0) throw new UnsafeUrlError(`host "${host}" could not be resolved`)
+      if (addresses.length === 0) throw new UnsafeUrlError(`host "${host}" could not be resolved`, true)
     }
     let exempt = true
     for (const a of addresses) {
@@ -217,7 +224,7 @@ export class HttpClient {
     try {
       target = await this.check(req.url)
     } catch (err) {
-      if (err instanceof UnsafeUrlError) throw new UnsafeUrlError(scrub(err.message))
+      if (err instanceof UnsafeUrlError) throw new UnsafeUrlError(scrub(err.message), err.unresolved)
       throw err
     }
     if (pin && target.url.protocol !== 'https:')

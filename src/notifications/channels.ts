@@ -10,6 +10,7 @@ import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { isValidSubscription } from '../events/catalog.ts'
 import { secretValues } from '../integrations/credentials.ts'
+import { DEFAULT_NOTIFY_ON } from '../integrations/defaults.ts'
 import { IntegrationError } from '../integrations/errors.ts'
 import { applyVerification } from '../integrations/lifecycle.ts'
 import {
@@ -36,9 +37,6 @@ import { isSeveritySelector } from './notify-on.ts'
  */
 export const CHAT_PROVIDERS = ['slack', 'teams', 'discord'] as const
 export type ChatProvider = (typeof CHAT_PROVIDERS)[number]
-
-/** What a channel is told to post when it is first saved without `notifyOn`: alerts that need a human. */
-export const DEFAULT_NOTIFY_ON = ['alert.critical', 'alert.warning'] as const
 
 export interface ChannelSettings {
   channel?: string
@@ -274,6 +272,7 @@ async function post(
       retryable: err.retryable,
       latencyMs: Math.round(performance.now() - started),
       ...(err.status !== undefined ? { httpStatus: err.status } : {}),
+      ...(err.failure !== undefined ? { failure: err.failure } : {}),
       ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
     }
   }

@@ -1,4 +1,5 @@
 import type { ConnectorEnv, Credentials } from '../connectors/types.ts'
+import { fromTransport } from '../connectors/vendor-error.ts'
 import { OutboundError, UnsafeUrlError } from '../net/http-client.ts'
 import { NotificationError } from './types.ts'
 
@@ -112,8 +113,10 @@ export async function callWebhook(
     })
     return { status: res.status, headers: res.headers, body: res.body, timeMs: res.timeMs, scrub: res.scrub }
   } catch (err) {
-    if (err instanceof UnsafeUrlError) throw new NotificationError(`${platform} URL ${err.message}`, 400)
-    if (err instanceof OutboundError) throw new NotificationError(`${platform}: ${err.message}`)
+    if (err instanceof UnsafeUrlError)
+      throw fromTransport(new NotificationError(`${platform} URL ${err.message}`), err)
+    if (err instanceof OutboundError)
+      throw fromTransport(new NotificationError(`${platform}: ${err.message}`), err)
     throw err
   }
 }

@@ -62,20 +62,24 @@ const settingsObject = z.strictObject({
 })
 
 export const psaSettingsSchema = settingsObject
-  .superRefine((s, ctx) => {
-    const queues = (['defaultBoard', 'defaultQueue', 'defaultProject'] as const).filter(
-      (k) => s[k] !== undefined,
-    )
-    if (queues.length > 1) {
-      for (const k of queues.slice(1)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [k],
-          message: `give one of defaultBoard, defaultQueue or defaultProject (${queues[0]} is already set)`,
-        })
+  .superRefine(
+    (s, ctx) => {
+      const queues = (['defaultBoard', 'defaultQueue', 'defaultProject'] as const).filter(
+        (k) => s[k] !== undefined,
+      )
+      if (queues.length > 1) {
+        for (const k of queues.slice(1)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: `give one of defaultBoard, defaultQueue or defaultProject (${queues[0]} is already set)`,
+          })
+        }
       }
-    }
-  })
+      // `when`: runs even when a field failed, so one request reports every problem at once.
+    },
+    { when: (payload) => payload.value !== null && typeof payload.value === 'object' },
+  )
   .openapi('PsaSettings')
 
 export type PsaSettings = z.infer<typeof psaSettingsSchema>

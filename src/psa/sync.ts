@@ -5,7 +5,7 @@ import type { AppContext } from '../context.ts'
 import { classifyStatus } from '../delivery/policy.ts'
 import { secretValues } from '../integrations/credentials.ts'
 import { IntegrationError, loadCredentials } from '../integrations/service.ts'
-import { connectorEnv } from '../integrations/verification.ts'
+import { checkConnector, connectorEnv } from '../integrations/verification.ts'
 import { type JobInfo, PermanentJobError, RetryJob } from '../jobs/define.ts'
 import { newId } from '../lib/ids.ts'
 import { scrubSecrets } from '../lib/redact.ts'
@@ -126,6 +126,18 @@ export async function runSync(ctx: AppContext, p: SyncTarget, job: JobInfo): Pro
         : `${connector.descriptor.displayName} has no tickets to sync`,
     })
     return
+  }
+  if (integration.status === 'error' && run.status === 'queued') {
+    // A connection in error may have nothing mapped, so the walk below would call no one and report success:
+    // check the credentials with the vendor first, and fail the sync in its words if they still do not work.
+    const check = await checkConnector(ctx, connector, credentials, 'verify')
+    if (!check.ok) {
+      await finish(ctx, run, {
+        status: 'failed',
+        error: `The PSA connection is in error: ${check.error ?? 'verification failed'}`,
+      })
+      return
+    }
   }
   const db = ctx.db.orm
   if (run.status === 'queued') {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import type { AppContext } from '../context.ts'
 import { classifyStatus, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/policy.ts'
@@ -109,7 +110,9 @@ export function webhookTransport(ctx: AppContext): Transport {
           : breezeHeaders({
               body,
               secret: w.secrets[0] ?? null,
-              deliveryId: d.id,
+              // The webhooks document: "Unique ID for this delivery attempt". A fresh id per attempt (also when a
+              // lease expired and the same attempt number is sent again); receivers dedupe on X-Breeze-Event-Id.
+              deliveryId: randomUUID(),
               eventId: d.eventId,
               eventType: d.eventType,
               nowMs,

@@ -33,6 +33,18 @@ describe(`patchbay as a process (${servedUrl ? 'served' : 'embedded'})`, () => {
     const p = runPatchbay(['start'], env())
     const [, token] = (await p.waitFor(/\n\s+(pbk_[\w-]+)\n/)) as RegExpMatchArray
     const [, url] = (await p.waitFor(/"url":"(http:\/\/[^"]+)"/)) as RegExpMatchArray
+    // The first start says what it is doing before it is ready, not seconds of silence.
+    const said = p.stdout()
+    const steps = served
+      ? ['"applying database migrations"']
+      : ['"first start: creating the embedded PostgreSQL database', '"applying database migrations"']
+    let at = -1
+    for (const step of steps) {
+      const next = said.indexOf(step)
+      expect(next, step).toBeGreaterThan(at)
+      at = next
+    }
+    expect(said.indexOf(url as string)).toBeGreaterThan(at)
     const res = await fetch(`${url}/api/v1/orgs`, { headers: { authorization: `Bearer ${token}` } })
     expect(res.status).toBe(200)
     expect((await fetch(`${url}/readyz`)).status).toBe(200)
@@ -68,10 +80,24 @@ describe(`patchbay as a process (${servedUrl ? 'served' : 'embedded'})`, () => {
   }, 300_000)
 
   it('refuses bad configuration with every problem named', async () => {
-    const p = runPatchbay(['start'], env({ PORT: 'eighty', LOG_LEVEL: 'loud' }))
+    const fresh = path.join(dataDir, 'never-created')
+    const p = runPatchbay(
+      ['start'],
+      env({
+        DATA_DIR: fresh,
+        PORT: 'eighty',
+        LOG_LEVEL: 'loud',
+        PATCHBAY_ALLOWED_TARGET_CIDRS: '999.0.0.0/8',
+        PATCHBAY_ENCRYPTION_KEYS: 'k1',
+      }),
+    )
     expect((await p.exited).code).toBe(2)
     expect(p.stderr()).toContain('PORT:')
     expect(p.stderr()).toContain('LOG_LEVEL:')
+    expect(p.stderr()).toContain('PATCHBAY_ALLOWED_TARGET_CIDRS: "999.0.0.0/8" is not a CIDR range')
+    expect(p.stderr()).toContain('PATCHBAY_ENCRYPTION_KEYS:')
+    // Validated before anything is touched: no data directory, no key ring.
+    expect(fs.existsSync(fresh)).toBe(false)
   }, 180_000)
 
   it.runIf(servedUrl)(

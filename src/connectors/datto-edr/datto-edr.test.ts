@@ -87,9 +87,10 @@ describe('verify', () => {
     const { baseUrl: _, ...creds } = edr.credentials
     // No stand-in answers for contoso.infocyte.com here; the resolver says so, proving where the call went.
     const r = await dattoEdr.verify(creds, env)
-    expect(r).toMatchObject({
+    // No vendor answered, so there is no vendor status: the result says the name did not resolve.
+    expect(r).toEqual({
       ok: false,
-      status: 400,
+      failure: 'dns',
       error: 'Datto EDR URL host "contoso.infocyte.com" could not be resolved',
     })
     expect(await dattoEdr.verify({ ...creds, instance: 'https://evil.example.com' }, env)).toEqual({

@@ -16,7 +16,7 @@ import type {
   ResourceQuery,
   VerifyResult,
 } from '../types.ts'
-import { VendorError, VendorRefusal } from '../vendor-error.ts'
+import { failedVerify, VendorError, VendorRefusal } from '../vendor-error.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
 
 /**
@@ -166,9 +166,7 @@ async function verify(creds: Credentials, env: ConnectorEnv): Promise<VerifyResu
     }
   } catch (err) {
     if (!(err instanceof VendorError)) throw err
-    return err.status === undefined
-      ? { ok: false, error: err.message }
-      : { ok: false, error: err.message, status: err.status }
+    return failedVerify(err)
   }
 }
 

@@ -372,6 +372,13 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
 export const servicenow = psaConnector({
   id: 'servicenow',
   displayName: 'ServiceNow',
+  // Basic auth or an OAuth token: a connection with neither can never authenticate.
+  credentialRules: [
+    {
+      oneOf: [['username', 'password'], ['oauthToken']],
+      description: 'Give username and password (Basic auth), or oauthToken.',
+    },
+  ],
   credentialSchema,
   docsUrl:
     'https://www.servicenow.com/docs/bundle/zurich-api-reference/page/integrate/inbound-rest/concept/c_TableAPI.html',

@@ -1,5 +1,5 @@
 import type { Credentials, VerifyResult } from '../types.ts'
-import { VendorError } from '../vendor-error.ts'
+import { failedVerify, VendorError } from '../vendor-error.ts'
 
 /** A credential field as a trimmed string; undefined when absent or blank. Numbers are accepted as text. */
 export function credential(credentials: Credentials, name: string): string | undefined {
@@ -27,9 +27,7 @@ export async function verifyBy(check: () => Promise<string | undefined>): Promis
     return account ? { ok: true, account } : { ok: true }
   } catch (err) {
     if (err instanceof VendorError) {
-      return err.status === undefined
-        ? { ok: false, error: err.message }
-        : { ok: false, error: err.message, status: err.status }
+      return failedVerify(err)
     }
     throw err
   }

@@ -2,7 +2,7 @@ import { scrubSecrets } from '../../lib/redact.ts'
 import { OutboundError, type OutboundResponse, UnsafeUrlError } from '../../net/http-client.ts'
 import { parseRetryAfter } from '../../net/retry-after.ts'
 import type { ConnectorEnv, Credentials } from '../types.ts'
-import { VendorError } from '../vendor-error.ts'
+import { fromTransport, VendorError } from '../vendor-error.ts'
 import { credential, requireCredential } from './credentials.ts'
 import { obj, str } from './json.ts'
 import {
@@ -76,8 +76,10 @@ export async function graphGet(
         maxResponseBytes: 64 * 1_048_576,
       })
     } catch (err) {
-      if (err instanceof UnsafeUrlError) throw new VendorError(scrub(`${VENDOR} URL ${err.message}`), 400)
-      if (err instanceof OutboundError) throw new VendorError(scrub(`${VENDOR}: ${err.message}`))
+      if (err instanceof UnsafeUrlError)
+        throw fromTransport(new VendorError(scrub(`${VENDOR} URL ${err.message}`)), err)
+      if (err instanceof OutboundError)
+        throw fromTransport(new VendorError(scrub(`${VENDOR}: ${err.message}`)), err)
       throw err
     }
   }

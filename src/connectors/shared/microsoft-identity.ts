@@ -3,7 +3,7 @@ import { scrubSecrets } from '../../lib/redact.ts'
 import { OutboundError, UnsafeUrlError } from '../../net/http-client.ts'
 import { parseRetryAfter } from '../../net/retry-after.ts'
 import type { ConnectorEnv } from '../types.ts'
-import { VendorError } from '../vendor-error.ts'
+import { fromTransport, VendorError } from '../vendor-error.ts'
 import { arr, obj, str } from './json.ts'
 
 /**
@@ -135,8 +135,9 @@ async function requestToken(
     })
   } catch (err) {
     if (err instanceof UnsafeUrlError)
-      throw new VendorError(scrub(`${vendor} sign-in URL ${err.message}`), 400)
-    if (err instanceof OutboundError) throw new VendorError(scrub(`${vendor} sign-in: ${err.message}`))
+      throw fromTransport(new VendorError(scrub(`${vendor} sign-in URL ${err.message}`)), err)
+    if (err instanceof OutboundError)
+      throw fromTransport(new VendorError(scrub(`${vendor} sign-in: ${err.message}`)), err)
     throw err
   }
   let parsed: unknown

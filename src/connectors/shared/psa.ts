@@ -35,6 +35,7 @@ export function psaConnector(spec: {
   displayName: string
   capabilities?: readonly string[]
   credentialSchema: CredentialSchema
+  credentialRules?: ConnectorDescriptor['credentialRules']
   docsUrl: string
   verify: (credentials: Credentials, env: ConnectorEnv) => Promise<VerifyResult>
   tickets: TicketOperations
@@ -45,6 +46,7 @@ export function psaConnector(spec: {
     category: 'psa',
     capabilities: [...(spec.capabilities ?? PSA_CAPABILITIES)],
     credentialSchema: spec.credentialSchema,
+    ...(spec.credentialRules ? { credentialRules: spec.credentialRules } : {}),
     docsUrl: spec.docsUrl,
   }
   return { descriptor, verify: spec.verify, probe: spec.verify, tickets: spec.tickets }

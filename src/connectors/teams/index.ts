@@ -18,6 +18,7 @@ import {
 } from '../shared/chat.ts'
 import { verifyBy } from '../shared/credentials.ts'
 import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
+import { fromTransport } from '../vendor-error.ts'
 import { renderAdaptiveCard, renderMessageCard } from './render.ts'
 
 const TEAMS: ChatPlatform = { name: 'Microsoft Teams', errorText: workflowErrorText }
@@ -127,7 +128,8 @@ async function probe(credentials: Credentials, env: ConnectorEnv): Promise<Verif
     try {
       await env.http.check(t.url.href)
     } catch (err) {
-      if (err instanceof UnsafeUrlError) throw new NotificationError(`${TEAMS.name} URL ${err.message}`, 400)
+      if (err instanceof UnsafeUrlError)
+        throw fromTransport(new NotificationError(`${TEAMS.name} URL ${err.message}`), err)
       throw err
     }
     return undefined

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../context.ts'
+import { TARGET_TYPES } from '../../delivery/targets.ts'
 import { recordAudit } from '../../store/audit.ts'
 import { listDeliveries, requeueFailed } from '../../webhooks/store.ts'
 import { router } from '../env.ts'
@@ -20,8 +21,7 @@ const filterFields = {
   orgId: uuidSchema.optional(),
   webhookId: uuidSchema.optional().openapi({ description: 'One webhook' }),
   targetType: z
-    .string()
-    .max(50)
+    .enum(TARGET_TYPES)
     .optional()
     .openapi({ description: '`webhook`, or an integration delivery kind' }),
   targetId: uuidSchema.optional().openapi({ description: 'One webhook or integration' }),

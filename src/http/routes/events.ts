@@ -23,7 +23,12 @@ const eventBody = z
     type: z.string().min(1).max(100).openapi({ example: 'alert.triggered' }),
     orgId: uuidSchema.optional().openapi({ description: 'Required for partner and system keys' }),
     timestamp: dateTime().optional().openapi({ description: 'When it happened; defaults to now' }),
-    data: z.record(z.string(), z.unknown()).default({}),
+    // Optional on purpose: many events (device.online, user.login) carry nothing beyond their type, and receivers
+    // always get an object, as the webhook envelope documents `data` as one.
+    data: z.record(z.string(), z.unknown()).default({}).openapi({
+      description:
+        "The event's details, delivered as the envelope's `data`. Optional: an event sent without it is stored and delivered with `data: {}`.",
+    }),
   })
   .openapi('Event')
 

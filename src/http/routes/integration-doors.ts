@@ -54,6 +54,23 @@ export function integrationState(v: IntegrationView) {
   }
 }
 
+/** What failed, the same on every test route: see `TransportFailure`, `vendor` (see `vendorStatus`), or `other`. */
+export const failureSchema = z
+  .enum(['dns', 'connect', 'tls', 'timeout', 'blocked', 'protocol', 'vendor', 'other'])
+  .nullable()
+  .openapi({
+    description:
+      'What failed: `dns` (the host did not resolve), `connect`, `tls`, `timeout`, `blocked` (Patchbay may not ' +
+      'call that URL), `protocol` (no HTTP answer), `vendor` (it answered with an error: see the vendor status) ' +
+      'or `other`; null on success',
+  })
+
+export function failureOf(o: CheckOutcome): z.infer<typeof failureSchema> {
+  if (o.ok) return null
+  if (o.failure) return o.failure
+  return o.httpStatus !== undefined ? 'vendor' : 'other'
+}
+
 export const testResultSchema = z
   .object({
     ok: z.boolean(),
@@ -61,7 +78,10 @@ export const testResultSchema = z
       .string()
       .nullable()
       .openapi({ description: 'What the platform or endpoint answered, verbatim, without any secret' }),
-    vendorStatus: z.number().int().nullable().openapi({ description: 'Its HTTP status, when it answered' }),
+    vendorStatus: z.number().int().nullable().openapi({
+      description: "The vendor's HTTP status when it answered (on success too); null when none answered",
+    }),
+    failure: failureSchema,
     retryable: z.boolean().openapi({ description: 'A rate limit, timeout or outage rather than a refusal' }),
     retryAfterMs: z.number().int().nullable(),
     latencyMs: z.number().int(),
@@ -73,6 +93,7 @@ export function testResult(o: CheckOutcome) {
     ok: o.ok,
     error: o.ok ? null : (o.error ?? 'Test failed'),
     vendorStatus: o.httpStatus ?? null,
+    failure: failureOf(o),
     retryable: o.retryable,
     retryAfterMs: o.retryAfterMs ?? null,
     latencyMs: Math.round(o.latencyMs),

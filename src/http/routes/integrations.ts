@@ -7,6 +7,7 @@ import { healthReport, type IntegrationHealth } from '../../integrations/health.
 import {
   type AuditContext,
   activateIntegration,
+  type CheckOutcome,
   configuredProviderIds,
   createIntegration,
   deleteIntegration,
@@ -19,6 +20,7 @@ import {
   storeFilter,
   testCredentials,
   updateIntegration,
+  verifyIntegrationNow,
 } from '../../integrations/service.ts'
 import { describeCredentialField, providerCredentialFieldSchema } from '../../vault/mask.ts'
 import type { AppEnv } from '../env.ts'
@@ -33,6 +35,7 @@ import {
   synthesqErrorResponses,
   synthesqRouter,
 } from '../synthesq.ts'
+import { failureOf, failureSchema } from './integration-doors.ts'
 
 const TAG = 'Integrations'
 const statusEnum = z.enum(['pending_verify', 'active', 'inactive', 'error'])
@@ -108,6 +111,17 @@ const providerSchema = z
     category: z.string(),
     capabilities: z.array(z.string()),
     credential_schema: z.record(z.string(), providerCredentialFieldSchema),
+    credential_rules: z
+      .array(z.object({ one_of: z.array(z.array(z.string())), description: z.string() }))
+      .openapi({
+        description: 'For each rule, every field of at least one of its groups must be given',
+        example: [
+          {
+            one_of: [['username', 'password'], ['oauthToken']],
+            description: 'Give username and password (Basic auth), or oauthToken.',
+          },
+        ],
+      }),
     is_configured: z.boolean(),
     actions: z
       .array(
@@ -180,11 +194,10 @@ const testResultSchema = z
     ok: z.boolean(),
     provider: z.string(),
     error: z.string().nullable().openapi({ description: "The vendor's own error text, credentials removed" }),
-    vendor_status: z
-      .number()
-      .int()
-      .nullable()
-      .openapi({ description: "The vendor's HTTP status, when it answered" }),
+    vendor_status: z.number().int().nullable().openapi({
+      description: "The vendor's HTTP status when it answered (on success too); null when none answered",
+    }),
+    failure: failureSchema,
     retryable: z
       .boolean()
       .openapi({ description: 'A rate limit, timeout or outage rather than a rejection' }),
@@ -277,6 +290,22 @@ const deletedSchema = z.object({
   meta: z.object({}),
 })
 
+/** A test's outcome as the SynthesQ routes show it. */
+function testData(provider: string, outcome: CheckOutcome) {
+  return {
+    ok: outcome.ok,
+    provider,
+    error: outcome.ok ? null : (outcome.error ?? 'Test failed'),
+    vendor_status: outcome.httpStatus ?? null,
+    failure: failureOf(outcome),
+    retryable: outcome.retryable,
+    account: outcome.account ?? null,
+    advice: outcome.advice ?? null,
+    suggested_credentials: outcome.suggestedCredentials ?? null,
+    latency_ms: Math.round(outcome.latencyMs),
+  }
+}
+
 function audit(c: Context<AppEnv>): AuditContext {
   return { actor: actorOf(c.var.principal), requestId: c.var.requestId }
 }
@@ -337,6 +366,10 @@ export function integrationRoutes(ctx: AppContext) {
         credential_schema: Object.fromEntries(
           Object.entries(d.credentialSchema).map(([name, field]) => [name, describeCredentialField(field)]),
         ),
+        credential_rules: (d.credentialRules ?? []).map((r) => ({
+          one_of: r.oneOf.map((g) => [...g]),
+          description: r.description,
+        })),
         is_configured: configured.has(d.id),
         actions: describeActions(actions),
       }))
@@ -384,17 +417,7 @@ export function integrationRoutes(ctx: AppContext) {
         body.credentials,
         body.integration_id ? { scope: scopeOf(c.var.principal), id: body.integration_id } : undefined,
       )
-      const data = {
-        ok: outcome.ok,
-        provider: body.provider,
-        error: outcome.error ?? null,
-        vendor_status: outcome.httpStatus ?? null,
-        retryable: outcome.retryable,
-        account: outcome.account ?? null,
-        advice: outcome.advice ?? null,
-        suggested_credentials: outcome.suggestedCredentials ?? null,
-        latency_ms: outcome.latencyMs,
-      }
+      const data = testData(body.provider, outcome)
       const message = outcome.ok
         ? outcome.advice
           ? `Connection successful. ${outcome.advice}`
@@ -626,13 +649,70 @@ export function integrationRoutes(ctx: AppContext) {
 
   app.openapi(
     createRoute({
+      method: 'post',
+      path: '/{id}/test',
+      tags: [TAG],
+      summary: 'Test a saved integration',
+      description:
+        "Runs the connector's verification against the stored credentials now (a real, cheap authenticated " +
+        'request) and records the result as background verification does: `last_tested_at` is set, success ' +
+        'makes a pending or failed integration `active`, failure puts it in `error`. A verification still ' +
+        'queued is superseded. `success` is the outcome of the test; `data.integration` is the state after it.',
+      request: { params: idParams },
+      responses: {
+        200: {
+          description: 'The test ran',
+          content: {
+            'application/json': {
+              schema: z.object({
+                success: z.boolean(),
+                message: z.string(),
+                data: testResultSchema.extend({ integration: integrationSchema }),
+                meta: z.object({}),
+              }),
+            },
+          },
+        },
+        ...synthesqErrorResponses(401, 404, 422),
+      },
+    }),
+    async (c) => {
+      const { integration, outcome } = await verifyIntegrationNow(
+        ctx,
+        scopeOf(c.var.principal),
+        c.req.valid('param').id,
+        audit(c),
+      )
+      const message = outcome.ok
+        ? outcome.advice
+          ? `Connection successful. ${outcome.advice}`
+          : 'Connection successful. Credentials validated.'
+        : (outcome.error ?? 'Test failed')
+      return c.json(
+        {
+          success: outcome.ok,
+          message,
+          data: {
+            ...testData(integration.provider, outcome),
+            integration: integrationResource(integration),
+          },
+          meta: {},
+        },
+        200,
+      )
+    },
+  )
+
+  app.openapi(
+    createRoute({
       method: 'patch',
       path: '/{id}',
       tags: [TAG],
       summary: 'Update an integration',
       description:
         'Partial update; the id never changes. Changed credentials are re-encrypted in one write, reset the ' +
-        'integration to `pending_verify` and are verified again in the background.',
+        'integration to `pending_verify` and are verified again in the background. On an integration in ' +
+        '`error`, sending `credentials` re-queues verification even when they are unchanged.',
       request: {
         params: idParams,
         body: { required: true, content: { 'application/json': { schema: patchBody } } },

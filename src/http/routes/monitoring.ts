@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../context.ts'
+import { secretNamedPaths } from '../../lib/redact.ts'
 import { getMonitoring, METRIC_FAMILIES, saveMonitoring, testMonitoring } from '../../monitoring/settings.ts'
 import { router } from '../env.ts'
 import { ApiError, errorResponses } from '../errors.ts'
@@ -20,6 +21,8 @@ import { auditOf, json, jsonBody } from './shared.ts'
 
 /** Larger free-form configurations are refused: they are settings, not data. */
 const MAX_CONFIG_CHARS = 64 * 1024
+/** The one secret-named field the monitoring settings keep, sealed. */
+const MONITORING_SECRET_FIELDS: ReadonlySet<string> = new Set(['apiKey'])
 
 const configSchema = z
   .object({
@@ -63,10 +66,22 @@ const saveBody = z
       }),
   })
   .catchall(z.unknown())
-  .superRefine((body, ctx) => {
-    if (JSON.stringify(body).length > MAX_CONFIG_CHARS)
-      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_CONFIG_CHARS} characters of JSON` })
-  })
+  // `when`: these run even when a field failed, so one request reports every problem at once.
+  .superRefine(
+    (body, ctx) => {
+      if (JSON.stringify(body).length > MAX_CONFIG_CHARS)
+        ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_CONFIG_CHARS} characters of JSON` })
+      // Only apiKey is sealed: a secret-named field anywhere else (also nested) would be stored in clear.
+      for (const path of secretNamedPaths(body, MONITORING_SECRET_FIELDS)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: path.split('.'),
+          message: `The ${path} field looks like a secret; only apiKey is stored encrypted, so put the secret there.`,
+        })
+      }
+    },
+    { when: () => true },
+  )
   .openapi('SaveMonitoringSettings', {
     description: 'Free-form: fields other than these are stored as given and returned by GET',
   })

@@ -289,7 +289,7 @@ export function webhookRoutes(ctx: AppContext) {
       tags: ['Webhooks'],
       summary: 'Send a test delivery',
       description:
-        'Queued through the same pipeline as real events. `event` defaults to `webhook.test`, `payload` to a message, timestamp and the webhook id.',
+        'Queued through the same pipeline as real events. `event` defaults to `webhook.test`, `payload` to a message, timestamp and the webhook id. A webhook that is not `active` answers 409 and nothing is queued.',
       request: {
         params: idParams,
         body: {
@@ -318,11 +318,14 @@ export function webhookRoutes(ctx: AppContext) {
           }),
           'Queued',
         ),
-        ...errorResponses(401, 404, 422),
+        ...errorResponses(401, 404, 409, 422),
       },
     }),
     async (c) => {
       const w = await load(c.var.principal, c.req.valid('param').id)
+      // A paused (or failed) webhook sends nothing, so a test queued for it could only fail and count as a failure.
+      if (w.status !== 'active')
+        throw ApiError.conflict(`Webhook is ${w.status}; set its status to active to send a test delivery`)
       const d = await queueTestDelivery(ctx, w, c.req.valid('json'), change(c))
       return c.json(
         {
