@@ -136,6 +136,26 @@ describe('operator console: approvals and change management', { timeout: 120_000
     await expect.poll(() => shown(page.locator('ol.timeline li'))).toContain('Attempt 1')
     await expect.poll(() => shown(page.locator('ol.timeline li'))).toContain('HTTP 200')
     await shot('approval-detail')
+
+    // Another request, rejected with a reason from the form: never sent, and listed under "rejected".
+    const second = await h.json('POST', `/api/v1/integrations/${integration.body.data.id}/actions`, {
+      token: t.orgAToken,
+      body: {
+        action: 'run_quick_job',
+        input: { deviceUid: 'dev-0001', jobName: 'Reboot', componentUid: 'comp-clear-temp' },
+      },
+    })
+    expect(second.status).toBe(202)
+    await page.goto(orgPath(`approvals/${second.body.id}`))
+    await page.getByText('Reject…').click()
+    await page.getByLabel('Reason').fill('Not during business hours')
+    await page.getByRole('button', { name: 'Reject', exact: true }).click()
+    await expect.poll(() => shown(page.getByRole('status'))).toBe('Rejected: the action will not run.')
+    await expect.poll(() => shown(page.locator('dl.kv'))).toContain('Not during business hours')
+    await h.worker.drain()
+    expect(sent()).toBe(1)
+    await page.goto(`${orgPath('approvals')}?status=rejected`)
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1)
   })
 
   it('sets up change management, syncs configurations, links a change to a ticket and shows the widget', async () => {
@@ -201,6 +221,17 @@ describe('operator console: approvals and change management', { timeout: 120_000
     await widget.getByRole('button', { name: 'Check' }).click()
     await expect.poll(() => widget.getByRole('link', { name: 'Add Time Entry' }).count()).toBe(1)
     await shot('change-detail')
+    await widget.getByText('Or log time from here').click()
+    await widget.getByLabel('Start (UTC)').fill('2026-02-18T09:00')
+    await widget.getByLabel('End (UTC)').fill('2026-02-18T09:30')
+    await widget.getByLabel('Notes').fill('Prepared the upgrade')
+    await widget.getByRole('button', { name: 'Add Time Entry' }).click()
+    await expect
+      .poll(() => shown(page.getByRole('status')))
+      .toBe('Time entry added to the ConnectWise ticket.')
+    expect(cw.raw.timeEntries.map((e) => [e.chargeToId, e.notes])).toEqual([
+      [ticket.id, 'Prepared the upgrade'],
+    ])
 
     // A lifecycle step from the page: the technical approval.
     await page.getByText('Record technical approval').first().click()
