@@ -103,6 +103,15 @@ const BADGE: Record<string, string> = {
   delivered: 'ok',
   processed: 'ok',
   succeeded: 'ok',
+  completed: 'ok',
+  approved: 'ok',
+  fully_approved: 'ok',
+  scheduled: 'warn',
+  queued: 'warn',
+  running: 'warn',
+  pending_approval: 'warn',
+  expired: 'muted',
+  cancelled: 'muted',
   error: 'bad',
   failed: 'bad',
   rejected: 'bad',
@@ -208,6 +217,7 @@ dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dl.kv dt
 pre.json{background:var(--mut-bg);padding:.7rem;border-radius:6px;overflow:auto;max-height:20rem;font-size:.85rem}
 ol.timeline{border-left:2px solid var(--line);margin:.5rem 0;padding-left:1rem}ol.timeline li{margin:.3rem 0}
 details>summary{cursor:pointer}
+#settings>.card,.widget,details.card{margin:.8rem 0}#settings>.card>h2,.widget>h2{margin-top:0}details.card>summary{font-weight:600}
 svg.chart{max-width:100%;height:auto;display:block;margin:1rem 0;color:var(--muted)}
 svg.chart rect.ok{fill:var(--ok)}svg.chart rect.bad{fill:var(--bad)}svg.chart text{fill:var(--muted);font-size:9px}
 @media (max-width:760px){body{grid-template-columns:1fr}.side ul{display:flex;flex-wrap:wrap;padding:.4rem;gap:.2rem}main{grid-column:1;padding:1rem}}

@@ -416,38 +416,4 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       </>,
     )
   })
-
-  // Approvals (issue 16) and change management (issue 17) are separate features; their pages ask the API and show
-  // what it lists, or say plainly that this build has no such API.
-  const pending = (section: string, title: string, path: string, what: string) =>
-    app.get(`/o/:org/${section}`, async (c) => {
-      const r = await c.var.api('GET', `${path}${qs({ orgId: c.var.org.id })}`)
-      const items: Json[] = Array.isArray(r.body?.data) ? r.body.data : []
-      return render(
-        c,
-        title,
-        section,
-        r.status === 404 && !r.body?.data ? (
-          <Empty>
-            {title} is not available in this build: the API has no {path} ({what}).
-          </Empty>
-        ) : !r.ok ? (
-          <Notice kind="bad">{errorText(r)}</Notice>
-        ) : items.length ? (
-          <Live url={c.req.url}>
-            <ul>
-              {items.map((x) => (
-                <li class="card">
-                  <JsonBlock value={x} />
-                </li>
-              ))}
-            </ul>
-          </Live>
-        ) : (
-          <Empty>Nothing here yet.</Empty>
-        ),
-      )
-    })
-  pending('approvals', 'Approvals', '/actions', 'pending actions to approve or reject')
-  pending('changes', 'Change management', '/changes', 'changes and their ConnectWise tickets')
 }

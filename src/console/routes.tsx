@@ -9,6 +9,8 @@ import { findKeyById, findKeyByToken } from '../store/tenancy.ts'
 import { type ApiFetch, apiFor, qs } from './api.ts'
 import type { C, ConsoleEnv } from './env.ts'
 import { CSS, Empty, JS, Layout, Notice } from './layout.tsx'
+import { approvalPages } from './pages-approvals.tsx'
+import { changePages } from './pages-changes.tsx'
 import { integrationPages } from './pages-integrations.tsx'
 import { otherPages } from './pages-other.tsx'
 import { webhookPages } from './pages-webhooks.tsx'
@@ -183,6 +185,8 @@ export function consoleRoutes(ctx: AppContext, fetch: ApiFetch) {
   integrationPages(app, ctx)
   webhookPages(app, ctx)
   otherPages(app, ctx)
+  approvalPages(app)
+  changePages(app)
 
   app.all('/o/:org/*', (c) =>
     c.html(
