@@ -141,6 +141,25 @@ async function tablesHolding(text: string): Promise<string[]> {
   return found
 }
 
+describe('Microsoft 365: declared actions', () => {
+  it('lists the three actions, each needing approval, with the input as JSON Schema', async () => {
+    const r = await h.json('GET', `/api/v1/integrations/providers?orgId=${t.orgA.id}`)
+    expect(r.status).toBe(200)
+    const m365 = r.body.data.find((p: { name: string }) => p.name === 'microsoft365')
+    const byName = Object.fromEntries(m365.actions.map((a: { name: string }) => [a.name, a]))
+    expect(Object.keys(byName).sort()).toEqual(['assign_licenses', 'create_user', 'disable_user'])
+    for (const a of Object.values(byName) as { needs_approval: boolean }[])
+      expect(a.needs_approval).toBe(true)
+    const create = byName.create_user as { input_schema: { properties: object; required: string[] } }
+    expect(Object.keys(create.input_schema.properties)).toEqual(
+      expect.arrayContaining(['displayName', 'mailNickname', 'userPrincipalName', 'password']),
+    )
+    expect(create.input_schema.required).toEqual(
+      expect.arrayContaining(['displayName', 'mailNickname', 'userPrincipalName', 'password']),
+    )
+  })
+})
+
 describe('Microsoft 365: create a user', () => {
   it('is sent once after approval, exactly as Graph documents it, and the password is shown nowhere', async () => {
     const r = await act('create_user', newUser('nestor'))
@@ -302,6 +321,74 @@ describe('Microsoft 365: disable a user and revoke their sessions', () => {
       disable: { status: 204 },
       revokeSignInSessions: { status: 200, body: { value: true } },
     })
+  })
+
+  it('works with the narrower permissions, and fails with Graph’s 403 without them', async () => {
+    const narrow = dir.addTenant({
+      id: randomUUID(),
+      domain: 'fabrikam.onmicrosoft.com',
+      name: 'Fabrikam',
+      consents: new Map([
+        [
+          APP,
+          [
+            'User.Read.All',
+            'Organization.Read.All',
+            'User.EnableDisableAccount.All',
+            'User.RevokeSessions.All',
+          ],
+        ],
+      ]),
+      users: [user('Alex Wilber', 'alex@fabrikam.onmicrosoft.com', { usageLocation: 'US' })],
+    })
+    const readOnly = dir.addTenant({
+      id: randomUUID(),
+      domain: 'tailspin.onmicrosoft.com',
+      name: 'Tailspin',
+      consents: new Map([[APP, ['User.Read.All', 'Organization.Read.All']]]),
+      users: [user('Pradeep Gupta', 'pradeep@tailspin.onmicrosoft.com', { usageLocation: 'US' })],
+    })
+    const connect = async (tenantId: string) => {
+      const r = await h.json('POST', '/api/v1/integrations', {
+        token: t.orgAToken,
+        body: {
+          provider: 'microsoft365',
+          name: tenantId,
+          credentials: {
+            tenantId,
+            clientId: APP,
+            clientSecret: APP_SECRET,
+            loginBaseUrl: login.baseUrl,
+            baseUrl: graph.baseUrl,
+          },
+          enabled_capabilities: ['read_resources'],
+        },
+      })
+      expect(r.status, JSON.stringify(r.body)).toBe(201)
+      return r.body.data.id as string
+    }
+    const disable = async (integration: string, userId: string) => {
+      const r = await h.json('POST', `/api/v1/integrations/${integration}/actions`, {
+        token: t.orgAToken,
+        body: { action: 'disable_user', input: { userId } },
+      })
+      expect(r.status, JSON.stringify(r.body)).toBe(202)
+      await approve(r.body.id)
+      await h.worker.drain()
+      return get(r.body.id)
+    }
+    const alex = narrow.users[0] as MsUser
+    expect((await disable(await connect(narrow.id), alex.id)).status).toBe('completed')
+    expect(alex.accountEnabled).toBe(false)
+
+    const pradeep = readOnly.users[0] as MsUser
+    const failed = await disable(await connect(readOnly.id), pradeep.id)
+    expect(failed.status).toBe('failed')
+    expect(failed.error).toContain(
+      'Authorization_RequestDenied: Insufficient privileges to complete the operation.',
+    )
+    expect(failed.attempts).toHaveLength(1)
+    expect(pradeep.accountEnabled).toBe(true)
   })
 
   it('fails with Graph’s 404 for a user the tenant does not have', async () => {
