@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { transports } from '../src/delivery/registry.ts'
+import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { type GraphStandIn, startGraph } from './standins/graph.ts'
@@ -273,6 +275,46 @@ describe('Microsoft 365: create a user', () => {
     expect(lidia).toHaveLength(1)
     expect(done.result.vendorRef).toBe(lidia[0]?.id)
     expect(await tablesHolding(PASSWORD)).toEqual([])
+  })
+
+  it('creates the user once when the worker dies mid-attempt after Graph took the request', async () => {
+    const r = await act('create_user', newUser('patti'))
+    await approve(r.body.id)
+    const before = userPosts().length
+    const held = graph.server.hold()
+    const doomed = new DeliveryWorker(h.ctx, transports(h.ctx), { leaseMs: 1000 })
+    const abandoned = doomed.drain()
+    const inFlight = await held.arrived
+    expect(inFlight.method).toBe('POST')
+    expect(inFlight.path).toBe('/v1.0/users')
+    // Graph acts on the request (here: the same request once more, past the hold) while the worker that sent it is
+    // gone as far as the database knows: its lease runs out and another worker takes over.
+    const taken = await fetch(graph.server.url('127.0.0.1', '/v1.0/users'), {
+      method: 'POST',
+      headers: { authorization: String(inFlight.headers.authorization), 'content-type': 'application/json' },
+      body: inFlight.body,
+    })
+    expect(taken.status).toBe(201)
+    const created = (await taken.json()) as { id: string }
+    h.clock.advance(1001)
+    await h.worker.drain()
+    expect(userPosts()).toHaveLength(before + 2) // the held one and Graph's own processing of it, nothing more
+    const lookups = graph.server.requests.filter((q) =>
+      q.path.startsWith('/v1.0/users/patti%40contoso.onmicrosoft.com?'),
+    )
+    expect(lookups.map((q) => q.method)).toEqual(['GET', 'GET']) // the preview's, then the new worker's
+    const done = await get(r.body.id)
+    expect(done.status).toBe('completed')
+    expect(done.result.vendorRef).toBe(created.id)
+    // The dead worker's answer finally arrives (Graph's 201); it changes nothing.
+    held.release({ status: 201, body: created })
+    await abandoned
+    expect(tenant.users.filter((u) => u.userPrincipalName === 'patti@contoso.onmicrosoft.com')).toHaveLength(
+      1,
+    )
+    const after = await get(r.body.id)
+    expect(after.status).toBe('completed')
+    expect(after.result.vendorRef).toBe(created.id)
   })
 
   it('names bad fields', async () => {
