@@ -365,6 +365,23 @@ describe('Microsoft 365: disable a user and revoke their sessions', () => {
     })
   })
 
+  it('never sends a rejected one', async () => {
+    const megan = tenant.users[1] as MsUser
+    const patchesBefore = writes('PATCH', /^\/v1\.0\/users\//).length
+    const r = await act('disable_user', { userId: megan.id })
+    const rejected = await h.json('POST', `/api/v1/actions/${r.body.id}/reject`, {
+      token: approverKey,
+      body: { reason: 'Megan is on leave, not leaving' },
+    })
+    expect(rejected.status).toBe(200)
+    expect((await approve(r.body.id)).status).toBe(409)
+    await h.worker.drain()
+    expect(writes('PATCH', /^\/v1\.0\/users\//)).toHaveLength(patchesBefore)
+    expect(writes('POST', /\/revokeSignInSessions$/).filter((q) => q.path.includes(megan.id))).toHaveLength(0)
+    expect(megan.accountEnabled).toBe(true)
+    expect((await get(r.body.id)).status).toBe('rejected')
+  })
+
   it('works with the narrower permissions, and fails with Graph’s 403 without them', async () => {
     const narrow = dir.addTenant({
       id: randomUUID(),
@@ -502,6 +519,16 @@ describe('Microsoft 365: assign and remove licenses', () => {
     expect(failed.status).toBe('failed')
     expect(failed.error).toContain('License assignment cannot be done for user with invalid usage location.')
     expect(megan.assignedLicenses).toEqual([])
+
+    // An admin sets her usage location; the action is retried by hand and goes through.
+    megan.usageLocation = 'NL'
+    const retry = await h.json('POST', `/api/v1/actions/${r.body.id}/retry`, { token: t.orgAToken })
+    expect(retry.status).toBe(202)
+    await h.worker.drain()
+    const done = await get(r.body.id)
+    expect(done.status).toBe('completed')
+    expect(done.attempts.map((a: { vendorStatus: number }) => a.vendorStatus)).toEqual([400, 200])
+    expect(megan.assignedLicenses).toEqual([{ skuId: E3, disabledPlans: [] }])
   })
 
   it('names bad fields: nothing to do, a SKU both added and removed', async () => {
