@@ -24,10 +24,34 @@
  * /v1.0/subscriptions/{id} takes a new expirationDateTime; DELETE answers 204; an unknown id 404 ResourceNotFound.
  *   graph.subscriptions                        // Map id → the subscription as created (clientState included)
  *   graph.notify = (url, init) => app.request(…)
+ *
+ * User writes, as the v1.0 reference documents them:
+ * - POST /v1.0/users (https://learn.microsoft.com/graph/api/user-post-users) needs User.ReadWrite.All or
+ *   Directory.ReadWrite.All and accountEnabled, displayName, mailNickname, userPrincipalName (on one of the tenant's
+ *   verified domains) and passwordProfile.password; answers 201 with the user, passwordProfile null. A UPN already
+ *   taken is 400 Request_BadRequest "Another object with the same value for property userPrincipalName already
+ *   exists." with details [{target, code: ObjectConflict}]; a password shorter than 8 characters is refused for
+ *   complexity.
+ * - GET /v1.0/users/{id | userPrincipalName}: the user ($select honoured), 404 Request_ResourceNotFound otherwise.
+ * - PATCH /v1.0/users/{id} (https://learn.microsoft.com/graph/api/user-update) answers 204; accountEnabled also
+ *   with User.EnableDisableAccount.All.
+ * - POST /v1.0/users/{id}/revokeSignInSessions (https://learn.microsoft.com/graph/api/user-revokesigninsessions)
+ *   answers 200 `{value: true}`; also with User.RevokeSessions.All.
+ * - POST /v1.0/users/{id}/assignLicense (https://learn.microsoft.com/graph/api/user-assignlicense) needs both
+ *   addLicenses and removeLicenses (either may be empty), LicenseAssignment.ReadWrite.All; a SKU the tenant has not
+ *   subscribed, no free units, or a user without usageLocation is 400; answers 200 with the user. Atomic.
+ *   graph.loseNextWriteAnswer = true           // apply the next write, then answer 504 (the answer lost)
  */
 import { randomUUID } from 'node:crypto'
 import { type RecordedRequest, type Reply, type StandIn, startStandIn } from '../fixtures/stand-in.ts'
-import { GRAPH_RESOURCE, type MicrosoftDirectory, type MsTenant, tokenOf } from './microsoft-login.ts'
+import {
+  GRAPH_RESOURCE,
+  type MicrosoftDirectory,
+  type MsSku,
+  type MsTenant,
+  type MsUser,
+  tokenOf,
+} from './microsoft-login.ts'
 
 export interface GraphStandIn {
   baseUrl: string
@@ -36,6 +60,8 @@ export interface GraphStandIn {
   reportPageSize: number
   reportsAsCsv: boolean
   failNext(f: { status: 429 | 503; retryAfter?: number }): void
+  /** Apply the next user write, then answer 504 as if the answer were lost on the way. */
+  loseNextWriteAnswer: boolean
   subscriptions: Map<string, Record<string, unknown>>
   /** How the stand-in reaches a notificationUrl (the validation handshake). */
   notify:
@@ -48,8 +74,9 @@ const MAX_SUBSCRIPTION_MINUTES = 41_760
 const CHANGE_TYPES = /^(created|updated|deleted)(,(created|updated|deleted))*$/
 
 /** Application permissions that allow each read (a narrower one, or Directory.Read.All). */
+const USER_READ = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All']
 const NEEDS: [RegExp, string[]][] = [
-  [/^\/v1\.0\/users$/, ['User.Read.All', 'Directory.Read.All']],
+  [/^\/v1\.0\/users$/, USER_READ],
   [/^\/v1\.0\/groups$/, ['Group.Read.All', 'Directory.Read.All']],
   [/^\/v1\.0\/(subscribedSkus|organization)$/, ['Organization.Read.All', 'Directory.Read.All']],
   [/^\/v1\.0\/reports\//, ['Reports.Read.All']],
@@ -58,7 +85,7 @@ const NEEDS: [RegExp, string[]][] = [
 export async function startGraph(dir: MicrosoftDirectory): Promise<GraphStandIn> {
   const failures: { status: number; retryAfter?: number }[] = []
   const downloads = new Map<string, string>()
-  const state = { reportPageSize: 2, reportsAsCsv: false }
+  const state = { reportPageSize: 2, reportsAsCsv: false, loseNextWriteAnswer: false }
   const subscriptions = new Map<string, Record<string, unknown>>()
   const hooks: { notify: GraphStandIn['notify'] } = { notify: undefined }
 
@@ -138,6 +165,214 @@ export async function startGraph(dir: MicrosoftDirectory): Promise<GraphStandIn>
       if (!(until instanceof Date)) return until
       sub.expirationDateTime = until.toISOString()
       return { status: 200, body: sub }
+    }
+    return error(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.')
+  }
+  const denied = (granted: string[], needs: string[]): Reply | undefined =>
+    needs.some((p) => granted.includes(p))
+      ? undefined
+      : error(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.')
+  const notFound = (id: string) =>
+    error(
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+    )
+  const WRITE = ['User.ReadWrite.All', 'Directory.ReadWrite.All']
+  const userView = (u: MsUser) => {
+    const { passwordProfile: _secret, ...rest } = u
+    return {
+      businessPhones: [],
+      givenName: null,
+      surname: null,
+      jobTitle: null,
+      ...rest,
+      mail: u.mail,
+      usageLocation: u.usageLocation ?? null,
+      passwordProfile: null,
+    }
+  }
+
+  /** POST /users, GET/PATCH /users/{id}, revokeSignInSessions, assignLicense; undefined for other paths. */
+  const usersRoute = (
+    req: RecordedRequest,
+    tenant: MsTenant,
+    granted: string[],
+    u: URL,
+  ): Reply | undefined => {
+    const path = decodeURIComponent(u.pathname)
+    const b = (req.json && typeof req.json === 'object' ? req.json : {}) as Record<string, unknown>
+    if (path === '/v1.0/users' && req.method === 'POST') {
+      const no = denied(granted, WRITE)
+      if (no) return no
+      for (const field of ['accountEnabled', 'displayName', 'mailNickname', 'userPrincipalName'] as const) {
+        const v = b[field]
+        const ok = field === 'accountEnabled' ? typeof v === 'boolean' : typeof v === 'string' && v !== ''
+        if (!ok)
+          return error(
+            400,
+            'Request_BadRequest',
+            `Invalid value specified for property '${field}' of resource 'User'.`,
+          )
+      }
+      const profile = (b.passwordProfile ?? undefined) as Record<string, unknown> | undefined
+      if (!profile || typeof profile.password !== 'string' || !profile.password)
+        return error(400, 'Request_BadRequest', 'A password must be specified to create a new user.')
+      const upn = b.userPrincipalName as string
+      const domain = upn.split('@')[1]?.toLowerCase()
+      if (!domain || domain !== tenant.domain.toLowerCase()) {
+        return error(
+          400,
+          'Request_BadRequest',
+          'The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.',
+        )
+      }
+      if (tenant.users.some((x) => x.userPrincipalName.toLowerCase() === upn.toLowerCase())) {
+        const e = error(
+          400,
+          'Request_BadRequest',
+          'Another object with the same value for property userPrincipalName already exists.',
+        )
+        const body = e.body as { error: Record<string, unknown> }
+        body.error.details = [{ target: 'userPrincipalName', code: 'ObjectConflict' }]
+        return e
+      }
+      if (profile.password.length < 8) {
+        return error(
+          400,
+          'Request_BadRequest',
+          'The specified password does not comply with password complexity requirements. Please provide a different password.',
+        )
+      }
+      const user: MsUser = {
+        id: randomUUID(),
+        displayName: b.displayName as string,
+        userPrincipalName: upn,
+        mail: null,
+        accountEnabled: b.accountEnabled as boolean,
+        assignedLicenses: [],
+        mailNickname: b.mailNickname as string,
+        usageLocation: typeof b.usageLocation === 'string' ? b.usageLocation : null,
+        passwordProfile: {
+          password: profile.password,
+          forceChangePasswordNextSignIn: profile.forceChangePasswordNextSignIn !== false,
+        },
+      }
+      tenant.users.push(user)
+      return {
+        status: 201,
+        body: { '@odata.context': `${base}/v1.0/$metadata#users/$entity`, ...userView(user) },
+      }
+    }
+    const m = /^\/v1\.0\/users\/([^/]+)(?:\/(revokeSignInSessions|assignLicense))?$/.exec(path)
+    if (!m) return undefined
+    const key = (m[1] as string).toLowerCase()
+    const verb = m[2]
+    const user = tenant.users.find(
+      (x) => x.id.toLowerCase() === key || x.userPrincipalName.toLowerCase() === key,
+    )
+    if (req.method === 'GET' && !verb) {
+      const no = denied(granted, USER_READ)
+      if (no) return no
+      if (!user) return notFound(m[1] as string)
+      return {
+        status: 200,
+        body: {
+          '@odata.context': `${base}/v1.0/$metadata#users/$entity`,
+          ...selectFields(u)(userView(user)),
+        },
+      }
+    }
+    if (req.method === 'PATCH' && !verb) {
+      const no = denied(
+        granted,
+        Object.keys(b).every((k) => k === 'accountEnabled')
+          ? [...WRITE, 'User.EnableDisableAccount.All']
+          : WRITE,
+      )
+      if (no) return no
+      if (!user) return notFound(m[1] as string)
+      if ('accountEnabled' in b && typeof b.accountEnabled !== 'boolean')
+        return error(
+          400,
+          'Request_BadRequest',
+          "Invalid value specified for property 'accountEnabled' of resource 'User'.",
+        )
+      if (typeof b.accountEnabled === 'boolean') user.accountEnabled = b.accountEnabled
+      if (typeof b.displayName === 'string') user.displayName = b.displayName
+      if (typeof b.usageLocation === 'string') user.usageLocation = b.usageLocation
+      return { status: 204, body: '' }
+    }
+    if (req.method === 'POST' && verb === 'revokeSignInSessions') {
+      const no = denied(granted, [...WRITE, 'User.RevokeSessions.All'])
+      if (no) return no
+      if (!user) return notFound(m[1] as string)
+      user.signInSessionsValidFromDateTime = dir.clock.now().toISOString()
+      return { status: 200, body: { '@odata.context': `${base}/v1.0/$metadata#Edm.Boolean`, value: true } }
+    }
+    if (req.method === 'POST' && verb === 'assignLicense') {
+      const no = denied(granted, [...WRITE, 'LicenseAssignment.ReadWrite.All'])
+      if (no) return no
+      if (!user) return notFound(m[1] as string)
+      if (!Array.isArray(b.addLicenses) || !Array.isArray(b.removeLicenses)) {
+        return error(
+          400,
+          'Request_BadRequest',
+          "Invalid value specified for property 'addLicenses' or 'removeLicenses': both are required (either may be empty).",
+        )
+      }
+      const adds = b.addLicenses as { skuId?: unknown; disabledPlans?: unknown }[]
+      const removes = b.removeLicenses as unknown[]
+      const sku = (id: unknown) => tenant.skus.find((s) => s.skuId.toLowerCase() === String(id).toLowerCase())
+      for (const id of [...adds.map((a) => a.skuId), ...removes]) {
+        if (!sku(id))
+          return error(
+            400,
+            'Request_BadRequest',
+            `License ${String(id)} does not correspond to a valid company License.`,
+          )
+      }
+      if (adds.length && !user.usageLocation) {
+        return error(
+          400,
+          'Request_BadRequest',
+          'License assignment cannot be done for user with invalid usage location.',
+        )
+      }
+      const has = (id: unknown) =>
+        user.assignedLicenses.some((l) => l.skuId.toLowerCase() === String(id).toLowerCase())
+      for (const a of adds) {
+        const s = sku(a.skuId) as MsSku
+        if (!has(a.skuId) && s.consumedUnits >= s.prepaidUnits.enabled)
+          return error(
+            400,
+            'Request_BadRequest',
+            `Subscription ${s.skuId} does not have any available licenses.`,
+          )
+      }
+      // Atomic: every check passed, now the change.
+      for (const id of removes) {
+        if (!has(id)) continue
+        user.assignedLicenses = user.assignedLicenses.filter(
+          (l) => l.skuId.toLowerCase() !== String(id).toLowerCase(),
+        )
+        ;(sku(id) as MsSku).consumedUnits--
+      }
+      for (const a of adds) {
+        const plans = Array.isArray(a.disabledPlans) ? a.disabledPlans.map(String) : []
+        const existing = user.assignedLicenses.find(
+          (l) => l.skuId.toLowerCase() === String(a.skuId).toLowerCase(),
+        )
+        if (existing) existing.disabledPlans = plans
+        else {
+          user.assignedLicenses.push({ skuId: String(a.skuId), disabledPlans: plans })
+          ;(sku(a.skuId) as MsSku).consumedUnits++
+        }
+      }
+      return {
+        status: 200,
+        body: { '@odata.context': `${base}/v1.0/$metadata#users/$entity`, ...userView(user) },
+      }
     }
     return error(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.')
   }
@@ -299,6 +534,14 @@ export async function startGraph(dir: MicrosoftDirectory): Promise<GraphStandIn>
     }
     const subs = await subscriptionsRoute(req, decodeURIComponent(u.pathname))
     if (subs) return subs
+    const users = usersRoute(req, tenant, granted ?? [], u)
+    if (users) {
+      if (req.method !== 'GET' && users.status < 300 && state.loseNextWriteAnswer) {
+        state.loseNextWriteAnswer = false
+        return error(504, 'GatewayTimeout', 'The gateway did not receive a timely response.')
+      }
+      return users
+    }
     if (req.method !== 'GET')
       return error(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.')
     const needs = NEEDS.find(([re]) => re.test(u.pathname))?.[1]
@@ -358,6 +601,12 @@ export async function startGraph(dir: MicrosoftDirectory): Promise<GraphStandIn>
       state.reportsAsCsv = v
     },
     failNext: (f) => failures.push(f),
+    get loseNextWriteAnswer() {
+      return state.loseNextWriteAnswer
+    },
+    set loseNextWriteAnswer(v: boolean) {
+      state.loseNextWriteAnswer = v
+    },
     subscriptions,
     get notify() {
       return hooks.notify

@@ -39,6 +39,13 @@ export interface MsUser {
   mail: string | null
   accountEnabled: boolean
   assignedLicenses: { skuId: string; disabledPlans: string[] }[]
+  mailNickname?: string
+  /** Two-letter country code; Graph refuses to assign a license to a user without one. */
+  usageLocation?: string | null
+  /** Kept as Graph keeps it and never returned (Graph answers `passwordProfile: null`). */
+  passwordProfile?: { password: string; forceChangePasswordNextSignIn: boolean }
+  /** Moved to now by revokeSignInSessions. */
+  signInSessionsValidFromDateTime?: string
 }
 
 export interface MsSku {

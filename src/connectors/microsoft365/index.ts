@@ -15,6 +15,7 @@ import type {
   ResourceQuery,
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
+import { actions } from './actions.ts'
 import { parseCsv } from './csv.ts'
 
 /**
@@ -347,4 +348,5 @@ export const microsoft365: Connector = {
       return undefined
     }),
   resources,
+  actions,
 }
