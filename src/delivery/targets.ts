@@ -3,4 +3,12 @@
  * registry.ts): what filters by kind accept. Kept apart from the registry so HTTP routes need not import the
  * transports.
  */
-export const TARGET_TYPES = ['webhook', 'psa', 'notification', 'monitoring', 'ticketing'] as const
+export const TARGET_TYPES = [
+  'webhook',
+  'psa',
+  'notification',
+  'monitoring',
+  'ticketing',
+  'action',
+  'change_ticket',
+] as const

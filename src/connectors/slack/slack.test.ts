@@ -123,7 +123,7 @@ describe('Slack verify', () => {
     const result = await slack.verify({ ...standin.credentials(), baseUrl: 'http://10.1.2.3' }, env)
     expect(result).toEqual({
       ok: false,
-      status: 400,
+      failure: 'blocked',
       error: 'Slack URL resolves to a private address (10.1.2.3)',
     })
   })

@@ -96,6 +96,7 @@ describe("the console's self-signed certificate", () => {
     const r = await unifi.verify({ ...consoleOnly(), consoleCertSha256: wrong }, env)
     expect(r).toEqual({
       ok: false,
+      failure: 'tls',
       error: `UniFi console: TLS error: the server's certificate (SHA-256 ${u.fingerprint}) is not the pinned certificate (SHA-256 ${wrong})`,
     })
     expect(u.requests).toHaveLength(0)
@@ -115,7 +116,9 @@ describe("the console's self-signed certificate", () => {
 
   it('refuses a pin that is not a SHA-256 fingerprint', async () => {
     const r = await unifi.verify({ ...consoleOnly(), consoleCertSha256: 'abc' }, env)
-    expect(r).toMatchObject({ ok: false, status: 400 })
+    // Refused before any request: no vendor answered, so there is no vendor status (issue 19, item 3).
+    expect(r).toMatchObject({ ok: false, failure: 'blocked' })
+    expect(r).not.toHaveProperty('status')
   })
 })
 
