@@ -77,6 +77,64 @@ function routeOf(c: Context): string {
   return r && r.method !== 'ALL' ? r.path : 'unmatched'
 }
 
+interface OpenApiDocument extends Record<string, unknown> {
+  paths?: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: unknown[]
+        requestBody?: unknown
+        parameters?: unknown[]
+        responses?: Record<string, unknown>
+      }
+    >
+  >
+}
+
+/** Answers every operation can give that no route declares itself, described once here. */
+const COMMON_RESPONSES = {
+  body: {
+    '400': 'Malformed JSON in the request body',
+    '413': 'The request body is larger than the configured limit',
+    '415': 'The request body is not `application/json`',
+  },
+  // The input guard's bounds (see the description above) apply to every body and every query parameter.
+  bounded: { '422': 'Beyond the input bounds, or failed validation; names the fields' },
+  secured: {
+    '401': 'Missing, unknown or revoked API key',
+    '429': 'Over the API key’s rate-limit budget (see `Retry-After`)',
+  },
+} as const
+
+/**
+ * The document with the answers the middleware gives (a malformed body, a missing key, a spent budget) listed on
+ * every operation they can reach, in that operation's own error shape (SynthesQ routes answer theirs): a client
+ * validating responses against the document must find every status it can get (issue 19, item 10).
+ */
+function withCommonResponses(doc: OpenApiDocument): OpenApiDocument {
+  const errorRef = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+  for (const ops of Object.values(doc.paths ?? {})) {
+    for (const [method, op] of Object.entries(ops)) {
+      if (!op.responses) op.responses = {}
+      const responses = op.responses
+      const own = Object.entries(responses).find(([s]) => s.startsWith('4'))?.[1] as
+        | { content?: unknown }
+        | undefined
+      const shape = own?.content ? { content: own.content } : errorRef
+      const add = (table: Record<string, string>) => {
+        for (const [status, description] of Object.entries(table))
+          responses[status] ??= { description, ...shape }
+      }
+      if (op.requestBody) add(COMMON_RESPONSES.body)
+      // A body is scanned even where none is expected; path parameters are bounded like query parameters.
+      if (op.requestBody || op.parameters?.length || method !== 'get') add(COMMON_RESPONSES.bounded)
+      if (!(Array.isArray(op.security) && op.security.length === 0)) add(COMMON_RESPONSES.secured)
+    }
+  }
+  return doc
+}
+
 export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   const app = router()
   const metrics = metricsOf(ctx)
@@ -104,20 +162,23 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   const routers = resources(ctx)
   // The guard runs before any router, so its refusals reach this handler; a SynthesQ route's caller gets them
   // in the SynthesQ shape all the same.
-  const synthesqRoutes = routers.flatMap(([path, sub]) =>
-    synthesqRouters.has(sub)
-      ? sub.routes
-          .filter((r) => r.method !== 'ALL')
-          .map((r) => {
-            const route = `^${API_PREFIX}${path}${r.path}`.replace(/\/$/, '').replace(/:\w+/g, '[^/]+')
-            return { method: r.method, pattern: new RegExp(`${route}/?$`) }
-          })
-      : [],
+  // Every route of every router in registration order, so the one Hono dispatches to (the first that matches)
+  // decides: `/integrations/psa` is a Breeze door even though SynthesQ's `/integrations/:id` matches it too.
+  const routePatterns = routers.flatMap(([path, sub]) =>
+    sub.routes
+      .filter((r) => r.method !== 'ALL')
+      .map((r) => {
+        const route = `^${API_PREFIX}${path}${r.path}`.replace(/\/$/, '').replace(/:\w+/g, '[^/]+')
+        return { method: r.method, pattern: new RegExp(`${route}/?$`), synthesq: synthesqRouters.has(sub) }
+      }),
   )
   const isSynthesq = (c: Context) =>
-    synthesqRoutes.some((r) => r.method === c.req.method && r.pattern.test(c.req.path))
+    routePatterns.find((r) => r.method === c.req.method && r.pattern.test(c.req.path))?.synthesq === true
+  // Refusals before the router (the guard's bounds, authentication) reach a SynthesQ caller in its own shape.
+  const beforeRouter = (err: unknown) =>
+    err instanceof InputBoundsError || (err instanceof ApiError && err.status === 401)
   app.onError((err, c) =>
-    err instanceof InputBoundsError && isSynthesq(c)
+    beforeRouter(err) && isSynthesq(c)
       ? synthesqErrorResponse(err, c, ctx)
       : toErrorResponse(err, c, c.var.log ?? ctx.log),
   )
@@ -178,12 +239,15 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     },
     security: [{ bearerAuth: [] }],
   }
-  app.doc31(`${API_PREFIX}/openapi.json`, docConfig)
+  let document: Record<string, unknown> | undefined
+  const documentOf = () => {
+    document ??= withCommonResponses(app.getOpenAPI31Document(docConfig) as unknown as OpenApiDocument)
+    return document
+  }
+  app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(documentOf()))
   let referenceHtml: string | undefined
   app.get(`${API_PREFIX}/docs`, (c) => {
-    referenceHtml ??= renderReferencePage(
-      app.getOpenAPI31Document(docConfig) as unknown as Record<string, unknown>,
-    )
+    referenceHtml ??= renderReferencePage(documentOf())
     return c.html(referenceHtml)
   })
 
