@@ -86,6 +86,14 @@ export class ResponseConformance {
     return `${op} → ${status} does not match the document: ${errors.join('; ')}; body ${JSON.stringify(body).slice(0, 300)}`
   }
 
+  /** What is wrong with `value` against a schema of the document (its $refs resolved), or undefined. */
+  validate(schema: Schema, value: unknown): string | undefined {
+    const v = this.ajv.compile(rebase(schema) as Schema)
+    return v(value)
+      ? undefined
+      : (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')
+  }
+
   private validator(key: string, response: ResponseObject): ValidateFunction | null {
     if (this.validators.has(key)) return this.validators.get(key) ?? null
     const schema = response.content?.['application/json']?.schema

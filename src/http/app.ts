@@ -12,8 +12,9 @@ import { type AppEnv, router } from './env.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
 import { idempotency } from './idempotency.ts'
 import { InputBoundsError, inputGuard } from './input.ts'
+import { withExamples } from './openapi-examples.ts'
 import { rateLimit } from './rate-limit.ts'
-import { renderReferencePage } from './reference-page.ts'
+import { REFERENCE_SCRIPT_PATH, referenceScript, renderReferencePage } from './reference-page.ts'
 import { actionRoutes, integrationActionRoutes } from './routes/actions.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
@@ -66,7 +67,7 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
   ]
 }
 
-const PUBLIC_PATHS = new Set([`${API_PREFIX}/openapi.json`, `${API_PREFIX}/docs`])
+const PUBLIC_PATHS = new Set([`${API_PREFIX}/openapi.json`, `${API_PREFIX}/docs`, REFERENCE_SCRIPT_PATH])
 
 /**
  * The route pattern that answered (`/api/v1/webhooks/:id`), never the raw path, so metrics and logs group by
@@ -241,7 +242,9 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   }
   let document: Record<string, unknown> | undefined
   const documentOf = () => {
-    document ??= withCommonResponses(app.getOpenAPI31Document(docConfig) as unknown as OpenApiDocument)
+    document ??= withExamples(
+      withCommonResponses(app.getOpenAPI31Document(docConfig) as unknown as OpenApiDocument),
+    )
     return document
   }
   app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(documentOf()))
@@ -249,6 +252,11 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   app.get(`${API_PREFIX}/docs`, (c) => {
     referenceHtml ??= renderReferencePage(documentOf())
     return c.html(referenceHtml)
+  })
+  app.get(REFERENCE_SCRIPT_PATH, async (c) => {
+    c.header('content-type', 'text/javascript; charset=utf-8')
+    c.header('cache-control', 'public, max-age=86400')
+    return c.body(await referenceScript())
   })
 
   // The operator console at `/`: pages built from in-process calls to the routes above (see src/console).
