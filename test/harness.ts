@@ -14,6 +14,7 @@ import { createApiKey } from '../src/store/tenancy.ts'
 import { generateKeyRing, type KeyRing } from '../src/vault/keyring.ts'
 import { Vault } from '../src/vault/vault.ts'
 import { openTestDatabase, type TestDatabase } from './databases.ts'
+import { ResponseConformance } from './response-conformance.ts'
 
 export interface Harness {
   ctx: AppContext
@@ -38,6 +39,8 @@ export interface Harness {
     path: string,
     opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
   ): Promise<{ status: number; body: T }>
+  /** The app's OpenAPI document as a response checker (see test/response-conformance.ts). */
+  conformance(): Promise<ResponseConformance>
   close(): Promise<void>
 }
 
@@ -51,6 +54,11 @@ export interface HarnessOptions {
   resolver?: Resolver
   /** The connectors the app knows; defaults to the real registry. */
   connectors?: ConnectorRegistry
+  /**
+   * Validate every JSON response `json()` returns against the app's OpenAPI document and throw on a mismatch
+   * (issue 19, item 10). On when set here or when PATCHBAY_TEST_CHECK_RESPONSES=1 runs the suite.
+   */
+  checkResponses?: boolean
 }
 
 export const loopbackResolver: Resolver = async (host) => (host.endsWith('.test') ? ['127.0.0.1'] : [])
@@ -108,6 +116,14 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
     }
     return Promise.resolve(app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) }))
   }
+  let conformance: Promise<ResponseConformance> | undefined
+  const getConformance = () => {
+    conformance ??= Promise.resolve(app.request('/api/v1/openapi.json'))
+      .then((r) => r.json())
+      .then((doc) => new ResponseConformance(doc as ConstructorParameters<typeof ResponseConformance>[0]))
+    return conformance
+  }
+  const checkResponses = opts.checkResponses ?? process.env.PATCHBAY_TEST_CHECK_RESPONSES === '1'
   return {
     ctx,
     clock,
@@ -120,8 +136,20 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
     async json(method, path, o) {
       const res = await request(method, path, o)
       const text = await res.text()
-      return { status: res.status, body: text ? JSON.parse(text) : undefined }
+      const body = text ? JSON.parse(text) : undefined
+      if (checkResponses) {
+        const problem = (await getConformance()).check(
+          method,
+          path,
+          res.status,
+          res.headers.get('content-type'),
+          body,
+        )
+        if (problem) throw new Error(`response does not match the OpenAPI document: ${problem}`)
+      }
+      return { status: res.status, body }
     },
+    conformance: getConformance,
     async close() {
       await ctx.http.close()
       await database.drop()

@@ -22,7 +22,7 @@ const MONITOR_KEY = 'mon_live_4d5e6f7a8b'
 
 beforeAll(async () => {
   // Health probes have their own test file; here they would only add vendor calls between the steps.
-  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
+  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' }, checkResponses: true })
   t = await seedTenants(h)
   jobs = new JobService(h.ctx)
   tickets = await startStandIn((req) => {
@@ -72,6 +72,8 @@ describe('scenario 1: setting up a provider for the first time', () => {
       display_name: 'Ticketing endpoint',
       category: 'ticketing',
       capabilities: ['create_ticket', 'update_ticket_status', 'add_ticket_note'],
+      // No "one of these groups" rule: its one key is required on its own.
+      credential_rules: [],
       credential_schema: {
         apiUrl: {
           type: 'url',

@@ -15,7 +15,7 @@ import { startPartnerCenter } from './standins/partner-center.ts'
 
 const SEED = 1102
 const METRICS_TOKEN = 'fuzz-metrics-token-0123456789abcdef'
-const h = await createHarness({ env: { PATCHBAY_METRICS_TOKEN: METRICS_TOKEN } })
+const h = await createHarness({ env: { PATCHBAY_METRICS_TOKEN: METRICS_TOKEN }, checkResponses: true })
 afterAll(() => h.close())
 
 type Schema = Record<string, unknown> & {
@@ -671,11 +671,30 @@ async function send(op: Operation, c: Case) {
     ...(c.contentType ? { headers: { 'content-type': c.contentType } } : {}),
   })
   const text = await res.text()
-  return { status: res.status, text }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    parsed = text
+  }
+  const mismatch = (await h.conformance()).check(
+    c.method ?? op.method,
+    path,
+    res.status,
+    res.headers.get('content-type'),
+    parsed,
+  )
+  return { status: res.status, text, mismatch }
 }
 
 /** A 5xx a case got, or not the status it names, described for the failure message. */
-function problem(op: Operation, c: Case, r: { status: number; text: string }): string | undefined {
+function problem(
+  op: Operation,
+  c: Case,
+  r: { status: number; text: string; mismatch: string | undefined },
+): string | undefined {
+  // Every answer, good or bad, is what the document says it is (issue 19, item 10).
+  if (r.mismatch) return `[${c.name}] ${r.mismatch}`
   if (r.status < 500 && (c.expect === undefined || r.status === c.expect)) return undefined
   return `${op.method} ${op.path} [${c.name}] → ${r.status} ${r.text.slice(0, 200)}`
 }

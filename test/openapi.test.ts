@@ -7,9 +7,18 @@ beforeAll(async () => {
 })
 afterAll(() => h.close())
 
-const UNDOCUMENTED = new Set(['/api/v1/openapi.json', '/api/v1/docs'])
+const UNDOCUMENTED = new Set(['/api/v1/openapi.json', '/api/v1/docs', '/api/v1/docs/reference.js'])
 /** The console's HTML pages and assets (README "Console"): pages for people, built on the API, not part of it. */
 const isConsole = (path: string) => path === '/' || /^\/(login|logout|assets|o)(\/|$)/.test(path)
+
+interface MediaDoc {
+  schema?: Record<string, unknown>
+  example?: unknown
+}
+interface OperationDoc {
+  requestBody?: { content?: Record<string, MediaDoc> }
+  responses?: Record<string, { content?: Record<string, MediaDoc> }>
+}
 
 describe('OpenAPI document', () => {
   it('is OpenAPI 3.1, served without auth, and lists every route the app serves', async () => {
@@ -47,5 +56,41 @@ describe('OpenAPI document', () => {
     const html = await res.text()
     expect(html).toContain('<code>/api/v1/api-keys</code>')
     expect(html).toContain('Create an API key')
+  })
+
+  it('renders it with a reference renderer Patchbay serves itself, from no CDN (issue 19, item 10)', async () => {
+    const html = await (await h.request('GET', '/api/v1/docs', { token: null })).text()
+    expect(html).toContain('<script id="api-reference" data-url="/api/v1/openapi.json"')
+    const scripts = [...html.matchAll(/<script[^>]* src="([^"]+)"/g)].map((m) => m[1])
+    expect(scripts).toEqual(['/api/v1/docs/reference.js'])
+    expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)[^"' ]*\.(js|css)/)
+    const js = await h.request('GET', '/api/v1/docs/reference.js', { token: null })
+    expect(js.status).toBe(200)
+    expect(js.headers.get('content-type')).toContain('javascript')
+    const text = await js.text()
+    expect(text.length).toBeGreaterThan(1_000_000)
+    expect(text).toContain('api-reference')
+  })
+
+  it('gives every operation a response example, and a request example where it takes a body', async () => {
+    const doc = (await (await h.request('GET', '/api/v1/openapi.json', { token: null })).json()) as {
+      paths: Record<string, Record<string, OperationDoc>>
+    }
+    const check = h.conformance()
+    const missing: string[] = []
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const name = `${method.toUpperCase()} ${path}`
+        const body = op.requestBody?.content?.['application/json']
+        if (body && body.example === undefined) missing.push(`${name} request`)
+        // A request example is one the API accepts as far as the schema goes.
+        const wrong = body?.schema && (await check).validate(body.schema, body.example)
+        if (wrong) missing.push(`${name} request example: ${wrong}`)
+        const ok = Object.entries(op.responses ?? {}).find(([s]) => s.startsWith('2'))?.[1]
+        const res = ok?.content?.['application/json']
+        if (res && res.example === undefined) missing.push(`${name} response`)
+      }
+    }
+    expect(missing).toEqual([])
   })
 })

@@ -12,8 +12,9 @@ import { type AppEnv, router } from './env.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
 import { idempotency } from './idempotency.ts'
 import { InputBoundsError, inputGuard } from './input.ts'
+import { withExamples } from './openapi-examples.ts'
 import { rateLimit } from './rate-limit.ts'
-import { renderReferencePage } from './reference-page.ts'
+import { REFERENCE_SCRIPT_PATH, referenceScript, renderReferencePage } from './reference-page.ts'
 import { actionRoutes, integrationActionRoutes } from './routes/actions.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
@@ -66,7 +67,7 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
   ]
 }
 
-const PUBLIC_PATHS = new Set([`${API_PREFIX}/openapi.json`, `${API_PREFIX}/docs`])
+const PUBLIC_PATHS = new Set([`${API_PREFIX}/openapi.json`, `${API_PREFIX}/docs`, REFERENCE_SCRIPT_PATH])
 
 /**
  * The route pattern that answered (`/api/v1/webhooks/:id`), never the raw path, so metrics and logs group by
@@ -75,6 +76,64 @@ const PUBLIC_PATHS = new Set([`${API_PREFIX}/openapi.json`, `${API_PREFIX}/docs`
 function routeOf(c: Context): string {
   const r = matchedRoutes(c)[c.req.routeIndex]
   return r && r.method !== 'ALL' ? r.path : 'unmatched'
+}
+
+interface OpenApiDocument extends Record<string, unknown> {
+  paths?: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: unknown[]
+        requestBody?: unknown
+        parameters?: unknown[]
+        responses?: Record<string, unknown>
+      }
+    >
+  >
+}
+
+/** Answers every operation can give that no route declares itself, described once here. */
+const COMMON_RESPONSES = {
+  body: {
+    '400': 'Malformed JSON in the request body',
+    '413': 'The request body is larger than the configured limit',
+    '415': 'The request body is not `application/json`',
+  },
+  // The input guard's bounds (see the description above) apply to every body and every query parameter.
+  bounded: { '422': 'Beyond the input bounds, or failed validation; names the fields' },
+  secured: {
+    '401': 'Missing, unknown or revoked API key',
+    '429': 'Over the API key’s rate-limit budget (see `Retry-After`)',
+  },
+} as const
+
+/**
+ * The document with the answers the middleware gives (a malformed body, a missing key, a spent budget) listed on
+ * every operation they can reach, in that operation's own error shape (SynthesQ routes answer theirs): a client
+ * validating responses against the document must find every status it can get (issue 19, item 10).
+ */
+function withCommonResponses(doc: OpenApiDocument): OpenApiDocument {
+  const errorRef = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+  for (const ops of Object.values(doc.paths ?? {})) {
+    for (const [method, op] of Object.entries(ops)) {
+      if (!op.responses) op.responses = {}
+      const responses = op.responses
+      const own = Object.entries(responses).find(([s]) => s.startsWith('4'))?.[1] as
+        | { content?: unknown }
+        | undefined
+      const shape = own?.content ? { content: own.content } : errorRef
+      const add = (table: Record<string, string>) => {
+        for (const [status, description] of Object.entries(table))
+          responses[status] ??= { description, ...shape }
+      }
+      if (op.requestBody) add(COMMON_RESPONSES.body)
+      // A body is scanned even where none is expected; path parameters are bounded like query parameters.
+      if (op.requestBody || op.parameters?.length || method !== 'get') add(COMMON_RESPONSES.bounded)
+      if (!(Array.isArray(op.security) && op.security.length === 0)) add(COMMON_RESPONSES.secured)
+    }
+  }
+  return doc
 }
 
 export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
@@ -104,20 +163,23 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   const routers = resources(ctx)
   // The guard runs before any router, so its refusals reach this handler; a SynthesQ route's caller gets them
   // in the SynthesQ shape all the same.
-  const synthesqRoutes = routers.flatMap(([path, sub]) =>
-    synthesqRouters.has(sub)
-      ? sub.routes
-          .filter((r) => r.method !== 'ALL')
-          .map((r) => {
-            const route = `^${API_PREFIX}${path}${r.path}`.replace(/\/$/, '').replace(/:\w+/g, '[^/]+')
-            return { method: r.method, pattern: new RegExp(`${route}/?$`) }
-          })
-      : [],
+  // Every route of every router in registration order, so the one Hono dispatches to (the first that matches)
+  // decides: `/integrations/psa` is a Breeze door even though SynthesQ's `/integrations/:id` matches it too.
+  const routePatterns = routers.flatMap(([path, sub]) =>
+    sub.routes
+      .filter((r) => r.method !== 'ALL')
+      .map((r) => {
+        const route = `^${API_PREFIX}${path}${r.path}`.replace(/\/$/, '').replace(/:\w+/g, '[^/]+')
+        return { method: r.method, pattern: new RegExp(`${route}/?$`), synthesq: synthesqRouters.has(sub) }
+      }),
   )
   const isSynthesq = (c: Context) =>
-    synthesqRoutes.some((r) => r.method === c.req.method && r.pattern.test(c.req.path))
+    routePatterns.find((r) => r.method === c.req.method && r.pattern.test(c.req.path))?.synthesq === true
+  // Refusals before the router (the guard's bounds, authentication) reach a SynthesQ caller in its own shape.
+  const beforeRouter = (err: unknown) =>
+    err instanceof InputBoundsError || (err instanceof ApiError && err.status === 401)
   app.onError((err, c) =>
-    err instanceof InputBoundsError && isSynthesq(c)
+    beforeRouter(err) && isSynthesq(c)
       ? synthesqErrorResponse(err, c, ctx)
       : toErrorResponse(err, c, c.var.log ?? ctx.log),
   )
@@ -178,13 +240,23 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     },
     security: [{ bearerAuth: [] }],
   }
-  app.doc31(`${API_PREFIX}/openapi.json`, docConfig)
+  let document: Record<string, unknown> | undefined
+  const documentOf = () => {
+    document ??= withExamples(
+      withCommonResponses(app.getOpenAPI31Document(docConfig) as unknown as OpenApiDocument),
+    )
+    return document
+  }
+  app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(documentOf()))
   let referenceHtml: string | undefined
   app.get(`${API_PREFIX}/docs`, (c) => {
-    referenceHtml ??= renderReferencePage(
-      app.getOpenAPI31Document(docConfig) as unknown as Record<string, unknown>,
-    )
+    referenceHtml ??= renderReferencePage(documentOf())
     return c.html(referenceHtml)
+  })
+  app.get(REFERENCE_SCRIPT_PATH, async (c) => {
+    c.header('content-type', 'text/javascript; charset=utf-8')
+    c.header('cache-control', 'public, max-age=86400')
+    return c.body(await referenceScript())
   })
 
   // The operator console at `/`: pages built from in-process calls to the routes above (see src/console).

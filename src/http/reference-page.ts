@@ -1,7 +1,24 @@
 /**
- * A readable API reference rendered on the server from the OpenAPI document: no scripts, no CDN, so it works
- * on an air-gapped install. Tools that want the machine form read /api/v1/openapi.json.
+ * The API reference page: Scalar's reference renderer (descriptions, examples, allowed values, a request
+ * builder), its standalone browser bundle served by Patchbay itself from node_modules (`REFERENCE_SCRIPT_PATH`),
+ * never from a CDN, so it works on an air-gapped install. Without scripts the page falls back to a plain rendering
+ * done here on the server. Tools that want the machine form read /api/v1/openapi.json.
  */
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+
+/** Where the renderer's bundle is served (public, like the page). */
+export const REFERENCE_SCRIPT_PATH = '/api/v1/docs/reference.js'
+
+let bundle: Promise<string> | undefined
+/** The renderer's standalone browser bundle (one self-contained file of `@scalar/api-reference`). */
+export function referenceScript(): Promise<string> {
+  bundle ??= readFile(
+    createRequire(import.meta.url).resolve('@scalar/api-reference/browser/standalone.js'),
+    'utf8',
+  )
+  return bundle
+}
 
 type Json = Record<string, unknown>
 
@@ -69,7 +86,13 @@ code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#f4f6f
 section{border-top:1px solid #dde3e9;padding:.5rem 0}.m{display:inline-block;min-width:4.2em;text-align:center;border-radius:4px;color:#fff;font-size:12px;padding:2px 6px}
 .get{background:#2f7d4f}.post{background:#2456a6}.put,.patch{background:#a66a00}.delete{background:#b23b3b}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #dde3e9;padding:3px 8px;text-align:left;font-size:13px}.d{color:#4a5561}</style>
-</head><body><h1>${esc(info.title)} <small>${esc(info.version)}</small></h1><p>${esc(info.description)}</p>
+</head><body>
+<script id="api-reference" data-url="/api/v1/openapi.json" data-configuration="${esc(
+    // Nothing from Scalar's servers: no web fonts (their CDN), no AI agent (it searches their registry).
+    JSON.stringify({ withDefaultFonts: false, agent: { disabled: true } }),
+  )}"></script>
+<script src="${REFERENCE_SCRIPT_PATH}"></script>
+<noscript><h1>${esc(info.title)} <small>${esc(info.version)}</small></h1><p>${esc(info.description)}</p>
 <p>Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1). Authenticate with
-<code>Authorization: Bearer &lt;token&gt;</code>.</p><nav>${toc}</nav>${sections}</body></html>`
+<code>Authorization: Bearer &lt;token&gt;</code>.</p><nav>${toc}</nav>${sections}</noscript></body></html>`
 }

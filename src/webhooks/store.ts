@@ -85,11 +85,25 @@ export interface DeliveryStats {
   lastDeliveredAt: Date | null
 }
 
-/** When it is next due: the queue knows (claims, circuit breakers and reaping move it without a history write). */
+/**
+ * Whether the queue row waits behind its target's open circuit (not the trial): due at the hold's time, which is
+ * only how long it waits at most — the trial succeeding brings it back sooner (see src/delivery/circuit.ts).
+ */
+const heldBack = sql`(${deliveryQueue.leaseUntil} IS NULL AND EXISTS (SELECT 1 FROM delivery_holds h
+  WHERE h.target_id = ${deliveryQueue.targetId} AND h.until = ${deliveryQueue.nextAttemptAt}))`
+
+/**
+ * When it is next due: the queue knows (claims, circuit breakers and reaping move it without a history write).
+ * Null while it is held back by an open circuit: that time is not when it will be attempted (issue 19, item 4);
+ * `heldUntil` says how long it waits at most.
+ */
 const liveNext =
-  sql<Date | null>`COALESCE(${deliveryQueue.nextAttemptAt}, ${deliveries.nextAttemptAt})`.mapWith(
+  sql<Date | null>`CASE WHEN ${heldBack} THEN NULL ELSE COALESCE(${deliveryQueue.nextAttemptAt}, ${deliveries.nextAttemptAt}) END`.mapWith(
     deliveries.nextAttemptAt,
   )
+const liveHeldUntil = sql<Date | null>`CASE WHEN ${heldBack} THEN ${deliveryQueue.nextAttemptAt} END`.mapWith(
+  deliveries.nextAttemptAt,
+)
 
 /**
  * A delivery's status as the API shows it: the history row's, except `in_progress` while a worker holds it (the
@@ -150,7 +164,11 @@ export async function deliveryStats(db: Executor, orgId: string, webhookId: stri
   return stats
 }
 
-export type DeliveryRow = typeof deliveries.$inferSelect & { payload: unknown }
+export type DeliveryRow = typeof deliveries.$inferSelect & {
+  payload: unknown
+  /** Held back by the target's open circuit until at most then (see `liveNext`); absent or null otherwise. */
+  heldUntil?: Date | null
+}
 
 export interface DeliveryFilter {
   orgId?: string | undefined
@@ -236,9 +254,10 @@ async function firstPage(db: Executor, where: SQL | undefined, limit: number): P
       status: sql<
         DeliveryRow['status']
       >`CASE WHEN ${deliveryQueue.leaseUntil} IS NOT NULL THEN 'in_progress'::delivery_status ELSE ${p.status} END`,
-      next: sql<Date | null>`COALESCE(${deliveryQueue.nextAttemptAt}, ${p.nextAttemptAt})`.mapWith(
+      next: sql<Date | null>`CASE WHEN ${heldBack} THEN NULL ELSE COALESCE(${deliveryQueue.nextAttemptAt}, ${p.nextAttemptAt}) END`.mapWith(
         p.nextAttemptAt,
       ),
+      heldUntil: liveHeldUntil,
     })
     .from(p)
     .leftJoin(deliveryQueue, eq(deliveryQueue.id, p.id))
@@ -248,6 +267,7 @@ async function firstPage(db: Executor, where: SQL | undefined, limit: number): P
     ...(r.d as unknown as typeof deliveries.$inferSelect),
     status: r.status,
     nextAttemptAt: r.next,
+    heldUntil: r.heldUntil,
     payload: r.payload,
   }))
 }
@@ -266,13 +286,25 @@ async function skippingPage(db: Executor, where: SQL | undefined, page: Page): P
     .offset(offsetOf(page))
     .as('page_rows')
   const found = await db
-    .select({ d: deliveries, payload: events.data, status: liveStatus, next: liveNext })
+    .select({
+      d: deliveries,
+      payload: events.data,
+      status: liveStatus,
+      next: liveNext,
+      heldUntil: liveHeldUntil,
+    })
     .from(p)
     .innerJoin(deliveries, eq(deliveries.id, p.pageId))
     .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
     .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
     .orderBy(desc(p.pageAt), desc(p.pageId))
-  return found.map((r) => ({ ...r.d, status: r.status, nextAttemptAt: r.next, payload: r.payload }))
+  return found.map((r) => ({
+    ...r.d,
+    status: r.status,
+    nextAttemptAt: r.next,
+    heldUntil: r.heldUntil,
+    payload: r.payload,
+  }))
 }
 
 /**
@@ -312,12 +344,26 @@ export async function getDelivery(
   id: string,
 ): Promise<DeliveryRow | undefined> {
   const [row] = await db
-    .select({ d: deliveries, payload: events.data, status: liveStatus, next: liveNext })
+    .select({
+      d: deliveries,
+      payload: events.data,
+      status: liveStatus,
+      next: liveNext,
+      heldUntil: liveHeldUntil,
+    })
     .from(deliveries)
     .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
     .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
     .where(and(eq(deliveries.id, id), inScope(scope, deliveries.orgId)))
-  return row ? { ...row.d, status: row.status, nextAttemptAt: row.next, payload: row.payload } : undefined
+  return row
+    ? {
+        ...row.d,
+        status: row.status,
+        nextAttemptAt: row.next,
+        heldUntil: row.heldUntil,
+        payload: row.payload,
+      }
+    : undefined
 }
 
 /**

@@ -313,7 +313,7 @@ export function apiKeyRoutes(ctx: AppContext) {
       request: { params: idParams },
       responses: {
         200: { description: 'Revoked', content: { 'application/json': { schema: apiKeySchema } } },
-        ...errorResponses(401, 404, 422),
+        ...errorResponses(401, 404, 409, 422),
       },
     }),
     async (c) => {

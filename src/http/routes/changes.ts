@@ -116,7 +116,10 @@ const createSchema = z
       .string()
       .regex(/^\d{1,10}$/, 'must be a ticket number')
       .optional()
-      .openapi({ description: 'Link this PSA ticket at once (see PUT /changes/{id}/ticket)' }),
+      .openapi({
+        description: 'Link this PSA ticket at once (see PUT /changes/{id}/ticket)',
+        example: '1042',
+      }),
   })
   .openapi('CreateChange')
 
@@ -387,7 +390,12 @@ export function changeRoutes(ctx: AppContext, fanouts: readonly Fanout[]) {
         params: idParams,
         query: z.object(orgQuery),
         body: jsonBody(
-          z.strictObject({ ticketId: z.string().regex(/^\d{1,10}$/, 'must be a ticket number') }),
+          z.strictObject({
+            ticketId: z
+              .string()
+              .regex(/^\d{1,10}$/, 'must be a ticket number')
+              .openapi({ example: '1042' }),
+          }),
         ),
       },
       responses: { 200: json(changeSchema, 'Linked'), ...errorResponses(400, 401, 404, 409, 422, 502) },

@@ -21,7 +21,17 @@ export const deliverySchema = z
     responseTimeMs: z.number().int().nullable(),
     errorMessage: z.string().nullable(),
     attempt: z.number().int().openapi({ description: 'Attempts made so far' }),
-    nextAttemptAt: timestamp.nullable(),
+    nextAttemptAt: timestamp.nullable().openapi({
+      description:
+        'When it will be attempted, while it waits (`pending` or `retrying`). Null while it is held back because ' +
+        "its target keeps failing (circuit open): then it goes as soon as the target's trial attempt succeeds, " +
+        'see `heldUntil`.',
+    }),
+    heldUntil: timestamp.nullable().openapi({
+      description:
+        "Held back by its target's open circuit: attempted as soon as one trial delivery to the target gets " +
+        'through, and at the latest at this time, unless the trial fails again (which holds it longer). Null otherwise.',
+    }),
     retryOf: z.uuid().nullable().openapi({ description: 'The failed delivery this one retries' }),
     createdAt: timestamp,
     deliveredAt: timestamp.nullable(),
@@ -46,6 +56,7 @@ export function toDelivery(d: DeliveryRow) {
     errorMessage: d.errorMessage,
     attempt: d.attempts,
     nextAttemptAt: waiting ? iso(d.nextAttemptAt) : null,
+    heldUntil: waiting ? iso(d.heldUntil) : null,
     retryOf: d.retryOf,
     createdAt: iso(d.createdAt) as string,
     deliveredAt: iso(d.deliveredAt),

@@ -135,7 +135,8 @@ const evaluationSchema = z
       .openapi({ description: 'The chosen integration (as in GET /integrations/{id}), or null' }),
     rule_id: z.uuid().nullable(),
     via: z.enum(['rule', 'fallback', 'default_rule', 'default_rule_fallback']).nullable(),
-    error: z.literal('no_active_provider').nullable(),
+    // A union, not `.nullable()`: the generator dropped null from a nullable literal's allowed values (issue 19, item 10).
+    error: z.union([z.literal('no_active_provider'), z.null()]),
     reason: z.string(),
     trace: z.array(
       z.object({
