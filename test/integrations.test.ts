@@ -99,7 +99,6 @@ describe('scenario 1: setting up a provider for the first time', () => {
       },
       is_configured: false,
       actions: [],
-      credential_rules: [],
     })
   })
 
