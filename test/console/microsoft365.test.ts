@@ -134,7 +134,7 @@ describe('operator console: Microsoft 365 onboarding', { timeout: 120_000 }, () 
     await expect.poll(() => shown(page.getByRole('status').first())).toContain('Partner app saved')
     await expect.poll(() => shown(page.locator('#m365-app'))).toBe(APP)
     expect(await page.content()).not.toContain(SECRET)
-    await shot('microsoft365')
+    await shot('microsoft365-app')
   })
 
   it("lists Partner Center's customers, onboards the chosen ones and shows each one's progress and what to fix", async () => {
