@@ -86,10 +86,8 @@ export function microsoft365Pages(app: Hono<ConsoleEnv>) {
         {message ? <Notice kind={message.kind}>{message.text}</Notice> : null}
         {!message && notice ? <Notice kind="ok">{notice}</Notice> : null}
         <ol class="cards" aria-label="Steps">
-          {STEPS.map((s, i) => (
-            <li class="card">
-              {i + 1}. {s}
-            </li>
+          {STEPS.map((s) => (
+            <li class="card">{s}</li>
           ))}
         </ol>
         {appR.status === 403 ? (
