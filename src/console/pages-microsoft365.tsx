@@ -34,7 +34,7 @@ function AppForm(props: { c: C; app: Json | null; values?: Record<string, string
       <label for="m365-appId">
         Application (client) id <span aria-hidden="true">*</span>
       </label>
-      <input id="m365-appId" name="appId" required value={v.appId ?? props.app?.appId ?? ''} />
+      <input id="m365-appId" type="text" name="appId" required value={v.appId ?? props.app?.appId ?? ''} />
       <label for="m365-secret">
         Client secret <span aria-hidden="true">*</span>
       </label>
@@ -45,6 +45,7 @@ function AppForm(props: { c: C; app: Json | null; values?: Record<string, string
       </label>
       <input
         id="m365-tenant"
+        type="text"
         name="partnerTenantId"
         required
         value={v.partnerTenantId ?? props.app?.partnerTenantId ?? ''}
@@ -52,12 +53,23 @@ function AppForm(props: { c: C; app: Json | null; values?: Record<string, string
       <details>
         <summary>Endpoints (sovereign clouds, stand-ins)</summary>
         <label for="m365-login">Sign-in base URL</label>
-        <input id="m365-login" name="loginBaseUrl" value={v.loginBaseUrl ?? props.app?.loginBaseUrl ?? ''} />
+        <input
+          id="m365-login"
+          type="text"
+          name="loginBaseUrl"
+          value={v.loginBaseUrl ?? props.app?.loginBaseUrl ?? ''}
+        />
         <label for="m365-graph">Graph base URL</label>
-        <input id="m365-graph" name="graphBaseUrl" value={v.graphBaseUrl ?? props.app?.graphBaseUrl ?? ''} />
+        <input
+          id="m365-graph"
+          type="text"
+          name="graphBaseUrl"
+          value={v.graphBaseUrl ?? props.app?.graphBaseUrl ?? ''}
+        />
         <label for="m365-pc">Partner Center base URL</label>
         <input
           id="m365-pc"
+          type="text"
           name="partnerCenterBaseUrl"
           value={v.partnerCenterBaseUrl ?? props.app?.partnerCenterBaseUrl ?? ''}
         />
@@ -133,7 +145,7 @@ export function microsoft365Pages(app: Hono<ConsoleEnv>) {
                 <AppForm c={c} app={null} values={values} />
               </>
             )}
-            <h2>3–4. Consent and organizations</h2>
+            {registered || customers.length ? <h2>3–4. Consent and organizations</h2> : null}
             <Live url={orgUrl(c, 'microsoft365')}>
               {customers.length ? (
                 <div class="table-wrap">
