@@ -459,16 +459,22 @@ export function webhookPages(app: Hono<ConsoleEnv>, ctx: AppContext) {
 
   app.get('/o/:org/deliveries', async (c) => {
     const f = filtersOf(c)
-    const page = Math.max(1, Number(c.req.query('page') ?? '1') || 1)
+    // Keyset paging (the API's `cursor`/`nextCursor`): as quick deep in a long history as on the first page. The
+    // cursor and page size ride in the URL beside the filters, so a page is a link; a bad cursor is the API's 422.
+    const cursor = c.req.query('cursor') || undefined
+    const limit = Math.min(100, Math.max(1, Number(c.req.query('limit') ?? '25') || 25))
     const query = { ...f, orgId: c.var.org.id }
     const [r, failed] = await Promise.all([
-      c.var.api('GET', `/deliveries${qs({ ...query, page, limit: 25 })}`),
+      c.var.api('GET', `/deliveries${qs({ ...query, cursor, limit })}`),
       c.var.api('GET', `/deliveries${qs({ ...query, status: 'failed', limit: 1 })}`),
     ])
     const items: Json[] = r.body?.data ?? []
     const total: number = r.body?.pagination?.total ?? 0
     const failedCount: number = failed.body?.pagination?.total ?? 0
-    const link = (p: number) => `${orgUrl(c, 'deliveries')}${qs({ ...f, page: p })}`
+    const nextCursor: string | null = r.body?.nextCursor ?? null
+    const pageLimit = limit === 25 ? undefined : limit
+    const link = (next?: string) =>
+      `${orgUrl(c, 'deliveries')}${qs({ ...f, limit: pageLimit, cursor: next })}`
     return render(
       c,
       'Deliveries',
@@ -514,14 +520,16 @@ export function webhookPages(app: Hono<ConsoleEnv>, ctx: AppContext) {
           </div>
         ) : null}
         <Live url={c.req.url}>
-          <p class="muted">
-            {total} deliver{total === 1 ? 'y' : 'ies'}
-          </p>
+          <p class="muted">{cursor ? 'Older deliveries' : `${total} deliver${total === 1 ? 'y' : 'ies'}`}</p>
           <DeliveryTable c={c} items={items} />
         </Live>
         <nav class="actions" aria-label="Pages">
-          {page > 1 ? <a href={link(page - 1)}>Newer</a> : null}
-          {page * 25 < total ? <a href={link(page + 1)}>Older</a> : null}
+          {cursor ? <a href={link()}>← Newest</a> : null}
+          {nextCursor ? (
+            <a href={link(nextCursor)} rel="next">
+              Older →
+            </a>
+          ) : null}
         </nav>
       </>,
     )

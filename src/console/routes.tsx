@@ -12,6 +12,7 @@ import { CSS, Empty, JS, Layout, Notice } from './layout.tsx'
 import { approvalPages } from './pages-approvals.tsx'
 import { changePages } from './pages-changes.tsx'
 import { integrationPages } from './pages-integrations.tsx'
+import { microsoft365Pages } from './pages-microsoft365.tsx'
 import { otherPages } from './pages-other.tsx'
 import { webhookPages } from './pages-webhooks.tsx'
 
@@ -186,6 +187,7 @@ export function consoleRoutes(ctx: AppContext, fetch: ApiFetch) {
   webhookPages(app, ctx)
   otherPages(app, ctx)
   approvalPages(app)
+  microsoft365Pages(app)
   changePages(app)
 
   app.all('/o/:org/*', (c) =>

@@ -222,6 +222,20 @@ describe('operator console', { timeout: 120_000 }, () => {
     expect(await h.worker.drain()).toBe(2)
     await page.goto(`${orgPath('deliveries')}?status=delivered`)
     await expect.poll(() => page.locator('#live tbody tr').count()).toBe(3)
+    // Cursor paging, two a page: the third (oldest) delivery is one "Older →" away, the filter still applied.
+    await page.goto(`${orgPath('deliveries')}?status=delivered&limit=2`)
+    await expect.poll(() => page.locator('#live tbody tr').count()).toBe(2)
+    const firstPage = await page.locator('#live tbody tr').allTextContents()
+    await page.getByRole('link', { name: 'Older →' }).click()
+    await expect.poll(() => new URL(page.url()).searchParams.get('cursor')).toMatch(/^[0-9a-f-]{36}$/)
+    expect(new URL(page.url()).searchParams.get('status')).toBe('delivered')
+    expect(new URL(page.url()).searchParams.get('limit')).toBe('2')
+    await expect.poll(() => page.locator('#live tbody tr').count()).toBe(1)
+    expect(firstPage).not.toContain(await page.locator('#live tbody tr').first().textContent())
+    await expect.poll(() => shown(page.locator('#live tbody tr .badge'))).toBe('delivered')
+    await expect.poll(() => page.getByRole('link', { name: 'Older →' }).count()).toBe(0)
+    await page.getByRole('link', { name: '← Newest' }).click()
+    await expect.poll(() => page.locator('#live tbody tr').count()).toBe(2)
   })
 
   it('replays a failed inbound event from the failure analysis', async () => {
