@@ -10,12 +10,18 @@ import { createRequire } from 'node:module'
 /** Where the renderer's bundle is served (public, like the page). */
 export const REFERENCE_SCRIPT_PATH = '/api/v1/docs/reference.js'
 
+/**
+ * `npm run build` copies the bundle to dist/assets (scripts/copy-assets.mjs): the package itself (with ~100 MB of
+ * dependencies the one 3.5 MB file does not need) is a dev dependency, so a production install never carries it.
+ * Run from source (tsx, tests), the bundle is read from node_modules.
+ */
+const BUILT_BUNDLE = new URL('../assets/scalar-standalone.js', import.meta.url)
+
 let bundle: Promise<string> | undefined
 /** The renderer's standalone browser bundle (one self-contained file of `@scalar/api-reference`). */
 export function referenceScript(): Promise<string> {
-  bundle ??= readFile(
-    createRequire(import.meta.url).resolve('@scalar/api-reference/browser/standalone.js'),
-    'utf8',
+  bundle ??= readFile(BUILT_BUNDLE, 'utf8').catch(() =>
+    readFile(createRequire(import.meta.url).resolve('@scalar/api-reference/browser/standalone.js'), 'utf8'),
   )
   return bundle
 }
