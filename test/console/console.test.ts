@@ -1,33 +1,25 @@
 import { createHmac } from 'node:crypto'
-import fs from 'node:fs'
-import type { AddressInfo } from 'node:net'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { type ServerType, serve } from '@hono/node-server'
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core'
+import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JobService } from '../../src/jobs/service.ts'
 import { createHarness, type Harness, seedTenants } from '../harness.ts'
 import { ConnectWiseStandIn } from '../standins/index.ts'
 import { Receiver } from '../standins/receiver.ts'
+import { type ConsoleBrowser, openConsole, shot as screenshot } from './browser.ts'
 
 /**
  * The operator console in a real Chromium (Debian's package) against a running Patchbay on the test database, with
  * the ConnectWise stand-in and a webhook receiver: the flows a technician walks. With SCREENSHOTS=1 (npm run
  * screenshots) the same walk also saves docs/console-<page>-<light|dark>.png.
  */
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium'
-const SHOTS = process.env.SCREENSHOTS === '1'
-const DOCS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs')
 
 let h: Harness
 let t: Awaited<ReturnType<typeof seedTenants>>
 let jobs: JobService
 let cw: ConnectWiseStandIn
 let rx: Receiver
-let server: ServerType
 let base: string
-let browser: Browser
+let cb: ConsoleBrowser | undefined
 let page: Page
 
 beforeAll(async () => {
@@ -36,33 +28,18 @@ beforeAll(async () => {
   jobs = new JobService(h.ctx)
   cw = await new ConnectWiseStandIn({ clock: h.clock }).start()
   rx = await new Receiver().start()
-  server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
-  })
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
-  page = await (await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 800 } })).newPage()
+  cb = await openConsole(h.app.fetch)
+  page = cb.page
+  base = cb.base
 })
 afterAll(async () => {
-  await browser?.close()
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+  await cb?.close()
   await rx?.stop()
   await cw?.close()
   await h?.close()
 })
 
-async function shot(name: string) {
-  if (!SHOTS) return
-  fs.mkdirSync(DOCS, { recursive: true })
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme })
-    await page.screenshot({ path: path.join(DOCS, `console-${name}-${scheme}.png`), fullPage: true })
-  }
-  await page.emulateMedia({ colorScheme: 'light' })
-}
+const shot = (name: string) => screenshot(page, name)
 
 async function signIn(key: string) {
   await page.goto('/login')

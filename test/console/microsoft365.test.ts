@@ -1,10 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import fs from 'node:fs'
-import type { AddressInfo } from 'node:net'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { type ServerType, serve } from '@hono/node-server'
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core'
+import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHarness, type Harness, seedTenants } from '../harness.ts'
 import { type GraphStandIn, startGraph } from '../standins/graph.ts'
@@ -19,6 +14,7 @@ import {
   type PartnerCenterStandIn,
   startPartnerCenter,
 } from '../standins/partner-center.ts'
+import { type ConsoleBrowser, openConsole, shot as screenshot } from './browser.ts'
 
 /**
  * The Microsoft 365 CSP/GDAP wizard in the console, in a real Chromium, against the Entra ID sign-in, Graph and
@@ -26,9 +22,6 @@ import {
  * customers → two chosen → one verified, one failed at consent with what to fix → fixed and resumed.
  * With SCREENSHOTS=1 the walk also saves docs/console-microsoft365*-<light|dark>.png.
  */
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium'
-const SHOTS = process.env.SCREENSHOTS === '1'
-const DOCS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs')
 const APP = randomUUID()
 const SECRET = 'Xy9~partner-app-secret-never-shown'
 const PARTNER_TENANT = randomUUID()
@@ -42,8 +35,7 @@ let pc: PartnerCenterStandIn
 let contoso: MsTenant
 let northwind: MsTenant
 let northwindAtPc: PartnerCenterCustomer
-let server: ServerType
-let browser: Browser
+let cb: ConsoleBrowser | undefined
 let page: Page
 
 function tenant(name: string, domain: string): MsTenant {
@@ -77,32 +69,16 @@ beforeAll(async () => {
   pc = await startPartnerCenter(dir, { partnerTenant: PARTNER_TENANT })
   pc.addCustomer(contoso)
   northwindAtPc = pc.addCustomer(northwind, { gdapRoles: ['Directory Readers'] })
-  server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
-  })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
-  const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  page = await (await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } })).newPage()
+  cb = await openConsole(h.app.fetch)
+  page = cb.page
 })
 afterAll(async () => {
-  await browser?.close()
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+  await cb?.close()
   await Promise.all([login?.close(), graph?.close(), pc?.close()])
   await h?.close()
 })
 
-async function shot(name: string) {
-  if (!SHOTS) return
-  fs.mkdirSync(DOCS, { recursive: true })
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme })
-    await page.screenshot({ path: path.join(DOCS, `console-${name}-${scheme}.png`), fullPage: true })
-  }
-  await page.emulateMedia({ colorScheme: 'light' })
-}
+const shot = (name: string) => screenshot(page, name)
 
 const shown = async (l: Locator) => ((await l.first().textContent()) ?? '').trim()
 const row = (customerId: string) => page.locator(`#live tr[data-customer="${customerId}"]`)

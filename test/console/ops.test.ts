@@ -1,9 +1,4 @@
-import fs from 'node:fs'
-import type { AddressInfo } from 'node:net'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { type ServerType, serve } from '@hono/node-server'
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core'
+import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDattoRmm } from '../../src/connectors/datto-rmm/index.ts'
 import { allConnectors, createRegistry } from '../../src/connectors/registry.ts'
@@ -11,6 +6,7 @@ import { JobService } from '../../src/jobs/service.ts'
 import { createHarness, type Harness, seedTenants } from '../harness.ts'
 import { DattoRmmStandIn } from '../standins/datto-rmm.ts'
 import { ConnectWiseStandIn } from '../standins/index.ts'
+import { type ConsoleBrowser, openConsole, shot as screenshot } from './browser.ts'
 
 /**
  * The console's Approvals and Change management pages in a real Chromium, against a running Patchbay with the
@@ -19,17 +15,13 @@ import { ConnectWiseStandIn } from '../standins/index.ts'
  * to a ConnectWise ticket found by search and see the ticket widget. With SCREENSHOTS=1 the walk also saves
  * docs/console-<page>-<light|dark>.png.
  */
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium'
-const SHOTS = process.env.SCREENSHOTS === '1'
-const DOCS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs')
 
 let h: Harness
 let t: Awaited<ReturnType<typeof seedTenants>>
 let rmm: DattoRmmStandIn
 let cw: ConnectWiseStandIn
-let server: ServerType
-let base: string
-let browser: Browser
+let _base: string
+let cb: ConsoleBrowser | undefined
 let page: Page
 
 beforeAll(async () => {
@@ -48,33 +40,18 @@ beforeAll(async () => {
   cw.addMember({ firstName: 'Bob', lastName: 'Tech', email: 'bob@msp.example' })
   cw.addConfiguration({ name: 'srv01', type: 'Server' })
   cw.addConfiguration({ name: 'ws-22', type: 'Workstation' })
-  server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
-  })
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
-  page = await (await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 800 } })).newPage()
+  cb = await openConsole(h.app.fetch)
+  page = cb.page
+  _base = cb.base
 })
 afterAll(async () => {
-  await browser?.close()
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+  await cb?.close()
   await cw?.close()
   await rmm?.close()
   await h?.close()
 })
 
-async function shot(name: string) {
-  if (!SHOTS) return
-  fs.mkdirSync(DOCS, { recursive: true })
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme })
-    await page.screenshot({ path: path.join(DOCS, `console-${name}-${scheme}.png`), fullPage: true })
-  }
-  await page.emulateMedia({ colorScheme: 'light' })
-}
+const shot = (name: string) => screenshot(page, name)
 
 async function signIn(key: string) {
   await page.context().clearCookies()
