@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensurePartitions, listPartitions } from '../src/delivery/partitions.ts'
+import { ensurePartitions, listPartitions, PARTITION_LOCK_KEY } from '../src/delivery/partitions.ts'
+import { pruneDeliveries } from '../src/delivery/retention.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { createHarness, type Harness } from './harness.ts'
 import { Receiver } from './standins/receiver.ts'
@@ -173,5 +174,48 @@ describe('delivery history partitions', () => {
       [org.id],
     )
     expect(ev?.ids).toEqual(['feb21-retrying', 'feb22'])
+  })
+
+  it('retention waits for partition upkeep running at the same moment instead of deadlocking with it', async () => {
+    // The partitions job holds the partition lock (as patchbay_ensure/seal_delivery_partitions do) while the
+    // retention job starts: retention must queue behind it, then drop the expired days.
+    h.clock.set('2026-06-01T00:00:00.000Z')
+    let release!: () => void
+    const released = new Promise<void>((r) => {
+      release = r
+    })
+    let locked!: () => void
+    const holding = new Promise<void>((r) => {
+      locked = r
+    })
+    const upkeep = h.ctx.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY])
+      locked()
+      await released
+    })
+    await holding
+    let pruned = false
+    const prune = pruneDeliveries(h.ctx.db, new Date('2026-05-01T00:00:00.000Z')).then((r) => {
+      pruned = true
+      return r
+    })
+    // Retention is queued on the lock: nothing dropped yet.
+    const waiting = await h.ctx.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`,
+    )
+    for (let i = 0; i < 200 && (waiting[0]?.n ?? 0) === 0; i++) {
+      const [w] = await h.ctx.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`,
+      )
+      if (w) waiting[0] = w
+    }
+    expect(waiting[0]?.n).toBe(1)
+    expect(pruned).toBe(false)
+    expect(await exists('deliveries_p20260222')).toBe(true)
+    release()
+    await upkeep
+    const result = await prune
+    expect(result.partitions).toBeGreaterThan(0)
+    expect(await exists('deliveries_p20260222')).toBe(false)
   })
 })

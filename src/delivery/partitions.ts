@@ -5,6 +5,14 @@ import type { Querier } from '../store/db.ts'
 
 const DAY = 24 * 60 * 60_000
 
+/**
+ * The transaction-level advisory lock every change to the set of history partitions takes: making and sealing
+ * days (`patchbay_ensure_delivery_partitions`, `patchbay_seal_delivery_partitions`, drizzle/0018) and dropping
+ * them (retention). Without it the hourly partitions job and the retention job, which the scheduler may run at
+ * the same moment (on one process or two), can deadlock on the parent table and a partition.
+ */
+export const PARTITION_LOCK_KEY = 7206311022
+
 /** Days ahead of today (UTC) whose history partitions exist at all times: a week of slack if the job stops. */
 export const PARTITION_DAYS_AHEAD = 7
 

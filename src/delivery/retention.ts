@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import type { AppContext } from '../context.ts'
 import { defineJob, defineSchedule } from '../jobs/define.ts'
+import type { Logger } from '../lib/logger.ts'
 import type { Database, Querier } from '../store/db.ts'
-import { listPartitions, utcDay } from './partitions.ts'
+import { listPartitions, PARTITION_LOCK_KEY, utcDay } from './partitions.ts'
 
 const DAY = 24 * 60 * 60_000
 
@@ -40,30 +41,48 @@ async function deleteFinished(q: Querier, table: string, cutoff: Date, batchSize
  * partition. The day `cutoff` falls in is kept until it has ended: retention is by whole days, so a delivery
  * stays up to a day longer than the retention period.
  */
-export async function pruneDeliveries(db: Database, cutoff: Date, batchSize = 5000): Promise<PruneResult> {
+export async function pruneDeliveries(
+  db: Database,
+  cutoff: Date,
+  batchSize = 5000,
+  log?: Pick<Logger, 'warn'>,
+): Promise<PruneResult> {
   const cutoffDay = utcDay(cutoff.getTime())
   let deliveries = 0
   let partitions = 0
   const rowByRow = ['deliveries_default']
   for (const p of await listPartitions(db)) {
     if (p.day >= cutoffDay) break
-    const dropped = await db.transaction(async (tx) => {
-      // Waits at most a few seconds behind long queries on the history, rather than stopping the engine
-      // behind it; the next run tries again.
-      await tx.query(`SET LOCAL lock_timeout = '5s'`)
-      // Nothing is written into the day while it is checked and detached.
-      await tx.query(`LOCK TABLE ${p.name} IN SHARE MODE`)
-      const [c] = await tx.query<{ n: number; keep: number }>(
-        `SELECT count(*)::int AS n,
+    const dropped = await db
+      .transaction(async (tx) => {
+        // Waits at most a few seconds behind long queries on the history, rather than stopping the engine
+        // behind it; the next run tries again.
+        await tx.query(`SET LOCAL lock_timeout = '5s'`)
+        // One change to the set of partitions at a time (see PARTITION_LOCK_KEY).
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY])
+        // Nothing is written into the day while it is checked and detached.
+        await tx.query(`LOCK TABLE ${p.name} IN SHARE MODE`)
+        const [c] = await tx.query<{ n: number; keep: number }>(
+          `SELECT count(*)::int AS n,
                 count(*) FILTER (WHERE status NOT IN ('delivered', 'failed') OR created_at >= $1)::int AS keep
          FROM ${p.name}`,
-        [cutoff],
-      )
-      if (!c || c.keep > 0) return null
-      await tx.query(`ALTER TABLE deliveries DETACH PARTITION ${p.name}`)
-      await tx.query(`DROP TABLE ${p.name}`)
-      return c.n
-    })
+          [cutoff],
+        )
+        if (!c || c.keep > 0) return null
+        await tx.query(`ALTER TABLE deliveries DETACH PARTITION ${p.name}`)
+        await tx.query(`DROP TABLE ${p.name}`)
+        return c.n
+      })
+      .catch((err: unknown) => {
+        // A day that could not be locked in time is left for the next run; the rest of the history is still
+        // pruned now rather than the whole run failing on one busy day.
+        if (isLockTimeout(err)) {
+          log?.warn({ partition: p.name }, 'history partition busy; left for the next retention run')
+          return undefined
+        }
+        throw err
+      })
+    if (dropped === undefined) continue
     if (dropped === null) rowByRow.push(p.name)
     else {
       deliveries += dropped
@@ -88,13 +107,23 @@ export async function pruneDeliveries(db: Database, cutoff: Date, batchSize = 50
   return { deliveries, partitions, events }
 }
 
+/** PostgreSQL's lock_not_available (55P03), raised when lock_timeout runs out. */
+function isLockTimeout(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '55P03'
+}
+
 export const deliveryRetentionJob = defineJob({
   kind: 'delivery.retention',
   payload: z.object({}),
   maxAttempts: 1,
   run: async (ctx: AppContext) => {
     const days = ctx.config.PATCHBAY_DELIVERY_RETENTION_DAYS
-    const result = await pruneDeliveries(ctx.db, new Date(ctx.clock.now().getTime() - days * DAY))
+    const result = await pruneDeliveries(
+      ctx.db,
+      new Date(ctx.clock.now().getTime() - days * DAY),
+      5000,
+      ctx.log,
+    )
     if (result.deliveries + result.events > 0) ctx.log.info({ ...result, days }, 'pruned delivery history')
   },
 })
