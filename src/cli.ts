@@ -27,8 +27,10 @@ Commands:
   api                   the HTTP API only (served PostgreSQL; run workers separately)
   worker                delivery workers and scheduler only (served PostgreSQL)
   migrate               apply database migrations and exit
-  backup <file>         (embedded database) write a consistent copy of it to <file>; works while Patchbay runs
+  backup <file>         (embedded database) write a consistent copy of it to <file>, a pg_dump plain-format SQL
+                        script (gzip-compressed when <file> ends in .gz); works while Patchbay runs
   restore <file>        (embedded database) load <file> into a fresh DATA_DIR; Patchbay must not be running
+      --force            replace the data the database already holds instead of refusing
   migrate-embedded      copy a DATA_DIR written by an older Patchbay (PGlite) into the embedded PostgreSQL, once
   token create          create an API key and print its token once
       --scope system|partner|organization   (default system)
@@ -141,7 +143,15 @@ async function main(argv: string[]): Promise<number> {
       return 0
     }
     case 'restore': {
-      const file = backupFile('restore', sub, config.DATABASE_URL)
+      const args = [sub, ...rest].filter((a): a is string => a !== undefined)
+      const force = args.includes('--force')
+      const unknown = args.filter((a) => a.startsWith('--') && a !== '--force')
+      if (unknown.length > 0) throw new UsageError(`restore: unknown option ${unknown.join(', ')}`)
+      const file = backupFile(
+        'restore',
+        args.find((a) => !a.startsWith('--')),
+        config.DATABASE_URL,
+      )
       const header = await readBackupHeader(file)
       if (!config.PATCHBAY_ENCRYPTION_KEYS && !fs.existsSync(path.join(config.dataDir, 'keyring'))) {
         throw new BackupError(
@@ -154,6 +164,7 @@ async function main(argv: string[]): Promise<number> {
       try {
         out(`restoring ${file} (taken ${header.createdAt}) into ${config.dataDir}`)
         const summary = await restoreBackup(rt.embedded?.url as string, file, {
+          force,
           progress: (table, n) => out(`  ${table}: ${n} rows`),
           verify: async (c) => {
             const missing = new Set<string>()
