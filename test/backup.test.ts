@@ -247,6 +247,23 @@ describe('backup file (pg_dump plain format)', { timeout: 180_000 }, () => {
     expect(await content(d.url)).toEqual(await content(h.database.url))
   })
 
+  it('carries sequences with setval, as pg_dump does (the schema has none today: two are added here)', async () => {
+    const src = await freshDatabase()
+    const dst = await freshDatabase()
+    for (const d of [src, dst]) {
+      await query(d.url, 'CREATE SEQUENCE public.probe_seq; CREATE SEQUENCE public.probe_unused_seq')
+    }
+    await query(src.url, "SELECT nextval('public.probe_seq'), nextval('public.probe_seq')")
+    const seqFile = path.join(dir, 'sequences.sql')
+    await writeBackup(src.url, seqFile)
+    const text = fs.readFileSync(seqFile, 'utf8')
+    expect(text).toContain("\nSELECT pg_catalog.setval('public.probe_seq', 2, true);\n")
+    expect(text).toContain("\nSELECT pg_catalog.setval('public.probe_unused_seq', 1, false);\n")
+    await restoreBackup(dst.url, seqFile)
+    const got = await content(dst.url)
+    expect([got['sequence probe_seq'], got['sequence probe_unused_seq']]).toEqual(['2', 'unset'])
+  })
+
   it('restore still reads the JSON-lines backups of earlier versions', async () => {
     const legacy = path.join(dir, 'old.backup')
     await writeLegacyBackup(h.database.url, legacy)
