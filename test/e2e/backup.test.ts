@@ -1,14 +1,22 @@
+import { execFile } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { servedUrl } from '../databases.ts'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { openTestDatabase, servedUrl } from '../databases.ts'
 import { Receiver } from '../standins/receiver.ts'
 import { apiClient, runPatchbay } from './process.ts'
 
 // patchbay backup / restore of the embedded database, through the command line as an operator runs them. The
 // commands always use the embedded database (DATABASE_URL is not passed), so this runs once, in the embedded run.
+const exec = promisify(execFile)
+// The machine's own psql (PostgreSQL 15 client on Debian 12); test/backup.test.ts says when it is missing.
+const psql = [
+  ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'psql')),
+  '/usr/lib/postgresql/15/bin/psql',
+].find((p) => fs.existsSync(p))
 const TOKEN = 'pbk_backup_test_bootstrap_token_0123456789'
 const api = apiClient(TOKEN)
 let root: string
@@ -108,6 +116,39 @@ describe.runIf(!servedUrl)('patchbay backup and restore (embedded)', () => {
     const again = await run(['restore', file], fresh)
     expect(again.code).toBe(2)
     expect(again.stderr).toContain('already holds data')
+    // Unless forced: then the backup replaces what is there (the same rows again, not twice).
+    const forced = await run(['restore', file, '--force'], fresh)
+    expect(forced.stderr).toBe('')
+    expect(forced.code).toBe(0)
+    const report = (stdout: string) => stdout.split('\n').filter((l) => !l.startsWith('{')) // not the log lines
+    expect(report(forced.stdout)).toEqual(report(restored.stdout))
+
+    // The same file is a pg_dump plain-format script: PostgreSQL's own psql loads it into a migrated database.
+    if (psql) {
+      const target = await openTestDatabase(inject('dbTemplate'))
+      try {
+        const loaded = await exec(psql, [
+          '-X',
+          '-q',
+          '-v',
+          'ON_ERROR_STOP=1',
+          '--single-transaction',
+          '-d',
+          target.url,
+          '-f',
+          file,
+        ])
+        expect(loaded.stderr).toBe('')
+        const names = await target.db.query<{ name: string }>('SELECT name FROM orgs')
+        expect(names.map((o) => o.name)).toEqual(['Backed-up MSP'])
+        const events = await target.db.query<{ event_id: string; status: string }>(
+          'SELECT event_id, status FROM deliveries',
+        )
+        expect(events).toEqual([{ event_id: 'before-backup', status: 'delivered' }])
+      } finally {
+        await target.drop()
+      }
+    }
 
     const second = runPatchbay(['start'], env(fresh))
     const [, url2] = (await second.waitFor(/"url":"(http:\/\/[^"]+)"/)) as RegExpMatchArray
@@ -136,7 +177,7 @@ describe.runIf(!servedUrl)('patchbay backup and restore (embedded)', () => {
     expect(last?.headers['x-breeze-signature']).toBe(`sha256=${expected}`)
     second.child.kill('SIGTERM')
     expect((await second.exited).code).toBe(0)
-  }, 300_000)
+  }, 420_000) // four Patchbay processes, two restores and psql, on a shared 2-core machine
 })
 
 describe.runIf(servedUrl)('patchbay backup and restore with DATABASE_URL', () => {
