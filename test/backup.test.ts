@@ -224,6 +224,10 @@ describe('backup file (pg_dump plain format)', { timeout: 180_000 }, () => {
     const cut = path.join(dir, 'cut.sql')
     fs.writeFileSync(cut, text.slice(0, text.indexOf('COPY public.webhooks')))
     await expect(restoreBackup(d.url, cut)).rejects.toThrow(/cut\.sql is cut short: nothing was restored/)
+    // Cut inside a table's rows: the open COPY is ended and rolled back.
+    const copyAt = text.indexOf('\n', text.indexOf('COPY public.orgs ')) + 1
+    fs.writeFileSync(cut, text.slice(0, copyAt + 10))
+    await expect(restoreBackup(d.url, cut)).rejects.toThrow(/cut\.sql is cut short: nothing was restored/)
     const injected = path.join(dir, 'injected.sql')
     fs.writeFileSync(
       injected,

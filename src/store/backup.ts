@@ -452,7 +452,9 @@ async function loadDump(
       }
       throw bad(`not a statement a Patchbay backup holds (${JSON.stringify(line.slice(0, 60))})`)
     }
+    if (copy || !complete || !declared) throw new BackupError(`${file} is cut short: nothing was restored`)
   } catch (err) {
+    // An unfinished COPY holds the connection: end it (CopyFail) so that the caller's ROLLBACK can run.
     copy?.stream.destroy()
     if (err instanceof BackupError) throw err
     throw new BackupError(`${file} line ${n}: ${(err as Error).message}; nothing was restored`)
@@ -460,7 +462,6 @@ async function loadDump(
     rl.close()
     input.destroy()
   }
-  if (copy || !complete || !declared) throw new BackupError(`${file} is cut short: nothing was restored`)
   for (const [t, rows] of Object.entries(declared)) {
     if ((counts[t] ?? 0) !== rows) {
       throw new BackupError(
