@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createDattoRmm } from '../src/connectors/datto-rmm/index.ts'
 import { allConnectors, createRegistry } from '../src/connectors/registry.ts'
 import { transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
-import { JobService } from '../src/jobs/service.ts'
-import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { actionsFixture, type Tenants } from './actions-fixture.ts'
+import type { Harness } from './harness.ts'
 import { DattoRmmStandIn } from './standins/datto-rmm.ts'
 
 /**
@@ -13,11 +13,29 @@ import { DattoRmmStandIn } from './standins/datto-rmm.ts'
  * mid-attempt), never when rejected or expired, the requester's key refused, the partner rule, a vendor refusal
  * failed with the vendor's words and retried by hand, Retry-After honoured, events and audit.
  */
-let h: Harness
-let t: Awaited<ReturnType<typeof seedTenants>>
 let rmm: DattoRmmStandIn
+const fx = actionsFixture('datto-rmm', {
+  // The Datto RMM connector, pointed at the stand-in's platform (read when a request is made, after it starts).
+  connectors: () =>
+    createRegistry([
+      ...allConnectors().filter((c) => c.descriptor.id !== 'datto-rmm'),
+      createDattoRmm({ platformUrl: (p) => rmm.platformUrl(p) }),
+    ]),
+  standIn: () => new DattoRmmStandIn({ platform: 'merlot' }).start(),
+  credentials: (s) => s.credentials,
+  approverName: 'org a second',
+})
+let h: Harness
+let t: Tenants
 let secondOrgKey: string
 let integrationId: string
+beforeAll(() => {
+  h = fx.h
+  t = fx.t
+  rmm = fx.standIn
+  secondOrgKey = fx.approverKey
+  integrationId = fx.integrationId
+})
 
 const quickJob = (deviceUid = 'dev-0001') => ({
   action: 'run_quick_job',
@@ -27,32 +45,6 @@ const quickJob = (deviceUid = 'dev-0001') => ({
     componentUid: 'comp-clear-temp',
     variables: [{ name: 'olderThanDays', value: '7' }],
   },
-})
-
-beforeAll(async () => {
-  rmm = await new DattoRmmStandIn({ platform: 'merlot' }).start()
-  const connectors = createRegistry([
-    ...allConnectors().filter((c) => c.descriptor.id !== 'datto-rmm'),
-    createDattoRmm({ platformUrl: (p) => rmm.platformUrl(p) }),
-  ])
-  h = await createHarness({ connectors, env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
-  t = await seedTenants(h)
-  secondOrgKey = (
-    await h.json('POST', '/api/v1/api-keys', {
-      body: { name: 'org a second', scope: 'organization', orgId: t.orgA.id },
-    })
-  ).body.token
-  const r = await h.json('POST', '/api/v1/integrations', {
-    token: t.orgAToken,
-    body: { provider: 'datto-rmm', credentials: rmm.credentials, enabled_capabilities: ['read_resources'] },
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
-  integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
-})
-afterAll(async () => {
-  await h.close()
-  await rmm.close()
 })
 
 const quickJobs = () => rmm.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/quickjob'))
