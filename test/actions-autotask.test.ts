@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JobService } from '../src/jobs/service.ts'
-import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { actionsFixture } from './actions-fixture.ts'
+import type { Harness } from './harness.ts'
 import { AutotaskStandIn } from './standins/autotask.ts'
 
 /**
@@ -9,37 +9,22 @@ import { AutotaskStandIn } from './standins/autotask.ts'
  * again by hand once fixed; a retry after an attempt that may have reached Autotask finds the entry instead of
  * adding another.
  */
+const fx = actionsFixture('autotask', {
+  standIn: () => new AutotaskStandIn().start(),
+  credentials: (at) => at.credentials,
+  capabilities: ['create_ticket'],
+})
 let h: Harness
-let t: Awaited<ReturnType<typeof seedTenants>>
 let at: AutotaskStandIn
 let integrationId: string
 let ticketId: number
-
-beforeAll(async () => {
-  at = await new AutotaskStandIn().start()
-  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
-  t = await seedTenants(h)
-  const r = await h.json('POST', '/api/v1/integrations', {
-    token: t.orgAToken,
-    body: { provider: 'autotask', credentials: at.credentials, enabled_capabilities: ['create_ticket'] },
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
-  integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
+beforeAll(() => {
+  h = fx.h
+  at = fx.standIn
+  integrationId = fx.integrationId
   ticketId = at.addTicket({ title: 'Printer offline' }).id
 })
-afterAll(async () => {
-  await h.close()
-  await at.close()
-})
-
-const act = (action: string, input: unknown) =>
-  h.json('POST', `/api/v1/integrations/${integrationId}/actions`, {
-    token: t.orgAToken,
-    body: { action, input },
-  })
-const get = async (id: string) => (await h.json('GET', `/api/v1/actions/${id}`, { token: t.orgAToken })).body
-
+const { act, get } = fx
 const entry = (over: Record<string, unknown> = {}) => ({
   ticketId,
   resourceId: 29682885,

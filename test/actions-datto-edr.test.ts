@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JobService } from '../src/jobs/service.ts'
-import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { actionsFixture } from './actions-fixture.ts'
+import type { Harness } from './harness.ts'
 import { DattoEdrStandIn } from './standins/datto-edr.ts'
 
 /**
@@ -8,46 +8,22 @@ import { DattoEdrStandIn } from './standins/datto-edr.ts'
  * approval, then a scan of the target with only the Host Isolation (or Restore) extension, as the vendor's
  * PowerShell module sends it; an unknown host refused at once without a scan.
  */
+const fx = actionsFixture('datto-edr', {
+  standIn: async () => {
+    const edr = await new DattoEdrStandIn().start()
+    // The stand-in runs on the wall clock; keep its token valid past today.
+    edr.tokenExpiresAt = new Date('2100-01-01T00:00:00Z')
+    return edr
+  },
+  credentials: (edr) => edr.credentials,
+})
 let h: Harness
-let t: Awaited<ReturnType<typeof seedTenants>>
 let edr: DattoEdrStandIn
-let integrationId: string
-let approverKey: string
-
-beforeAll(async () => {
-  edr = await new DattoEdrStandIn().start()
-  // The stand-in runs on the wall clock; keep its token valid past today.
-  edr.tokenExpiresAt = new Date('2100-01-01T00:00:00Z')
-  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
-  t = await seedTenants(h)
-  approverKey = (
-    await h.json('POST', '/api/v1/api-keys', {
-      body: { name: 'approver', scope: 'organization', orgId: t.orgA.id },
-    })
-  ).body.token
-  const r = await h.json('POST', '/api/v1/integrations', {
-    token: t.orgAToken,
-    body: { provider: 'datto-edr', credentials: edr.credentials, enabled_capabilities: ['read_resources'] },
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
-  integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
+beforeAll(() => {
+  h = fx.h
+  edr = fx.standIn
 })
-afterAll(async () => {
-  await h.close()
-  await edr.close()
-})
-
-const act = (action: string, input: unknown) =>
-  h.json('POST', `/api/v1/integrations/${integrationId}/actions`, {
-    token: t.orgAToken,
-    body: { action, input },
-  })
-async function approveAndRun(id: string) {
-  expect((await h.json('POST', `/api/v1/actions/${id}/approve`, { token: approverKey })).status).toBe(202)
-  await h.worker.drain()
-  return (await h.json('GET', `/api/v1/actions/${id}`, { token: t.orgAToken })).body
-}
+const { act, approveAndRun } = fx
 
 describe('Datto EDR actions', () => {
   it('isolates a host after approval, then restores it', async () => {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
-import { JobService } from '../src/jobs/service.ts'
-import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { actionsFixture, type Tenants } from './actions-fixture.ts'
+import type { Harness } from './harness.ts'
 import { type GraphStandIn, startGraph } from './standins/graph.ts'
 import {
   MicrosoftDirectory,
@@ -27,60 +27,50 @@ const E3 = randomUUID()
 const E5 = randomUUID()
 const PLAN = randomUUID()
 
+const fx = actionsFixture('microsoft365', {
+  // The directory runs on the harness's clock (token lifetimes, sign-in times).
+  standIn: async (h) => {
+    const dir = new MicrosoftDirectory(h.clock)
+    const partner = dir.addTenant({ id: randomUUID(), domain: 'msp.onmicrosoft.com', name: 'MSP' })
+    dir.addApp({ appId: APP, secret: APP_SECRET, homeTenant: partner.id })
+    const tenant = dir.addTenant({
+      id: randomUUID(),
+      domain: 'contoso.onmicrosoft.com',
+      name: 'Contoso',
+      consents: new Map([[APP, ['User.ReadWrite.All', 'Organization.Read.All']]]),
+      users: [
+        user('Adele Vance', 'adele@contoso.onmicrosoft.com', { usageLocation: 'US', licenses: [E5] }),
+        user('Megan Bowen', 'megan@contoso.onmicrosoft.com', { usageLocation: null }),
+      ],
+      skus: [sku(E3, 'ENTERPRISEPACK', 10, 0), sku(E5, 'SPE_E5', 5, 1)],
+    })
+    const login = await startMicrosoftLogin(dir)
+    const graph = await startGraph(dir)
+    return { dir, tenant, login, graph, close: () => Promise.all([login.close(), graph.close()]) }
+  },
+  credentials: ({ tenant, login, graph }) => ({
+    tenantId: tenant.id,
+    clientId: APP,
+    clientSecret: APP_SECRET,
+    loginBaseUrl: login.baseUrl,
+    baseUrl: graph.baseUrl,
+  }),
+})
 let h: Harness
-let t: Awaited<ReturnType<typeof seedTenants>>
+let t: Tenants
 let dir: MicrosoftDirectory
 let login: MicrosoftLoginStandIn
 let graph: GraphStandIn
 let tenant: MsTenant
-let integrationId: string
 let approverKey: string
-
-beforeAll(async () => {
-  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
-  t = await seedTenants(h)
-  dir = new MicrosoftDirectory(h.clock)
-  const partner = dir.addTenant({ id: randomUUID(), domain: 'msp.onmicrosoft.com', name: 'MSP' })
-  dir.addApp({ appId: APP, secret: APP_SECRET, homeTenant: partner.id })
-  tenant = dir.addTenant({
-    id: randomUUID(),
-    domain: 'contoso.onmicrosoft.com',
-    name: 'Contoso',
-    consents: new Map([[APP, ['User.ReadWrite.All', 'Organization.Read.All']]]),
-    users: [
-      user('Adele Vance', 'adele@contoso.onmicrosoft.com', { usageLocation: 'US', licenses: [E5] }),
-      user('Megan Bowen', 'megan@contoso.onmicrosoft.com', { usageLocation: null }),
-    ],
-    skus: [sku(E3, 'ENTERPRISEPACK', 10, 0), sku(E5, 'SPE_E5', 5, 1)],
-  })
-  login = await startMicrosoftLogin(dir)
-  graph = await startGraph(dir)
-  approverKey = (
-    await h.json('POST', '/api/v1/api-keys', {
-      body: { name: 'approver', scope: 'organization', orgId: t.orgA.id },
-    })
-  ).body.token
-  const r = await h.json('POST', '/api/v1/integrations', {
-    token: t.orgAToken,
-    body: {
-      provider: 'microsoft365',
-      credentials: {
-        tenantId: tenant.id,
-        clientId: APP,
-        clientSecret: APP_SECRET,
-        loginBaseUrl: login.baseUrl,
-        baseUrl: graph.baseUrl,
-      },
-      enabled_capabilities: ['read_resources'],
-    },
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
-  integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
-})
-afterAll(async () => {
-  await h.close()
-  await Promise.all([login.close(), graph.close()])
+beforeAll(() => {
+  h = fx.h
+  t = fx.t
+  approverKey = fx.approverKey
+  dir = fx.standIn.dir
+  tenant = fx.standIn.tenant
+  login = fx.standIn.login
+  graph = fx.standIn.graph
 })
 
 function user(
@@ -110,11 +100,7 @@ function sku(skuId: string, skuPartNumber: string, enabled: number, consumedUnit
   }
 }
 
-const act = (action: string, input: unknown, token = t.orgAToken) =>
-  h.json('POST', `/api/v1/integrations/${integrationId}/actions`, { token, body: { action, input } })
-const approve = (id: string, token = approverKey) =>
-  h.json('POST', `/api/v1/actions/${id}/approve`, { token })
-const get = async (id: string) => (await h.json('GET', `/api/v1/actions/${id}`, { token: t.orgAToken })).body
+const { act, approve, get } = fx
 const writes = (method: string, path: RegExp) =>
   graph.server.requests.filter((q) => q.method === method && path.test(q.path.split('?')[0] as string))
 const userPosts = () => writes('POST', /^\/v1\.0\/users$/)

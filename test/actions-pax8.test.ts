@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JobService } from '../src/jobs/service.ts'
-import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { actionsFixture } from './actions-fixture.ts'
+import type { Harness } from './harness.ts'
 import { Pax8StandIn } from './standins/pax8.ts'
 
 /**
@@ -8,41 +8,17 @@ import { Pax8StandIn } from './standins/pax8.ts'
  * shown to the approver, nothing ordered), placed once after approval; quantity change and cancellation sent as
  * Pax8 documents them; Pax8's 422 fails the action with its words.
  */
+const fx = actionsFixture('pax8', {
+  standIn: () => new Pax8StandIn().start(),
+  credentials: (pax8) => pax8.credentials,
+})
 let h: Harness
-let t: Awaited<ReturnType<typeof seedTenants>>
 let pax8: Pax8StandIn
-let integrationId: string
-let approverKey: string
-
-beforeAll(async () => {
-  pax8 = await new Pax8StandIn().start()
-  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
-  t = await seedTenants(h)
-  approverKey = (
-    await h.json('POST', '/api/v1/api-keys', {
-      body: { name: 'approver', scope: 'organization', orgId: t.orgA.id },
-    })
-  ).body.token
-  const r = await h.json('POST', '/api/v1/integrations', {
-    token: t.orgAToken,
-    body: { provider: 'pax8', credentials: pax8.credentials, enabled_capabilities: ['read_resources'] },
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
-  integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
+beforeAll(() => {
+  h = fx.h
+  pax8 = fx.standIn
 })
-afterAll(async () => {
-  await h.close()
-  await pax8.close()
-})
-
-const act = (action: string, input: unknown) =>
-  h.json('POST', `/api/v1/integrations/${integrationId}/actions`, {
-    token: t.orgAToken,
-    body: { action, input },
-  })
-const approve = (id: string) => h.json('POST', `/api/v1/actions/${id}/approve`, { token: approverKey })
-const get = async (id: string) => (await h.json('GET', `/api/v1/actions/${id}`, { token: t.orgAToken })).body
+const { act, approve, get } = fx
 const orderPosts = () => pax8.requests.filter((q) => q.method === 'POST' && q.path === '/v1/orders')
 
 describe('Pax8 actions', () => {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JobService } from '../src/jobs/service.ts'
-import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { actionsFixture } from './actions-fixture.ts'
+import type { Harness } from './harness.ts'
 import { UniFiStandIn } from './standins/unifi.ts'
 
 /**
@@ -8,14 +8,6 @@ import { UniFiStandIn } from './standins/unifi.ts'
  * power-cycle sent as the Network Integration API documents them, firewall policy create/update/delete on
  * Network ≥ 10.1 (read from /v1/info, shown in the preview), refused on an older console without a write.
  */
-let h: Harness
-let t: Awaited<ReturnType<typeof seedTenants>>
-let unifi: UniFiStandIn
-let integrationId: string
-let approverKey: string
-let siteId: string
-let deviceId: string
-
 const policy = (name: string) => ({
   name,
   enabled: true,
@@ -26,40 +18,21 @@ const policy = (name: string) => ({
   loggingEnabled: false,
 })
 
-beforeAll(async () => {
-  unifi = await new UniFiStandIn().start()
-  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
-  t = await seedTenants(h)
-  approverKey = (
-    await h.json('POST', '/api/v1/api-keys', {
-      body: { name: 'approver', scope: 'organization', orgId: t.orgA.id },
-    })
-  ).body.token
-  const r = await h.json('POST', '/api/v1/integrations', {
-    token: t.orgAToken,
-    body: { provider: 'unifi', credentials: unifi.credentials, enabled_capabilities: ['read_resources'] },
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
-  integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
+const fx = actionsFixture('unifi', {
+  standIn: () => new UniFiStandIn().start(),
+  credentials: (unifi) => unifi.credentials,
+})
+let h: Harness
+let unifi: UniFiStandIn
+let siteId: string
+let deviceId: string
+beforeAll(() => {
+  h = fx.h
+  unifi = fx.standIn
   siteId = unifi.raw.sites[0]?.id as string
   deviceId = unifi.raw.devices[siteId]?.[0]?.id as string
 })
-afterAll(async () => {
-  await h.close()
-  await unifi.close()
-})
-
-const act = (action: string, input: unknown) =>
-  h.json('POST', `/api/v1/integrations/${integrationId}/actions`, {
-    token: t.orgAToken,
-    body: { action, input },
-  })
-async function approveAndRun(id: string) {
-  expect((await h.json('POST', `/api/v1/actions/${id}/approve`, { token: approverKey })).status).toBe(202)
-  await h.worker.drain()
-  return (await h.json('GET', `/api/v1/actions/${id}`, { token: t.orgAToken })).body
-}
+const { act, approveAndRun } = fx
 const consoleWrites = () =>
   unifi.requests.filter((q) => q.method !== 'GET' && q.path.startsWith('/proxy/network/integration/v1'))
 

@@ -1,10 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { RECONCILE_AFTER_MS, reconcileActions } from '../src/actions/service.ts'
 import { createDattoRmm } from '../src/connectors/datto-rmm/index.ts'
 import { allConnectors, createRegistry } from '../src/connectors/registry.ts'
-import { transports } from '../src/delivery/registry.ts'
+import { fanouts, transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { JobService } from '../src/jobs/service.ts'
-import { createHarness, type Harness, seedTenants } from './harness.ts'
+import { actionsFixture, type Tenants } from './actions-fixture.ts'
+import type { Harness } from './harness.ts'
 import { DattoRmmStandIn } from './standins/datto-rmm.ts'
 
 /**
@@ -13,11 +15,29 @@ import { DattoRmmStandIn } from './standins/datto-rmm.ts'
  * mid-attempt), never when rejected or expired, the requester's key refused, the partner rule, a vendor refusal
  * failed with the vendor's words and retried by hand, Retry-After honoured, events and audit.
  */
-let h: Harness
-let t: Awaited<ReturnType<typeof seedTenants>>
 let rmm: DattoRmmStandIn
+const fx = actionsFixture('datto-rmm', {
+  // The Datto RMM connector, pointed at the stand-in's platform (read when a request is made, after it starts).
+  connectors: () =>
+    createRegistry([
+      ...allConnectors().filter((c) => c.descriptor.id !== 'datto-rmm'),
+      createDattoRmm({ platformUrl: (p) => rmm.platformUrl(p) }),
+    ]),
+  standIn: () => new DattoRmmStandIn({ platform: 'merlot' }).start(),
+  credentials: (s) => s.credentials,
+  approverName: 'org a second',
+})
+let h: Harness
+let t: Tenants
 let secondOrgKey: string
 let integrationId: string
+beforeAll(() => {
+  h = fx.h
+  t = fx.t
+  rmm = fx.standIn
+  secondOrgKey = fx.approverKey
+  integrationId = fx.integrationId
+})
 
 const quickJob = (deviceUid = 'dev-0001') => ({
   action: 'run_quick_job',
@@ -27,32 +47,6 @@ const quickJob = (deviceUid = 'dev-0001') => ({
     componentUid: 'comp-clear-temp',
     variables: [{ name: 'olderThanDays', value: '7' }],
   },
-})
-
-beforeAll(async () => {
-  rmm = await new DattoRmmStandIn({ platform: 'merlot' }).start()
-  const connectors = createRegistry([
-    ...allConnectors().filter((c) => c.descriptor.id !== 'datto-rmm'),
-    createDattoRmm({ platformUrl: (p) => rmm.platformUrl(p) }),
-  ])
-  h = await createHarness({ connectors, env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
-  t = await seedTenants(h)
-  secondOrgKey = (
-    await h.json('POST', '/api/v1/api-keys', {
-      body: { name: 'org a second', scope: 'organization', orgId: t.orgA.id },
-    })
-  ).body.token
-  const r = await h.json('POST', '/api/v1/integrations', {
-    token: t.orgAToken,
-    body: { provider: 'datto-rmm', credentials: rmm.credentials, enabled_capabilities: ['read_resources'] },
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
-  integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
-})
-afterAll(async () => {
-  await h.close()
-  await rmm.close()
 })
 
 const quickJobs = () => rmm.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/quickjob'))
@@ -303,6 +297,71 @@ describe('execution', () => {
     expect(got.body.attempts).toHaveLength(2)
     const lookups = rmm.requests.filter((q) => q.path === '/api/v2/activity-logs')
     expect(lookups.at(-1)?.query.get('searchQuery')).toBe(`"[patchbay:${r.body.id}]"`)
+  })
+})
+
+describe('the reconciling sweep', () => {
+  it('settles an action left running after its delivery finished, once, with the usual event and audit', async () => {
+    const ok = await request({ action: 'resolve_alert', input: { alertUid: 'alert-open-2' } })
+    const bad = await request({ action: 'resolve_alert', input: { alertUid: 'alert-gone' } })
+    expect([ok.status, bad.status]).toEqual([202, 202])
+    // A worker that died between recording each delivery's final outcome (and taking it off the queue) and
+    // updating the action: the vendor's answer is on the action, which is still `running`, without its event.
+    const at = h.clock.now()
+    await h.ctx.db.query(
+      `UPDATE actions SET status = 'running', result_status = 200, result_body = '{}', updated_at = $2
+       WHERE id = $1`,
+      [ok.body.id, at],
+    )
+    await h.ctx.db.query(`UPDATE actions SET status = 'running', updated_at = $2 WHERE id = $1`, [
+      bad.body.id,
+      at,
+    ])
+    await h.ctx.db.query(
+      `UPDATE deliveries SET status = 'delivered', attempts = 1, response_status = 200, delivered_at = $2,
+         updated_at = $2
+       WHERE id = (SELECT delivery_id FROM actions WHERE id = $1)`,
+      [ok.body.id, at],
+    )
+    await h.ctx.db.query(
+      `UPDATE deliveries SET status = 'failed', attempts = 1, response_status = 404,
+         error_message = 'Datto RMM answered 404: alert not found', updated_at = $2
+       WHERE id = (SELECT delivery_id FROM actions WHERE id = $1)`,
+      [bad.body.id, at],
+    )
+    await h.ctx.db.query(
+      'DELETE FROM delivery_queue WHERE id IN (SELECT delivery_id FROM actions WHERE id = ANY($1))',
+      [[ok.body.id, bad.body.id]],
+    )
+    const status = async (id: string) => (await h.json('GET', `/api/v1/actions/${id}`)).body
+    const jobs = new JobService(h.ctx)
+    // Within the grace the worker that finished a delivery would settle its action itself: the sweep leaves it.
+    h.clock.advance(60_000)
+    await jobs.runDue()
+    expect((await status(ok.body.id)).status).toBe('running')
+    expect(await eventsOf(ok.body.id)).toEqual(['action.requested'])
+
+    h.clock.advance(RECONCILE_AFTER_MS)
+    await jobs.runDue()
+    const done = await status(ok.body.id)
+    expect(done.status).toBe('completed')
+    expect(done.completedAt).toBe(h.clock.now().toISOString())
+    expect(await eventsOf(ok.body.id)).toEqual(['action.requested', 'action.completed'])
+    expect(await auditOf(ok.body.id)).toEqual(['action.request', 'action.complete'])
+    const failed = await status(bad.body.id)
+    expect(failed.status).toBe('failed')
+    expect(failed.error).toBe('Datto RMM answered 404: alert not found')
+    expect(await eventsOf(bad.body.id)).toEqual(['action.requested', 'action.failed'])
+    expect(await auditOf(bad.body.id)).toEqual(['action.request', 'action.fail'])
+
+    // Exactly once: later sweeps (and a direct one) find nothing left to settle.
+    h.clock.advance(60_000)
+    await jobs.runDue()
+    expect(await reconcileActions(h.ctx, fanouts(h.ctx))).toBe(0)
+    expect(await eventsOf(ok.body.id)).toEqual(['action.requested', 'action.completed'])
+    expect(await auditOf(ok.body.id)).toEqual(['action.request', 'action.complete'])
+    expect(await eventsOf(bad.body.id)).toEqual(['action.requested', 'action.failed'])
+    expect(await auditOf(bad.body.id)).toEqual(['action.request', 'action.fail'])
   })
 })
 

@@ -1,9 +1,13 @@
 import { sql } from 'drizzle-orm'
+import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { requestFingerprint } from '../src/http/idempotency.ts'
+import { authenticate } from '../src/http/auth.ts'
+import type { AppEnv } from '../src/http/env.ts'
+import { idempotency, requestFingerprint } from '../src/http/idempotency.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { rows } from '../src/store/db.ts'
 import { claimIdempotencyKey, completeIdempotencyKey } from '../src/store/idempotency.ts'
+import { type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 
 let h: Harness
@@ -124,6 +128,54 @@ describe('Idempotency-Key', () => {
     expect(await webhookCount('waited')).toBe(0)
   })
 
+  it('wakes a waiting repeat as soon as the first request finishes (NOTIFY), not at its next poll', async () => {
+    const vendor = await startStandIn(() => ({ status: 202 }))
+    const forward = forwarder(vendor)
+    try {
+      // The first request is held at the vendor.
+      const held = vendor.hold()
+      const first = forward.send('key-notify', 'the-first')
+      await held.arrived
+      let settled = false
+      const repeat = forward.send('key-notify', 'the-held-repeat').finally(() => {
+        settled = true
+      })
+      await waitingLogged('the-held-repeat')
+      expect(settled).toBe(false)
+      held.release({ status: 202 })
+      const [a, b] = await Promise.all([first, repeat])
+      expect(a.status).toBe(201)
+      expect(b.status).toBe(201)
+      expect(b.headers.get('idempotent-replayed')).toBe('true')
+      expect(await b.json()).toEqual(await a.json())
+      expect(forward.runs()).toBe(1)
+      expect(vendor.requests).toHaveLength(1)
+    } finally {
+      await vendor.close()
+    }
+  })
+
+  it('wakes a waiting repeat when the first ends without a final answer, and runs it afresh', async () => {
+    const vendor = await startStandIn(() => ({ status: 202 }))
+    const forward = forwarder(vendor)
+    try {
+      const held = vendor.hold()
+      const first = forward.send('key-released', 'the-failing-first')
+      await held.arrived
+      const repeat = forward.send('key-released', 'the-released-repeat')
+      await waitingLogged('the-released-repeat')
+      // The vendor's 503 is passed on: not final, so the first releases the key instead of storing it.
+      held.release({ status: 503 })
+      expect((await first).status).toBe(503)
+      const again = await repeat
+      expect(again.status).toBe(201)
+      expect(again.headers.get('idempotent-replayed')).toBeNull()
+      expect(await again.json()).toEqual({ run: 2, vendorStatus: 202 })
+    } finally {
+      await vendor.close()
+    }
+  })
+
   it('forgets keys after 24 hours: the hourly prune deletes them and the key runs afresh', async () => {
     expect((await post('/api/v1/webhooks', hook('daily'), 'key-daily')).status).toBe(201)
     h.clock.advance(24 * 60 * 60_000 + 1)
@@ -156,4 +208,49 @@ async function keyIdOf(token: string): Promise<string> {
     sql`SELECT id FROM api_keys WHERE token_hash = encode(sha256(${token}::bytea), 'hex')`,
   )
   return row?.id as string
+}
+
+/**
+ * The middleware as the app mounts it (after authentication), in front of a route that forwards to `vendor` and
+ * passes a 503 on; it polls only every 10 minutes, past the test timeout, so a waiting repeat can be answered in
+ * time only by the NOTIFY the first request sends when it stores or releases its key.
+ */
+function forwarder(vendor: StandIn) {
+  let runs = 0
+  const app = new Hono<AppEnv>()
+  app.use('*', async (c, next) => {
+    c.set('log', h.ctx.log.child({ requestId: c.req.header('x-request-id') }))
+    await next()
+  })
+  app.use('*', authenticate(h.ctx))
+  app.use('*', idempotency(h.ctx, { pollMs: 10 * 60_000 }))
+  app.post('/forward', async (c) => {
+    const run = ++runs
+    const res = await fetch(vendor.url('127.0.0.1', '/ingest'), { method: 'POST', body: await c.req.text() })
+    return c.json({ run, vendorStatus: res.status }, res.status === 503 ? 503 : 201)
+  })
+  return {
+    runs: () => runs,
+    send: (key: string, requestId: string) =>
+      Promise.resolve(
+        app.request('/forward', {
+          method: 'POST',
+          body: '{"n":1}',
+          headers: {
+            authorization: `Bearer ${t.orgAToken}`,
+            'idempotency-key': key,
+            'x-request-id': requestId,
+          },
+        }),
+      ),
+  }
+}
+
+/** Until the request with this id has said (at debug) that it waits for the first. */
+async function waitingLogged(requestId: string) {
+  await vi.waitFor(() =>
+    expect(h.logs.some((l) => l.includes(requestId) && l.includes('waiting for the first request'))).toBe(
+      true,
+    ),
+  )
 }

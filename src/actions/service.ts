@@ -4,7 +4,7 @@
  * it), and an action that may be sent becomes a delivery (`target_type` `action`) in that same transaction.
  */
 
-import { and, eq, lte, sql } from 'drizzle-orm'
+import { and, eq, inArray, lte, notInArray, sql } from 'drizzle-orm'
 import type { ConnectorAction, ConnectorEnv, Credentials } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
@@ -14,7 +14,7 @@ import { ApiError } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts'
 import { scrubSecrets } from '../lib/redact.ts'
 import { type Actor, recordAudit } from '../store/audit.ts'
-import { type Executor, querierOf } from '../store/db.ts'
+import { type Executor, querierOf, rows } from '../store/db.ts'
 import { actions } from '../store/schema/actions.ts'
 import type { TenantScope } from '../store/scope.ts'
 import { type ActionRow, getAction, getApproverScope } from './store.ts'
@@ -385,6 +385,126 @@ export async function expireActions(ctx: AppContext, limit = 1000): Promise<numb
   let n = 0
   for (const row of due) {
     if (await ctx.db.orm.transaction((tx) => expireOne(tx, row, now))) n++
+  }
+  return n
+}
+
+/** A delivery's final outcome, to be recorded on the action it carried. */
+export interface ActionOutcome {
+  actionId: string
+  orgId: string
+  deliveryId: string
+  delivered: boolean
+  /** The delivery's error (failed only). */
+  errorMessage: string | null
+  vendorStatus: number | null
+}
+
+/**
+ * Moves an action to `completed` or `failed` from its delivery's final outcome, with its event and audit entry,
+ * in `tx`: the transport's `settled` step, and the sweep for an action a worker left `running`. The update is
+ * conditional, so of two callers (or a repeat) only one records it; the other gets undefined.
+ */
+export async function settleAction(
+  tx: Executor,
+  fanouts: readonly Fanout[],
+  now: Date,
+  o: ActionOutcome,
+): Promise<ActionRow | undefined> {
+  const [row] = (await tx
+    .update(actions)
+    .set(
+      o.delivered
+        ? { status: 'completed', completedAt: now, errorMessage: null, updatedAt: now }
+        : { status: 'failed', errorMessage: o.errorMessage ?? 'Failed', updatedAt: now },
+    )
+    .where(
+      and(
+        eq(actions.id, o.actionId),
+        eq(actions.orgId, o.orgId),
+        o.delivered
+          ? inArray(actions.status, ['queued', 'running', 'failed'])
+          : notInArray(actions.status, ['completed', 'failed', 'rejected', 'expired', 'pending_approval']),
+      ),
+    )
+    .returning()) as ActionRow[]
+  if (!row) return undefined
+  await emitActionEvent(
+    tx,
+    fanouts,
+    row,
+    o.delivered ? 'action.completed' : 'action.failed',
+    now,
+    o.delivered
+      ? { result: { status: row.resultStatus, body: row.resultBody, vendorRef: row.vendorRef } }
+      : { error: row.errorMessage, vendorStatus: o.vendorStatus },
+    o.delivered ? '' : `:${o.deliveryId}`,
+  )
+  await recordAudit(
+    tx,
+    {
+      actor: { type: 'system', name: 'delivery' },
+      orgId: row.orgId,
+      action: o.delivered ? 'action.complete' : 'action.fail',
+      targetType: 'action',
+      targetId: row.id,
+      summary: {
+        provider: row.provider,
+        action: row.action,
+        deliveryId: o.deliveryId,
+        ...(o.delivered ? {} : { error: row.errorMessage }),
+      },
+    },
+    now,
+  )
+  return row
+}
+
+/**
+ * How long a delivery may have been final before its action is settled by the sweep rather than by the worker
+ * that finished it (which does so right after recording the outcome).
+ */
+export const RECONCILE_AFTER_MS = 5 * 60_000
+
+/**
+ * The sweep for actions a worker left `queued` or `running`: it died between recording its delivery's final
+ * outcome (delivered or failed) and updating the action. Each is settled from its delivery's final state, with
+ * the same event and audit entry as the normal path, exactly once (settleAction's update is conditional).
+ */
+export async function reconcileActions(
+  ctx: AppContext,
+  fanouts: readonly Fanout[],
+  limit = 1000,
+): Promise<number> {
+  const now = ctx.clock.now()
+  const stuck = await rows<{
+    id: string
+    org_id: string
+    delivery_id: string
+    status: 'delivered' | 'failed'
+    error_message: string | null
+    response_status: number | null
+  }>(
+    ctx.db.orm,
+    sql`SELECT a.id, a.org_id, a.delivery_id, d.status, d.error_message, d.response_status
+        FROM actions a JOIN deliveries d ON d.id = a.delivery_id AND d.org_id = a.org_id
+        WHERE a.status IN ('queued', 'running') AND d.status IN ('delivered', 'failed')
+          AND d.updated_at <= ${new Date(now.getTime() - RECONCILE_AFTER_MS)}
+        LIMIT ${limit}`,
+  )
+  let n = 0
+  for (const s of stuck) {
+    const settled = await ctx.db.orm.transaction((tx) =>
+      settleAction(tx, fanouts, now, {
+        actionId: s.id,
+        orgId: s.org_id,
+        deliveryId: s.delivery_id,
+        delivered: s.status === 'delivered',
+        errorMessage: s.error_message,
+        vendorStatus: s.response_status,
+      }),
+    )
+    if (settled) n++
   }
   return n
 }

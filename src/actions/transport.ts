@@ -6,7 +6,7 @@
  * or `failed` (with its event and audit entry) once the engine has recorded the outcome.
  */
 
-import { and, eq, inArray, isNull, ne, notInArray, sql } from 'drizzle-orm'
+import { and, eq, isNull, ne, sql } from 'drizzle-orm'
 import { VendorError, VendorRefusal } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { DEFAULT_RETRY_POLICY } from '../delivery/policy.ts'
@@ -15,10 +15,8 @@ import { connectorEnv } from '../integrations/verification.ts'
 import { newId } from '../lib/ids.ts'
 import { scrubSecrets } from '../lib/redact.ts'
 import { TargetLoader, unusable, vendorFailure } from '../notifications/targets.ts'
-import { recordAudit } from '../store/audit.ts'
 import { actionAttempts, actions } from '../store/schema/actions.ts'
-import { ACTION_TARGET, emitActionEvent, openInput, sensitiveValues } from './service.ts'
-import type { ActionRow } from './store.ts'
+import { ACTION_TARGET, openInput, sensitiveValues, settleAction } from './service.ts'
 
 const BODY_LIMIT = 1000
 
@@ -160,62 +158,16 @@ export function actionTransport(ctx: AppContext, fanouts: () => readonly Fanout[
               .where(and(eq(actions.id, actionId), eq(actions.status, 'running')))
             continue
           }
-          await db.transaction(async (tx) => {
-            const delivered = r.status === 'delivered'
-            const [row] = (await tx
-              .update(actions)
-              .set(
-                delivered
-                  ? { status: 'completed', completedAt: now, errorMessage: null, updatedAt: now }
-                  : { status: 'failed', errorMessage: r.outcome.errorMessage ?? 'Failed', updatedAt: now },
-              )
-              .where(
-                and(
-                  eq(actions.id, actionId),
-                  eq(actions.orgId, r.delivery.orgId),
-                  delivered
-                    ? inArray(actions.status, ['queued', 'running', 'failed'])
-                    : notInArray(actions.status, [
-                        'completed',
-                        'failed',
-                        'rejected',
-                        'expired',
-                        'pending_approval',
-                      ]),
-                ),
-              )
-              .returning()) as ActionRow[]
-            if (!row) return
-            const type = delivered ? 'action.completed' : 'action.failed'
-            await emitActionEvent(
-              tx,
-              fanouts(),
-              row,
-              type,
-              now,
-              delivered
-                ? { result: { status: row.resultStatus, body: row.resultBody, vendorRef: row.vendorRef } }
-                : { error: row.errorMessage, vendorStatus: r.outcome.responseStatus ?? null },
-              delivered ? '' : `:${r.delivery.id}`,
-            )
-            await recordAudit(
-              tx,
-              {
-                actor: { type: 'system', name: 'delivery' },
-                orgId: row.orgId,
-                action: delivered ? 'action.complete' : 'action.fail',
-                targetType: 'action',
-                targetId: row.id,
-                summary: {
-                  provider: row.provider,
-                  action: row.action,
-                  deliveryId: r.delivery.id,
-                  ...(delivered ? {} : { error: row.errorMessage }),
-                },
-              },
-              now,
-            )
-          })
+          await db.transaction((tx) =>
+            settleAction(tx, fanouts(), now, {
+              actionId,
+              orgId: r.delivery.orgId,
+              deliveryId: r.delivery.id,
+              delivered: r.status === 'delivered',
+              errorMessage: r.outcome.errorMessage ?? null,
+              vendorStatus: r.outcome.responseStatus ?? null,
+            }),
+          )
         } catch (err) {
           ctx.log.error({ err, actionId }, 'could not record an action’s outcome')
         }

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono'
 import { type ApiResult, errorText, type Json, qs } from './api.ts'
+import { DataTable, FilterForm, Pager, SelectFilter } from './components.tsx'
 import { type C, type ConsoleEnv, orgUrl } from './env.ts'
 import { Badge, Csrf, Empty, JsonBlock, Live, Notice, render, When } from './layout.tsx'
 
@@ -80,77 +81,50 @@ export function approvalPages(app: Hono<ConsoleEnv>) {
       'approvals',
       <>
         {message ? <Notice kind={message.kind}>{message.text}</Notice> : null}
-        <form method="get" class="filters" aria-label="Filters">
-          <label>
-            Status
-            <select name="status">
-              <option value="" selected={status === ''}>
-                Any
-              </option>
-              {STATUSES.map((s) => (
-                <option value={s} selected={s === status}>
-                  {s.replaceAll('_', ' ')}
-                </option>
-              ))}
-            </select>
-          </label>
-          <button type="submit">Apply</button>
-        </form>
+        <FilterForm>
+          <SelectFilter label="Status" name="status" value={status} options={STATUSES} />
+        </FilterForm>
         {!r.ok ? <Notice kind="bad">{errorText(r)}</Notice> : null}
         <Live url={`${orgUrl(c, 'approvals')}${qs({ status, cursor })}`}>
-          {items.length ? (
-            <div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Action</th>
-                    <th>Status</th>
-                    <th>Requested</th>
-                    <th>Preview</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((a) => (
-                    <tr>
-                      <td>
-                        <a href={orgUrl(c, `approvals/${a.id}`)}>{a.action}</a>
-                        <div class="hint">{a.provider}</div>
-                      </td>
-                      <td>
-                        <Badge status={a.status} />
-                        {a.rejectReason ? <div class="hint">{a.rejectReason}</div> : null}
-                        {a.error ? <div class="hint vendor-message">{a.error}</div> : null}
-                      </td>
-                      <td>
-                        <When at={a.createdAt} />
-                        {a.expiresAt && a.status === 'pending_approval' ? (
-                          <div class="hint">
-                            expires <When at={a.expiresAt} />
-                          </div>
-                        ) : null}
-                      </td>
-                      <td>
-                        <Preview preview={a.preview} />
-                      </td>
-                      <td>{a.status === 'pending_approval' ? <Decide c={c} a={a} back="list" /> : null}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          ) : (
-            <Empty>
-              No actions{status ? ` with status ${status.replaceAll('_', ' ')}` : ''}. Actions are requested
-              with POST /api/v1/integrations/&#123;id&#125;/actions.
-            </Empty>
-          )}
+          <DataTable
+            head={['Action', 'Status', 'Requested', 'Preview', '']}
+            rows={items}
+            row={(a) => (
+              <tr>
+                <td>
+                  <a href={orgUrl(c, `approvals/${a.id}`)}>{a.action}</a>
+                  <div class="hint">{a.provider}</div>
+                </td>
+                <td>
+                  <Badge status={a.status} />
+                  {a.rejectReason ? <div class="hint">{a.rejectReason}</div> : null}
+                  {a.error ? <div class="hint vendor-message">{a.error}</div> : null}
+                </td>
+                <td>
+                  <When at={a.createdAt} />
+                  {a.expiresAt && a.status === 'pending_approval' ? (
+                    <div class="hint">
+                      expires <When at={a.expiresAt} />
+                    </div>
+                  ) : null}
+                </td>
+                <td>
+                  <Preview preview={a.preview} />
+                </td>
+                <td>{a.status === 'pending_approval' ? <Decide c={c} a={a} back="list" /> : null}</td>
+              </tr>
+            )}
+            empty={
+              <Empty>
+                No actions{status ? ` with status ${status.replaceAll('_', ' ')}` : ''}. Actions are requested
+                with POST /api/v1/integrations/&#123;id&#125;/actions.
+              </Empty>
+            }
+          />
         </Live>
-        {r.body?.next ? (
-          <nav class="actions" aria-label="Pages">
-            <a href={`${orgUrl(c, 'approvals')}${qs({ status, cursor: r.body.next })}`}>Older</a>
-          </nav>
-        ) : null}
+        <Pager
+          older={r.body?.next ? `${orgUrl(c, 'approvals')}${qs({ status, cursor: r.body.next })}` : undefined}
+        />
       </>,
     )
   }

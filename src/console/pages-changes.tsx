@@ -1,6 +1,7 @@
 import type { Hono } from 'hono'
 import type { Child } from 'hono/jsx'
 import { errorText, type Json, qs } from './api.ts'
+import { DataTable, FilterForm, Pager, SelectFilter } from './components.tsx'
 import { type C, type ConsoleEnv, orgUrl } from './env.ts'
 import { Badge, Csrf, Empty, Notice, render, When } from './layout.tsx'
 
@@ -346,69 +347,42 @@ export function changePages(app: Hono<ConsoleEnv>) {
             Settings
           </a>
         </div>
-        <form method="get" class="filters" aria-label="Filters">
-          <label>
-            Status
-            <select name="status">
-              <option value="">Any</option>
-              {CHANGE_STATUSES.map((x) => (
-                <option value={x} selected={x === status}>
-                  {x.replaceAll('_', ' ')}
-                </option>
-              ))}
-            </select>
-          </label>
-          <button type="submit">Apply</button>
-        </form>
+        <FilterForm>
+          <SelectFilter label="Status" name="status" value={status} options={CHANGE_STATUSES} />
+        </FilterForm>
         {!r.ok ? <Notice kind="bad">{errorText(r)}</Notice> : null}
-        {items.length ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Change</th>
-                  <th>Status</th>
-                  <th>Risk</th>
-                  <th>Window</th>
-                  <th>Ticket</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((x) => (
-                  <tr>
-                    <td>
-                      <a href={orgUrl(c, `changes/${x.id}`)}>{x.title}</a>
-                    </td>
-                    <td>
-                      <Badge status={x.status} />
-                    </td>
-                    <td>{x.risk}</td>
-                    <td>
-                      <When at={x.window?.start} /> – <When at={x.window?.end} />
-                    </td>
-                    <td>
-                      {x.ticket ? (
-                        <a href={x.ticket.url} rel="noopener noreferrer" target="_blank">
-                          #{x.ticket.number}
-                        </a>
-                      ) : (
-                        <span class="muted">—</span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : (
-          <Empty>No changes{status ? ` with status ${status.replaceAll('_', ' ')}` : ''} yet.</Empty>
-        )}
-        <nav class="actions" aria-label="Pages">
-          {page > 1 ? <a href={`${orgUrl(c, 'changes')}${qs({ status, page: page - 1 })}`}>Newer</a> : null}
-          {page * 25 < total ? (
-            <a href={`${orgUrl(c, 'changes')}${qs({ status, page: page + 1 })}`}>Older</a>
-          ) : null}
-        </nav>
+        <DataTable
+          head={['Change', 'Status', 'Risk', 'Window', 'Ticket']}
+          rows={items}
+          row={(x) => (
+            <tr>
+              <td>
+                <a href={orgUrl(c, `changes/${x.id}`)}>{x.title}</a>
+              </td>
+              <td>
+                <Badge status={x.status} />
+              </td>
+              <td>{x.risk}</td>
+              <td>
+                <When at={x.window?.start} /> – <When at={x.window?.end} />
+              </td>
+              <td>
+                {x.ticket ? (
+                  <a href={x.ticket.url} rel="noopener noreferrer" target="_blank">
+                    #{x.ticket.number}
+                  </a>
+                ) : (
+                  <span class="muted">—</span>
+                )}
+              </td>
+            </tr>
+          )}
+          empty={<Empty>No changes{status ? ` with status ${status.replaceAll('_', ' ')}` : ''} yet.</Empty>}
+        />
+        <Pager
+          newer={page > 1 ? `${orgUrl(c, 'changes')}${qs({ status, page: page - 1 })}` : undefined}
+          older={page * 25 < total ? `${orgUrl(c, 'changes')}${qs({ status, page: page + 1 })}` : undefined}
+        />
       </>,
     )
   })
@@ -593,7 +567,7 @@ export function changePages(app: Hono<ConsoleEnv>) {
                 </p>
                 <p class="ticket-summary">{t.summary}</p>
                 <p class="hint">{t.boardName}</p>
-                <form method="get" action={base} class="filters">
+                <FilterForm action={base} label={null} submit="Check">
                   <Field
                     id="tw-email"
                     name="email"
@@ -602,8 +576,7 @@ export function changePages(app: Hono<ConsoleEnv>) {
                     value={email ?? ''}
                     hint="Add Time Entry appears when you are a ConnectWise member"
                   />
-                  <button type="submit">Check</button>
-                </form>
+                </FilterForm>
                 {email && !widget.body.timeEntry ? (
                   <Notice kind="info">No ConnectWise member has that email.</Notice>
                 ) : null}
@@ -657,7 +630,7 @@ export function changePages(app: Hono<ConsoleEnv>) {
           ) : (
             <>
               <p class="muted">No ticket linked.</p>
-              <form method="get" action={base} class="filters" aria-label="Ticket search">
+              <FilterForm action={base} label="Ticket search" submit="Search">
                 <Field
                   id="ticket-q"
                   name="q"
@@ -665,8 +638,7 @@ export function changePages(app: Hono<ConsoleEnv>) {
                   value={q ?? ''}
                   hint="Summary or number"
                 />
-                <button type="submit">Search</button>
-              </form>
+              </FilterForm>
               {found && !found.ok ? <Notice kind="bad">{errorText(found)}</Notice> : null}
               {found?.ok ? (
                 (found.body.data as Json[]).length ? (

@@ -1,6 +1,7 @@
 import type { Hono } from 'hono'
 import type { AppContext } from '../context.ts'
 import { type Api, errorText, type Json, qs } from './api.ts'
+import { DataTable, FilterForm } from './components.tsx'
 import { type C, type ConsoleEnv, orgUrl } from './env.ts'
 import { Badge, Csrf, Empty, Live, Notice, render, When } from './layout.tsx'
 
@@ -145,7 +146,7 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
             + Add integration
           </a>
         </div>
-        <form method="get" class="filters">
+        <FilterForm label={null} submit="Filter">
           <label for="category">Category</label>
           <select id="category" name="category">
             <option value="">All</option>
@@ -155,53 +156,36 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
               </option>
             ))}
           </select>
-          <button type="submit">Filter</button>
-        </form>
+        </FilterForm>
         <Live url={c.req.url}>
-          {items.length ? (
-            <div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Integration</th>
-                    <th>Category</th>
-                    <th>Status</th>
-                    <th>Health</th>
-                    <th>Last probe</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((i) => {
-                    const h = health.get(i.id)
-                    return (
-                      <tr>
-                        <td>
-                          <a href={orgUrl(c, `integrations/${i.id}`)}>
-                            {i.display_name}
-                            {i.name ? ` · ${i.name}` : ''}
-                          </a>
-                          {i.is_default ? <span class="muted"> (default)</span> : null}
-                          {i.metadata?.last_error ? (
-                            <div class="muted">{String(i.metadata.last_error)}</div>
-                          ) : null}
-                        </td>
-                        <td>{i.category}</td>
-                        <td>
-                          <Badge status={i.status} />
-                        </td>
-                        <td>{h ? <Badge status={h.health} /> : null}</td>
-                        <td>
-                          <When at={i.last_probe_at} />
-                        </td>
-                      </tr>
-                    )
-                  })}
-                </tbody>
-              </table>
-            </div>
-          ) : (
-            <Empty>No integrations{category ? ` in ${category}` : ''} yet.</Empty>
-          )}
+          <DataTable
+            head={['Integration', 'Category', 'Status', 'Health', 'Last probe']}
+            rows={items}
+            row={(i) => {
+              const h = health.get(i.id)
+              return (
+                <tr>
+                  <td>
+                    <a href={orgUrl(c, `integrations/${i.id}`)}>
+                      {i.display_name}
+                      {i.name ? ` · ${i.name}` : ''}
+                    </a>
+                    {i.is_default ? <span class="muted"> (default)</span> : null}
+                    {i.metadata?.last_error ? <div class="muted">{String(i.metadata.last_error)}</div> : null}
+                  </td>
+                  <td>{i.category}</td>
+                  <td>
+                    <Badge status={i.status} />
+                  </td>
+                  <td>{h ? <Badge status={h.health} /> : null}</td>
+                  <td>
+                    <When at={i.last_probe_at} />
+                  </td>
+                </tr>
+              )
+            }}
+            empty={<Empty>No integrations{category ? ` in ${category}` : ''} yet.</Empty>}
+          />
         </Live>
       </>,
     )
@@ -578,51 +562,36 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
             </div>
           ))}
         </div>
-        {d.integrations.length ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Integration</th>
-                  <th>Health</th>
-                  <th>Last 24 hours</th>
-                  <th>Uptime</th>
-                  <th>Latest probe</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.integrations.map((h: Json) => (
-                  <tr data-integration={h.id}>
-                    <td>
-                      <a href={orgUrl(c, `integrations/${h.id}`)}>
-                        {h.display_name}
-                        {h.name ? ` · ${h.name}` : ''}
-                      </a>
-                      <div>
-                        <Badge status={h.status} />
-                      </div>
-                    </td>
-                    <td>
-                      <Badge status={h.health} />{' '}
-                      {h.flapping ? <span class="badge warn">flapping</span> : null}
-                      {h.last_error ? <div class="muted vendor-message">{h.last_error}</div> : null}
-                      {h.warning ? <div class="muted">{h.warning}</div> : null}
-                    </td>
-                    <td>
-                      <Strip history={h.history} />
-                    </td>
-                    <td>{h.uptime_24h === null ? '—' : `${Math.round(h.uptime_24h * 1000) / 10}%`}</td>
-                    <td>
-                      <When at={h.latest_probe?.probed_at} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : (
-          <Empty>No integrations yet.</Empty>
-        )}
+        <DataTable
+          head={['Integration', 'Health', 'Last 24 hours', 'Uptime', 'Latest probe']}
+          rows={d.integrations}
+          row={(h: Json) => (
+            <tr data-integration={h.id}>
+              <td>
+                <a href={orgUrl(c, `integrations/${h.id}`)}>
+                  {h.display_name}
+                  {h.name ? ` · ${h.name}` : ''}
+                </a>
+                <div>
+                  <Badge status={h.status} />
+                </div>
+              </td>
+              <td>
+                <Badge status={h.health} /> {h.flapping ? <span class="badge warn">flapping</span> : null}
+                {h.last_error ? <div class="muted vendor-message">{h.last_error}</div> : null}
+                {h.warning ? <div class="muted">{h.warning}</div> : null}
+              </td>
+              <td>
+                <Strip history={h.history} />
+              </td>
+              <td>{h.uptime_24h === null ? '—' : `${Math.round(h.uptime_24h * 1000) / 10}%`}</td>
+              <td>
+                <When at={h.latest_probe?.probed_at} />
+              </td>
+            </tr>
+          )}
+          empty={<Empty>No integrations yet.</Empty>}
+        />
       </Live>,
     )
   })
@@ -646,48 +615,33 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       'routing',
       <>
         {error ? <Notice kind="bad">{error}</Notice> : null}
-        {items.length ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Capability</th>
-                  <th>Target</th>
-                  <th>Fallback</th>
-                  <th>Priority</th>
-                  <th>Conditions</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((r) => (
-                  <tr>
-                    <td>
-                      {r.capability}
-                      {r.is_default ? <span class="muted"> (default)</span> : null}
-                    </td>
-                    <td>{label(r.integration_id)}</td>
-                    <td>{label(r.fallback_integration_id)}</td>
-                    <td>{r.priority}</td>
-                    <td>
-                      <code>{r.conditions.length ? JSON.stringify(r.conditions) : 'always'}</code>
-                    </td>
-                    <td>
-                      <form method="post" action={orgUrl(c, `routing/${r.id}/delete`)}>
-                        <Csrf token={c.var.csrf} />
-                        <button type="submit" class="danger" aria-label={`Delete rule ${r.id}`}>
-                          Delete
-                        </button>
-                      </form>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : (
-          <Empty>No routing rules: each capability goes to the provider's default instance.</Empty>
-        )}
+        <DataTable
+          head={['Capability', 'Target', 'Fallback', 'Priority', 'Conditions', '']}
+          rows={items}
+          row={(r) => (
+            <tr>
+              <td>
+                {r.capability}
+                {r.is_default ? <span class="muted"> (default)</span> : null}
+              </td>
+              <td>{label(r.integration_id)}</td>
+              <td>{label(r.fallback_integration_id)}</td>
+              <td>{r.priority}</td>
+              <td>
+                <code>{r.conditions.length ? JSON.stringify(r.conditions) : 'always'}</code>
+              </td>
+              <td>
+                <form method="post" action={orgUrl(c, `routing/${r.id}/delete`)}>
+                  <Csrf token={c.var.csrf} />
+                  <button type="submit" class="danger" aria-label={`Delete rule ${r.id}`}>
+                    Delete
+                  </button>
+                </form>
+              </td>
+            </tr>
+          )}
+          empty={<Empty>No routing rules: each capability goes to the provider's default instance.</Empty>}
+        />
         <details>
           <summary>Add a rule</summary>
           <form method="post" action={orgUrl(c, 'routing')}>

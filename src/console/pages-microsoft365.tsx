@@ -1,5 +1,6 @@
 import type { Hono } from 'hono'
 import { errorText, type Json, qs } from './api.ts'
+import { DataTable } from './components.tsx'
 import { type C, type ConsoleEnv, orgUrl } from './env.ts'
 import { Badge, Csrf, Empty, Live, Notice, render, When } from './layout.tsx'
 
@@ -147,55 +148,41 @@ export function microsoft365Pages(app: Hono<ConsoleEnv>) {
             )}
             {registered || customers.length ? <h2>3–4. Consent and organizations</h2> : null}
             <Live url={orgUrl(c, 'microsoft365')}>
-              {customers.length ? (
-                <div class="table-wrap">
-                  <table>
-                    <thead>
-                      <tr>
-                        <th>Customer</th>
-                        <th>Progress</th>
-                        <th>Consent</th>
-                        <th>What to fix</th>
-                        <th>Updated</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {customers.map((x) => (
-                        <tr data-customer={x.customerId}>
-                          <td>
-                            {x.companyName} <span class="hint">{x.domain}</span>
-                          </td>
-                          <td>
-                            <Badge status={x.status} />
-                            {x.failedStep ? ` at ${x.failedStep}` : ''}
-                            {x.orgId ? (
-                              <div class="hint">
-                                into <a href={`/o/${x.orgId}/integrations`}>organization</a>
-                              </div>
-                            ) : null}
-                          </td>
-                          <td>
-                            {registered && x.tenantId ? (
-                              <a href={consentLink(registered, x.tenantId)} rel="noreferrer" target="_blank">
-                                Consent link for {x.companyName}
-                              </a>
-                            ) : null}
-                          </td>
-                          <td>
-                            {x.error ? <div class="vendor-message">{x.error}</div> : null}
-                            {x.fix ? <div class="fix">{x.fix}</div> : null}
-                          </td>
-                          <td>
-                            <When at={x.updatedAt} />
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
-              ) : registered ? (
-                <Empty>No customers chosen for onboarding yet.</Empty>
-              ) : null}
+              <DataTable
+                head={['Customer', 'Progress', 'Consent', 'What to fix', 'Updated']}
+                rows={customers}
+                row={(x) => (
+                  <tr data-customer={x.customerId}>
+                    <td>
+                      {x.companyName} <span class="hint">{x.domain}</span>
+                    </td>
+                    <td>
+                      <Badge status={x.status} />
+                      {x.failedStep ? ` at ${x.failedStep}` : ''}
+                      {x.orgId ? (
+                        <div class="hint">
+                          into <a href={`/o/${x.orgId}/integrations`}>organization</a>
+                        </div>
+                      ) : null}
+                    </td>
+                    <td>
+                      {registered && x.tenantId ? (
+                        <a href={consentLink(registered, x.tenantId)} rel="noreferrer" target="_blank">
+                          Consent link for {x.companyName}
+                        </a>
+                      ) : null}
+                    </td>
+                    <td>
+                      {x.error ? <div class="vendor-message">{x.error}</div> : null}
+                      {x.fix ? <div class="fix">{x.fix}</div> : null}
+                    </td>
+                    <td>
+                      <When at={x.updatedAt} />
+                    </td>
+                  </tr>
+                )}
+                empty={registered ? <Empty>No customers chosen for onboarding yet.</Empty> : null}
+              />
             </Live>
           </>
         )}
@@ -246,52 +233,41 @@ export function microsoft365Pages(app: Hono<ConsoleEnv>) {
         {items.length ? (
           <form method="post" action={orgUrl(c, 'microsoft365/customers')} aria-label="Choose customers">
             <Csrf token={c.var.csrf} />
-            <div class="table-wrap">
-              <table>
-                <thead>
+            <DataTable
+              head={['Onboard', 'Customer', 'Organization', 'Progress']}
+              rows={items}
+              row={(x) => {
+                const id = String(x.customerId)
+                return (
                   <tr>
-                    <th>Onboard</th>
-                    <th>Customer</th>
-                    <th>Organization</th>
-                    <th>Progress</th>
+                    <td>
+                      <input
+                        type="checkbox"
+                        name="customer"
+                        value={id}
+                        id={`m365-c-${id}`}
+                        aria-label={`Onboard ${x.companyName}`}
+                      />
+                    </td>
+                    <td>
+                      <label for={`m365-c-${id}`}>{x.companyName}</label> <span class="hint">{x.domain}</span>
+                    </td>
+                    <td>
+                      <select name={`org.${id}`} aria-label={`Organization for ${x.companyName}`}>
+                        {orgItems.map((o) => (
+                          <option value={o.id} selected={(x.orgId ?? c.var.org.id) === o.id}>
+                            {o.name}
+                          </option>
+                        ))}
+                      </select>
+                    </td>
+                    <td>
+                      <Badge status={x.status} />
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {items.map((x) => {
-                    const id = String(x.customerId)
-                    return (
-                      <tr>
-                        <td>
-                          <input
-                            type="checkbox"
-                            name="customer"
-                            value={id}
-                            id={`m365-c-${id}`}
-                            aria-label={`Onboard ${x.companyName}`}
-                          />
-                        </td>
-                        <td>
-                          <label for={`m365-c-${id}`}>{x.companyName}</label>{' '}
-                          <span class="hint">{x.domain}</span>
-                        </td>
-                        <td>
-                          <select name={`org.${id}`} aria-label={`Organization for ${x.companyName}`}>
-                            {orgItems.map((o) => (
-                              <option value={o.id} selected={(x.orgId ?? c.var.org.id) === o.id}>
-                                {o.name}
-                              </option>
-                            ))}
-                          </select>
-                        </td>
-                        <td>
-                          <Badge status={x.status} />
-                        </td>
-                      </tr>
-                    )
-                  })}
-                </tbody>
-              </table>
-            </div>
+                )
+              }}
+            />
             <button type="submit">Onboard chosen customers</button>
           </form>
         ) : list.ok ? (

@@ -1,6 +1,7 @@
 import type { Hono } from 'hono'
 import type { AppContext } from '../context.ts'
 import { errorText, type Json, qs } from './api.ts'
+import { DataTable, FilterForm, Pager, SelectFilter, TextFilter } from './components.tsx'
 import { type C, type ConsoleEnv, orgUrl } from './env.ts'
 import { Badge, Csrf, Empty, JsonBlock, Live, Notice, render, When } from './layout.tsx'
 
@@ -35,24 +36,16 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       'inbound',
       <>
         {message ? <Notice kind={message.kind}>{message.text}</Notice> : null}
-        <form method="get" class="filters" aria-label="Filters">
-          <label>
-            Status
-            <select name="status">
-              <option value="">Any</option>
-              {INBOUND_STATUSES.map((s) => (
-                <option value={s} selected={s === status}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Source
-            <input type="text" name="provider" value={provider ?? ''} placeholder="provider" />
-          </label>
-          <button type="submit">Apply</button>
-        </form>
+        <FilterForm>
+          <SelectFilter
+            label="Status"
+            name="status"
+            value={status}
+            options={INBOUND_STATUSES}
+            show={(x) => x}
+          />
+          <TextFilter label="Source" name="provider" value={provider} placeholder="provider" />
+        </FilterForm>
         <Live url={c.req.url.replace(/\/replay(\/[^/?]+)?(\?.*)?$/, '')}>
           <section class="card" aria-labelledby="fa">
             <h2 id="fa">Failure analysis</h2>
@@ -83,57 +76,45 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
             )}
           </section>
           <h2>Log</h2>
-          {items.length ? (
-            <div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Source</th>
-                    <th>Status</th>
-                    <th>Received</th>
-                    <th>Payload</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((e) => (
-                    <tr>
-                      <td>{e.provider}</td>
-                      <td>
-                        <Badge status={e.status} />
-                        {e.replayOf ? <div class="hint">replay</div> : null}
-                        {e.failure ? <div class="hint vendor-message">{e.failure.error}</div> : null}
-                      </td>
-                      <td>
-                        <When at={e.receivedAt} />
-                      </td>
-                      <td>
-                        <code>{e.preview ?? '—'}</code>
-                      </td>
-                      <td>
-                        {e.status === 'failed' || e.status === 'processed' ? (
-                          <form method="post" action={orgUrl(c, `inbound/replay/${e.id}`)}>
-                            <Csrf token={c.var.csrf} />
-                            <button type="submit" aria-label={`Replay event ${e.id}`}>
-                              Replay
-                            </button>
-                          </form>
-                        ) : null}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          ) : (
-            <Empty>No inbound events{status ? ` with status ${status}` : ''}.</Empty>
-          )}
+          <DataTable
+            head={['Source', 'Status', 'Received', 'Payload', '']}
+            rows={items}
+            row={(e) => (
+              <tr>
+                <td>{e.provider}</td>
+                <td>
+                  <Badge status={e.status} />
+                  {e.replayOf ? <div class="hint">replay</div> : null}
+                  {e.failure ? <div class="hint vendor-message">{e.failure.error}</div> : null}
+                </td>
+                <td>
+                  <When at={e.receivedAt} />
+                </td>
+                <td>
+                  <code>{e.preview ?? '—'}</code>
+                </td>
+                <td>
+                  {e.status === 'failed' || e.status === 'processed' ? (
+                    <form method="post" action={orgUrl(c, `inbound/replay/${e.id}`)}>
+                      <Csrf token={c.var.csrf} />
+                      <button type="submit" aria-label={`Replay event ${e.id}`}>
+                        Replay
+                      </button>
+                    </form>
+                  ) : null}
+                </td>
+              </tr>
+            )}
+            empty={<Empty>No inbound events{status ? ` with status ${status}` : ''}.</Empty>}
+          />
         </Live>
-        {r.body?.next ? (
-          <nav class="actions" aria-label="Pages">
-            <a href={`${orgUrl(c, 'inbound')}${qs({ status, provider, cursor: r.body.next })}`}>Older</a>
-          </nav>
-        ) : null}
+        <Pager
+          older={
+            r.body?.next
+              ? `${orgUrl(c, 'inbound')}${qs({ status, provider, cursor: r.body.next })}`
+              : undefined
+          }
+        />
         {!r.ok ? <Notice kind="bad">{errorText(r)}</Notice> : null}
       </>,
     )
@@ -171,82 +152,56 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       <Live url={c.req.url}>
         {!conns.ok ? <Notice kind="bad">{errorText(conns)}</Notice> : null}
         <h2>Connections</h2>
-        {list.length ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Connection</th>
-                  <th>Status</th>
-                  <th>Last test</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((p) => (
-                  <tr>
-                    <td>
-                      {p.provider}
-                      {p.name ? ` · ${p.name}` : ''}
-                      {p.isDefault ? <span class="muted"> (default)</span> : null}
-                    </td>
-                    <td>
-                      <Badge status={p.status} /> {p.enabled ? null : <Badge status="paused" />}
-                    </td>
-                    <td>
-                      <When at={p.syncSettings?.lastTestedAt} /> {p.syncSettings?.status ?? ''}
-                    </td>
-                    <td>
-                      <form method="post" action={orgUrl(c, `psa/${p.id}/sync`)}>
-                        <Csrf token={c.var.csrf} />
-                        <button type="submit">Sync ticket statuses now</button>
-                      </form>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : (
-          <Empty>No PSA connections yet. Create one with POST /api/v1/psa/connections.</Empty>
-        )}
+        <DataTable
+          head={['Connection', 'Status', 'Last test', '']}
+          rows={list}
+          row={(p) => (
+            <tr>
+              <td>
+                {p.provider}
+                {p.name ? ` · ${p.name}` : ''}
+                {p.isDefault ? <span class="muted"> (default)</span> : null}
+              </td>
+              <td>
+                <Badge status={p.status} /> {p.enabled ? null : <Badge status="paused" />}
+              </td>
+              <td>
+                <When at={p.syncSettings?.lastTestedAt} /> {p.syncSettings?.status ?? ''}
+              </td>
+              <td>
+                <form method="post" action={orgUrl(c, `psa/${p.id}/sync`)}>
+                  <Csrf token={c.var.csrf} />
+                  <button type="submit">Sync ticket statuses now</button>
+                </form>
+              </td>
+            </tr>
+          )}
+          empty={<Empty>No PSA connections yet. Create one with POST /api/v1/psa/connections.</Empty>}
+        />
         <h2>Ticket mappings</h2>
-        {ts.length ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Ticket</th>
-                  <th>Title</th>
-                  <th>Status</th>
-                  <th>Synced</th>
-                </tr>
-              </thead>
-              <tbody>
-                {ts.map((t) => (
-                  <tr>
-                    <td>
-                      {t.raw?.externalTicketUrl ? (
-                        <a href={t.raw.externalTicketUrl} rel="noopener noreferrer" target="_blank">
-                          #{t.raw.externalTicketNumber ?? t.raw.externalTicketId}
-                        </a>
-                      ) : (
-                        `#${t.raw?.externalTicketNumber ?? t.raw?.externalTicketId ?? ''}`
-                      )}
-                    </td>
-                    <td>{t.title}</td>
-                    <td>{t.status ?? '—'}</td>
-                    <td>
-                      <When at={t.syncedAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : (
-          <Empty>No tickets mapped yet.</Empty>
-        )}
+        <DataTable
+          head={['Ticket', 'Title', 'Status', 'Synced']}
+          rows={ts}
+          row={(t) => (
+            <tr>
+              <td>
+                {t.raw?.externalTicketUrl ? (
+                  <a href={t.raw.externalTicketUrl} rel="noopener noreferrer" target="_blank">
+                    #{t.raw.externalTicketNumber ?? t.raw.externalTicketId}
+                  </a>
+                ) : (
+                  `#${t.raw?.externalTicketNumber ?? t.raw?.externalTicketId ?? ''}`
+                )}
+              </td>
+              <td>{t.title}</td>
+              <td>{t.status ?? '—'}</td>
+              <td>
+                <When at={t.syncedAt} />
+              </td>
+            </tr>
+          )}
+          empty={<Empty>No tickets mapped yet.</Empty>}
+        />
       </Live>,
     )
   })
@@ -283,66 +238,37 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       'Audit log',
       'audit',
       <>
-        <form method="get" class="filters" aria-label="Filters">
-          <label>
-            Action
-            <input type="text" name="action" value={f.action ?? ''} placeholder="integration.*" />
-          </label>
-          <label>
-            Target type
-            <input type="text" name="targetType" value={f.targetType ?? ''} />
-          </label>
-          <label>
-            From
-            <input type="text" name="from" value={f.from ?? ''} placeholder="2026-01-01T00:00:00Z" />
-          </label>
-          <label>
-            To
-            <input type="text" name="to" value={f.to ?? ''} />
-          </label>
-          <button type="submit">Apply</button>
-        </form>
+        <FilterForm>
+          <TextFilter label="Action" name="action" value={f.action} placeholder="integration.*" />
+          <TextFilter label="Target type" name="targetType" value={f.targetType} />
+          <TextFilter label="From" name="from" value={f.from} placeholder="2026-01-01T00:00:00Z" />
+          <TextFilter label="To" name="to" value={f.to} />
+        </FilterForm>
         {!r.ok ? <Notice kind="bad">{errorText(r)}</Notice> : null}
-        {items.length ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>When</th>
-                  <th>Action</th>
-                  <th>Target</th>
-                  <th>Actor</th>
-                  <th>Summary</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((e) => (
-                  <tr>
-                    <td>
-                      <When at={e.createdAt} />
-                    </td>
-                    <td>{e.action}</td>
-                    <td>
-                      {e.targetType} <span class="hint">{e.targetId}</span>
-                    </td>
-                    <td>{e.actorType}</td>
-                    <td>
-                      <code>{JSON.stringify(e.summary)}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : (
-          <Empty>No audit entries match.</Empty>
-        )}
-        <nav class="actions" aria-label="Pages">
-          {page > 1 ? <a href={`${orgUrl(c, 'audit')}${qs({ ...f, page: page - 1 })}`}>Newer</a> : null}
-          {page * 50 < total ? (
-            <a href={`${orgUrl(c, 'audit')}${qs({ ...f, page: page + 1 })}`}>Older</a>
-          ) : null}
-        </nav>
+        <DataTable
+          head={['When', 'Action', 'Target', 'Actor', 'Summary']}
+          rows={items}
+          row={(e) => (
+            <tr>
+              <td>
+                <When at={e.createdAt} />
+              </td>
+              <td>{e.action}</td>
+              <td>
+                {e.targetType} <span class="hint">{e.targetId}</span>
+              </td>
+              <td>{e.actorType}</td>
+              <td>
+                <code>{JSON.stringify(e.summary)}</code>
+              </td>
+            </tr>
+          )}
+          empty={<Empty>No audit entries match.</Empty>}
+        />
+        <Pager
+          newer={page > 1 ? `${orgUrl(c, 'audit')}${qs({ ...f, page: page - 1 })}` : undefined}
+          older={page * 50 < total ? `${orgUrl(c, 'audit')}${qs({ ...f, page: page + 1 })}` : undefined}
+        />
       </>,
     )
   })

@@ -2,6 +2,7 @@ import type { Hono } from 'hono'
 import type { AppContext } from '../context.ts'
 import { DEFAULT_RETRY_POLICY } from '../delivery/policy.ts'
 import { errorText, type Json, qs } from './api.ts'
+import { DataTable, FilterForm, Pager, SelectFilter, TextFilter } from './components.tsx'
 import { type C, type ConsoleEnv, orgUrl } from './env.ts'
 import { Badge, Csrf, Empty, JsonBlock, Live, Notice, render, When } from './layout.tsx'
 
@@ -109,27 +110,13 @@ function DeliveryRow(props: { c: C; d: Json }) {
 }
 
 function DeliveryTable(props: { c: C; items: Json[] }) {
-  return props.items.length ? (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th>Delivery</th>
-            <th>Target</th>
-            <th>Attempts</th>
-            <th>Response</th>
-            <th>Created</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.items.map((d) => (
-            <DeliveryRow c={props.c} d={d} />
-          ))}
-        </tbody>
-      </table>
-    </div>
-  ) : (
-    <Empty>No deliveries match.</Empty>
+  return (
+    <DataTable
+      head={['Delivery', 'Target', 'Attempts', 'Response', 'Created']}
+      rows={props.items}
+      row={(d) => <DeliveryRow c={props.c} d={d} />}
+      empty={<Empty>No deliveries match.</Empty>}
+    />
   )
 }
 
@@ -150,40 +137,26 @@ export function webhookPages(app: Hono<ConsoleEnv>, ctx: AppContext) {
           </a>
         </div>
         {!r.ok ? <Notice kind="bad">{errorText(r)}</Notice> : null}
-        {items.length ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Name</th>
-                  <th>URL</th>
-                  <th>Events</th>
-                  <th>Status</th>
-                  <th>Last delivery</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((w) => (
-                  <tr>
-                    <td>
-                      <a href={orgUrl(c, `webhooks/${w.id}`)}>{w.name}</a>
-                    </td>
-                    <td>{w.url}</td>
-                    <td>{w.events.join(', ')}</td>
-                    <td>
-                      <Badge status={w.status} />
-                    </td>
-                    <td>
-                      <When at={w.lastDeliveryAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : (
-          <Empty>No webhooks yet.</Empty>
-        )}
+        <DataTable
+          head={['Name', 'URL', 'Events', 'Status', 'Last delivery']}
+          rows={items}
+          row={(w) => (
+            <tr>
+              <td>
+                <a href={orgUrl(c, `webhooks/${w.id}`)}>{w.name}</a>
+              </td>
+              <td>{w.url}</td>
+              <td>{w.events.join(', ')}</td>
+              <td>
+                <Badge status={w.status} />
+              </td>
+              <td>
+                <When at={w.lastDeliveryAt} />
+              </td>
+            </tr>
+          )}
+          empty={<Empty>No webhooks yet.</Empty>}
+        />
       </>,
     )
   })
@@ -480,37 +453,20 @@ export function webhookPages(app: Hono<ConsoleEnv>, ctx: AppContext) {
       'Deliveries',
       'deliveries',
       <>
-        <form method="get" class="filters" aria-label="Filters">
-          <label>
-            Status
-            <select name="status">
-              <option value="">Any</option>
-              {['pending', 'in_progress', 'retrying', 'delivered', 'failed'].map((s) => (
-                <option value={s} selected={f.status === s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Target type
-            <input type="text" name="targetType" value={f.targetType ?? ''} placeholder="webhook" />
-          </label>
-          <label>
-            Event type
-            <input type="text" name="eventType" value={f.eventType ?? ''} />
-          </label>
-          <label>
-            From
-            <input type="text" name="from" value={f.from ?? ''} placeholder="2026-01-01T00:00:00Z" />
-          </label>
-          <label>
-            To
-            <input type="text" name="to" value={f.to ?? ''} />
-          </label>
+        <FilterForm>
+          <SelectFilter
+            label="Status"
+            name="status"
+            value={f.status}
+            options={['pending', 'in_progress', 'retrying', 'delivered', 'failed']}
+            show={(x) => x}
+          />
+          <TextFilter label="Target type" name="targetType" value={f.targetType} placeholder="webhook" />
+          <TextFilter label="Event type" name="eventType" value={f.eventType} />
+          <TextFilter label="From" name="from" value={f.from} placeholder="2026-01-01T00:00:00Z" />
+          <TextFilter label="To" name="to" value={f.to} />
           {f.webhookId ? <input type="hidden" name="webhookId" value={f.webhookId} /> : null}
-          <button type="submit">Apply</button>
-        </form>
+        </FilterForm>
         {!r.ok ? <Notice kind="bad">{errorText(r)}</Notice> : null}
         {failedCount ? (
           <div class="actions">
@@ -523,14 +479,12 @@ export function webhookPages(app: Hono<ConsoleEnv>, ctx: AppContext) {
           <p class="muted">{cursor ? 'Older deliveries' : `${total} deliver${total === 1 ? 'y' : 'ies'}`}</p>
           <DeliveryTable c={c} items={items} />
         </Live>
-        <nav class="actions" aria-label="Pages">
-          {cursor ? <a href={link()}>← Newest</a> : null}
-          {nextCursor ? (
-            <a href={link(nextCursor)} rel="next">
-              Older →
-            </a>
-          ) : null}
-        </nav>
+        <Pager
+          newer={cursor ? link() : undefined}
+          newerText="← Newest"
+          older={nextCursor ? link(nextCursor) : undefined}
+          olderText="Older →"
+        />
       </>,
     )
   })

@@ -1,8 +1,23 @@
+import { createHash } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { type Executor, rows } from './db.ts'
 
 /** How long a key is remembered: a repeat after this runs as a new request. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000
+
+/**
+ * Repeats waiting for a running first request LISTEN here; completing or releasing a key NOTIFYs its topic
+ * (delivered when that statement commits), so a waiting repeat answers at once instead of at its next poll.
+ */
+export const IDEMPOTENCY_CHANNEL = 'patchbay_idempotency'
+
+/**
+ * A key's NOTIFY payload: a digest of the API key id and the key, so the payload has a fixed, short length and
+ * other listeners on the database learn nothing of the caller's keys.
+ */
+export function idempotencyTopic(apiKeyId: string, key: string): string {
+  return createHash('sha256').update(`${apiKeyId}\n${key}`).digest('hex')
+}
 
 export interface StoredResponse {
   status: number
@@ -74,9 +89,12 @@ export async function completeIdempotencyKey(
   o: { apiKeyId: string; key: string; response: StoredResponse },
 ): Promise<void> {
   await db.execute(
-    sql`UPDATE idempotency_keys SET state = 'done', response_status = ${o.response.status},
-          response_type = ${o.response.contentType}, response_body = ${o.response.body}
-        WHERE api_key_id = ${o.apiKeyId} AND key = ${o.key} AND state = 'running'`,
+    sql`WITH done AS (
+          UPDATE idempotency_keys SET state = 'done', response_status = ${o.response.status},
+            response_type = ${o.response.contentType}, response_body = ${o.response.body}
+          WHERE api_key_id = ${o.apiKeyId} AND key = ${o.key} AND state = 'running'
+          RETURNING 1)
+        SELECT pg_notify(${IDEMPOTENCY_CHANNEL}, ${idempotencyTopic(o.apiKeyId, o.key)}) FROM done`,
   )
 }
 
@@ -85,8 +103,12 @@ export async function releaseIdempotencyKey(
   db: Executor,
   o: { apiKeyId: string; key: string },
 ): Promise<void> {
+  // A waiting repeat is woken too: it claims the key and runs the request itself.
   await db.execute(
-    sql`DELETE FROM idempotency_keys WHERE api_key_id = ${o.apiKeyId} AND key = ${o.key} AND state = 'running'`,
+    sql`WITH gone AS (
+          DELETE FROM idempotency_keys WHERE api_key_id = ${o.apiKeyId} AND key = ${o.key} AND state = 'running'
+          RETURNING 1)
+        SELECT pg_notify(${IDEMPOTENCY_CHANNEL}, ${idempotencyTopic(o.apiKeyId, o.key)}) FROM gone`,
   )
 }
 

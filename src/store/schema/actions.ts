@@ -1,8 +1,7 @@
-import { boolean, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { boolean, index, integer, jsonb, pgTable, text, uuid } from 'drizzle-orm/pg-core'
+import { at, orgId, timestamps } from './columns.ts'
 import { integrations } from './integrations.ts'
 import { orgs } from './tenancy.ts'
-
-const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
 
 /**
  * Writes at a vendor a caller asked for (README, "Actions and approvals"). One that needs approval waits in
@@ -14,9 +13,7 @@ export const actions = pgTable(
   'actions',
   {
     id: uuid('id').primaryKey(),
-    orgId: uuid('org_id')
-      .notNull()
-      .references(() => orgs.id),
+    orgId: orgId(),
     integrationId: uuid('integration_id')
       .notNull()
       .references(() => integrations.id),
@@ -46,8 +43,7 @@ export const actions = pgTable(
     resultBody: text('result_body'),
     vendorRef: text('vendor_ref'),
     errorMessage: text('error_message'),
-    createdAt: at('created_at').notNull(),
-    updatedAt: at('updated_at').notNull(),
+    ...timestamps(),
     completedAt: at('completed_at'),
   },
   (t) => [index('actions_org_idx').on(t.orgId, t.createdAt), index('actions_pending_idx').on(t.expiresAt)],

@@ -6,14 +6,12 @@ import {
   pgTable,
   primaryKey,
   text,
-  timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
+import { at, orgId, timestamps } from './columns.ts'
 import { integrations } from './integrations.ts'
 import { orgs } from './tenancy.ts'
-
-const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
 
 /**
  * A change control of an organization: what will change, when, who approves it, and where it stands in its
@@ -24,9 +22,7 @@ export const changes = pgTable(
   'changes',
   {
     id: uuid('id').primaryKey(),
-    orgId: uuid('org_id')
-      .notNull()
-      .references(() => orgs.id),
+    orgId: orgId(),
     title: text('title').notNull(),
     description: text('description').notNull(),
     implementationPlan: text('implementation_plan').notNull(),
@@ -57,8 +53,7 @@ export const changes = pgTable(
     /** The delivery applying this change's ticket updates, and until when its claim holds (one at a time, in order). */
     syncClaimedBy: uuid('sync_claimed_by'),
     syncClaimUntil: at('sync_claim_until'),
-    createdAt: at('created_at').notNull(),
-    updatedAt: at('updated_at').notNull(),
+    ...timestamps(),
   },
   (t) => [index('changes_org_idx').on(t.orgId, t.createdAt)],
 )
@@ -75,8 +70,7 @@ export const changeSettings = pgTable('change_settings', {
   /** The device sync in progress: `{cursor, created, updated, skipped, pages}`, so a stopped sync resumes. */
   deviceSync: jsonb('device_sync'),
   lastDeviceSyncAt: at('last_device_sync_at'),
-  createdAt: at('created_at').notNull(),
-  updatedAt: at('updated_at').notNull(),
+  ...timestamps(),
 })
 
 /**
@@ -100,9 +94,7 @@ export const devices = pgTable(
   'devices',
   {
     id: uuid('id').primaryKey(),
-    orgId: uuid('org_id')
-      .notNull()
-      .references(() => orgs.id),
+    orgId: orgId(),
     integrationId: uuid('integration_id')
       .notNull()
       .references(() => integrations.id),
@@ -110,8 +102,7 @@ export const devices = pgTable(
     hostname: text('hostname').notNull(),
     deviceType: text('device_type').notNull(),
     sourceType: text('source_type').notNull(),
-    createdAt: at('created_at').notNull(),
-    updatedAt: at('updated_at').notNull(),
+    ...timestamps(),
   },
   (t) => [
     uniqueIndex('devices_external_idx').on(t.integrationId, t.externalId),
