@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { AutotaskStandIn } from './standins/autotask.ts'
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
   })
   expect(r.status, JSON.stringify(r.body)).toBe(201)
   integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
+  await new JobService(h.ctx, WIRED_JOBS).runDue()
   ticketId = at.addTicket({ title: 'Printer offline' }).id
 })
 afterAll(async () => {

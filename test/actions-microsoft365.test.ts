@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { transports, WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { type GraphStandIn, startGraph } from './standins/graph.ts'
 import {
@@ -76,7 +76,7 @@ beforeAll(async () => {
   })
   expect(r.status, JSON.stringify(r.body)).toBe(201)
   integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
+  await new JobService(h.ctx, WIRED_JOBS).runDue()
 })
 afterAll(async () => {
   await h.close()

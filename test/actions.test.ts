@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDattoRmm } from '../src/connectors/datto-rmm/index.ts'
 import { allConnectors, createRegistry } from '../src/connectors/registry.ts'
-import { transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { transports, WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { DattoRmmStandIn } from './standins/datto-rmm.ts'
 
@@ -48,7 +48,7 @@ beforeAll(async () => {
   })
   expect(r.status, JSON.stringify(r.body)).toBe(201)
   integrationId = r.body.data.id
-  await new JobService(h.ctx).runDue()
+  await new JobService(h.ctx, WIRED_JOBS).runDue()
 })
 afterAll(async () => {
   await h.close()

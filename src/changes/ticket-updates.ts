@@ -79,7 +79,7 @@ export interface ChangeEvent {
   data: unknown
 }
 
-/** A delivery of a change event, as the delivery engine hands it over (delivery/changes.ts adapts). */
+/** A delivery of a change event, as the delivery engine hands it over (changes/transport.ts adapts). */
 export interface ChangeUpdateDelivery {
   id: string
   orgId: string

@@ -1,5 +1,8 @@
-import type { Querier } from '../store/db.ts'
 import type { RetryPolicy } from './policy.ts'
+
+// The fan-out contract lives beside the event catalog so the context (context.ts) can carry the wired fan-outs
+// without importing the engine; re-exported here for the engine and the targets.
+export type { Fanout, StoredEvent } from '../events/fanout.ts'
 
 export type DeliveryStatus = 'pending' | 'in_progress' | 'retrying' | 'delivered' | 'failed'
 
@@ -85,31 +88,6 @@ export interface Transport {
   settled?(results: Settled[]): Promise<void>
   /** Writes anything `settled` keeps in memory (statistics are written at most a few times a second). */
   flush?(): Promise<void>
-}
-
-/** A newly stored event, as fan-outs see it. */
-export interface StoredEvent {
-  orgId: string
-  id: string
-  type: string
-  /** The payload as stored: fan-outs that route by it need not read it back. */
-  data: unknown
-  occurredAt: Date
-}
-
-/**
- * Turns new events into deliveries, inside the ingest transaction: who is subscribed. Each fan-out inserts its
- * own rows (usually one INSERT … SELECT) and returns the event id of every delivery it created.
- */
-export interface Fanout {
-  readonly name: string
-  /**
-   * The integration providers this fan-out delivers to, when it delivers only to integrations: it is skipped for
-   * a batch whose organizations have none of them, so an organization without integrations costs one query, not
-   * one per fan-out.
-   */
-  providers?(): readonly string[]
-  fanOut(q: Querier, events: StoredEvent[], now: Date): Promise<{ orgId: string; eventId: string }[]>
 }
 
 export const DELIVERY_CHANNEL = 'patchbay_deliveries'
