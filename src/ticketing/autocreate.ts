@@ -6,6 +6,8 @@
  * event id for it queue nothing. The claim's id is the request's Idempotency-Key, the same on every attempt.
  */
 
+import type { Notification } from '../connectors/shared/notification.ts'
+import { notificationFacts } from '../connectors/shared/notification-text.ts'
 import type { GenericTicket } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
@@ -14,8 +16,6 @@ import type { AttemptOutcome, ClaimedDelivery, Fanout, Transport } from '../deli
 import { connectorEnv } from '../integrations/verification.ts'
 import { notificationFromEvent } from '../notifications/from-event.ts'
 import { TargetLoader, unusable, vendorFailure } from '../notifications/targets.ts'
-import { notificationFacts } from '../notifications/text.ts'
-import type { Notification } from '../notifications/types.ts'
 import {
   type CandidateIntegration,
   candidateOf,
