@@ -1,3 +1,4 @@
+import type { z } from 'zod'
 import type { RetryPolicy } from './policy.ts'
 
 // The fan-out contract lives beside the event catalog so the context (context.ts) can carry the wired fan-outs
@@ -45,6 +46,19 @@ export function claimedEvent(occurredAt: Date, dataJson: string | null): Claimed
       return parsed
     },
   }
+}
+
+/**
+ * A delivery's `operation` (what its target kind does: a ticket action, an action id…), checked by that kind's zod
+ * schema: the one place a transport reads it. Undefined when the stored value is not one; the transport fails the
+ * delivery with its own message.
+ */
+export function operationOf<S extends z.ZodType>(
+  schema: S,
+  d: { operation: unknown },
+): z.output<S> | undefined {
+  const parsed = schema.safeParse(d.operation)
+  return parsed.success ? parsed.data : undefined
 }
 
 /** What one attempt came to, as the transport judged it. */
