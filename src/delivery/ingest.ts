@@ -107,4 +107,3 @@ export async function ingestWithin(
     return { id: e.id, orgId: e.orgId, duplicate: !fresh, deliveriesQueued: fresh ? (queued as number) : 0 }
   })
 }
-export type { PsaOperation } from '../psa/fanout.ts'
