@@ -4,7 +4,6 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { bootstrapSystemKey } from './bootstrap.ts'
 import { ConfigError, loadConfig } from './config.ts'
-import { transports } from './delivery/registry.ts'
 import { DeliveryWorker } from './delivery/worker.ts'
 import { JobService } from './jobs/service.ts'
 import { createLogger } from './lib/logger.ts'
@@ -19,6 +18,7 @@ import { createApiKey, getOrg, getPartner } from './store/tenancy.ts'
 import { addGeneratedKey } from './vault/keyring.ts'
 import { rotateKeys } from './vault/rotate.ts'
 import { SEALED_COLUMNS } from './vault/sealed-columns.ts'
+import { transports, WIRED_JOBS } from './wiring.ts'
 
 const USAGE = `Usage: patchbay <command>
 
@@ -73,7 +73,11 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       const rt = await openRuntime(config, { log })
-      await serve(rt, [new DeliveryWorker(rt, transports(rt)), new JobService(rt), new ApiService(rt)])
+      await serve(rt, [
+        new DeliveryWorker(rt, transports(rt)),
+        new JobService(rt, WIRED_JOBS),
+        new ApiService(rt),
+      ])
       return -1
     }
     case 'api':
@@ -88,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
           ? [new ApiService(rt)]
           : [
               new DeliveryWorker(rt, transports(rt)),
-              new JobService(rt),
+              new JobService(rt, WIRED_JOBS),
               // A worker serves no API; with a metrics token it serves its own metrics on PORT.
               ...(config.PATCHBAY_METRICS_TOKEN ? [new MetricsService(rt)] : []),
             ],

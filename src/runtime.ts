@@ -23,6 +23,7 @@ import { DatabaseRequestBudget } from './store/request-budget.ts'
 import { resolveKeyRing } from './vault/keyring.ts'
 import { Vault } from './vault/vault.ts'
 import { sealPlaintextHeaders } from './webhooks/headers.ts'
+import { wire } from './wiring.ts'
 
 export interface Runtime extends AppContext {
   /** The embedded server, when Patchbay runs one (no DATABASE_URL). */
@@ -134,7 +135,7 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
     })
     if (sealed > 0) log.info({ webhooks: sealed }, 'sealed webhook header values stored in plain text')
   }
-  return {
+  return wire({
     config,
     db,
     vault,
@@ -152,5 +153,5 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
       await server?.stop()
       await unlock()
     },
-  }
+  })
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect } from 'vitest'
 import type { ConnectorRegistry } from '../src/connectors/registry.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 
 export type Tenants = Awaited<ReturnType<typeof seedTenants>>
@@ -88,7 +89,7 @@ export function actionsFixture<S extends { close(): Promise<unknown> }>(
     })
     expect(r.status, JSON.stringify(r.body)).toBe(201)
     fx.integrationId = r.body.data.id
-    await new JobService(h.ctx).runDue()
+    await new JobService(h.ctx, WIRED_JOBS).runDue()
   })
   afterAll(async () => {
     await fx.h?.close()

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
+import { transports } from '../src/wiring.ts'
 import { actionsFixture, type Tenants } from './actions-fixture.ts'
 import type { Harness } from './harness.ts'
 import { type GraphStandIn, startGraph } from './standins/graph.ts'

@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { RECONCILE_AFTER_MS, reconcileActions } from '../src/actions/service.ts'
 import { createDattoRmm } from '../src/connectors/datto-rmm/index.ts'
 import { allConnectors, createRegistry } from '../src/connectors/registry.ts'
-import { fanouts, transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { fanouts, transports, WIRED_JOBS } from '../src/wiring.ts'
 import { actionsFixture, type Tenants } from './actions-fixture.ts'
 import type { Harness } from './harness.ts'
 import { DattoRmmStandIn } from './standins/datto-rmm.ts'
@@ -334,7 +334,7 @@ describe('the reconciling sweep', () => {
       [[ok.body.id, bad.body.id]],
     )
     const status = async (id: string) => (await h.json('GET', `/api/v1/actions/${id}`)).body
-    const jobs = new JobService(h.ctx)
+    const jobs = new JobService(h.ctx, WIRED_JOBS)
     // Within the grace the worker that finished a delivery would settle its action itself: the sweep leaves it.
     h.clock.advance(60_000)
     await jobs.runDue()

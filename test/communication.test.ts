@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { TEAMS_LEGACY_VERIFY_ERROR } from '../src/connectors/teams/index.ts'
 import { ingestEvents } from '../src/delivery/ingest.ts'
-import { fanouts } from '../src/delivery/registry.ts'
 import { createIntegration } from '../src/integrations/service.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { newId } from '../src/lib/ids.ts'
 import { matchesNotifyOn } from '../src/notifications/notify-on.ts'
+import { fanouts, WIRED_JOBS } from '../src/wiring.ts'
 import { storedPlainText } from './fixtures/stored-text.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { type DiscordStandin, executeWebhookProblems, startDiscordStandin } from './standins/discord.ts'
@@ -33,7 +33,7 @@ beforeAll(async () => {
     },
   })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   slack = await startSlackStandin()
   teams = await startTeamsStandin()
   discord = await startDiscordStandin()

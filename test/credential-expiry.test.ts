@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness } from './harness.ts'
 import { DattoEdrStandIn } from './standins/datto-edr.ts'
 
@@ -15,7 +16,7 @@ let edr: DattoEdrStandIn
 
 beforeAll(async () => {
   h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: String(5 * 60_000) } })
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   edr = await new DattoEdrStandIn({ clock: h.clock }).start()
 })
 afterAll(async () => {

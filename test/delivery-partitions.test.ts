@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensurePartitions, listPartitions, PARTITION_LOCK_KEY } from '../src/delivery/partitions.ts'
 import { pruneDeliveries } from '../src/delivery/retention.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness } from './harness.ts'
 import { Receiver } from './standins/receiver.ts'
 
@@ -16,7 +17,7 @@ let jobs: JobService
 beforeAll(async () => {
   h = await createHarness({ env: { PATCHBAY_DELIVERY_RETENTION_DAYS: '30' } })
   rx = await new Receiver().start()
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
 })
 afterAll(async () => {
   await rx.stop()

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
 import { rows } from '../src/store/db.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness } from './harness.ts'
 import { Receiver } from './standins/receiver.ts'
 
@@ -57,7 +58,7 @@ describe('delivery history retention', () => {
     await h.worker.drain()
     expect(await count('deliveries', org.id)).toBe(2)
 
-    const jobs = new JobService(h.ctx)
+    const jobs = new JobService(h.ctx, WIRED_JOBS)
     await jobs.runDue()
     h.clock.advance(29 * 86_400_000)
     await jobs.runDue()

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { connector } from '../src/connectors/registry.ts'
 import { DESTINATION_RULE } from '../src/integrations/credentials.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { bearer, type RecordedRequest, type Reply, type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { type DiscordStandin, startDiscordStandin } from './standins/discord.ts'
@@ -28,7 +29,7 @@ const closers: (() => Promise<void>)[] = []
 beforeAll(async () => {
   h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   attacker = await startStandIn(() => ({ status: 200, body: { ok: true } }))
   closers.push(() => attacker.close())
 })

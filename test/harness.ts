@@ -3,7 +3,6 @@ import { inject } from 'vitest'
 import { type Config, loadConfig } from '../src/config.ts'
 import { type ConnectorRegistry, defaultRegistry } from '../src/connectors/registry.ts'
 import type { AppContext } from '../src/context.ts'
-import { transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { createApp } from '../src/http/app.ts'
 import { ManualClock } from '../src/lib/clock.ts'
@@ -13,6 +12,7 @@ import { HttpClient, type Resolver } from '../src/net/http-client.ts'
 import { createApiKey } from '../src/store/tenancy.ts'
 import { generateKeyRing, type KeyRing } from '../src/vault/keyring.ts'
 import { Vault } from '../src/vault/vault.ts'
+import { transports, wire } from '../src/wiring.ts'
 import { openTestDatabase, type TestDatabase } from './databases.ts'
 import { ResponseConformance } from './response-conformance.ts'
 
@@ -83,7 +83,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
     },
   })
   const clock = new ManualClock('2026-02-18T12:00:00.000Z')
-  const ctx: AppContext = {
+  const ctx: AppContext = wire({
     config,
     db: database.db,
     vault: new Vault(opts.ring ?? generateKeyRing('test')),
@@ -97,7 +97,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
       defaultTimeoutMs: config.PATCHBAY_DELIVERY_TIMEOUT_MS,
     }),
     connectors: opts.connectors ?? defaultRegistry,
-  }
+  })
   const app = createApp(ctx)
   const { token: systemToken } = await createApiKey(
     ctx.db.orm,

@@ -7,6 +7,7 @@ import { idempotency, requestFingerprint } from '../src/http/idempotency.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { rows } from '../src/store/db.ts'
 import { claimIdempotencyKey, completeIdempotencyKey } from '../src/store/idempotency.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 
@@ -179,7 +180,7 @@ describe('Idempotency-Key', () => {
   it('forgets keys after 24 hours: the hourly prune deletes them and the key runs afresh', async () => {
     expect((await post('/api/v1/webhooks', hook('daily'), 'key-daily')).status).toBe(201)
     h.clock.advance(24 * 60 * 60_000 + 1)
-    const jobs = new JobService(h.ctx)
+    const jobs = new JobService(h.ctx, WIRED_JOBS)
     await jobs.runDue()
     h.clock.advance(60 * 60_000)
     await jobs.runDue()

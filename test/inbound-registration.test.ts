@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { INBOUND_SCHEDULES, inboundRenewJob } from '../src/inbound/jobs.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { automationSettings, newOrg } from './fixtures/psa.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { type GraphStandIn, startGraph } from './standins/graph.ts'
@@ -297,6 +298,7 @@ describe('Microsoft Graph: the subscription', () => {
     })
 
     const renewals = new JobService(h.ctx, {
+      ...WIRED_JOBS,
       schedules: INBOUND_SCHEDULES.filter((x) => x.job === inboundRenewJob),
     })
     // Not yet within a day of expiry: untouched.

@@ -9,6 +9,7 @@ import { connectwiseInbound, keyUrlProblem } from '../src/connectors/connectwise
 import type { InboundRequest } from '../src/connectors/shared/inbound.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { claimJobs } from '../src/jobs/store.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { alertData, automationSettings, newOrg } from './fixtures/psa.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { AutotaskStandIn, ConnectWiseStandIn } from './standins/index.ts'
@@ -44,7 +45,7 @@ beforeAll(async () => {
     },
   })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   rx = await new Receiver().start()
   keys = await new Receiver('cw-keys.test').start()
   evil = await new Receiver('evil.test').start()

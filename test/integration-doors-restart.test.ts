@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultRegistry } from '../src/connectors/registry.ts'
 import type { AppContext } from '../src/context.ts'
-import { transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { createApp } from '../src/http/app.ts'
 import { ManualClock } from '../src/lib/clock.ts'
@@ -11,6 +10,7 @@ import { HttpClient } from '../src/net/http-client.ts'
 import { type Database, openServed } from '../src/store/db.ts'
 import { generateKeyRing } from '../src/vault/keyring.ts'
 import { Vault } from '../src/vault/vault.ts'
+import { transports, wire } from '../src/wiring.ts'
 import { type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, loopbackResolver } from './harness.ts'
 import { ConnectWiseStandIn } from './standins/connectwise.ts'
@@ -42,7 +42,7 @@ afterAll(async () => {
 /** A second Patchbay over the same database: its own context, vault (same key ring), HTTP client, app and worker. */
 function restarted(db: Database) {
   const clock = new ManualClock(h.clock.now())
-  const ctx: AppContext = {
+  const ctx: AppContext = wire({
     config: h.ctx.config,
     db,
     vault: new Vault(ring),
@@ -55,7 +55,7 @@ function restarted(db: Database) {
       dnsCacheMs: 0,
     }),
     connectors: defaultRegistry,
-  }
+  })
   const app = createApp(ctx)
   const request = async (method: string, path: string, body?: unknown) => {
     const res = await app.request(path, {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { probeOffsetMs } from '../src/integrations/health.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { integrationProbes, integrations } from '../src/store/schema/integrations.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness } from './harness.ts'
 
@@ -19,7 +20,7 @@ beforeAll(async () => {
   h = await createHarness({
     env: { PATCHBAY_PROBE_INTERVAL_MS: String(INTERVAL), PATCHBAY_PROBE_FAILURE_THRESHOLD: '3' },
   })
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   vendor = await startStandIn((req) =>
     down.has(req.path)
       ? { status: 503, body: { error: `Service unavailable (${req.path})` } }

@@ -6,6 +6,7 @@ import { callVendor, sensitiveValues } from '../src/connectors/vendor-http.ts'
 import { JobService } from '../src/jobs/service.ts'
 import { rows } from '../src/store/db.ts'
 import type { CredentialSchema } from '../src/vault/mask.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { bearer, type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 
@@ -56,7 +57,7 @@ beforeAll(async () => {
     connectors: createRegistry([...defaultRegistry.all(), chat]),
   })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   // A careless vendor: its errors echo whatever credential it was given.
   vendor = await startStandIn((req) => {
     if (req.path.startsWith('/services/')) {

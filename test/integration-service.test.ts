@@ -10,6 +10,7 @@ import {
 } from '../src/integrations/service.ts'
 import { JobService } from '../src/jobs/service.ts'
 import type { Actor } from '../src/store/audit.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { bearer, type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 
@@ -51,7 +52,7 @@ describe('saveIntegration (one integration per provider, settings kept)', () => 
       hasCredentials: true,
       credentials: { endpoint: vendor.url('monitor.test', '/ingest'), apiKey: null },
     })
-    await new JobService(h.ctx).runDue()
+    await new JobService(h.ctx, WIRED_JOBS).runDue()
     const again = await saveIntegration(
       h.ctx,
       t.orgA.id,

@@ -5,6 +5,7 @@ import { baseUrl, basicAuth, callVendor, sensitiveValues } from '../src/connecto
 import { findIntegration } from '../src/integrations/service.ts'
 import { JobService } from '../src/jobs/service.ts'
 import type { CredentialSchema } from '../src/vault/mask.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { type RecordedRequest, type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 
@@ -61,7 +62,7 @@ beforeAll(async () => {
     connectors: createRegistry([...defaultRegistry.all(), acme]),
   })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   vendor = await startStandIn((req) => {
     if (req.path !== '/apis/3.0/system/info') return { status: 404, body: { message: 'Unknown resource' } }
     return acmeAuthorized(req)

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connector } from '../src/connectors/registry.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { startDiscordStandin } from './standins/discord.ts'
 import { PSA_STANDINS, type PsaStandIn } from './standins/index.ts'
@@ -19,7 +20,7 @@ const closers: (() => Promise<void>)[] = []
 beforeAll(async () => {
   h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
 })
 afterAll(async () => {
   for (const close of closers) await close()

@@ -7,6 +7,7 @@ import { generateKeyRing } from '../src/vault/keyring.ts'
 import { rotateKeys } from '../src/vault/rotate.ts'
 import { SEALED_COLUMNS } from '../src/vault/sealed-columns.ts'
 import { keyIdOf, Vault } from '../src/vault/vault.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { bearer, type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 
@@ -24,7 +25,7 @@ beforeAll(async () => {
   // Health probes have their own test file; here they would only add vendor calls between the steps.
   h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' }, checkResponses: true })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   tickets = await startStandIn((req) => {
     if (req.method !== 'GET' || req.path !== '/api') return { status: 404, body: { message: 'Not found' } }
     const key = bearer(req)

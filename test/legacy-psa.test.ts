@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { storedPlainText } from './fixtures/stored-text.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { ConnectWiseStandIn, JiraStandIn } from './standins/index.ts'
@@ -14,7 +15,7 @@ const responses: string[] = []
 beforeAll(async () => {
   h = await createHarness()
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   cw = await new ConnectWiseStandIn({ clock: h.clock }).start()
   jira = await new JiraStandIn({ clock: h.clock }).start()
 })

@@ -2,7 +2,6 @@ import { createHmac } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { transports } from '../src/delivery/registry.ts'
 import { DeliveryWorker } from '../src/delivery/worker.ts'
 import { createApp } from '../src/http/app.ts'
 import { JobService } from '../src/jobs/service.ts'
@@ -10,6 +9,7 @@ import { createLogger } from '../src/lib/logger.ts'
 import { metricsOf } from '../src/lib/metrics.ts'
 import { MetricsService } from '../src/server.ts'
 import { integrationProbes } from '../src/store/schema/integrations.ts'
+import { transports, WIRED_JOBS } from '../src/wiring.ts'
 import { type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { Receiver } from './standins/receiver.ts'
@@ -192,7 +192,7 @@ describe('GET /metrics', () => {
   })
 
   it('reports jobs waiting and probe outcomes per provider', async () => {
-    const jobs = new JobService(h.ctx)
+    const jobs = new JobService(h.ctx, WIRED_JOBS)
     await jobs.runDue()
     const created = await h.json('POST', '/api/v1/integrations', {
       body: {
@@ -252,7 +252,7 @@ describe('inbound events', () => {
     ).toBe(202)
     expect((await send(JSON.stringify({ type: 'no.such.type', data: {} }), true)).status).toBe(202)
     expect((await send(JSON.stringify({ type: 'device.online', data: {} }), false)).status).toBe(401)
-    await new JobService(h.ctx).runDue()
+    await new JobService(h.ctx, WIRED_JOBS).runDue()
     const after = await scrape()
     const delta = (status: string) =>
       value(after, 'patchbay_inbound_events_total', { provider: 'generic', status }) -

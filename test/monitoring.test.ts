@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { bearer, type RecordedRequest, type Reply, type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { storedPlainText } from './fixtures/stored-text.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
@@ -31,7 +32,7 @@ function ingest(req: RecordedRequest): Reply {
 beforeAll(async () => {
   h = await createHarness({ env: { PATCHBAY_TARGET_CONCURRENCY: String(PER_TARGET) } })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   receiver = await startStandIn(ingest)
 })
 afterAll(async () => {

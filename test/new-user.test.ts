@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { transports } from '../src/delivery/registry.ts'
 import { TARGET_TYPES } from '../src/delivery/targets.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { transports, WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { Receiver } from './standins/receiver.ts'
 import { type SlackStandin, startSlackStandin } from './standins/slack.ts'
@@ -213,7 +213,7 @@ describe('test results say what failed, the same on every door', () => {
 
 describe('PATCH /integrations/{id} with credentials on an integration in error', () => {
   it('re-queues verification, even with unchanged credentials (the SynthesQ troubleshooting guide)', async () => {
-    const jobs = new JobService(h.ctx)
+    const jobs = new JobService(h.ctx, WIRED_JOBS)
     rx.respond('/reverify', { status: 401, body: 'key revoked' })
     const saved = await h.json('PUT', '/api/v1/integrations/monitoring', {
       body: { orgId: t.orgB.id, endpoint: rx.url('/reverify'), apiKey: MONITORING_KEY },
@@ -286,7 +286,7 @@ describe('every problem of a request at once', () => {
 
 describe('a PSA sync of a connection in error with nothing mapped', () => {
   it('checks the credentials with the vendor and fails in its words instead of reporting completed', async () => {
-    const jobs = new JobService(h.ctx)
+    const jobs = new JobService(h.ctx, WIRED_JOBS)
     const zd = await new ZendeskStandIn({ clock: h.clock }).start()
     try {
       const created = await h.json('POST', '/api/v1/psa/connections', {

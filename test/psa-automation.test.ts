@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connector } from '../src/connectors/registry.ts'
 import type { TicketOperations } from '../src/connectors/types.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { alertData, automationSettings, newOrg, secretsOf } from './fixtures/psa.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { connectorTestEnv } from './standins/env.ts'
@@ -30,7 +31,7 @@ beforeAll(async () => {
     },
   })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
 })
 afterAll(async () => {
   for (const close of closers) await close()

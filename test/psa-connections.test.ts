@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
 import { rows } from '../src/store/db.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { alertData, automationSettings, newOrg, secretsOf } from './fixtures/psa.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { ConnectWiseStandIn, JiraStandIn } from './standins/index.ts'
@@ -18,7 +19,7 @@ const responses: string[] = []
 beforeAll(async () => {
   h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0', PATCHBAY_PSA_SYNC_INTERVAL_MS: '0' } })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   cw = await new ConnectWiseStandIn({ clock: h.clock }).start()
   jira = await new JiraStandIn({ clock: h.clock }).start()
 })

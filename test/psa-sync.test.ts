@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { alertData, automationSettings, newOrg } from './fixtures/psa.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import type { RecordedRequest, Reply } from './standins/standin.ts'
@@ -37,7 +38,7 @@ beforeAll(async () => {
     env: { PATCHBAY_PROBE_INTERVAL_MS: '0', PATCHBAY_PSA_SYNC_INTERVAL_MS: String(15 * 60_000) },
   })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   zd = await new FlakyZendesk({ clock: h.clock, exportPageSize: 2 }).start()
   org = await newOrg(h, t.partner.id, 'Sync')
 })

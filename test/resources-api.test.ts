@@ -5,6 +5,7 @@ import { createItGlue } from '../src/connectors/itglue/index.ts'
 import { allConnectors, createRegistry } from '../src/connectors/registry.ts'
 import { accountKey } from '../src/connectors/shared/token-cache.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { AutotaskStandIn } from './standins/autotask.ts'
 import { DattoRmmStandIn } from './standins/datto-rmm.ts'
@@ -39,7 +40,7 @@ beforeAll(async () => {
   ])
   h = await createHarness({ connectors, env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   ids.rmm = await configure('datto-rmm', rmm.credentials)
   ids.itglue = await configure('itglue', itg.credentials)
   ids.autotask = await configure('autotask', at.credentials, ['create_ticket'])

@@ -6,6 +6,7 @@ import { IntegrationError } from '../src/integrations/errors.ts'
 import { resolveIntegration } from '../src/integrations/routing.ts'
 import { JobService } from '../src/jobs/service.ts'
 import type { CredentialSchema } from '../src/vault/mask.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 
@@ -63,7 +64,7 @@ beforeAll(async () => {
     connectors: createRegistry([...defaultRegistry.all(), textco, smsly]),
   })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   vendor = await startStandIn((req) =>
     req.headers.authorization?.startsWith('Basic ')
       ? { status: 200, body: { status: 'active' } }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { type RecordedRequest, type StandIn, startStandIn } from './fixtures/stand-in.ts'
 import { storedPlainText } from './fixtures/stored-text.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
@@ -103,7 +104,7 @@ beforeAll(async () => {
     env: { PATCHBAY_PROBE_INTERVAL_MS: String(5 * 60_000), PATCHBAY_PROBE_FAILURE_THRESHOLD: '1' },
   })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   vendor = await startStandIn((req) => {
     const text = sentSecrets(req)
       .flatMap(echoForms)

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { storedPlainText } from './fixtures/stored-text.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { ConnectWiseStandIn } from './standins/connectwise.ts'
@@ -18,7 +19,7 @@ const responses: string[] = []
 beforeAll(async () => {
   h = await createHarness({ env: { PATCHBAY_CONSOLE_URL: CONSOLE } })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   tk = await new TicketingStandIn({ apiKey: API_KEY, clock: h.clock }).start()
   cw = await new ConnectWiseStandIn({ clock: h.clock }).start()
 })

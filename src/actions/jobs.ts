@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { fanouts } from '../delivery/registry.ts'
 import { defineJob, defineSchedule } from '../jobs/define.ts'
 import { expireActions, reconcileActions } from './service.ts'
 
@@ -23,7 +22,7 @@ export const reconcileActionsJob = defineJob({
   payload: z.object({}),
   maxAttempts: 1,
   run: async (ctx) => {
-    const n = await reconcileActions(ctx, fanouts(ctx))
+    const n = await reconcileActions(ctx, ctx.fanouts)
     if (n > 0) ctx.log.warn({ settled: n }, 'settled actions left running after their delivery had finished')
   },
 })

@@ -7,10 +7,18 @@
  */
 
 import { and, eq, isNull, ne, sql } from 'drizzle-orm'
+import { z } from 'zod'
 import { VendorError, VendorRefusal } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { DEFAULT_RETRY_POLICY } from '../delivery/policy.ts'
-import type { AttemptOutcome, ClaimedDelivery, Fanout, Settled, Transport } from '../delivery/types.ts'
+import {
+  type AttemptOutcome,
+  type ClaimedDelivery,
+  type Fanout,
+  operationOf,
+  type Settled,
+  type Transport,
+} from '../delivery/types.ts'
 import { connectorEnv } from '../integrations/verification.ts'
 import { newId } from '../lib/ids.ts'
 import { scrubSecrets } from '../lib/redact.ts'
@@ -20,9 +28,11 @@ import { ACTION_TARGET, openInput, sensitiveValues, settleAction } from './servi
 
 const BODY_LIMIT = 1000
 
+/** An `action` delivery's `operation`, as service.ts queues it (`op` is always `action`, not read). */
+export const actionOperation = z.object({ actionId: z.string() })
+
 function actionIdOf(d: ClaimedDelivery): string | undefined {
-  const op = d.operation as Record<string, unknown> | null
-  return op && typeof op.actionId === 'string' ? op.actionId : undefined
+  return operationOf(actionOperation, d)?.actionId
 }
 
 export function actionTransport(ctx: AppContext, fanouts: () => readonly Fanout[]): Transport {

@@ -1,4 +1,5 @@
 import { and, eq } from 'drizzle-orm'
+import { z } from 'zod'
 import type { NamedRef, PsaMember } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
@@ -11,6 +12,9 @@ import type { StatusEvent } from './settings.ts'
 import { noteFor } from './text.ts'
 
 export const CHANGE_TARGET = 'change_ticket'
+
+/** A `change_ticket` delivery's `operation`, as FANOUT_SQL writes it: the change, and the event's place in its order. */
+export const changeTicketOperation = z.object({ changeId: z.string(), seq: z.number() })
 
 /** The change events that update a linked ticket. `change.created` does not: linking does what creation would. */
 const TICKET_EVENTS = [
@@ -79,7 +83,7 @@ export interface ChangeEvent {
   data: unknown
 }
 
-/** A delivery of a change event, as the delivery engine hands it over (delivery/changes.ts adapts). */
+/** A delivery of a change event, as the delivery engine hands it over (changes/transport.ts adapts). */
 export interface ChangeUpdateDelivery {
   id: string
   orgId: string
@@ -296,9 +300,9 @@ export function changeTicketUpdater(ctx: AppContext) {
 
   return {
     async attempt(d: ChangeUpdateDelivery): Promise<ChangeUpdateOutcome> {
-      const op = d.operation as { changeId?: unknown; seq?: unknown } | null
-      if (typeof op?.changeId !== 'string' || typeof op.seq !== 'number')
-        return { kind: 'failed', errorMessage: 'Not a change ticket update' }
+      const parsed = changeTicketOperation.safeParse(d.operation)
+      if (!parsed.success) return { kind: 'failed', errorMessage: 'Not a change ticket update' }
+      const op = parsed.data
       let change: ChangeView
       let psa: ChangePsa
       try {

@@ -2,10 +2,10 @@ import type { z } from 'zod'
 import type { Clock } from '../lib/clock.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { HttpClient } from '../net/http-client.ts'
-import type { Notification, SendResult } from '../notifications/types.ts'
 import type { ResourceItem, ResourceKind } from '../resources/kinds.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
 import type { InboundOperations } from './shared/inbound.ts'
+import type { Notification, SendResult } from './shared/notification.ts'
 import type { TransportFailure } from './vendor-error.ts'
 
 export const CONNECTOR_CATEGORIES = [

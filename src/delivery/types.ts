@@ -1,5 +1,9 @@
-import type { Querier } from '../store/db.ts'
+import type { z } from 'zod'
 import type { RetryPolicy } from './policy.ts'
+
+// The fan-out contract lives beside the event catalog so the context (context.ts) can carry the wired fan-outs
+// without importing the engine; re-exported here for the engine and the targets.
+export type { Fanout, StoredEvent } from '../events/fanout.ts'
 
 export type DeliveryStatus = 'pending' | 'in_progress' | 'retrying' | 'delivered' | 'failed'
 
@@ -44,6 +48,19 @@ export function claimedEvent(occurredAt: Date, dataJson: string | null): Claimed
   }
 }
 
+/**
+ * A delivery's `operation` (what its target kind does: a ticket action, an action id…), checked by that kind's zod
+ * schema: the one place a transport reads it. Undefined when the stored value is not one; the transport fails the
+ * delivery with its own message.
+ */
+export function operationOf<S extends z.ZodType>(
+  schema: S,
+  d: { operation: unknown },
+): z.output<S> | undefined {
+  const parsed = schema.safeParse(d.operation)
+  return parsed.success ? parsed.data : undefined
+}
+
 /** What one attempt came to, as the transport judged it. */
 export interface AttemptOutcome {
   kind: 'delivered' | 'retry' | 'failed'
@@ -85,31 +102,6 @@ export interface Transport {
   settled?(results: Settled[]): Promise<void>
   /** Writes anything `settled` keeps in memory (statistics are written at most a few times a second). */
   flush?(): Promise<void>
-}
-
-/** A newly stored event, as fan-outs see it. */
-export interface StoredEvent {
-  orgId: string
-  id: string
-  type: string
-  /** The payload as stored: fan-outs that route by it need not read it back. */
-  data: unknown
-  occurredAt: Date
-}
-
-/**
- * Turns new events into deliveries, inside the ingest transaction: who is subscribed. Each fan-out inserts its
- * own rows (usually one INSERT … SELECT) and returns the event id of every delivery it created.
- */
-export interface Fanout {
-  readonly name: string
-  /**
-   * The integration providers this fan-out delivers to, when it delivers only to integrations: it is skipped for
-   * a batch whose organizations have none of them, so an organization without integrations costs one query, not
-   * one per fan-out.
-   */
-  providers?(): readonly string[]
-  fanOut(q: Querier, events: StoredEvent[], now: Date): Promise<{ orgId: string; eventId: string }[]>
 }
 
 export const DELIVERY_CHANNEL = 'patchbay_deliveries'

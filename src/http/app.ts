@@ -5,7 +5,6 @@ import { bodyLimit } from 'hono/body-limit'
 import { matchedRoutes } from 'hono/route'
 import { consoleRoutes } from '../console/routes.tsx'
 import type { AppContext } from '../context.ts'
-import { fanouts } from '../delivery/registry.ts'
 import { metricsOf } from '../lib/metrics.ts'
 import { authenticate } from './auth.ts'
 import { type AppEnv, router } from './env.ts'
@@ -47,19 +46,19 @@ function resources(ctx: AppContext): [string, OpenAPIHono<AppEnv>][] {
     ['/orgs', orgRoutes(ctx)],
     ['/api-keys', apiKeyRoutes(ctx)],
     ['/audit-logs', auditLogRoutes(ctx)],
-    ['/events', eventRoutes(ctx, fanouts(ctx))],
+    ['/events', eventRoutes(ctx, ctx.fanouts)],
     ['/event-types', eventTypeRoutes()],
     ['/webhooks', webhookRoutes(ctx)],
     ['/deliveries', deliveryRoutes(ctx)],
     ['/integrations', integrationSettingsRoutes(ctx)],
     ['/integrations', integrationRoutes(ctx)],
     ['/integrations', integrationResourceRoutes(ctx)],
-    ['/integrations', integrationActionRoutes(ctx, fanouts(ctx))],
-    ['/actions', actionRoutes(ctx, fanouts(ctx))],
+    ['/integrations', integrationActionRoutes(ctx, ctx.fanouts)],
+    ['/actions', actionRoutes(ctx, ctx.fanouts)],
     ['/providers', providerResourceRoutes(ctx)],
     ['/routing-rules', routingRuleRoutes(ctx)],
     ['/psa', psaRoutes(ctx)],
-    ['/changes', changeRoutes(ctx, fanouts(ctx))],
+    ['/changes', changeRoutes(ctx, ctx.fanouts)],
     ['/devices', deviceRoutes(ctx)],
     ['/webhook-sources', webhookSourceRoutes(ctx)],
     ['/webhook-events', webhookEventRoutes(ctx)],

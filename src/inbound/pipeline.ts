@@ -9,7 +9,6 @@ import {
 import type { ConnectorInbound } from '../connectors/types.ts'
 import type { AppContext } from '../context.ts'
 import { ingestEvents } from '../delivery/ingest.ts'
-import { fanouts } from '../delivery/registry.ts'
 import { isEventType, subscriptionMatches } from '../events/catalog.ts'
 import { loadCredentials } from '../integrations/service.ts'
 import { connectorEnv } from '../integrations/verification.ts'
@@ -204,7 +203,7 @@ async function apply(
       ev.occurredAt && !Number.isNaN(Date.parse(ev.occurredAt)) ? new Date(ev.occurredAt) : e.receivedAt,
     data: { ...ev.data, webhookEventId: e.id, webhookSourceId: source.id },
   }))
-  if (incoming.length > 0) await ingestEvents(ctx.db, fanouts(ctx), incoming, now)
+  if (incoming.length > 0) await ingestEvents(ctx.db, ctx.fanouts, incoming, now)
   for (const [connectionId, tickets] of changes) {
     await applyTickets(ctx.db.orm, source.orgId, connectionId, tickets, now)
   }

@@ -36,7 +36,7 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
 // biome-ignore lint/suspicious/noExplicitAny: a catalog holds definitions of every payload type
 export type AnyJobDefinition = JobDefinition<any>
 
-/** Declares a job kind with its payload schema; add the result to `JOBS` in `src/jobs/catalog.ts`. */
+/** Declares a job kind with its payload schema; add the result to `JOBS` in `src/wiring.ts`. */
 export function defineJob<S extends z.ZodType>(def: JobDefinition<S>): JobDefinition<S> {
   return def
 }

@@ -1,14 +1,14 @@
 import type { AppContext } from '../context.ts'
 import type { Service } from '../server.ts'
-import { JOBS, SCHEDULES } from './catalog.ts'
 import type { AnyJobDefinition, ScheduleDefinition } from './define.ts'
 import { type JobOutcome, JobRunner } from './runner.ts'
 import { Scheduler } from './scheduler.ts'
 import { JOBS_CHANNEL } from './store.ts'
 
 export interface JobServiceOptions {
-  catalog?: readonly AnyJobDefinition[]
-  schedules?: readonly ScheduleDefinition[]
+  /** Every job kind this worker runs and every schedule it keeps: `WIRED_JOBS` in wiring.ts, or a test's own. */
+  catalog: readonly AnyJobDefinition[]
+  schedules: readonly ScheduleDefinition[]
   concurrency?: number
   groupConcurrency?: number
   /** How often an idle worker looks for due work; NOTIFY wakes it sooner. Default 1 s. */
@@ -44,15 +44,15 @@ export class JobService implements Service {
 
   constructor(
     private readonly ctx: AppContext,
-    opts: JobServiceOptions = {},
+    opts: JobServiceOptions,
   ) {
     this.runner = new JobRunner(ctx, {
-      catalog: opts.catalog ?? JOBS,
+      catalog: opts.catalog,
       concurrency: opts.concurrency ?? ctx.config.PATCHBAY_JOB_CONCURRENCY,
       groupConcurrency: opts.groupConcurrency ?? ctx.config.PATCHBAY_JOB_GROUP_CONCURRENCY,
       ...(opts.workerId ? { workerId: opts.workerId } : {}),
     })
-    this.scheduler = new Scheduler(ctx, opts.schedules ?? SCHEDULES)
+    this.scheduler = new Scheduler(ctx, opts.schedules)
     this.#pollMs = opts.pollMs ?? 1000
   }
 

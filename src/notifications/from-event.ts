@@ -1,6 +1,6 @@
+import type { Notification, NotificationFact, Severity } from '../connectors/shared/notification.ts'
+import { truncate } from '../connectors/shared/notification-text.ts'
 import { isSecretKey } from '../lib/redact.ts'
-import { truncate } from './text.ts'
-import type { Notification, NotificationFact, Severity } from './types.ts'
 
 /** A Patchbay event as it is delivered (the webhooks seed's payload format). */
 export interface PatchbayEvent {

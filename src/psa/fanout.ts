@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { AppContext } from '../context.ts'
 import type { Fanout, StoredEvent } from '../delivery/types.ts'
 import type { Querier } from '../store/db.ts'
@@ -15,13 +16,13 @@ import { alertIdOf, deviceIdOf } from './ticket-text.ts'
 
 export const PSA_TARGET = 'psa'
 
-/** What a PSA delivery does, in its `operation` column. */
-export type PsaAction = 'create_ticket' | 'acknowledge' | 'escalate' | 'resolve'
-
-export interface PsaOperation {
-  action: PsaAction
-  alertId: string
-}
+/** What a PSA delivery does, in its `operation` column (other keys are ignored). */
+export const psaOperation = z.object({
+  action: z.enum(['create_ticket', 'acknowledge', 'escalate', 'resolve']),
+  alertId: z.string(),
+})
+export type PsaOperation = z.output<typeof psaOperation>
+export type PsaAction = PsaOperation['action']
 
 const ACTIONS: Readonly<Record<string, PsaAction>> = {
   'alert.triggered': 'create_ticket',

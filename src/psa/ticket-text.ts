@@ -1,5 +1,5 @@
+import { truncate } from '../connectors/shared/notification-text.ts'
 import { notificationFromEvent, type PatchbayEvent } from '../notifications/from-event.ts'
-import { truncate } from '../notifications/text.ts'
 
 /**
  * What tickets and notes say, from an alert event. Alert identity and wording follow the chat notifications

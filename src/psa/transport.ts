@@ -2,7 +2,7 @@ import type { Connector, Credentials, TicketOperations } from '../connectors/typ
 import { VendorError } from '../connectors/vendor-error.ts'
 import type { AppContext } from '../context.ts'
 import { classifyStatus, type RetryPolicy } from '../delivery/policy.ts'
-import type { AttemptOutcome, ClaimedDelivery, Transport } from '../delivery/types.ts'
+import { type AttemptOutcome, type ClaimedDelivery, operationOf, type Transport } from '../delivery/types.ts'
 import { deliveryLeaseMs } from '../delivery/worker.ts'
 import { secretValues } from '../integrations/credentials.ts'
 import { IntegrationError, type IntegrationView, loadCredentials } from '../integrations/service.ts'
@@ -10,7 +10,7 @@ import { connectorEnv } from '../integrations/verification.ts'
 import { newId } from '../lib/ids.ts'
 import { scrubSecrets } from '../lib/redact.ts'
 import type { PatchbayEvent } from '../notifications/from-event.ts'
-import { PSA_TARGET, type PsaAction, type PsaOperation } from './fanout.ts'
+import { PSA_TARGET, type PsaAction, type PsaOperation, psaOperation } from './fanout.ts'
 import { type PsaSettings, priorityFor, queueOf, readSettings, severityOf } from './settings.ts'
 import {
   claimMapping,
@@ -44,14 +44,6 @@ interface Target {
   credentials: Credentials
   settings: PsaSettings
   secrets: string[]
-}
-
-function parseOperation(raw: unknown): PsaOperation | undefined {
-  if (!raw || typeof raw !== 'object') return undefined
-  const o = raw as Record<string, unknown>
-  const actions: PsaAction[] = ['create_ticket', 'acknowledge', 'escalate', 'resolve']
-  if (!actions.includes(o.action as PsaAction) || typeof o.alertId !== 'string') return undefined
-  return { action: o.action as PsaAction, alertId: o.alertId }
 }
 
 /** 4xx other than 408, 409, 425 and 429: the request itself is wrong, and trying again cannot help. */
@@ -314,7 +306,7 @@ export function psaTransport(ctx: AppContext): Transport {
     type: PSA_TARGET,
 
     async attempt(d: ClaimedDelivery): Promise<AttemptOutcome> {
-      const op = parseOperation(d.operation)
+      const op = operationOf(psaOperation, d)
       if (!op) return { kind: 'failed', errorMessage: 'Not a PSA ticket operation' }
       const target = await load(d)
       if ('kind' in target) return target

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JobService } from '../../src/jobs/service.ts'
+import { WIRED_JOBS } from '../../src/wiring.ts'
 import { createHarness, type Harness, seedTenants } from '../harness.ts'
 import { ConnectWiseStandIn } from '../standins/index.ts'
 import { Receiver } from '../standins/receiver.ts'
@@ -25,7 +26,7 @@ let page: Page
 beforeAll(async () => {
   h = await createHarness({ env: { PATCHBAY_PSA_SYNC_INTERVAL_MS: '0' } })
   t = await seedTenants(h)
-  jobs = new JobService(h.ctx)
+  jobs = new JobService(h.ctx, WIRED_JOBS)
   cw = await new ConnectWiseStandIn({ clock: h.clock }).start()
   rx = await new Receiver().start()
   cb = await openConsole(h.app.fetch)

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDattoRmm } from '../../src/connectors/datto-rmm/index.ts'
 import { allConnectors, createRegistry } from '../../src/connectors/registry.ts'
 import { JobService } from '../../src/jobs/service.ts'
+import { WIRED_JOBS } from '../../src/wiring.ts'
 import { createHarness, type Harness, seedTenants } from '../harness.ts'
 import { DattoRmmStandIn } from '../standins/datto-rmm.ts'
 import { ConnectWiseStandIn } from '../standins/index.ts'
@@ -71,7 +72,7 @@ describe('operator console: approvals and change management', { timeout: 120_000
       body: { provider: 'datto-rmm', credentials: rmm.credentials, enabled_capabilities: ['read_resources'] },
     })
     expect(integration.status, JSON.stringify(integration.body)).toBe(201)
-    await new JobService(h.ctx).runDue()
+    await new JobService(h.ctx, WIRED_JOBS).runDue()
     const asked = await h.json('POST', `/api/v1/integrations/${integration.body.data.id}/actions`, {
       token: t.orgAToken,
       body: {

@@ -1,12 +1,4 @@
 import { parseRetryAfter } from '../../net/retry-after.ts'
-import { type Notification, NotificationError, type SendResult } from '../../notifications/types.ts'
-import {
-  callWebhook,
-  parseJson,
-  refusal,
-  type WebhookResponse,
-  type WebhookTarget,
-} from '../../notifications/webhook.ts'
 import {
   type ChatPlatform,
   chatDescriptor,
@@ -15,7 +7,15 @@ import {
   postMessage,
   sentResult,
 } from '../shared/chat.ts'
+import {
+  callWebhook,
+  parseJson,
+  refusal,
+  type WebhookResponse,
+  type WebhookTarget,
+} from '../shared/chat-webhook.ts'
 import { verifyBy } from '../shared/credentials.ts'
+import { type Notification, NotificationError, type SendResult } from '../shared/notification.ts'
 import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
 import { renderDiscordMessage } from './render.ts'
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { executeWebhookProblems } from '../../../test/standins/discord.ts'
-import type { Notification } from '../../notifications/types.ts'
+import type { Notification } from '../shared/notification.ts'
 import { DISCORD_LIMITS, type DiscordEmbed, renderDiscordMessage } from './render.ts'
 
 const base: Notification = {

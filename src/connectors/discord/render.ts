@@ -1,3 +1,4 @@
+import type { Notification, NotificationFact } from '../shared/notification.ts'
 import {
   displayTitle,
   escapeAndTruncate,
@@ -6,8 +7,7 @@ import {
   summaryLine,
   truncate,
   validIso,
-} from '../../notifications/text.ts'
-import type { Notification, NotificationFact } from '../../notifications/types.ts'
+} from '../shared/notification-text.ts'
 
 /**
  * Discord's limits for an execute-webhook body: `content` 2,000, at most 10 embeds, `username` 1–80 (the

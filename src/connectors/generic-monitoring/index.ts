@@ -48,7 +48,7 @@ async function send(credentials: Credentials, env: ConnectorEnv, type: string): 
 /**
  * POSTs one JSON body to the endpoint, with `Authorization: Bearer <apiKey>` when a key is set. Resolves with the
  * endpoint's status on 2xx; anything else is a VendorError with the endpoint's own text (the key scrubbed out) and
- * its Retry-After. Used by verification, probes and telemetry forwarding (src/monitoring/forward.ts).
+ * its Retry-After. Used by verification, probes and telemetry forwarding (src/monitoring/transport.ts).
  */
 export async function postToEndpoint(
   credentials: Credentials,

@@ -4,7 +4,7 @@
  * NotificationError. Each platform's quirks (URL rules, payloads, error bodies, rate limits) stay in its folder.
  */
 import { parseRetryAfter } from '../../net/retry-after.ts'
-import { NotificationError, type SendResult } from '../../notifications/types.ts'
+import type { ConnectorDescriptor, ConnectorEnv, Credentials } from '../types.ts'
 import {
   callWebhook,
   KEPT_BODY_CHARS,
@@ -12,8 +12,8 @@ import {
   resolveWebhookTarget,
   type WebhookResponse,
   type WebhookTarget,
-} from '../../notifications/webhook.ts'
-import type { ConnectorDescriptor, ConnectorEnv, Credentials } from '../types.ts'
+} from './chat-webhook.ts'
+import { NotificationError, type SendResult } from './notification.ts'
 
 /** A chat connector's descriptor: a secret `webhookUrl` (the platform's own rules) and the optional `baseUrl`. */
 export function chatDescriptor(opts: {

@@ -1,5 +1,3 @@
-import { type Notification, NotificationError, type SendResult } from '../../notifications/types.ts'
-import { callWebhook, refusal, type WebhookTarget } from '../../notifications/webhook.ts'
 import {
   type ChatPlatform,
   chatDescriptor,
@@ -8,7 +6,9 @@ import {
   postMessage,
   sentResult,
 } from '../shared/chat.ts'
+import { callWebhook, refusal, type WebhookTarget } from '../shared/chat-webhook.ts'
 import { verifyBy } from '../shared/credentials.ts'
+import { type Notification, NotificationError, type SendResult } from '../shared/notification.ts'
 import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
 import { renderSlackMessage } from './render.ts'
 

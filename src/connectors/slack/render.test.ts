@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { blocksProblem } from '../../../test/standins/slack.ts'
-import type { Notification } from '../../notifications/types.ts'
+import type { Notification } from '../shared/notification.ts'
 import { renderSlackMessage, SLACK_LIMITS, type SlackBlock } from './render.ts'
 
 const base: Notification = {

@@ -1,3 +1,4 @@
+import type { Notification, NotificationFact } from '../shared/notification.ts'
 import {
   displayTitle,
   escapeAndTruncate,
@@ -6,8 +7,7 @@ import {
   SEVERITY_EMOJI,
   summaryLine,
   truncate,
-} from '../../notifications/text.ts'
-import type { Notification, NotificationFact } from '../../notifications/types.ts'
+} from '../shared/notification-text.ts'
 
 /**
  * Slack's limits for a message posted through an incoming webhook. Block limits are per block type in

@@ -1,13 +1,4 @@
 import { UnsafeUrlError } from '../../net/http-client.ts'
-import { type Notification, NotificationError, type SendResult } from '../../notifications/types.ts'
-import {
-  callWebhook,
-  KEPT_BODY_CHARS,
-  parseJson,
-  refusal,
-  type WebhookResponse,
-  type WebhookTarget,
-} from '../../notifications/webhook.ts'
 import {
   type ChatPlatform,
   chatDescriptor,
@@ -16,7 +7,16 @@ import {
   postMessage,
   sentResult,
 } from '../shared/chat.ts'
+import {
+  callWebhook,
+  KEPT_BODY_CHARS,
+  parseJson,
+  refusal,
+  type WebhookResponse,
+  type WebhookTarget,
+} from '../shared/chat-webhook.ts'
 import { verifyBy } from '../shared/credentials.ts'
+import { type Notification, NotificationError, type SendResult } from '../shared/notification.ts'
 import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
 import { fromTransport } from '../vendor-error.ts'
 import { renderAdaptiveCard, renderMessageCard } from './render.ts'

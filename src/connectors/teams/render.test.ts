@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { envelopeProblem, messageCardProblem } from '../../../test/standins/teams.ts'
-import type { Notification } from '../../notifications/types.ts'
+import type { Notification } from '../shared/notification.ts'
 import { renderAdaptiveCard, renderMessageCard, TEAMS_MAX_PAYLOAD_BYTES } from './render.ts'
 
 const base: Notification = {

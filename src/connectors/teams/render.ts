@@ -1,3 +1,4 @@
+import type { Notification, NotificationFact, Severity } from '../shared/notification.ts'
 import {
   displayTitle,
   formatUtc,
@@ -6,8 +7,7 @@ import {
   SEVERITY_EMOJI,
   summaryLine,
   truncate,
-} from '../../notifications/text.ts'
-import type { Notification, NotificationFact, Severity } from '../../notifications/types.ts'
+} from '../shared/notification-text.ts'
 
 /**
  * Teams refuses messages over 28 KB

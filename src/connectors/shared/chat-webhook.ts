@@ -1,7 +1,7 @@
-import type { ConnectorEnv, Credentials } from '../connectors/types.ts'
-import { fromTransport } from '../connectors/vendor-error.ts'
-import { OutboundError, UnsafeUrlError } from '../net/http-client.ts'
-import { NotificationError } from './types.ts'
+import { OutboundError, UnsafeUrlError } from '../../net/http-client.ts'
+import type { ConnectorEnv, Credentials } from '../types.ts'
+import { fromTransport } from '../vendor-error.ts'
+import { NotificationError } from './notification.ts'
 
 /** The engine keeps this much of a response body; so do we. */
 export const KEPT_BODY_CHARS = 1_000

@@ -1,4 +1,4 @@
-import { VendorError } from '../connectors/vendor-error.ts'
+import { VendorError } from '../vendor-error.ts'
 
 export const SEVERITIES = ['critical', 'warning', 'info', 'ok'] as const
 export type Severity = (typeof SEVERITIES)[number]

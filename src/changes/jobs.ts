@@ -1,8 +1,8 @@
 import { z } from 'zod'
-import { runDeviceSync } from '../changes/devices.ts'
+import { defineJob, defineSchedule } from '../jobs/define.ts'
+import { enqueueJob } from '../jobs/store.ts'
 import { changeSettings } from '../store/schema/changes.ts'
-import { defineJob, defineSchedule } from './define.ts'
-import { enqueueJob } from './store.ts'
+import { runDeviceSync } from './devices.ts'
 
 /** One organization's device sync, as a job: a stopped sync is retried (and resumes) after the backoff. */
 export const deviceSyncJob = defineJob({

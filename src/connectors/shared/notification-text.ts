@@ -1,4 +1,4 @@
-import type { Notification, NotificationFact, Severity } from './types.ts'
+import type { Notification, NotificationFact, Severity } from './notification.ts'
 
 export const ELLIPSIS = '…'
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { scrubSecrets } from '../lib/redact.ts'
-import { NotificationError } from './types.ts'
-import { resolveWebhookTarget } from './webhook.ts'
+import { scrubSecrets } from '../../lib/redact.ts'
+import { resolveWebhookTarget } from './chat-webhook.ts'
+import { NotificationError } from './notification.ts'
 
 describe('resolveWebhookTarget', () => {
   it('without baseUrl, calls the webhook URL itself', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { escapeAndTruncate, notificationFacts, truncate } from './text.ts'
-import type { Notification } from './types.ts'
+import type { Notification } from './notification.ts'
+import { escapeAndTruncate, notificationFacts, truncate } from './notification-text.ts'
 
 describe('truncate', () => {
   it('keeps short text, cuts long text to the limit with an ellipsis', () => {
