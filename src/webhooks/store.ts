@@ -395,7 +395,7 @@ async function countFromDays(
   if (f.eventType || f.from || f.to || (f.targetType && !f.targetId)) return undefined
   if (f.status && f.status !== 'delivered' && f.status !== 'failed') return undefined
   const days = db
-    .select({ n: sql`COALESCE(sum(${deliveryDayCounts.n}), 0)` })
+    .select({ n: sql`COALESCE(sum(${deliveryDayCounts.n}), 0)::bigint`.as('n') })
     .from(deliveryDayCounts)
     .where(
       and(
@@ -410,10 +410,13 @@ async function countFromDays(
   // The default partition is aliased as the parent, so `where` (written on "deliveries") applies to it as is.
   const [row] = await rows<{ n: number }>(
     db,
-    sql`SELECT LEAST((${days})::bigint
+    // The history is read only when the counted days hold fewer than the cap (PostgreSQL runs an uncorrelated
+    // subquery when first needed): a status filter reads the rows of the days not counted yet, which have no
+    // status index.
+    sql`SELECT (CASE WHEN d.n >= ${cap}::bigint THEN ${cap}::bigint ELSE LEAST(d.n
           + (SELECT count(*) FROM (SELECT 1 FROM ${deliveries} WHERE ${and(where, sql`${deliveries.id} >= ${countedThrough}`)} LIMIT ${cap}) l)
           + (SELECT count(*) FROM (SELECT 1 FROM deliveries_default "deliveries" WHERE ${and(where, sql`${deliveries.id} < ${countedThrough}`)} LIMIT ${cap}) o),
-          ${cap})::int AS n`,
+          ${cap}::bigint) END)::int AS n FROM (${days}) d`,
   )
   return row?.n ?? 0
 }
