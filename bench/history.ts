@@ -224,7 +224,7 @@ export async function historyBench(o: HistoryOptions): Promise<HistoryResult> {
     const list = async (f: DeliveryFilter, page = 1, limit = 50) =>
       (await listDeliveries(orm, system, f, { page, limit })).items.length
     const [sample] = await db.query<{ id: string }>(
-      `SELECT id FROM deliveries WHERE org_id = $1 ORDER BY created_at DESC, id DESC OFFSET 20000 LIMIT 1`,
+      `SELECT id FROM deliveries WHERE org_id = $1 ORDER BY id DESC OFFSET 20000 LIMIT 1`,
       [org(0)],
     )
     const ids = await db.query<{ id: string }>(

@@ -71,6 +71,8 @@ export async function pruneDeliveries(
         if (!c || c.keep > 0) return null
         await tx.query(`ALTER TABLE deliveries DETACH PARTITION ${p.name}`)
         await tx.query(`DROP TABLE ${p.name}`)
+        // Its per-day counts (delivery_day_counts, drizzle/0021) go with it: dropping a table fires no trigger.
+        await tx.query('DELETE FROM delivery_day_counts WHERE day = $1::date', [p.day])
         return c.n
       })
       .catch((err: unknown) => {

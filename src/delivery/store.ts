@@ -187,14 +187,18 @@ export async function reapExpiredLeases(q: Querier, now: Date): Promise<number> 
   return rows.length
 }
 
-/** When the next delivery falls due (null when nothing is waiting), to sleep exactly until then. */
-export async function nextDueAt(q: Querier): Promise<Date | null> {
-  const [row] = await q.query<{ at: Date | null }>(
-    'SELECT min(next_attempt_at) AS at FROM delivery_queue WHERE lease_until IS NULL',
+/**
+ * When the queue next needs a worker: its earliest due time (of deliveries nobody holds) and its earliest lease
+ * expiry (a held delivery whose worker may have died). Both from the queue's partial indexes, one row each.
+ */
+export async function nextWakeAt(q: Querier): Promise<{ due: Date | null; leaseUntil: Date | null }> {
+  const [row] = await q.query<{ due: Date | null; lease: Date | null }>(
+    `SELECT (SELECT min(next_attempt_at) FROM delivery_queue WHERE lease_until IS NULL) AS due,
+            (SELECT min(lease_until) FROM delivery_queue WHERE lease_until IS NOT NULL) AS lease`,
     [],
-    'pb_next_due',
+    'pb_next_wake',
   )
-  return row?.at ?? null
+  return { due: row?.due ?? null, leaseUntil: row?.lease ?? null }
 }
 
 /**

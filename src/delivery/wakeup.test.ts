@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Timers } from './timers.ts'
-import { COALESCE_MS, Wakeup } from './wakeup.ts'
+import { answered, COALESCE_MS, learned, shouldAsk, unknownWake, Wakeup, waitFor } from './wakeup.ts'
 
 /** Timers run by hand: time passes only when the test says so. */
 function manualTimers() {
@@ -129,5 +129,47 @@ describe('the worker wakeup', () => {
     expect([...t.due.values()].map((d) => d.ms)).toEqual([1000])
     w.ring()
     expect(await run.ended()).toBe(true)
+  })
+})
+
+describe("the idle worker's timer for the queue's next due time", () => {
+  const poll = 1000
+  it('asks the queue first, then waits exactly until the earliest due time or lease expiry ahead', () => {
+    const now = 50_000
+    expect(shouldAsk(unknownWake(), now, poll)).toBe(true)
+    // A retry due in 200 ms, a lease running out in 70 s: the timer is for the retry, not the poll interval.
+    const next = answered(now, now + 200, now + 70_000)
+    expect(next).toEqual({ at: now + 200, leaseAt: now + 70_000, askedAt: now })
+    expect(waitFor(next, now, poll)).toBe(200)
+    // 150 ms on, woken by something else: 50 ms left, and nothing to ask.
+    expect(shouldAsk(next, now + 150, poll)).toBe(false)
+    expect(waitFor(next, now + 150, poll)).toBe(50)
+    // The due time came: the worker claims, then asks again.
+    expect(shouldAsk(next, now + 200, poll)).toBe(true)
+    // Only a lease ahead (and nothing due): its expiry, or the poll interval when that is sooner.
+    expect(waitFor(answered(now, null, now + 600), now, poll)).toBe(600)
+    expect(waitFor(answered(now, null, now + 70_000), now, poll)).toBe(poll)
+  })
+
+  it('does not wait on a due time already past (no slot has room for it), nor ask again before the poll interval', () => {
+    const now = 50_000
+    const next = answered(now, now - 5, null)
+    expect(next.at).toBeNull()
+    expect(waitFor(next, now, poll)).toBe(poll)
+    expect(shouldAsk(next, now + poll - 1, poll)).toBe(false)
+    expect(shouldAsk(next, now + poll, poll)).toBe(true)
+  })
+
+  it("learns this worker's own retries without asking: the earliest wins", () => {
+    const now = 50_000
+    let next = answered(now, null, null)
+    next = learned(next, now, now + 800)
+    expect(waitFor(next, now, poll)).toBe(800)
+    next = learned(next, now, now + 200)
+    next = learned(next, now, now + 900)
+    expect(waitFor(next, now, poll)).toBe(200)
+    // A retry due now (or earlier) is claimed at once; it sets no timer.
+    expect(learned(next, now, now)).toBe(next)
+    expect(shouldAsk(next, now + 10, poll)).toBe(false)
   })
 })

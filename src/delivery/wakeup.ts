@@ -71,3 +71,45 @@ export class Wakeup {
     })
   }
 }
+
+/**
+ * What the idle worker knows of the queue's next need: the earliest due time and lease expiry still ahead of
+ * when it asked (or learned them from its own retries), and when it asked. Kept so it asks the database only when
+ * the answer may have changed.
+ */
+export interface NextWake {
+  /** Earliest time still ahead at which a delivery falls due or a lease runs out; null when none is known. */
+  at: number | null
+  /** The earliest lease expiry known (to reap it then); null when none. */
+  leaseAt: number | null
+  /** When the database was last asked; -Infinity before the first time, or when news made the answer stale. */
+  askedAt: number
+}
+
+export const unknownWake = (): NextWake => ({ at: null, leaseAt: null, askedAt: Number.NEGATIVE_INFINITY })
+
+/**
+ * Whether to ask the database again before waiting: never asked (or news since), the awaited time came, or
+ * `maxMs` passed (a safety net for what this worker cannot hear of, such as another worker's retries). A due time
+ * already past (due work no slot has room for) does not make it ask again: finished attempts end that wait.
+ */
+export function shouldAsk(w: NextWake, now: number, maxMs: number): boolean {
+  return now - w.askedAt >= maxMs || (w.at !== null && now >= w.at)
+}
+
+/** What the database answered, at `now`: only times still ahead are worth a timer. */
+export function answered(now: number, due: number | null, leaseAt: number | null): NextWake {
+  const ahead = [due, leaseAt].filter((t): t is number => t !== null && t > now)
+  return { at: ahead.length > 0 ? Math.min(...ahead) : null, leaseAt, askedAt: now }
+}
+
+/** A retry this worker scheduled itself: due at `at`, known without asking. */
+export function learned(w: NextWake, now: number, at: number): NextWake {
+  if (at <= now) return w
+  return { ...w, at: w.at === null ? at : Math.min(w.at, at) }
+}
+
+/** How long to wait: until the known time ahead, `maxMs` at most, 1 ms at least. */
+export function waitFor(w: NextWake, now: number, maxMs: number): number {
+  return Math.max(1, w.at === null ? maxMs : Math.min(maxMs, w.at - now))
+}

@@ -21,11 +21,12 @@ import {
   completeMany,
   deferTarget,
   holdArrivals,
-  nextDueAt,
+  nextWakeAt,
   reapExpiredLeases,
   releaseClaimed,
   resumeTarget,
 } from './store.ts'
+import { realTimers, type Timers } from './timers.ts'
 import {
   type AttemptOutcome,
   type ClaimedDelivery,
@@ -33,7 +34,7 @@ import {
   type Settled,
   type Transport,
 } from './types.ts'
-import { Wakeup } from './wakeup.ts'
+import { answered, learned, type NextWake, shouldAsk, unknownWake, Wakeup, waitFor } from './wakeup.ts'
 
 export interface WorkerOptions {
   /** Attempts in flight at once in this process. */
@@ -50,6 +51,8 @@ export interface WorkerOptions {
   /** How long a circuit stays open the first time; it doubles each time it trips again, up to circuitMaxMs. */
   circuitOpenMs: number
   circuitMaxMs: number
+  /** The idle wait's timers; tests hand in their own to run time by hand. */
+  timers: Timers
 }
 
 /**
@@ -88,7 +91,7 @@ export class DeliveryWorker implements Service {
   readonly #circuitOpts: CircuitOptions
   readonly #attempts = new Set<Promise<void>>()
   readonly #outcomes: OutcomeBatcher<Judged>
-  readonly #wakeup = new Wakeup()
+  readonly #wakeup: Wakeup
   readonly #metrics: Metrics
   #stopping = false
   #loopDone: Promise<void> | undefined
@@ -97,8 +100,10 @@ export class DeliveryWorker implements Service {
    * attempts should lead to another claim. When it took everything due, only news (NOTIFY, a due time) can.
    */
   #moreDue = true
-  /** When this worker last asked the database for its next due time. */
-  #lastLookAhead = 0
+  /** The queue's next due time and lease expiry, as last asked (or learned from this worker's own retries). */
+  #next: NextWake = unknownWake()
+  /** When the idle wait under way ends (its timer), to cut it short for a retry due sooner. */
+  #waitEnds = Number.POSITIVE_INFINITY
   #unlisten: (() => Promise<void>) | undefined
   #lastReap = 0
 
@@ -116,8 +121,10 @@ export class DeliveryWorker implements Service {
       circuitThreshold: 5,
       circuitOpenMs: 5000,
       circuitMaxMs: 60_000,
+      timers: realTimers,
       ...opts,
     }
+    this.#wakeup = new Wakeup(this.#opts.timers)
     this.#slots = new Slots(this.#opts.concurrency, this.#opts.perTarget)
     this.#circuitOpts = {
       threshold: this.#opts.circuitThreshold,
@@ -134,7 +141,8 @@ export class DeliveryWorker implements Service {
   async start(): Promise<void> {
     this.#unlisten = await this.#ctx.db.listen(DELIVERY_CHANNEL, () => this.#wakeup.notify())
     this.#loopDone = this.#loop()
-    this.#ctx.log.info({ worker: this.id, ...this.#opts }, 'delivery worker started')
+    const { timers: _timers, ...settings } = this.#opts
+    this.#ctx.log.info({ worker: this.id, ...settings }, 'delivery worker started')
   }
 
   async stop(): Promise<void> {
@@ -172,8 +180,11 @@ export class DeliveryWorker implements Service {
     while (!this.#stopping) {
       try {
         const now = this.#ctx.clock.now().getTime()
-        if (now - this.#lastReap >= this.#opts.reapEveryMs) {
+        const leaseRanOut = this.#next.leaseAt !== null && now >= this.#next.leaseAt
+        if (leaseRanOut || now - this.#lastReap >= this.#opts.reapEveryMs) {
           this.#lastReap = now
+          // The next lease expiry is asked again after this reap.
+          if (leaseRanOut) this.#next = unknownWake()
           const reaped = await reapExpiredLeases(this.#ctx.db.relaxed, this.#ctx.clock.now())
           if (reaped > 0) this.#ctx.log.warn({ reaped }, 'deliveries whose lease expired are due again')
         }
@@ -188,37 +199,40 @@ export class DeliveryWorker implements Service {
           await new Promise((r) => setImmediate(r))
           continue
         }
-        await this.#idle(claimed === 0 && asked > 0)
+        await this.#idle()
       } catch (err) {
         this.#ctx.log.error({ err }, 'delivery worker loop error; retrying shortly')
-        await this.#idle(false, 1000)
+        await this.#idle(1000)
       }
     }
   }
 
-  /** Waits for a notification, enough finished attempts, the next due time, or the poll interval. */
-  async #idle(lookAhead: boolean, floorMs = 0): Promise<void> {
+  /**
+   * Waits for a notification, enough finished attempts, the queue's next due time or lease expiry (a timer set
+   * to it, so a retry goes on time, not at the next poll), a circuit's trial, or `pollMs` at most. The queue is
+   * asked only when its answer may have changed (see shouldAsk); this worker's own retries are learned as it
+   * records them.
+   */
+  async #idle(floorMs = 0): Promise<void> {
     if (this.#stopping) return
-    let waitMs = this.#opts.pollMs
     const now = this.#ctx.clock.now().getTime()
-    if (lookAhead && now - this.#lastLookAhead >= this.#opts.pollMs) {
-      // Due work that could not be claimed belongs to targets with no room: finished attempts wake us. Asked at
-      // most once per poll interval: when nothing new was claimable, the answer rarely changes.
-      this.#lastLookAhead = now
-      const due = await nextDueAt(this.#ctx.db.relaxed)
-      const until = due ? due.getTime() - now : Number.POSITIVE_INFINITY
-      if (until > 0) waitMs = Math.min(waitMs, until)
+    if (floorMs === 0 && shouldAsk(this.#next, now, this.#opts.pollMs)) {
+      const { due, leaseUntil } = await nextWakeAt(this.#ctx.db.relaxed)
+      this.#next = answered(now, due?.getTime() ?? null, leaseUntil?.getTime() ?? null)
     }
+    let waitMs = waitFor(this.#next, now, this.#opts.pollMs)
     for (const c of this.#circuits.values()) {
       const until = untilTrial(c.state, now)
       if (until !== undefined) waitMs = Math.min(waitMs, until)
     }
     waitMs = Math.max(waitMs, floorMs, 1)
+    this.#waitEnds = now + waitMs
     await this.#wakeup.wait(waitMs, {
       threshold: this.#slots.claimAfter(this.#opts.batchSize),
       moreDue: this.#moreDue,
       floorMs,
     })
+    this.#waitEnds = Number.POSITIVE_INFINITY
   }
 
   /** Attempts a target may have under way now: none while its circuit is open, one while half-open. */
@@ -486,11 +500,15 @@ export class DeliveryWorker implements Service {
         this.id,
       )
       const byType = new Map<string, Settled[]>()
+      const nowMs = now.getTime()
       for (const { settled } of items) {
         if (!updated.has(settled.delivery.id)) continue
+        if (settled.nextAttemptAt) this.#next = learned(this.#next, nowMs, settled.nextAttemptAt.getTime())
         const t = settled.delivery.targetType
         byType.set(t, [...(byType.get(t) ?? []), settled])
       }
+      // A retry due before the idle wait under way ends: wake to wait for it instead.
+      if (this.#next.at !== null && this.#next.at < this.#waitEnds) this.#wakeup.ring()
       for (const [type, results] of byType) await this.#transports.get(type)?.settled?.(results)
     } catch (err) {
       // The rows keep their lease; when it expires they are attempted again. Nothing is lost.

@@ -1,6 +1,6 @@
 import { and, count, desc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm'
 import { type Executor, rows } from '../store/db.ts'
-import { deliveries, deliveryQueue, events, webhooks } from '../store/schema/delivery.ts'
+import { deliveries, deliveryDayCounts, deliveryQueue, events, webhooks } from '../store/schema/delivery.ts'
 import { inScope, offsetOf, type Page, type TenantScope } from '../store/scope.ts'
 
 export type WebhookRow = typeof webhooks.$inferSelect
@@ -114,20 +114,31 @@ const liveStatus = sql<
 >`CASE WHEN ${deliveryQueue.leaseUntil} IS NOT NULL THEN 'in_progress'::delivery_status ELSE ${deliveries.status} END`
 
 /**
- * A webhook's deliveries by status. Counted on the history alone (by status: an index-only scan on days that
- * ended, see patchbay_seal_delivery_partitions), then the few the queue holds under a lease move to in-progress.
+ * A webhook's deliveries by status. The days before `delivery_counted_through` are summed from their per-day
+ * counts (delivery_day_counts, kept exact by triggers on those days' partitions: drizzle/0021), the later days
+ * and the default partition counted from the history (a day or two of rows, the other partitions pruned by id),
+ * in one statement so a day being counted meanwhile is neither missed nor counted twice. Then the few deliveries
+ * the queue holds under a lease move to in-progress.
  */
 export async function deliveryStats(db: Executor, orgId: string, webhookId: string): Promise<DeliveryStats> {
+  const through = sql`patchbay_uuid_v7_floor(COALESCE((SELECT t.day FROM delivery_counted_through t), DATE '1970-01-01')::timestamp AT TIME ZONE 'UTC')`
   const [byStatus, leased] = await Promise.all([
-    db
-      .select({
-        status: deliveries.status,
-        n: count(),
-        last: sql<Date | null>`max(${deliveries.deliveredAt})`,
-      })
-      .from(deliveries)
-      .where(and(eq(deliveries.orgId, orgId), eq(deliveries.targetId, webhookId)))
-      .groupBy(deliveries.status),
+    rows<{ status: DeliveryRow['status']; n: number; last: string | Date | null }>(
+      db,
+      sql`SELECT status, sum(n)::int AS n, max(last) AS last FROM (
+            SELECT c.status, c.n, c.last_delivered_at AS last FROM delivery_day_counts c
+            WHERE c.target_id = ${webhookId} AND c.org_id = ${orgId}
+              AND c.day < (SELECT t.day FROM delivery_counted_through t)
+            UNION ALL
+            SELECT d.status, count(*), max(d.delivered_at) FROM ${deliveries} d
+            WHERE d.org_id = ${orgId} AND d.target_id = ${webhookId} AND d.id >= ${through}
+            GROUP BY d.status
+            UNION ALL
+            SELECT d.status, count(*), max(d.delivered_at) FROM deliveries_default d
+            WHERE d.org_id = ${orgId} AND d.target_id = ${webhookId} AND d.id < ${through}
+            GROUP BY d.status
+          ) s GROUP BY status`,
+    ),
     db
       .select({ status: deliveries.status, n: count() })
       .from(deliveryQueue)
@@ -194,6 +205,16 @@ export const DELIVERY_TOTAL_CAP = 10_000
  * holds (`queued`): a few rows however large the history, looked up by id within the range of days they span,
  * rather than reading the org's whole history for them.
  */
+const DAY_MS = 86_400_000
+
+/** The smallest UUIDv7 made at millisecond `ms` (as patchbay_uuid_v7_floor). */
+function idFloor(ms: number): string {
+  const h = Math.min(2 ** 48 - 1, Math.max(0, Math.floor(ms)))
+    .toString(16)
+    .padStart(12, '0')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-0000-0000-000000000000`
+}
+
 function deliveryWhere(scope: TenantScope, f: DeliveryFilter, queued?: string[]): SQL | undefined {
   // Lowercase hex compares as the uuid bytes do.
   const sorted = queued ? [...queued].sort() : undefined
@@ -213,8 +234,11 @@ function deliveryWhere(scope: TenantScope, f: DeliveryFilter, queued?: string[])
       ? eq(deliveries.status, f.status)
       : undefined,
     f.eventType ? eq(deliveries.eventType, f.eventType) : undefined,
-    f.from ? sql`${deliveries.createdAt} >= ${f.from}` : undefined,
-    f.to ? sql`${deliveries.createdAt} < ${f.to}` : undefined,
+    // The id (UUIDv7) is the creation time to the millisecond (floor of created_at's): for bounds in whole
+    // milliseconds, created_at >= from and created_at < to are id >= floor(from) and id < floor(to). Bounding the
+    // id alone reads only the days asked for, from the (org_id, id) index alone when counting.
+    f.from ? sql`${deliveries.id} >= ${idFloor(f.from.getTime())}::uuid` : undefined,
+    f.to ? sql`${deliveries.id} < ${idFloor(Math.ceil(f.to.getTime()))}::uuid` : undefined,
   )
 }
 
@@ -232,16 +256,60 @@ async function queuedIds(db: Executor, status: DeliveryFilter['status']): Promis
 type Listed = DeliveryRow
 
 /**
- * A page from the start (or from a cursor): the rows come whole from the history's ordered scan and only they are
- * joined with the queue and their events. One scan of the partitions keeps planning cheap (each partition is
- * planned once per statement; with a month of days, planning is most of a short query's time).
+ * A page from the start (or from a cursor): the rows come whole from the history's scan in id order, window by
+ * window of days (idWindows), and only they are joined with the queue and their events.
  */
-async function firstPage(db: Executor, where: SQL | undefined, limit: number): Promise<Listed[]> {
+async function firstPage(
+  db: Executor,
+  where: SQL | undefined,
+  limit: number,
+  windows: IdWindow[],
+): Promise<Listed[]> {
+  const out: Listed[] = []
+  for (const w of windows) {
+    if (out.length >= limit) break
+    out.push(...(await windowRows(db, and(where, windowWhere(w)), limit - out.length)))
+  }
+  return out
+}
+
+/**
+ * Id ranges of the history, newest first, that together cover it: the day before `anchorMs` and everything after,
+ * the week before that, and all older. A list reads them in turn until its page is full, so a page of a busy
+ * history plans and reads only the newest days' partitions (a statement plans every partition its bounds do not
+ * prune, and the default partition, never pruned by an open range, would otherwise turn the ordered scan of the
+ * days into a merge of all of them).
+ */
+interface IdWindow {
+  lo?: string
+  hi?: string
+}
+
+function idWindows(anchorMs: number): IdWindow[] {
+  const day = Math.floor(anchorMs / DAY_MS) * DAY_MS - DAY_MS
+  const recent = idFloor(day)
+  const week = idFloor(day - 7 * DAY_MS)
+  return [{ lo: recent }, { lo: week, hi: recent }, { hi: week }]
+}
+
+function windowWhere(w: IdWindow): SQL | undefined {
+  return and(
+    w.lo ? sql`${deliveries.id} >= ${w.lo}::uuid` : undefined,
+    w.hi ? sql`${deliveries.id} < ${w.hi}::uuid` : undefined,
+  )
+}
+
+/** The creation time (ms) of a UUIDv7 id: its first 48 bits. */
+function idTime(id: string): number {
+  return Number.parseInt(id.replaceAll('-', '').slice(0, 12), 16)
+}
+
+async function windowRows(db: Executor, where: SQL | undefined, limit: number): Promise<Listed[]> {
   const p = db
     .select()
     .from(deliveries)
     .where(where)
-    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+    .orderBy(desc(deliveries.id))
     .limit(limit)
     .as('page_rows')
   const cols = Object.fromEntries(
@@ -262,7 +330,7 @@ async function firstPage(db: Executor, where: SQL | undefined, limit: number): P
     .from(p)
     .leftJoin(deliveryQueue, eq(deliveryQueue.id, p.id))
     .leftJoin(events, and(eq(events.orgId, p.orgId), eq(events.id, p.eventId)))
-    .orderBy(desc(p.createdAt), desc(p.id))
+    .orderBy(desc(p.id))
   return found.map((r) => ({
     ...(r.d as unknown as typeof deliveries.$inferSelect),
     status: r.status,
@@ -273,15 +341,15 @@ async function firstPage(db: Executor, where: SQL | undefined, limit: number): P
 }
 
 /**
- * A later page by number: the rows to skip are read from the (org_id, created_at, id) index alone, and the page's
+ * A later page by number: the rows to skip are read from the (org_id, id) index alone, and the page's
  * own rows are then looked up by id, one partition each (run-time partition pruning).
  */
 async function skippingPage(db: Executor, where: SQL | undefined, page: Page): Promise<Listed[]> {
   const p = db
-    .select({ pageId: deliveries.id, pageAt: deliveries.createdAt })
+    .select({ pageId: deliveries.id })
     .from(deliveries)
     .where(where)
-    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+    .orderBy(desc(deliveries.id))
     .limit(page.limit)
     .offset(offsetOf(page))
     .as('page_rows')
@@ -297,7 +365,7 @@ async function skippingPage(db: Executor, where: SQL | undefined, page: Page): P
     .innerJoin(deliveries, eq(deliveries.id, p.pageId))
     .leftJoin(deliveryQueue, eq(deliveryQueue.id, deliveries.id))
     .leftJoin(events, and(eq(events.orgId, deliveries.orgId), eq(events.id, deliveries.eventId)))
-    .orderBy(desc(p.pageAt), desc(p.pageId))
+    .orderBy(desc(p.pageId))
   return found.map((r) => ({
     ...r.d,
     status: r.status,
@@ -307,30 +375,94 @@ async function skippingPage(db: Executor, where: SQL | undefined, page: Page): P
   }))
 }
 
+/** The first id of the first day not counted in delivery_day_counts (drizzle/0021). */
+const countedThrough = sql`patchbay_uuid_v7_floor(COALESCE((SELECT t.day FROM delivery_counted_through t), DATE '1970-01-01')::timestamp AT TIME ZONE 'UTC')`
+
+/**
+ * A filter by organization, target and finished status only is counted from the per-day counts for the days that
+ * ended (a few rows per day) and from the history for the rest (the days not counted yet, and the default
+ * partition's older ids), in one statement. Reading up to DELIVERY_TOTAL_CAP index entries instead costs tens of
+ * milliseconds at millions of rows, and a status filter on days still being written reads their rows too.
+ * Returns undefined for the filters it cannot count (event type, time bounds, queued statuses; a target type
+ * without a target, which the counts do not record).
+ */
+async function countFromDays(
+  db: Executor,
+  scope: TenantScope,
+  f: DeliveryFilter,
+  where: SQL | undefined,
+): Promise<number | undefined> {
+  if (f.eventType || f.from || f.to || (f.targetType && !f.targetId)) return undefined
+  if (f.status && f.status !== 'delivered' && f.status !== 'failed') return undefined
+  const days = db
+    .select({ n: sql`COALESCE(sum(${deliveryDayCounts.n}), 0)::bigint`.as('n') })
+    .from(deliveryDayCounts)
+    .where(
+      and(
+        inScope(scope, deliveryDayCounts.orgId),
+        f.orgId ? eq(deliveryDayCounts.orgId, f.orgId) : undefined,
+        f.targetId ? eq(deliveryDayCounts.targetId, f.targetId) : undefined,
+        f.status ? eq(deliveryDayCounts.status, f.status) : undefined,
+        sql`${deliveryDayCounts.day} < (SELECT t.day FROM delivery_counted_through t)`,
+      ),
+    )
+  const cap = DELIVERY_TOTAL_CAP + 1
+  // The default partition is aliased as the parent, so `where` (written on "deliveries") applies to it as is.
+  const [row] = await rows<{ n: number }>(
+    db,
+    // The history is read only when the counted days hold fewer than the cap (PostgreSQL runs an uncorrelated
+    // subquery when first needed): a status filter reads the rows of the days not counted yet, which have no
+    // status index.
+    sql`SELECT (CASE WHEN d.n >= ${cap}::bigint THEN ${cap}::bigint ELSE LEAST(d.n
+          + (SELECT count(*) FROM (SELECT 1 FROM ${deliveries} WHERE ${and(where, sql`${deliveries.id} >= ${countedThrough}`)} LIMIT ${cap}) l)
+          + (SELECT count(*) FROM (SELECT 1 FROM deliveries_default "deliveries" WHERE ${and(where, sql`${deliveries.id} < ${countedThrough}`)} LIMIT ${cap}) o),
+          ${cap}::bigint) END)::int AS n FROM (${days}) d`,
+  )
+  return row?.n ?? 0
+}
+
+/** Matches of `where`, counted newest window first up to DELIVERY_TOTAL_CAP + 1. */
+async function countCapped(db: Executor, where: SQL | undefined, windows: IdWindow[]): Promise<number> {
+  let n = 0
+  for (const w of windows) {
+    if (n > DELIVERY_TOTAL_CAP) break
+    const matches = db
+      .select({ one: sql`1` })
+      .from(deliveries)
+      .where(and(where, windowWhere(w)))
+      .limit(DELIVERY_TOTAL_CAP + 1 - n)
+    const [counted] = await rows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM (${matches}) m`)
+    n += counted?.n ?? 0
+  }
+  return n
+}
+
 /**
  * Delivery history, most recent first, each with its event's data as the payload. The page's ids are found on
- * the history alone (its (org_id, created_at, id) index gives them in order), and only those rows are joined
+ * the history alone (its (org_id, id) index gives them in order), and only those rows are joined
  * with the queue and their events, so skipping rows for a later page costs no joins. `after` continues from a
  * delivery of an earlier page (keyset paging: as fast at the millionth row as at the first); `page` skips pages
  * from there. `total` counts at most DELIVERY_TOTAL_CAP (`totalCapped` says there are more).
  */
 export async function listDeliveries(db: Executor, scope: TenantScope, filter: DeliveryFilter, page: Page) {
   const where = deliveryWhere(scope, filter, await queuedIds(db, filter.status))
-  const after = filter.after
-    ? sql`(${deliveries.createdAt}, ${deliveries.id}) < (SELECT c.created_at, c.id FROM ${deliveries} c WHERE c.id = ${filter.after})`
-    : undefined
-  const matches = db
-    .select({ one: sql`1` })
-    .from(deliveries)
-    .where(where)
-    .limit(DELIVERY_TOTAL_CAP + 1)
-  const [items, [counted]] = await Promise.all([
+  // The cursor is a delivery id; the list is in id order, so the rest of it is every smaller id (a constant:
+  // the newer days' partitions are pruned when planning).
+  const after = filter.after ? sql`${deliveries.id} < ${filter.after}::uuid` : undefined
+  const now = Date.now()
+  const anchor = Math.min(
+    now,
+    filter.after ? idTime(filter.after) : now,
+    filter.to ? filter.to.getTime() : now,
+  )
+  const [items, n] = await Promise.all([
     offsetOf(page) === 0
-      ? firstPage(db, and(where, after), page.limit)
+      ? firstPage(db, and(where, after), page.limit, idWindows(anchor))
       : skippingPage(db, and(where, after), page),
-    rows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM (${matches}) m`),
+    countFromDays(db, scope, filter, where).then(
+      (n) => n ?? countCapped(db, where, idWindows(Math.min(now, filter.to ? filter.to.getTime() : now))),
+    ),
   ])
-  const n = counted?.n ?? 0
   return {
     items,
     total: Math.min(n, DELIVERY_TOTAL_CAP),

@@ -38,8 +38,8 @@ export function deliveryRoutes(ctx: AppContext) {
       tags: ['Deliveries'],
       summary: 'List deliveries across webhooks and integrations',
       description:
-        'The delivery history and dead-letter queue (`status=failed`) of the organizations the key reaches. ' +
-        '`from` (inclusive) and `to` (exclusive) bound the creation time. Deep into a long history, page on by ' +
+        'The delivery history and dead-letter queue (`status=failed`) of the organizations the key reaches, newest ' +
+        'first by `id` (a UUIDv7: its creation time to the millisecond, so the order of `createdAt`). `from` (inclusive) and `to` (exclusive) bound the creation time. Deep into a long history, page on by ' +
         '`cursor` (`pagination.nextCursor`) rather than by `page`.',
       request: {
         query: z.object({

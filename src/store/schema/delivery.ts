@@ -1,5 +1,8 @@
 import { sql } from 'drizzle-orm'
 import {
+  bigint,
+  boolean,
+  date,
   index,
   integer,
   jsonb,
@@ -117,11 +120,42 @@ export const deliveries = pgTable(
     deliveredAt: ts('delivered_at'),
   },
   (t) => [
-    index('deliveries_target_idx').on(t.targetId, t.createdAt),
-    index('deliveries_org_idx').on(t.orgId, t.createdAt, t.id),
+    // By id, the list's order (newest first): UUIDv7 ids are the creation time, and the partition key, so a first
+    // page reads the newest days' indexes only.
+    index('deliveries_target_idx').on(t.targetId, t.id),
+    index('deliveries_org_idx').on(t.orgId, t.id),
     index('deliveries_event_idx').on(t.orgId, t.eventId),
   ],
 )
+
+/**
+ * Deliveries by day, organization, target and status, for the days whose history partition is counted
+ * (drizzle/0021): every partition of a day before `delivery_counted_through.day`. Filled when the day is counted
+ * and kept exact by row triggers on those partitions only (written rarely: late retries, retention), so a
+ * webhook's delivery stats add a few rows per day instead of counting its whole history, and the days still
+ * being written pay nothing per attempt. `lastDeliveredAt` is the latest `delivered_at` of the group.
+ */
+export const deliveryDayCounts = pgTable(
+  'delivery_day_counts',
+  {
+    targetId: uuid('target_id').notNull(),
+    orgId: uuid('org_id').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    status: deliveryStatus('status').notNull(),
+    n: bigint('n', { mode: 'number' }).notNull(),
+    lastDeliveredAt: ts('last_delivered_at'),
+  },
+  (t) => [primaryKey({ columns: [t.targetId, t.orgId, t.day, t.status] })],
+)
+
+/**
+ * One row: the history partitions of the days before `day` are counted in delivery_day_counts; later days (and
+ * the default partition) are counted from the history itself.
+ */
+export const deliveryCountedThrough = pgTable('delivery_counted_through', {
+  one: boolean('one').primaryKey().default(true),
+  day: date('day', { mode: 'string' }).notNull(),
+})
 
 /**
  * The work still to do: one small row per delivery that is due or under way, apart from the history above.
