@@ -109,3 +109,36 @@ describe('integrations (SynthesQ shape)', () => {
     })
   })
 })
+
+describe('events and inbound webhook sources', () => {
+  it('an unknown event type is reported with an unknown field, in a single event and in a batch', async () => {
+    const one = await h.json('POST', '/api/v1/events', {
+      token: t.orgAToken,
+      body: { type: 'no.such.event', data: {}, colour: 'blue' },
+    })
+    expect(one.status).toBe(422)
+    expect(one.body.details).toEqual(
+      expect.arrayContaining([
+        { path: 'type', message: 'Unknown event type "no.such.event" (see GET /api/v1/event-types)' },
+        { path: 'colour', message: 'Unknown field' },
+      ]),
+    )
+    expect(one.body.details).toHaveLength(2)
+
+    const batch = await h.json('POST', '/api/v1/events/batch', {
+      token: t.orgAToken,
+      body: { events: [{ type: 'device.offline' }, { type: 'nope', extra: 1 }] },
+    })
+    expect(batch.status).toBe(422)
+    expect(paths(batch.body)).toEqual(['events.1.extra', 'events.1.type'])
+  })
+
+  it('a source with an unknown event type and an unknown field reports both', async () => {
+    const res = await h.json('POST', '/api/v1/webhook-sources', {
+      token: t.orgAToken,
+      body: { provider: 'generic', name: 'in', eventTypes: ['alert.triggered', 'nope'], colour: 'blue' },
+    })
+    expect(res.status).toBe(422)
+    expect(paths(res.body)).toEqual(['colour', 'eventTypes.1'])
+  })
+})
