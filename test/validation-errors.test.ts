@@ -49,6 +49,29 @@ describe('webhooks', () => {
     expect(list.body.data).toEqual([])
   })
 
+  it('a secret that is not a standard-webhooks one is reported with an unknown field', async () => {
+    const res = await h.json('POST', '/api/v1/webhooks', {
+      token: t.orgAToken,
+      body: {
+        name: 'hook',
+        url: 'https://hooks.test/in',
+        events: ['device.offline'],
+        signatureScheme: 'standard-webhooks',
+        secret: 'plain-secret-1234',
+        bogus: true,
+      },
+    })
+    expect(res.status).toBe(422)
+    expect(res.body.details).toEqual(
+      expect.arrayContaining([
+        { path: 'secret', message: 'a standard-webhooks secret is "whsec_" + base64 of 24-64 bytes' },
+        { path: 'bogus', message: 'Unknown field' },
+      ]),
+    )
+    expect(res.body.details).toHaveLength(2)
+    expect(JSON.stringify(res.body)).not.toContain('plain-secret-1234')
+  })
+
   it('an update reports them together too', async () => {
     const created = await h.json('POST', '/api/v1/webhooks', {
       token: t.orgAToken,
