@@ -6,7 +6,7 @@ let h: Harness
 let rx: Receiver
 beforeAll(async () => {
   // One attempt at a time per target, so the order of events is exact.
-  h = await createHarness({ env: { PATCHBAY_TARGET_CONCURRENCY: '1' }, checkResponses: true })
+  h = await createHarness({ env: { PATCHBAY_TARGET_CONCURRENCY: '1' } })
   rx = await new Receiver().start()
 })
 afterAll(async () => {

@@ -56,7 +56,9 @@ export interface HarnessOptions {
   connectors?: ConnectorRegistry
   /**
    * Validate every JSON response `json()` returns against the app's OpenAPI document and throw on a mismatch
-   * (issue 19, item 10). On when set here or when PATCHBAY_TEST_CHECK_RESPONSES=1 runs the suite.
+   * (issue 19, item 10). On by default: every suite is a conformance test of the responses it reads. Set false
+   * only in a suite that deliberately reads undocumented answers, with the reason beside it; running with
+   * PATCHBAY_TEST_CHECK_RESPONSES=0 turns the default off (to tell a conformance failure from another one).
    */
   checkResponses?: boolean
 }
@@ -123,7 +125,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
       .then((doc) => new ResponseConformance(doc as ConstructorParameters<typeof ResponseConformance>[0]))
     return conformance
   }
-  const checkResponses = opts.checkResponses ?? process.env.PATCHBAY_TEST_CHECK_RESPONSES === '1'
+  const checkResponses = opts.checkResponses ?? process.env.PATCHBAY_TEST_CHECK_RESPONSES !== '0'
   return {
     ctx,
     clock,

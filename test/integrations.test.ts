@@ -23,7 +23,7 @@ const MONITOR_KEY = 'mon_live_4d5e6f7a8b'
 
 beforeAll(async () => {
   // Health probes have their own test file; here they would only add vendor calls between the steps.
-  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' }, checkResponses: true })
+  h = await createHarness({ env: { PATCHBAY_PROBE_INTERVAL_MS: '0' } })
   t = await seedTenants(h)
   jobs = new JobService(h.ctx, WIRED_JOBS)
   tickets = await startStandIn((req) => {

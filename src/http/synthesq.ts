@@ -58,6 +58,11 @@ export function laravelErrors(error: ZodError): Record<string, string[]> {
       continue
     }
     const field = path || 'body'
+    // A check that already speaks Laravel (a service's own field message) is passed on as it is.
+    if (issue.code === 'custom' && issue.params?.sentence === true) {
+      add(errors, field, issue.message)
+      continue
+    }
     if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
       add(errors, field, `The ${field} field is required.`)
     } else if (/^(must|is|may) /.test(issue.message)) {

@@ -139,6 +139,35 @@ function checkCapabilities(errors: FieldErrors, connector: Connector, wanted: re
     errors.add('enabledCapabilities', 'Capabilities must not repeat.')
 }
 
+/**
+ * What is wrong with a new integration that can be told without the database or the network (provider,
+ * capabilities, credentials), by service field name; `{}` when nothing. A door runs it while it validates the
+ * request, so these problems are reported with the request's other ones (an unknown field among them) in one
+ * refusal. Takes the input as sent: fields of the wrong type are left to the door's schema.
+ */
+export function newIntegrationProblems(
+  ctx: Pick<AppContext, 'connectors'>,
+  input: { provider?: unknown; enabledCapabilities?: unknown; credentials?: unknown },
+): Record<string, string[]> {
+  if (typeof input.provider !== 'string' || input.provider === '') return {}
+  const connector = ctx.connectors.get(input.provider)
+  if (!connector) return { provider: ['The selected provider is invalid.'] }
+  const errors = new FieldErrors()
+  const wanted = input.enabledCapabilities
+  if (Array.isArray(wanted) && wanted.length > 0 && wanted.every((c) => typeof c === 'string'))
+    checkCapabilities(errors, connector, wanted)
+  const credentials = input.credentials
+  if (credentials !== null && typeof credentials === 'object' && !Array.isArray(credentials)) {
+    try {
+      validateCredentials(connector, credentials as Record<string, unknown>)
+    } catch (err) {
+      if (!(err instanceof IntegrationError)) throw err
+      for (const [f, msgs] of Object.entries(err.fields)) for (const m of msgs) errors.add(f, m)
+    }
+  }
+  return errors.fields
+}
+
 function cleanName(name: string | null | undefined): string | null {
   const n = name?.trim()
   return n ? n : null

@@ -20,7 +20,15 @@ const eventBody = z
       .max(100)
       .optional()
       .openapi({ description: 'Idempotency key within the organization; generated when omitted' }),
-    type: z.string().min(1).max(100).openapi({ example: 'alert.triggered' }),
+    // Checked here, not only when the events are resolved, so other problems of the request come with it.
+    type: z
+      .string()
+      .min(1)
+      .max(100)
+      .refine(isEventType, {
+        error: (issue) => `Unknown event type "${String(issue.input)}" (see GET /api/v1/event-types)`,
+      })
+      .openapi({ example: 'alert.triggered' }),
     orgId: uuidSchema.optional().openapi({ description: 'Required for partner and system keys' }),
     timestamp: dateTime().optional().openapi({ description: 'When it happened; defaults to now' }),
     // Optional on purpose: many events (device.online, user.login) carry nothing beyond their type, and receivers

@@ -16,6 +16,7 @@ import {
   IntegrationError,
   type IntegrationView,
   listIntegrations,
+  newIntegrationProblems,
   setDefaultIntegration,
   storeFilter,
   testCredentials,
@@ -33,6 +34,7 @@ import {
   pagination,
   SynthesqValidationError,
   synthesqErrorResponses,
+  synthesqField,
   synthesqRouter,
 } from '../synthesq.ts'
 import { failureOf, failureSchema } from './integration-doors.ts'
@@ -148,19 +150,47 @@ const orgIdField = uuidSchema
   .optional()
   .openapi({ description: 'The organization (partner and system keys)' })
 
-const createBody = z
-  .strictObject({
-    provider: z.string().min(1).openapi({ example: 'generic-ticketing' }),
-    name: z.string().trim().max(255).nullable().optional().openapi({
-      description: 'Needed to add a second instance of a provider; instance names are unique per provider',
-    }),
-    credentials: jsonObject.openapi({ description: "Matching the provider's credential_schema" }),
-    enabled_capabilities: z.array(z.string()).min(1, 'must name at least one capability'),
-    metadata: jsonObject.optional(),
-    settings: jsonObject.optional(),
-    orgId: orgIdField,
-  })
-  .openapi('CreateIntegration')
+const createFields = z.strictObject({
+  provider: z.string().min(1).openapi({ example: 'generic-ticketing' }),
+  name: z.string().trim().max(255).nullable().optional().openapi({
+    description: 'Needed to add a second instance of a provider; instance names are unique per provider',
+  }),
+  credentials: jsonObject.openapi({ description: "Matching the provider's credential_schema" }),
+  enabled_capabilities: z.array(z.string()).min(1, 'must name at least one capability'),
+  metadata: jsonObject.optional(),
+  settings: jsonObject.optional(),
+  orgId: orgIdField,
+})
+
+/**
+ * The create body, with the checks that need neither the database nor the network (reserved metadata keys,
+ * provider, capabilities, credentials) run by the schema — also when a field failed — so one 422 lists every
+ * problem of the request, an unknown field among them (issue 19, item 7). The service checks them again.
+ */
+function createBodyFor(ctx: AppContext) {
+  return createFields
+    .superRefine(
+      (body, zctx) => {
+        const problems: Record<string, string[]> = newIntegrationProblems(ctx, {
+          provider: body.provider,
+          enabledCapabilities: body.enabled_capabilities,
+          credentials: body.credentials,
+        })
+        const metadata: unknown = body.metadata
+        if (metadata !== null && typeof metadata === 'object') {
+          for (const k of RESERVED_METADATA.filter((key) => key in metadata))
+            problems[`metadata.${k}`] = [`The metadata.${k} key is reserved for Patchbay.`]
+        }
+        for (const [field, messages] of Object.entries(problems)) {
+          const path = synthesqField(field)
+          for (const message of messages)
+            zctx.addIssue({ code: 'custom', path: path.split('.'), message, params: { sentence: true } })
+        }
+      },
+      { when: (payload) => payload.value !== null && typeof payload.value === 'object' },
+    )
+    .openapi('CreateIntegration')
+}
 
 const patchBody = z
   .strictObject({
@@ -556,7 +586,7 @@ export function integrationRoutes(ctx: AppContext) {
         "call to the vendor: it becomes `active`, or `error` with the vendor's message in `metadata.last_error`. " +
         'One unnamed instance per provider; further instances need distinct `name`s. The first instance of a ' +
         'provider is its default.',
-      request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
+      request: { body: { required: true, content: { 'application/json': { schema: createBodyFor(ctx) } } } },
       responses: {
         201: {
           description: 'Created',

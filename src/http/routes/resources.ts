@@ -341,6 +341,10 @@ export function providerResourceRoutes(ctx: AppContext) {
         200: { description: 'A page', content: { 'application/json': { schema: listSchema } } },
         ...vendorResponses,
         ...synthesqErrorResponses(401, 409, 422),
+        400: {
+          description: `${vendorResponses[400].description}, or a partner or system key named no organization`,
+          content: { 'application/json': { schema: z.union([vendorErrorSchema, synthesqErrorSchema]) } },
+        },
         404: {
           description: 'No instance of the provider in the organization, or no such kind, or no such record',
           content: { 'application/json': { schema: z.union([synthesqErrorSchema, vendorErrorSchema]) } },

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../context.ts'
+import { isValidSubscription } from '../../events/catalog.ts'
 import {
   createSource,
   deleteSource,
@@ -58,7 +59,19 @@ const withSecret = sourceSchema
   })
   .openapi('WebhookSourceWithSecret')
 
-const eventTypes = z.array(z.string().min(1).max(100)).min(1).max(100)
+// Unknown types are refused here, not only by the service, so other problems of the request come with them.
+const eventTypes = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(100)
+      .refine(isValidSubscription, {
+        error: (issue) => `Unknown event type "${String(issue.input)}" (see GET /api/v1/event-types)`,
+      }),
+  )
+  .min(1)
+  .max(100)
 
 const createBody = z
   .strictObject({

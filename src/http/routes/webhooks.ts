@@ -13,6 +13,7 @@ import {
   webhookFields,
   webhookHeaderSchema,
 } from '../../webhooks/service.ts'
+import { isStandardSecret } from '../../webhooks/signing.ts'
 import {
   type DeliveryStats,
   deliveryStats,
@@ -88,6 +89,25 @@ const createBody = z
     retryPolicy: retryPolicySchema.optional(),
     signatureScheme: webhookFields.signatureScheme.default('breeze'),
   })
+  // Here as well as in the service, and run when another field failed, so one 422 names every problem.
+  .superRefine(
+    (b, ctx) => {
+      const secret: unknown = b.secret
+      if (
+        b.signatureScheme === 'standard-webhooks' &&
+        typeof secret === 'string' &&
+        secret.length >= 8 &&
+        !isStandardSecret(secret)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secret'],
+          message: 'a standard-webhooks secret is "whsec_" + base64 of 24-64 bytes',
+        })
+      }
+    },
+    { when: (payload) => payload.value !== null && typeof payload.value === 'object' },
+  )
   .openapi('CreateWebhook')
 
 const patchBody = z
