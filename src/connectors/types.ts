@@ -155,6 +155,7 @@ export interface Connector<C = Credentials> {
   /** Change controls linked to PSA tickets: notes, statuses, schedules, members, time, configurations (src/changes). */
   changeManagement?: ChangeManagementOperations<C>
   /** Writes at the vendor a caller may ask for (run a job, isolate a host…), run by src/actions on the engine. */
+  // biome-ignore lint/suspicious/noExplicitAny: each action has its own input type; a connector lists them together
   actions?: readonly ConnectorAction<any, C>[]
 }
 
