@@ -114,30 +114,49 @@ export type VerifyResult =
       failure?: TransportFailure
     }
 
-export interface Connector {
+/**
+ * A connector's credential schema (zod, derived from its descriptor's field list by `credentialParser` in
+ * define.ts) and the error a stored credential that does not parse gives.
+ */
+export interface CredentialParser<C> {
+  /** `z.infer<typeof schema>` is what the connector's functions receive. */
+  schema: z.ZodType<C>
+  /** The descriptor's field list the schema was derived from. */
+  fields: CredentialSchema
+  /** The typed credentials; a field missing or malformed throws the connector's own error (a 4xx, never retried). */
+  parse(credentials: Credentials): C
+}
+
+export interface Connector<C = Credentials> {
   descriptor: ConnectorDescriptor
+  /**
+   * How the credentials handed to this connector are parsed, once, at its edge (`defineConnector`); absent on
+   * a connector whose functions read the plain record.
+   */
+  credentials?: CredentialParser<unknown>
   /** A real, cheap, authenticated call to the vendor. */
-  verify(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult>
+  verify(credentials: C, env: ConnectorEnv): Promise<VerifyResult>
   /** The health probe; defaults to verify. */
-  probe?(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult>
+  probe?(credentials: C, env: ConnectorEnv): Promise<VerifyResult>
   /** PSA/ticketing operations, for connectors with ticket capabilities. */
-  tickets?: TicketOperations
+  tickets?: TicketOperations<C>
   /** Chat notifications, for connectors with the `send_notification` capability. */
-  notifications?: NotificationOperations
+  notifications?: NotificationOperations<C>
   /** Reads at the vendor (devices, alerts, users…), normalized per kind; see resources/kinds.ts. */
-  resources?: ResourceOperations
+  resources?: ResourceOperations<C>
   /** Inbound webhooks: how the vendor's own events are verified, parsed and normalized (src/inbound runs them). */
-  inbound?: ConnectorInbound
+  inbound?: ConnectorInbound<C>
   /** A chat platform whose credential is a webhook URL (the `/integrations/<provider>` chat door). */
   chat?: ChatWebhookOperations
   /** Telemetry forwarding to an endpoint, for connectors with the `forward_events` capability (src/monitoring). */
-  forwarding?: ForwardingOperations
+  forwarding?: ForwardingOperations<C>
   /** Alert-to-ticket creation as a plain JSON API (src/ticketing's auto-create). */
-  genericTickets?: GenericTicketOperations
+  genericTickets?: GenericTicketOperations<C>
   /** Change controls linked to PSA tickets: notes, statuses, schedules, members, time, configurations (src/changes). */
-  changeManagement?: ChangeManagementOperations
+  changeManagement?: ChangeManagementOperations<C>
   /** Writes at the vendor a caller may ask for (run a job, isolate a host…), run by src/actions on the engine. */
-  actions?: readonly ConnectorAction[]
+  // biome-ignore lint/suspicious/noExplicitAny: each action has its own input type; a connector lists them together
+  actions?: readonly ConnectorAction<any, C>[]
 }
 
 /** A PSA ticket as change management sees it. */
@@ -175,59 +194,54 @@ export interface PsaConfiguration {
  * What change management asks of a PSA. Every method makes real vendor calls and rejects with a VendorError carrying
  * the vendor's text (secrets scrubbed), its status and Retry-After; none sleeps or retries (deliveries and jobs do).
  */
-export interface ChangeManagementOperations {
+export interface ChangeManagementOperations<C = Credentials> {
   /** Companies whose name or identifier contains `q`, a page at a time. */
   searchCompanies(
-    credentials: Credentials,
+    credentials: C,
     query: { q?: string | undefined; cursor?: string | undefined },
     env: ConnectorEnv,
   ): Promise<PageOf<NamedRef>>
-  listBoards(credentials: Credentials, env: ConnectorEnv): Promise<NamedRef[]>
-  boardStatuses(credentials: Credentials, boardId: string, env: ConnectorEnv): Promise<NamedRef[]>
+  listBoards(credentials: C, env: ConnectorEnv): Promise<NamedRef[]>
+  boardStatuses(credentials: C, boardId: string, env: ConnectorEnv): Promise<NamedRef[]>
   /** Open tickets of `companyId` on `boardIds` (all boards when empty) whose number or summary matches `q`. */
   searchTickets(
-    credentials: Credentials,
+    credentials: C,
     query: { companyId: string; boardIds: string[]; q?: string | undefined; cursor?: string | undefined },
     env: ConnectorEnv,
   ): Promise<PageOf<ChangeTicketInfo>>
-  getTicket(credentials: Credentials, id: string, env: ConnectorEnv): Promise<ChangeTicketInfo>
+  getTicket(credentials: C, id: string, env: ConnectorEnv): Promise<ChangeTicketInfo>
   /** An internal note (technicians only, no customer email). */
-  addInternalNote(credentials: Credentials, ticketId: string, text: string, env: ConnectorEnv): Promise<void>
+  addInternalNote(credentials: C, ticketId: string, text: string, env: ConnectorEnv): Promise<void>
   /** Replaces the ticket's detailed description text with `text` (as a detail note, no customer email). */
-  setDetailedDescription(
-    credentials: Credentials,
-    ticketId: string,
-    text: string,
-    env: ConnectorEnv,
-  ): Promise<void>
-  setStatus(credentials: Credentials, ticketId: string, statusId: string, env: ConnectorEnv): Promise<void>
+  setDetailedDescription(credentials: C, ticketId: string, text: string, env: ConnectorEnv): Promise<void>
+  setStatus(credentials: C, ticketId: string, statusId: string, env: ConnectorEnv): Promise<void>
   /** The member whose email is `email` (case-insensitive), or undefined. */
-  findMember(credentials: Credentials, email: string, env: ConnectorEnv): Promise<PsaMember | undefined>
+  findMember(credentials: C, email: string, env: ConnectorEnv): Promise<PsaMember | undefined>
   addScheduleEntry(
-    credentials: Credentials,
+    credentials: C,
     entry: { ticketId: string; memberId: string; start: Date; end: Date; name: string },
     env: ConnectorEnv,
   ): Promise<void>
   addTimeEntry(
-    credentials: Credentials,
+    credentials: C,
     entry: { ticketId: string; memberId: string; start: Date; end?: Date | undefined; notes: string },
     env: ConnectorEnv,
   ): Promise<{ id: string }>
-  listConfigurationTypes(credentials: Credentials, env: ConnectorEnv): Promise<NamedRef[]>
+  listConfigurationTypes(credentials: C, env: ConnectorEnv): Promise<NamedRef[]>
   /** Active configurations of `companyId` (of `typeIds` only, unless empty), a page at a time (resumable cursor). */
   listConfigurations(
-    credentials: Credentials,
+    credentials: C,
     query: { companyId: string; typeIds: string[]; cursor?: string | undefined },
     env: ConnectorEnv,
   ): Promise<PageOf<PsaConfiguration>>
   attachConfigurations(
-    credentials: Credentials,
+    credentials: C,
     ticketId: string,
     configurationIds: string[],
     env: ConnectorEnv,
   ): Promise<void>
   /** The vendor's time-entry screen for a ticket, for the change page's "add time" popup. */
-  timeEntryUrl(credentials: Credentials, ticketId: string): string
+  timeEntryUrl(credentials: C, ticketId: string): string
 }
 
 /** What an action's `run` and `preview` are told besides the input. */
@@ -257,7 +271,7 @@ export interface ActionResult {
  * not retried) and Retry-After.
  */
 // biome-ignore lint/suspicious/noExplicitAny: each action has its own input type; a connector lists them together
-export interface ConnectorAction<I = any> {
+export interface ConnectorAction<I = any, C = Credentials> {
   name: string
   description: string
   input: z.ZodType<I>
@@ -267,8 +281,8 @@ export interface ConnectorAction<I = any> {
   /** How a repeat is avoided: the vendor's idempotency key, a look-up before a retry, or why a repeat is harmless. */
   idempotency: string
   /** What the vendor says it would do (a dry run, a validation), shown to the approver. Rejects like `run`. */
-  preview?(credentials: Credentials, input: I, env: ConnectorEnv, run: ActionRunContext): Promise<unknown>
-  run(credentials: Credentials, input: I, env: ConnectorEnv, run: ActionRunContext): Promise<ActionResult>
+  preview?(credentials: C, input: I, env: ConnectorEnv, run: ActionRunContext): Promise<unknown>
+  run(credentials: C, input: I, env: ConnectorEnv, run: ActionRunContext): Promise<ActionResult>
 }
 
 export interface ChatWebhookOperations {
@@ -281,13 +295,13 @@ export interface ChatWebhookOperations {
   verifiedOnlyByPost?(url: URL): boolean
 }
 
-export interface ForwardingOperations {
+export interface ForwardingOperations<C = Credentials> {
   /**
    * POSTs one JSON body to the configured endpoint. Resolves with its status and answer (scrubbed, bounded) on
    * 2xx; anything else rejects with a VendorError carrying the endpoint's text and Retry-After.
    */
   post(
-    credentials: Credentials,
+    credentials: C,
     body: unknown,
     env: ConnectorEnv,
     opts?: { timeoutMs?: number },
@@ -319,13 +333,13 @@ export interface CreatedGenericTicket {
   body: string
 }
 
-export interface GenericTicketOperations {
+export interface GenericTicketOperations<C = Credentials> {
   /**
    * Creates one ticket; `idempotencyKey` is the same on every attempt for one alert. Non-2xx rejects with a
    * VendorError carrying the API's own text.
    */
   create(
-    credentials: Credentials,
+    credentials: C,
     ticket: GenericTicket,
     env: ConnectorEnv,
     opts: { idempotencyKey: string; timeoutMs?: number },
@@ -348,7 +362,7 @@ export interface ResourceKindInfo<K extends ResourceKind = ResourceKind> {
   filters?: Record<string, string>
 }
 
-export interface ResourceOperations {
+export interface ResourceOperations<C = Credentials> {
   kinds: readonly ResourceKindInfo[]
   /**
    * One page of `kind`, normalized to resources/kinds.ts's shape for that kind. Vendor errors reject with a
@@ -356,7 +370,7 @@ export interface ResourceOperations {
    * connector did not issue rejects with a VendorError of status 400.
    */
   list<K extends ResourceKind>(
-    credentials: Credentials,
+    credentials: C,
     kind: K,
     query: ResourceQuery,
     env: ConnectorEnv,
@@ -364,16 +378,16 @@ export interface ResourceOperations {
 }
 
 /** A connector's inbound module, plus what only a connector with credentials can add. */
-export interface ConnectorInbound extends InboundOperations {
+export interface ConnectorInbound<C = Credentials> extends InboundOperations {
   /** Names a status the webhook gives by id (Autotask picklist values), with the linked integration's credentials. */
-  resolveTicketStatus?(credentials: Credentials, value: string, env: ConnectorEnv): Promise<string>
+  resolveTicketStatus?(credentials: C, value: string, env: ConnectorEnv): Promise<string>
   /**
    * The provider of the integration a source may link to, when it is not the inbound provider itself (Graph
    * notifications come from a `microsoft365` integration's tenant). Default: the same id.
    */
   integrationProvider?: string
   /** Creates and removes the webhook at the vendor through its API, where the vendor has one. */
-  registration?: InboundRegistrar
+  registration?: InboundRegistrar<C>
 }
 
 /** What Patchbay asks the vendor to call, and with what. */
@@ -398,15 +412,15 @@ export interface Registration {
   expiresAt?: Date | undefined
 }
 
-export interface InboundRegistrar {
+export interface InboundRegistrar<C = Credentials> {
   /** The problem with the given options, naming the field, or undefined when they do. */
   checkOptions?(options: Record<string, unknown>): { field: string; message: string } | undefined
   /** Rejects with a VendorError carrying the vendor's text (secrets scrubbed). */
-  register(credentials: Credentials, request: RegistrationRequest, env: ConnectorEnv): Promise<Registration>
+  register(credentials: C, request: RegistrationRequest, env: ConnectorEnv): Promise<Registration>
   /** Removes it; resolves when the vendor no longer has it (already gone included). */
-  unregister(credentials: Credentials, vendorId: string, env: ConnectorEnv): Promise<void>
+  unregister(credentials: C, vendorId: string, env: ConnectorEnv): Promise<void>
   /** Pushes the expiry out; registrations with an `expiresAt` must have it. */
-  renew?(credentials: Credentials, vendorId: string, env: ConnectorEnv): Promise<{ expiresAt: Date }>
+  renew?(credentials: C, vendorId: string, env: ConnectorEnv): Promise<{ expiresAt: Date }>
   /** How long before `expiresAt` the renewal job renews. */
   renewBeforeMs?: number
 }
@@ -417,12 +431,12 @@ export interface InboundOnlyConnector {
   inbound: ConnectorInbound
 }
 
-export interface NotificationOperations {
+export interface NotificationOperations<C = Credentials> {
   /**
    * Posts one message. Resolves when the platform accepted it; rejects with a NotificationError (status, body,
    * Retry-After) when it did not. Never sleeps or retries: the delivery engine reschedules.
    */
-  send(credentials: Credentials, message: Notification, env: ConnectorEnv): Promise<SendResult>
+  send(credentials: C, message: Notification, env: ConnectorEnv): Promise<SendResult>
 }
 
 export interface NewTicket {
@@ -460,36 +474,31 @@ export interface PageOf<T> {
   next?: string | undefined
 }
 
-export interface TicketOperations {
+export interface TicketOperations<C = Credentials> {
   /**
    * Every ticket needs a company (ConnectWise's Ticket model requires `company`): a connection that creates
    * tickets must name one in `settings.companyId`, or each creation would fail for good.
    */
   companyRequired?: boolean
-  createTicket(credentials: Credentials, ticket: NewTicket, env: ConnectorEnv): Promise<ExternalTicket>
-  getTicket(credentials: Credentials, id: string, env: ConnectorEnv): Promise<ExternalTicket>
-  updateStatus(
-    credentials: Credentials,
-    id: string,
-    status: string,
-    env: ConnectorEnv,
-  ): Promise<ExternalTicket>
+  createTicket(credentials: C, ticket: NewTicket, env: ConnectorEnv): Promise<ExternalTicket>
+  getTicket(credentials: C, id: string, env: ConnectorEnv): Promise<ExternalTicket>
+  updateStatus(credentials: C, id: string, status: string, env: ConnectorEnv): Promise<ExternalTicket>
   addNote(
-    credentials: Credentials,
+    credentials: C,
     id: string,
     note: { text: string; internal: boolean },
     env: ConnectorEnv,
   ): Promise<void>
   listCompanies(
-    credentials: Credentials,
+    credentials: C,
     page: { cursor?: string | undefined },
     env: ConnectorEnv,
   ): Promise<PageOf<NamedRef>>
   /** Boards, queues, projects or groups, where the vendor has them. */
-  listQueues?(credentials: Credentials, env: ConnectorEnv): Promise<NamedRef[]>
+  listQueues?(credentials: C, env: ConnectorEnv): Promise<NamedRef[]>
   /** Tickets changed since `since`, a page at a time, oldest change first, for sync. */
   listChangedTickets(
-    credentials: Credentials,
+    credentials: C,
     opts: { since?: Date | undefined; cursor?: string | undefined },
     env: ConnectorEnv,
   ): Promise<PageOf<ExternalTicket>>

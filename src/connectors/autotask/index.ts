@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { isoDate, overrideBase, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
 import { baseUrlField, namedRefs, psaConnector } from '../shared/psa.ts'
@@ -9,7 +10,6 @@ import type {
   Connector,
   ConnectorAction,
   ConnectorEnv,
-  Credentials,
   ExternalTicket,
   InboundRegistrar,
   NamedRef,
@@ -48,7 +48,7 @@ const MAX_RECORDS = 500
 const ZONE_TTL_MS = 3_600_000
 const PICKLIST_TTL_MS = 600_000
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   username: {
     type: 'string',
     sensitive: false,
@@ -82,7 +82,11 @@ export const credentialSchema: CredentialSchema = {
     'Calls this host instead of the zone (a sandbox, a proxy, a test stand-in); /ATServicesRest/V1.0/… is ' +
       'appended, and it is also asked for zoneInformation.',
   ),
-}
+} satisfies CredentialSchema
+
+/** The stored credentials as this connector reads them, parsed once at its edge (define.ts). */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
 
 interface Zone {
   /** The REST root, e.g. https://webservices5.autotask.net/ATServicesRest */
@@ -132,8 +136,8 @@ function webFromRest(api: string): string | undefined {
   return m ? `https://ww${m[1]}.autotask.net` : undefined
 }
 
-async function discover(creds: Credentials, env: ConnectorEnv, url: string): Promise<Zone> {
-  const user = requireCredential(VENDOR, creds, 'username')
+async function discover(creds: Creds, env: ConnectorEnv, url: string): Promise<Zone> {
+  const user = creds.username
   const key = `${url}|${user.toLowerCase()}`
   const now = env.clock.now().getTime()
   const hit = zoneCache.get(key)
@@ -153,14 +157,14 @@ async function discover(creds: Credentials, env: ConnectorEnv, url: string): Pro
   return zone
 }
 
-async function zoneOf(creds: Credentials, env: ConnectorEnv): Promise<Zone> {
+async function zoneOf(creds: Creds, env: ConnectorEnv): Promise<Zone> {
   const override = overrideBase(creds)
   if (override) {
     const api = restRoot(override)
     const found = await discover(creds, env, `${api}/V1.0/zoneInformation`)
     return { ...found, api }
   }
-  const pinned = credential(creds, 'zone')
+  const pinned = creds.zone
   if (pinned) {
     const api = restRoot(pinned)
     const web = webFromRest(api)
@@ -171,7 +175,7 @@ async function zoneOf(creds: Credentials, env: ConnectorEnv): Promise<Zone> {
 }
 
 async function call<T = unknown>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
@@ -184,9 +188,9 @@ async function call<T = unknown>(
     method,
     url: opts.url ?? `${zone.api}/V1.0${path}`,
     headers: {
-      ApiIntegrationCode: requireCredential(VENDOR, creds, 'integrationCode'),
-      UserName: requireCredential(VENDOR, creds, 'username'),
-      Secret: requireCredential(VENDOR, creds, 'secret'),
+      ApiIntegrationCode: creds.integrationCode,
+      UserName: creds.username,
+      Secret: creds.secret,
     },
     ...(opts.body !== undefined ? { body: opts.body } : {}),
     secrets: sensitiveValues(credentialSchema, creds),
@@ -202,9 +206,9 @@ async function call<T = unknown>(
   })
 }
 
-async function picklists(creds: Credentials, env: ConnectorEnv, entity: 'Tickets' | 'TicketNotes') {
+async function picklists(creds: Creds, env: ConnectorEnv, entity: 'Tickets' | 'TicketNotes') {
   const zone = await zoneOf(creds, env)
-  const key = `${zone.api}|${credential(creds, 'username')?.toLowerCase()}|${entity}`
+  const key = `${zone.api}|${creds.username?.toLowerCase()}|${entity}`
   const now = env.clock.now().getTime()
   const hit = picklistCache.get(key)
   if (hit && hit.expires > now) return hit.fields
@@ -277,13 +281,13 @@ function toTicket(zone: Zone, statuses: Picklist[] | undefined, data: unknown): 
   }
 }
 
-async function ticketMapper(creds: Credentials, env: ConnectorEnv) {
+async function ticketMapper(creds: Creds, env: ConnectorEnv) {
   const zone = await zoneOf(creds, env)
   const statuses = (await picklists(creds, env, 'Tickets')).get('status')
   return (data: unknown) => toTicket(zone, statuses, data)
 }
 
-async function getTicket(creds: Credentials, id: string, env: ConnectorEnv): Promise<ExternalTicket> {
+async function getTicket(creds: Creds, id: string, env: ConnectorEnv): Promise<ExternalTicket> {
   if (!/^\d+$/.test(id)) throw new VendorError(`${VENDOR}: "${id}" is not a ticket id`, 400)
   const res = await call(creds, env, 'GET', `/Tickets/${id}`)
   const item = expectObject(VENDOR, res.data, 'the ticket').item
@@ -294,7 +298,7 @@ async function getTicket(creds: Credentials, id: string, env: ConnectorEnv): Pro
 
 /** One page of a query: the first by POST, the next ones by GET on nextPageUrl (moved onto our REST root). */
 async function queryPage(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   entity: string,
   search: Json,
@@ -321,7 +325,7 @@ async function queryPage(
   return { items: arr(body.items), next: str(obj(body.pageDetails)?.nextPageUrl) || undefined }
 }
 
-const tickets: TicketOperations = {
+const tickets: TicketOperations<Creds> = {
   async createTicket(creds, ticket: NewTicket, env) {
     const toTicketOf = await ticketMapper(creds, env)
     if (ticket.externalRef) {
@@ -338,7 +342,7 @@ const tickets: TicketOperations = {
       if (found.items[0]) return toTicketOf(found.items[0])
     }
     const fields = await picklists(creds, env, 'Tickets')
-    const company = ticket.companyId?.trim() || credential(creds, 'defaultCompanyId') || '0'
+    const company = ticket.companyId?.trim() || creds.defaultCompanyId || '0'
     if (!/^\d+$/.test(company))
       throw new VendorError(`${VENDOR}: company "${company}" is not a company id`, 400)
     const priority = ticket.priority
@@ -424,7 +428,7 @@ const tickets: TicketOperations = {
   },
 }
 
-async function verify(creds: Credentials, env: ConnectorEnv) {
+async function verify(creds: Creds, env: ConnectorEnv) {
   return verifyBy(async () => {
     const zone = await zoneOf(creds, env)
     const res = await call(creds, env, 'GET', '/Tickets/entityInformation')
@@ -432,7 +436,7 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
     if (info && info.canCreate === false) {
       throw new VendorError(`${VENDOR}: the API user cannot create tickets (check its security level)`, 403)
     }
-    const user = credential(creds, 'username')
+    const user = creds.username
     return zone.name ? `${user} (${zone.name})` : user
   })
 }
@@ -468,7 +472,7 @@ function bool(name: string, value: string): boolean {
 }
 
 async function listResources<K extends ResourceKind>(
-  creds: Credentials,
+  creds: Creds,
   kind: K,
   q: { cursor?: string | undefined; filter: Record<string, string>; limit: number },
   env: ConnectorEnv,
@@ -549,7 +553,7 @@ async function listResources<K extends ResourceKind>(
   throw new VendorError(`${VENDOR} offers no ${kind}`, 400)
 }
 
-const resources: ResourceOperations = { kinds: RESOURCE_KINDS, list: listResources }
+const resources: ResourceOperations<Creds> = { kinds: RESOURCE_KINDS, list: listResources }
 
 const autotaskPsa = psaConnector({
   id: 'autotask',
@@ -569,7 +573,7 @@ const WEBHOOK_FIELDS = ['Status', 'Title']
  * field (Autotask activates a webhook only once it has one). Field ids come from the `fieldID` picklist of
  * `TicketWebhookFields`. A webhook left half-made (a field refused) is deleted before the error is passed on.
  */
-const registration: InboundRegistrar = {
+const registration: InboundRegistrar<Creds> = {
   async register(creds, req, env) {
     const created = await call<{ itemId?: unknown }>(creds, env, 'POST', '/TicketWebhooks', {
       body: {
@@ -656,12 +660,12 @@ function tagOf(key: string): string {
   return `[patchbay:${key}]`
 }
 
-async function findOne(creds: Credentials, env: ConnectorEnv, entity: string, filter: Json[]) {
+async function findOne(creds: Creds, env: ConnectorEnv, entity: string, filter: Json[]) {
   const page = await queryPage(creds, env, entity, { filter, MaxRecords: 1 }, undefined)
   return obj(page.items[0])
 }
 
-const addTimeEntry: ConnectorAction<z.infer<typeof timeEntryInput>> = {
+const addTimeEntry: ConnectorAction<z.infer<typeof timeEntryInput>, Creds> = {
   name: 'add_time_entry',
   description: 'Logs time worked on a ticket by a resource (TimeEntries)',
   input: timeEntryInput,
@@ -694,7 +698,7 @@ const addTimeEntry: ConnectorAction<z.infer<typeof timeEntryInput>> = {
   },
 }
 
-const addNote: ConnectorAction<z.infer<typeof noteInput>> = {
+const addNote: ConnectorAction<z.infer<typeof noteInput>, Creds> = {
   name: 'add_note',
   description: 'Adds a note to a ticket (internal by default)',
   input: noteInput,
@@ -730,7 +734,7 @@ const addNote: ConnectorAction<z.infer<typeof noteInput>> = {
   },
 }
 
-const updateTicketStatus: ConnectorAction<z.infer<typeof statusInput>> = {
+const updateTicketStatus: ConnectorAction<z.infer<typeof statusInput>, Creds> = {
   name: 'update_ticket_status',
   description: "Sets a ticket's status, by its label (e.g. Complete) or picklist value",
   input: statusInput,
@@ -747,7 +751,7 @@ const updateTicketStatus: ConnectorAction<z.infer<typeof statusInput>> = {
 }
 
 /** The PSA connector, plus its inbound webhooks; Autotask sends status ids, named here through the picklists. */
-export const autotask: Connector = {
+export const autotask: Connector = defineConnector(credentials, {
   ...autotaskPsa,
   resources,
   actions: [addTimeEntry, addNote, updateTicketStatus],
@@ -759,4 +763,4 @@ export const autotask: Connector = {
       return statuses?.find((s) => s.value === value)?.label ?? value
     },
   },
-}
+})

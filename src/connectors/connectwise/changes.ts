@@ -5,14 +5,13 @@ import type {
   ChangeManagementOperations,
   ChangeTicketInfo,
   ConnectorEnv,
-  Credentials,
   NamedRef,
   PsaConfiguration,
 } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
 
-type Call = <T = unknown>(
-  creds: Credentials,
+type Call<C> = <T = unknown>(
+  creds: C,
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
@@ -51,11 +50,11 @@ function cwTime(d: Date): string {
  * are ScheduleEntry (`type` required; `S` = service ticket, `objectId` = the ticket), time entries are TimeEntry
  * (`timeStart` required, charged to the ticket through `chargeToId`/`chargeToType`).
  */
-export function changeManagement(
-  call: Call,
-  ticketUrl: (creds: Credentials, id: string | number) => string,
-): ChangeManagementOperations {
-  function toInfo(creds: Credentials, data: unknown): ChangeTicketInfo {
+export function changeManagement<C>(
+  call: Call<C>,
+  ticketUrl: (creds: C, id: string | number) => string,
+): ChangeManagementOperations<C> {
+  function toInfo(creds: C, data: unknown): ChangeTicketInfo {
     const t = expectObject(VENDOR, data, 'a ticket')
     const id = str(t.id)
     if (!id) throw new VendorError(`${VENDOR} answered with a ticket without an id`, 502)
@@ -72,12 +71,7 @@ export function changeManagement(
     }
   }
 
-  async function note(
-    creds: Credentials,
-    env: ConnectorEnv,
-    ticketId: string,
-    body: Record<string, unknown>,
-  ) {
+  async function note(creds: C, env: ConnectorEnv, ticketId: string, body: Record<string, unknown>) {
     await call(creds, env, 'POST', `/service/tickets/${encodeURIComponent(ticketId)}/notes`, {
       body: { ...body, processNotifications: false },
     })

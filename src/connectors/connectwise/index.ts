@@ -1,12 +1,7 @@
+import type { z } from 'zod'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import {
-  credential,
-  isoDate,
-  overrideBase,
-  requireCredential,
-  toOrigin,
-  verifyBy,
-} from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { isoDate, overrideBase, toOrigin, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
 import { parseLinkHeader } from '../shared/link-header.ts'
@@ -21,7 +16,6 @@ import {
 import type {
   Connector,
   ConnectorEnv,
-  Credentials,
   ExternalTicket,
   InboundRegistrar,
   NamedRef,
@@ -57,7 +51,7 @@ const DEFAULT_SITE = 'https://na.myconnectwise.net'
 export const API_VERSION = '2026.4'
 const ACCEPT = `application/vnd.connectwise.com+json; version=${API_VERSION}`
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   companyId: {
     type: 'string',
     sensitive: false,
@@ -98,7 +92,11 @@ export const credentialSchema: CredentialSchema = {
     "Calls this host instead of the site's API host (a sandbox, a proxy, a test stand-in); " +
       `${API_PATH} is appended.`,
   ),
-}
+} satisfies CredentialSchema
+
+/** The stored credentials as this connector reads them. */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
 
 interface Site {
   /** Where people open tickets. */
@@ -109,8 +107,8 @@ interface Site {
 
 const CLOUD_HOST_RE = /^(?:api-)?([a-z0-9]+)\.(myconnectwise\.net|connectwisedev\.com)$/
 
-function site(creds: Credentials): Site {
-  const raw = credential(creds, 'siteUrl') ?? DEFAULT_SITE
+function site(creds: SiteCredentials): Site {
+  const raw = creds.siteUrl ?? DEFAULT_SITE
   const u = toOrigin(raw)
   if (!u) throw new VendorError(`${VENDOR}: siteUrl "${raw}" is not a URL`, 400)
   const cloud = CLOUD_HOST_RE.exec(u.hostname.toLowerCase())
@@ -119,8 +117,11 @@ function site(creds: Credentials): Site {
   return { ui, api: overrideBase(creds) ?? api }
 }
 
-export function ticketUrl(creds: Credentials, id: string | number): string {
-  const companyId = credential(creds, 'companyId') ?? ''
+/** What a ticket link needs: the site (or its override) and the company, possibly absent (an empty name). */
+type SiteCredentials = Pick<Creds, 'siteUrl' | 'baseUrl'> & { companyId?: string | undefined }
+
+export function ticketUrl(creds: SiteCredentials, id: string | number): string {
+  const companyId = creds.companyId ?? ''
   return withQuery(`${site(creds).ui}/v4_6_release/services/system_io/Service/fv_sr100_request.rails`, {
     service_recid: id,
     companyName: companyId,
@@ -138,16 +139,13 @@ function errorText(body: unknown): string | undefined {
 }
 
 async function call<T = unknown>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   opts: CallOptions = {},
 ) {
-  const companyId = requireCredential(VENDOR, creds, 'companyId')
-  const publicKey = requireCredential(VENDOR, creds, 'publicKey')
-  const privateKey = requireCredential(VENDOR, creds, 'privateKey')
-  const clientId = requireCredential(VENDOR, creds, 'clientId')
+  const { companyId, publicKey, privateKey, clientId } = creds
   return callAuthorized<T>(env, {
     vendor: VENDOR,
     method,
@@ -161,7 +159,7 @@ async function call<T = unknown>(
   })
 }
 
-function toTicket(creds: Credentials, data: unknown): ExternalTicket {
+function toTicket(creds: Creds, data: unknown): ExternalTicket {
   const t = expectObject(VENDOR, data, 'a ticket')
   const id = str(t.id)
   if (!id) throw new VendorError(`${VENDOR} answered with a ticket without an id`, 502)
@@ -189,7 +187,7 @@ function cwDate(d: Date): string {
   return `[${d.toISOString().slice(0, 19)}Z]`
 }
 
-const tickets: TicketOperations = {
+const tickets: TicketOperations<Creds> = {
   // Ticket.company is required (MODELS.md: "required: summary, company"); without it every POST is a 400.
   companyRequired: true,
   async createTicket(creds, ticket: NewTicket, env) {
@@ -303,16 +301,16 @@ const tickets: TicketOperations = {
   },
 }
 
-async function verify(creds: Credentials, env: ConnectorEnv) {
+async function verify(creds: Creds, env: ConnectorEnv) {
   return verifyBy(async () => {
     const res = await call(creds, env, 'GET', '/system/info')
     const info = expectObject(VENDOR, res.data, '/system/info')
     const version = str(info.version)
-    return `${credential(creds, 'companyId')}${version ? ` (ConnectWise PSA ${version})` : ''}`
+    return `${creds.companyId}${version ? ` (ConnectWise PSA ${version})` : ''}`
   })
 }
 
-const connectwisePsa = psaConnector({
+const connectwisePsa = psaConnector<Creds>({
   id: 'connectwise',
   displayName: 'ConnectWise PSA',
   credentialSchema,
@@ -327,7 +325,7 @@ const connectwisePsa = psaConnector({
  * (ConnectWise's convention: objectId 1). ConnectWise signs callbacks with its own key (`Metadata.key_url`), so the source's
  * secret is not sent.
  */
-const registration: InboundRegistrar = {
+const registration: InboundRegistrar<Creds> = {
   checkOptions(o) {
     if (o.level !== undefined && o.level !== 'board' && o.level !== 'owner')
       return { field: 'registration.level', message: 'ConnectWise callbacks need level "board" or "owner"' }
@@ -362,7 +360,7 @@ const registration: InboundRegistrar = {
   },
 }
 
-export const connectwise: Connector = {
+export const connectwise: Connector = defineConnector(credentials, {
   ...connectwisePsa,
   descriptor: {
     ...connectwisePsa.descriptor,
@@ -370,4 +368,4 @@ export const connectwise: Connector = {
   },
   changeManagement: changeManagement(call, ticketUrl),
   inbound: { ...connectwiseInbound, registration },
-}
+})

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import { credential, isoDate, overrideBase, requireCredential, toOrigin } from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { isoDate, overrideBase, toOrigin } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, type Json, obj, str, withQuery } from '../shared/json.ts'
 import { checkFilters, offeredKind, oneOf, pageSize } from '../shared/resource-filters.ts'
@@ -9,7 +10,6 @@ import type {
   Connector,
   ConnectorAction,
   ConnectorEnv,
-  Credentials,
   PageOf,
   ResourceKindInfo,
   ResourceOperations,
@@ -38,7 +38,7 @@ const VENDOR = 'Datto EDR'
 const MAX_PAGE = 1000
 const WARN_BEFORE_MS = 30 * 86_400_000
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   instance: {
     type: 'string',
     sensitive: false,
@@ -69,15 +69,19 @@ export const credentialSchema: CredentialSchema = {
     required: false,
     description: "Calls this host instead of the instance's (a proxy, a test stand-in); /api is appended.",
   },
-}
+} satisfies CredentialSchema
+
+/** The stored credentials as this connector reads them, parsed once at its edge (define.ts). */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
 
 const INSTANCE_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i
 
 /** `https://<instance>.infocyte.com`, from a bare instance name, its host name or its URL. */
-function origin(creds: Credentials): string {
+function origin(creds: Creds): string {
   const override = overrideBase(creds)
   if (override) return override
-  const raw = requireCredential(VENDOR, creds, 'instance')
+  const raw = creds.instance
   if (INSTANCE_RE.test(raw)) return `https://${raw.toLowerCase()}.infocyte.com`
   const u = toOrigin(raw)
   const host = u?.hostname.toLowerCase()
@@ -97,16 +101,16 @@ function errorText(body: unknown): string | undefined {
   return str(e?.code) ? `${message} (${str(e?.code)})` : message
 }
 
-function tokenExpiry(creds: Credentials): Date | undefined {
-  const raw = credential(creds, 'tokenExpiresAt')
+function tokenExpiry(creds: Creds): Date | undefined {
+  const raw = creds.tokenExpiresAt
   if (!raw) return undefined
   const at = isoDate(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw)
   if (!at) throw new VendorError(`${VENDOR}: tokenExpiresAt "${raw}" is not a date`, 400)
   return new Date(at)
 }
 
-async function get(creds: Credentials, env: ConnectorEnv, model: string, filter?: Json): Promise<unknown> {
-  const token = requireCredential(VENDOR, creds, 'apiToken')
+async function get(creds: Creds, env: ConnectorEnv, model: string, filter?: Json): Promise<unknown> {
+  const token = creds.apiToken
   const url = `${origin(creds)}/api/${model}`
   try {
     const res = await callVendor(env, {
@@ -131,7 +135,7 @@ async function get(creds: Credentials, env: ConnectorEnv, model: string, filter?
 
 /** The token's expiry as verify reports it: the date, and a warning once it is 30 days away or past. */
 function expiryNotes(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
 ): Pick<VerifyResult & { ok: true }, 'expiresAt' | 'warning'> {
   const at = tokenExpiry(creds)
@@ -154,7 +158,7 @@ function expiryNotes(
 }
 
 /** `GET /api/Version`, the module's own connection test, and the token's expiry. */
-async function verify(creds: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
+async function verify(creds: Creds, env: ConnectorEnv): Promise<VerifyResult> {
   try {
     const data = await get(creds, env, 'Version')
     const version = str(obj(data)?.version) ?? (typeof data === 'string' ? data.trim() : undefined)
@@ -187,7 +191,7 @@ const KINDS: readonly ResourceKindInfo[] = [
 ]
 
 async function list<K extends ResourceKind>(
-  creds: Credentials,
+  creds: Creds,
   kind: K,
   query: ResourceQuery,
   env: ConnectorEnv,
@@ -283,7 +287,7 @@ function toAgent(a: Json): ResourceItem<'agents'> {
   }
 }
 
-const resources: ResourceOperations = { kinds: KINDS, list }
+const resources: ResourceOperations<Creds> = { kinds: KINDS, list }
 
 // ---- actions: host isolation through the response extensions ----
 //
@@ -311,12 +315,12 @@ const SCAN_OFF = {
   events: false,
 }
 
-async function post(creds: Credentials, env: ConnectorEnv, model: string, body: unknown, timeoutMs?: number) {
+async function post(creds: Creds, env: ConnectorEnv, model: string, body: unknown, timeoutMs?: number) {
   const res = await callVendor(env, {
     vendor: VENDOR,
     method: 'POST',
     url: `${origin(creds)}/api/${model}`,
-    headers: { authorization: requireCredential(VENDOR, creds, 'apiToken') },
+    headers: { authorization: creds.apiToken },
     body,
     ...(timeoutMs ? { timeoutMs } : {}),
     secrets: sensitiveValues(credentialSchema, creds),
@@ -325,7 +329,7 @@ async function post(creds: Credentials, env: ConnectorEnv, model: string, body: 
   return res
 }
 
-async function agentOf(creds: Credentials, env: ConnectorEnv, target: string) {
+async function agentOf(creds: Creds, env: ConnectorEnv, target: string) {
   const found = arr(
     await get(creds, env, 'Agents', { where: { or: [{ hostname: target }, { ip: target }] }, limit: 1 }),
   )
@@ -336,7 +340,7 @@ function isolationAction(
   name: string,
   extension: string,
   description: string,
-): ConnectorAction<{ target: string }> {
+): ConnectorAction<{ target: string }, Creds> {
   return {
     name,
     description,
@@ -376,7 +380,7 @@ function isolationAction(
   }
 }
 
-export const dattoEdr: Connector = {
+export const dattoEdr: Connector = defineConnector(credentials, {
   descriptor: {
     id: 'datto-edr',
     displayName: 'Datto EDR',
@@ -400,4 +404,4 @@ export const dattoEdr: Connector = {
       "Ends a host's isolation (the Host Isolation Restore extension)",
     ),
   ],
-}
+})

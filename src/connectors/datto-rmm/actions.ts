@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { arr, obj, str } from '../shared/json.ts'
-import type { ActionRunContext, ConnectorAction, ConnectorEnv, Credentials } from '../types.ts'
+import type { ActionRunContext, ConnectorAction, ConnectorEnv } from '../types.ts'
 
 /**
  * Datto RMM writes (https://rmm.datto.com/help/en/Content/2SETUP/APIv2.htm, OpenAPI build 235):
@@ -13,8 +13,8 @@ import type { ActionRunContext, ConnectorAction, ConnectorEnv, Credentials } fro
  * - `resolve_alert`: `POST /v2/alert/{alertUid}/resolve`. Before a retry the alert is read
  *   (`GET /v2/alert/{alertUid}`): one already resolved is not resolved again.
  */
-type Api = <T = unknown>(
-  c: Credentials,
+type Api<C> = <T = unknown>(
+  c: C,
   e: ConnectorEnv,
   base: string,
   pathOrUrl: string,
@@ -48,14 +48,14 @@ function answer(data: unknown): string {
   return typeof data === 'string' ? data : JSON.stringify(data ?? null)
 }
 
-export function dattoRmmActions(deps: {
-  host: (c: Credentials, e: ConnectorEnv) => Promise<{ url: string }>
-  api: Api
-}): ConnectorAction[] {
+export function dattoRmmActions<C>(deps: {
+  host: (c: C, e: ConnectorEnv) => Promise<{ url: string }>
+  api: Api<C>
+}): ConnectorAction<unknown, C>[] {
   const { host, api } = deps
 
   /** A job this action created already, found by its tag in the device activity log. */
-  async function findJob(creds: Credentials, env: ConnectorEnv, base: string, run: ActionRunContext) {
+  async function findJob(creds: C, env: ConnectorEnv, base: string, run: ActionRunContext) {
     const tag = jobTag(run.idempotencyKey)
     const from = new Date(env.clock.now().getTime() - 7 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z')
     const q = new URLSearchParams({
@@ -69,7 +69,7 @@ export function dattoRmmActions(deps: {
     return arr(obj(res.data)?.activities).find((a) => (str(obj(a)?.details) ?? '').includes(tag))
   }
 
-  const runQuickJob: ConnectorAction<z.infer<typeof quickJobInput>> = {
+  const runQuickJob: ConnectorAction<z.infer<typeof quickJobInput>, C> = {
     name: 'run_quick_job',
     description: 'Runs a component (script) as a quick job on one device, with the component’s variables',
     input: quickJobInput,
@@ -96,7 +96,7 @@ export function dattoRmmActions(deps: {
     },
   }
 
-  const resolveAlert: ConnectorAction<z.infer<typeof resolveInput>> = {
+  const resolveAlert: ConnectorAction<z.infer<typeof resolveInput>, C> = {
     name: 'resolve_alert',
     description: 'Resolves an open alert',
     input: resolveInput,

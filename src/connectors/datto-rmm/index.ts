@@ -1,6 +1,8 @@
+import type { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { isoDate, overrideBase, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, obj, str, withQuery } from '../shared/json.ts'
 import { baseUrlField } from '../shared/psa.ts'
@@ -8,7 +10,6 @@ import { accountKey } from '../shared/token-cache.ts'
 import type {
   Connector,
   ConnectorEnv,
-  Credentials,
   PageOf,
   ResourceKindInfo,
   ResourceOperations,
@@ -41,7 +42,7 @@ const MAX_PAGE = 250
 const TOKEN_MARGIN_MS = 60_000
 const DETECTED_LIMIT = 5000
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   apiKey: {
     type: 'string',
     sensitive: true,
@@ -62,7 +63,11 @@ export const credentialSchema: CredentialSchema = {
   baseUrl: baseUrlField(
     'Calls this host instead of the platform (a proxy, a test stand-in); /api/v2/… is appended.',
   ),
-}
+} satisfies CredentialSchema
+
+/** The stored credentials as this connector reads them, parsed once at its edge (define.ts). */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
 
 export interface DattoRmmOptions {
   /** The API host of a platform; Datto's own unless a test points them elsewhere. */
@@ -91,13 +96,13 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
   /** Platforms found for credentials without one, by account key; in memory, per process. */
   const detected = new Map<string, string>()
 
-  const secrets = (creds: Credentials) => sensitiveValues(credentialSchema, creds)
+  const secrets = (creds: Creds) => sensitiveValues(credentialSchema, creds)
 
-  async function requestToken(creds: Credentials, env: ConnectorEnv, base: string) {
+  async function requestToken(creds: Creds, env: ConnectorEnv, base: string) {
     const body = new URLSearchParams({
       grant_type: 'password',
-      username: requireCredential(VENDOR, creds, 'apiKey'),
-      password: requireCredential(VENDOR, creds, 'apiSecret'),
+      username: creds.apiKey,
+      password: creds.apiSecret,
     }).toString()
     const res = await callVendor(env, {
       vendor: VENDOR,
@@ -119,11 +124,11 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
     return { token, expiresAt: env.clock.now().getTime() + Math.max(0, lifetime - TOKEN_MARGIN_MS) }
   }
 
-  function tokenKey(creds: Credentials, base: string): string {
-    return accountKey('datto-rmm', base, requireCredential(VENDOR, creds, 'apiKey'))
+  function tokenKey(creds: Creds, base: string): string {
+    return accountKey('datto-rmm', base, creds.apiKey)
   }
 
-  async function token(creds: Credentials, env: ConnectorEnv, base: string, fresh = false): Promise<string> {
+  async function token(creds: Creds, env: ConnectorEnv, base: string, fresh = false): Promise<string> {
     const key = tokenKey(creds, base)
     if (!fresh) {
       const hit = await env.tokens?.get(key)
@@ -135,7 +140,7 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
   }
 
   /** Tries every platform's token endpoint; the one that accepts the key is the account's. */
-  async function detect(creds: Credentials, env: ConnectorEnv): Promise<string> {
+  async function detect(creds: Creds, env: ConnectorEnv): Promise<string> {
     const refusals: string[] = []
     for (const platform of PLATFORMS) {
       const base = platformUrl(platform)
@@ -155,20 +160,16 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
     )
   }
 
-  async function host(
-    creds: Credentials,
-    env: ConnectorEnv,
-    opts: { redetect?: boolean } = {},
-  ): Promise<Host> {
+  async function host(creds: Creds, env: ConnectorEnv, opts: { redetect?: boolean } = {}): Promise<Host> {
     const override = overrideBase(creds)
     if (override) return { url: override }
-    const platform = credential(creds, 'platform')
+    const platform = creds.platform
     if (platform) {
       if (!(PLATFORMS as readonly string[]).includes(platform))
         throw new VendorError(`${VENDOR}: "${platform}" is not a platform (${PLATFORMS.join(', ')})`, 400)
       return { url: platformUrl(platform) }
     }
-    const key = accountKey('datto-rmm', requireCredential(VENDOR, creds, 'apiKey'))
+    const key = accountKey('datto-rmm', creds.apiKey)
     let found = opts.redetect ? undefined : detected.get(key)
     if (!found) {
       found = await detect(creds, env)
@@ -180,14 +181,14 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
 
   /** One budgeted API call; a 401 fetches a new token once and tries again. */
   async function api<T = unknown>(
-    creds: Credentials,
+    creds: Creds,
     env: ConnectorEnv,
     base: string,
     pathOrUrl: string,
     init: { method?: 'POST' | 'PUT'; body?: unknown; timeoutMs?: number | undefined } = {},
   ) {
     const url = pathOrUrl.startsWith('/') ? `${base}/api${pathOrUrl}` : pathOrUrl
-    const account = accountKey('datto-rmm', base, requireCredential(VENDOR, creds, 'apiKey'))
+    const account = accountKey('datto-rmm', base, creds.apiKey)
     const send = async (bearer: string) => {
       const wait = (await env.budget?.take(account, BUDGET.limit, BUDGET.windowMs)) ?? 0
       if (wait > 0) {
@@ -218,14 +219,14 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
   }
 
   /** Verification looks for the platform afresh; the probe reuses what this process found. */
-  async function account(creds: Credentials, env: ConnectorEnv, redetect: boolean) {
+  async function account(creds: Creds, env: ConnectorEnv, redetect: boolean) {
     const h = await host(creds, env, { redetect })
     const res = await api(creds, env, h.url, '/v2/account')
     const a = expectObject(VENDOR, res.data, 'the account')
     return { host: h, name: str(a.name) ?? str(a.uid) }
   }
 
-  async function verify(creds: Credentials, env: ConnectorEnv) {
+  async function verify(creds: Creds, env: ConnectorEnv) {
     let found: Awaited<ReturnType<typeof account>> | undefined
     const result = await verifyBy(async () => {
       found = await account(creds, env, true)
@@ -241,7 +242,7 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
   }
 
   const resources = dattoResources({ host, api })
-  return {
+  return defineConnector<Creds>(credentials, {
     descriptor: {
       id: 'datto-rmm',
       displayName: 'Datto RMM',
@@ -255,7 +256,7 @@ export function createDattoRmm(opts: DattoRmmOptions = {}): Connector {
     resources,
     inbound: dattoRmmInbound,
     actions: dattoRmmActions({ host, api }),
-  }
+  })
 }
 
 // ---- resources ----
@@ -366,12 +367,12 @@ function uid(value: string, what: string): string {
 }
 
 function dattoResources(deps: {
-  host: (c: Credentials, e: ConnectorEnv) => Promise<Host>
-  api: <T = unknown>(c: Credentials, e: ConnectorEnv, base: string, pathOrUrl: string) => Promise<{ data: T }>
-}): ResourceOperations {
+  host: (c: Creds, e: ConnectorEnv) => Promise<Host>
+  api: <T = unknown>(c: Creds, e: ConnectorEnv, base: string, pathOrUrl: string) => Promise<{ data: T }>
+}): ResourceOperations<Creds> {
   /** One page: the first from `path`, the next from the vendor's nextPageUrl, kept on our host. */
   async function page(
-    creds: Credentials,
+    creds: Creds,
     env: ConnectorEnv,
     q: ResourceQuery,
     path: string,
@@ -410,7 +411,7 @@ function dattoResources(deps: {
   }
 
   async function list<K extends ResourceKind>(
-    creds: Credentials,
+    creds: Creds,
     kind: K,
     q: ResourceQuery,
     env: ConnectorEnv,

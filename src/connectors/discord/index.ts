@@ -1,6 +1,9 @@
 import { parseRetryAfter } from '../../net/retry-after.ts'
+import { defineConnector } from '../define.ts'
 import {
+  type ChatCredentials,
   type ChatPlatform,
+  chatCredentials,
   chatDescriptor,
   checkedWebhookTarget,
   isSuccess,
@@ -16,7 +19,7 @@ import {
 } from '../shared/chat-webhook.ts'
 import { verifyBy } from '../shared/credentials.ts'
 import { type Notification, NotificationError, type SendResult } from '../shared/notification.ts'
-import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
+import type { Connector, ConnectorEnv, VerifyResult } from '../types.ts'
 import { renderDiscordMessage } from './render.ts'
 
 const DISCORD: ChatPlatform = {
@@ -25,7 +28,7 @@ const DISCORD: ChatPlatform = {
   retryAfter: discordRetryAfter,
 }
 
-export const discordDescriptor: ConnectorDescriptor = chatDescriptor({
+export const discordDescriptor = chatDescriptor({
   id: 'discord',
   displayName: 'Discord',
   webhookUrl: {
@@ -46,7 +49,7 @@ export function discordWebhookProblem(webhook: URL): string | undefined {
   return undefined
 }
 
-function target(credentials: Credentials): WebhookTarget {
+function target(credentials: ChatCredentials): WebhookTarget {
   return checkedWebhookTarget(credentials, DISCORD.name, discordWebhookProblem)
 }
 
@@ -55,7 +58,7 @@ function target(credentials: Credentials): WebhookTarget {
  * (https://discord.com/developers/docs/resources/webhook#get-webhook-with-token). A deleted webhook answers
  * 404 `Unknown Webhook` (10015), a wrong token 401 `Invalid Webhook Token` (50027).
  */
-async function verify(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
+async function verify(credentials: ChatCredentials, env: ConnectorEnv): Promise<VerifyResult> {
   return verifyBy(async () => {
     const t = target(credentials)
     const res = await callWebhook(env, DISCORD.name, t, { method: 'GET' })
@@ -77,7 +80,11 @@ async function verify(credentials: Credentials, env: ConnectorEnv): Promise<Veri
  * (https://discord.com/developers/docs/topics/rate-limits#exceeding-a-rate-limit); the body is the most
  * precise, then the headers.
  */
-async function send(credentials: Credentials, message: Notification, env: ConnectorEnv): Promise<SendResult> {
+async function send(
+  credentials: ChatCredentials,
+  message: Notification,
+  env: ConnectorEnv,
+): Promise<SendResult> {
   const t = target(credentials)
   const url = new URL(t.url)
   url.searchParams.set('wait', 'true')
@@ -135,9 +142,9 @@ function collectErrors(node: unknown, path: string[], out: string[]): void {
   for (const [key, child] of Object.entries(n)) collectErrors(child, [...path, key], out)
 }
 
-export const discord: Connector = {
+export const discord: Connector = defineConnector(chatCredentials(discordDescriptor, DISCORD.name), {
   descriptor: discordDescriptor,
   verify,
   notifications: { send },
   chat: { webhookUrlProblem: discordWebhookProblem },
-}
+})

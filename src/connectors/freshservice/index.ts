@@ -1,12 +1,7 @@
+import type { z } from 'zod'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import {
-  credential,
-  isoDate,
-  overrideBase,
-  requireCredential,
-  toOrigin,
-  verifyBy,
-} from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { isoDate, overrideBase, toOrigin, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str } from '../shared/json.ts'
 import {
@@ -18,8 +13,8 @@ import {
   psaConnector,
 } from '../shared/psa.ts'
 import type {
+  Connector,
   ConnectorEnv,
-  Credentials,
   ExternalTicket,
   NamedRef,
   NewTicket,
@@ -45,7 +40,7 @@ import { basicAuth } from '../vendor-http.ts'
 const VENDOR = 'Freshservice'
 const PAGE_SIZE = 100
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   domain: {
     type: 'string',
     sensitive: false,
@@ -69,7 +64,11 @@ export const credentialSchema: CredentialSchema = {
   baseUrl: baseUrlField(
     'Calls this host instead of the helpdesk domain (a proxy, a test stand-in); /api/v2/… is appended.',
   ),
-}
+} satisfies CredentialSchema
+
+/** The stored credentials as this connector reads them, parsed once at its edge (define.ts). */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
 
 export const STATUSES: Readonly<Record<string, string>> = {
   '2': 'Open',
@@ -79,14 +78,14 @@ export const STATUSES: Readonly<Record<string, string>> = {
 }
 const PRIORITIES: Readonly<Record<string, string>> = { '1': 'Low', '2': 'Medium', '3': 'High', '4': 'Urgent' }
 
-function origin(creds: Credentials): string {
-  const raw = requireCredential(VENDOR, creds, 'domain')
+function origin(creds: Pick<Creds, 'domain'>): string {
+  const raw = creds.domain
   const u = toOrigin(/[.:/]/.test(raw) ? raw : `${raw}.freshservice.com`)
   if (!u) throw new VendorError(`${VENDOR}: domain "${raw}" is not a domain`, 400)
   return `https://${u.host.toLowerCase()}`
 }
 
-export function ticketUrl(creds: Credentials, id: string): string {
+export function ticketUrl(creds: Pick<Creds, 'domain'>, id: string): string {
   return `${origin(creds)}/a/tickets/${id}`
 }
 
@@ -120,13 +119,13 @@ function errorText(body: unknown): string | undefined {
 }
 
 async function call<T = unknown>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PUT',
   path: string,
   opts: CallOptions = {},
 ) {
-  const key = requireCredential(VENDOR, creds, 'apiKey')
+  const key = creds.apiKey
   return callAuthorized<T>(env, {
     vendor: VENDOR,
     method,
@@ -139,7 +138,7 @@ async function call<T = unknown>(
   })
 }
 
-function toTicket(creds: Credentials, data: unknown): ExternalTicket {
+function toTicket(creds: Creds, data: unknown): ExternalTicket {
   const t = obj(data)
   const id = str(t?.id)
   if (!t || !id) throw new VendorError(`${VENDOR} answered with a ticket without an id`, 502)
@@ -153,7 +152,7 @@ function toTicket(creds: Credentials, data: unknown): ExternalTicket {
   }
 }
 
-function ticketOf(creds: Credentials, data: unknown): ExternalTicket {
+function ticketOf(creds: Creds, data: unknown): ExternalTicket {
   return toTicket(creds, expectObject(VENDOR, data, 'a ticket request').ticket)
 }
 
@@ -163,7 +162,7 @@ function html(text: string): string {
 }
 
 async function page(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   path: string,
   key: string,
@@ -176,7 +175,7 @@ async function page(
   return { rows, next: hasNextPage(res.headers, rows.length, PAGE_SIZE) ? n + 1 : undefined }
 }
 
-async function named(creds: Credentials, env: ConnectorEnv, path: string, key: string): Promise<NamedRef[]> {
+async function named(creds: Creds, env: ConnectorEnv, path: string, key: string): Promise<NamedRef[]> {
   const out: NamedRef[] = []
   let n: number | undefined = 1
   for (let guard = 0; n !== undefined && guard < 100; guard++) {
@@ -187,7 +186,7 @@ async function named(creds: Credentials, env: ConnectorEnv, path: string, key: s
   return out
 }
 
-async function groupId(creds: Credentials, env: ConnectorEnv, queue: string): Promise<number> {
+async function groupId(creds: Creds, env: ConnectorEnv, queue: string): Promise<number> {
   if (/^\d+$/.test(queue)) return Number(queue)
   const found = (await named(creds, env, '/api/v2/groups', 'groups')).find(
     (g) => g.name.toLowerCase() === queue.toLowerCase(),
@@ -196,16 +195,16 @@ async function groupId(creds: Credentials, env: ConnectorEnv, queue: string): Pr
   return Number(found.id)
 }
 
-async function me(creds: Credentials, env: ConnectorEnv): Promise<Json> {
+async function me(creds: Creds, env: ConnectorEnv): Promise<Json> {
   const res = await call(creds, env, 'GET', '/api/v2/agents/me')
   const agent = obj(expectObject(VENDOR, res.data, '/agents/me').agent)
   if (!agent) throw new VendorError(`${VENDOR} answered /agents/me without an agent`, 502)
   return agent
 }
 
-const tickets: TicketOperations = {
+const tickets: TicketOperations<Creds> = {
   async createTicket(creds, ticket: NewTicket, env) {
-    const email = credential(creds, 'requesterEmail') ?? str((await me(creds, env)).email)
+    const email = creds.requesterEmail ?? str((await me(creds, env)).email)
     if (!email) throw new VendorError(`${VENDOR}: no requester for the ticket (set requesterEmail)`, 400)
     const body: Json = {
       subject: ticket.title,
@@ -268,7 +267,7 @@ const tickets: TicketOperations = {
   },
 }
 
-async function verify(creds: Credentials, env: ConnectorEnv) {
+async function verify(creds: Creds, env: ConnectorEnv) {
   return verifyBy(async () => {
     const agent = await me(creds, env)
     const name = [str(agent.first_name), str(agent.last_name)].filter(Boolean).join(' ')
@@ -277,11 +276,14 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const freshservice = psaConnector({
-  id: 'freshservice',
-  displayName: 'Freshservice',
-  credentialSchema,
-  docsUrl: 'https://api.freshservice.com/',
-  verify,
-  tickets,
-})
+export const freshservice: Connector = defineConnector(
+  credentials,
+  psaConnector<Creds>({
+    id: 'freshservice',
+    displayName: 'Freshservice',
+    credentialSchema,
+    docsUrl: 'https://api.freshservice.com/',
+    verify,
+    tickets,
+  }),
+)

@@ -1,4 +1,6 @@
-import type { Connector, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
+import type { z } from 'zod'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import type { Connector, ConnectorEnv, VerifyResult } from '../types.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
 
 const credentialSchema = {
@@ -17,13 +19,16 @@ const credentialSchema = {
   },
 } as const
 
+const credentials = credentialParser(credentialSchema, missingCredential('Monitoring endpoint'))
+type Creds = z.infer<typeof credentials.schema>
+
 /**
  * Any HTTP endpoint that accepts JSON events (an observability platform's ingest URL, a collector, a custom
  * receiver). There is no vendor API to ask "are these credentials good?", so the check is the real thing: a
  * small JSON event POSTed to the endpoint, which must answer 2xx. Verification sends `patchbay.test`; the
  * health probe sends `patchbay.heartbeat`, which receivers can use as a liveness signal or ignore.
  */
-export const genericMonitoring: Connector = {
+export const genericMonitoring: Connector = defineConnector(credentials, {
   descriptor: {
     id: 'generic-monitoring',
     displayName: 'Monitoring endpoint',
@@ -34,9 +39,9 @@ export const genericMonitoring: Connector = {
   verify: (credentials, env) => send(credentials, env, 'patchbay.test'),
   probe: (credentials, env) => send(credentials, env, 'patchbay.heartbeat'),
   forwarding: { post: (credentials, body, env, opts) => postToEndpoint(credentials, body, env, opts) },
-}
+})
 
-async function send(credentials: Credentials, env: ConnectorEnv, type: string): Promise<VerifyResult> {
+async function send(credentials: Creds, env: ConnectorEnv, type: string): Promise<VerifyResult> {
   await postToEndpoint(
     credentials,
     { type, source: 'patchbay', timestamp: env.clock.now().toISOString(), data: {} },
@@ -51,16 +56,16 @@ async function send(credentials: Credentials, env: ConnectorEnv, type: string): 
  * its Retry-After. Used by verification, probes and telemetry forwarding (src/monitoring/transport.ts).
  */
 export async function postToEndpoint(
-  credentials: Credentials,
+  credentials: Creds,
   body: unknown,
   env: ConnectorEnv,
   opts: { timeoutMs?: number } = {},
 ): Promise<{ status: number; body: string }> {
-  const apiKey = typeof credentials.apiKey === 'string' && credentials.apiKey ? credentials.apiKey : undefined
+  const apiKey = credentials.apiKey
   const res = await callVendor(env, {
     vendor: 'Monitoring endpoint',
     method: 'POST',
-    url: String(credentials.endpoint),
+    url: credentials.endpoint,
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
     body,
     secrets: sensitiveValues(credentialSchema, credentials),

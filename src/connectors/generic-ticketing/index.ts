@@ -1,11 +1,6 @@
-import type {
-  Connector,
-  ConnectorEnv,
-  CreatedGenericTicket,
-  Credentials,
-  GenericTicket,
-  VerifyResult,
-} from '../types.ts'
+import type { z } from 'zod'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import type { Connector, ConnectorEnv, CreatedGenericTicket, GenericTicket, VerifyResult } from '../types.ts'
 import { callVendor, sensitiveValues } from '../vendor-http.ts'
 
 const credentialSchema = {
@@ -30,13 +25,16 @@ const credentialSchema = {
   },
 } as const
 
+const credentials = credentialParser(credentialSchema, missingCredential('Ticketing endpoint'))
+type Creds = z.infer<typeof credentials.schema>
+
 /**
  * A ticketing system not covered by a dedicated PSA connector. Generic ticketing APIs share no "who am I"
  * endpoint, so verification is `GET <apiUrl>` with `Authorization: Bearer <apiKey>`: the API must answer
  * 2xx to an authenticated request on its base URL. A 401/403 (or any non-2xx) fails verification with the
  * endpoint's own error text.
  */
-export const genericTicketing: Connector = {
+export const genericTicketing: Connector = defineConnector(credentials, {
   descriptor: {
     id: 'generic-ticketing',
     displayName: 'Ticketing endpoint',
@@ -48,13 +46,13 @@ export const genericTicketing: Connector = {
   genericTickets: {
     create: (credentials, ticket, env, opts) => createGenericTicket(credentials, ticket, env, opts),
   },
-}
+})
 
-async function check(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
+async function check(credentials: Creds, env: ConnectorEnv): Promise<VerifyResult> {
   await callVendor(env, {
     vendor: 'Ticketing endpoint',
-    url: String(credentials.apiUrl),
-    headers: { authorization: `Bearer ${String(credentials.apiKey)}` },
+    url: credentials.apiUrl,
+    headers: { authorization: `Bearer ${credentials.apiKey}` },
     secrets: sensitiveValues(credentialSchema, credentials),
   })
   return { ok: true }
@@ -69,7 +67,7 @@ export type { CreatedGenericTicket, GenericTicket } from '../types.ts'
  * into the first ticket instead of a second one. Non-2xx is a VendorError with the API's own text.
  */
 export async function createGenericTicket(
-  credentials: Credentials,
+  credentials: Creds,
   ticket: GenericTicket,
   env: ConnectorEnv,
   opts: { idempotencyKey: string; timeoutMs?: number },
@@ -78,9 +76,9 @@ export async function createGenericTicket(
   const res = await callVendor<unknown>(env, {
     vendor: 'Ticketing endpoint',
     method: 'POST',
-    url: `${String(credentials.apiUrl).replace(/\/+$/, '')}/tickets`,
+    url: `${credentials.apiUrl.replace(/\/+$/, '')}/tickets`,
     headers: {
-      authorization: `Bearer ${String(credentials.apiKey)}`,
+      authorization: `Bearer ${credentials.apiKey}`,
       'idempotency-key': opts.idempotencyKey,
     },
     body: ticket,

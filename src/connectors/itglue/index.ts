@@ -1,6 +1,8 @@
+import type { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import { isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { isoDate, overrideBase, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
 import { baseUrlField } from '../shared/psa.ts'
@@ -8,7 +10,6 @@ import { accountKey } from '../shared/token-cache.ts'
 import type {
   Connector,
   ConnectorEnv,
-  Credentials,
   PageOf,
   ResourceKindInfo,
   ResourceOperations,
@@ -43,7 +44,7 @@ export const BUDGET = { limit: 3000, windowMs: 300_000 } as const
 const MAX_PAGE = 1000
 const DETECTED_LIMIT = 5000
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   apiKey: {
     type: 'string',
     sensitive: true,
@@ -54,7 +55,11 @@ export const credentialSchema: CredentialSchema = {
     'The API Base URL: https://api.eu.itglue.com for EU accounts, https://api.au.itglue.com for AU accounts; ' +
       'blank for US accounts (Test connection finds the server of a blank one and advises the URL).',
   ),
-}
+} satisfies CredentialSchema
+
+/** The stored credentials as this connector reads them, parsed once at its edge (define.ts). */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
 
 export interface ItGlueOptions {
   /** The servers to look for an account on; IT Glue's own unless a test points them elsewhere. */
@@ -79,8 +84,8 @@ export function createItGlue(opts: ItGlueOptions = {}): Connector {
   const detected = new Map<string, Region>()
 
   /** The one way this connector reaches IT Glue: a GET, budgeted. */
-  async function get<T = unknown>(creds: Credentials, env: ConnectorEnv, base: string, path: string) {
-    const apiKey = requireCredential(VENDOR, creds, 'apiKey')
+  async function get<T = unknown>(creds: Creds, env: ConnectorEnv, base: string, path: string) {
+    const apiKey = creds.apiKey
     const wait =
       (await env.budget?.take(accountKey('itglue', base, apiKey), BUDGET.limit, BUDGET.windowMs)) ?? 0
     if (wait > 0) {
@@ -102,7 +107,7 @@ export function createItGlue(opts: ItGlueOptions = {}): Connector {
 
   const cheap = '/organizations?page%5Bsize%5D=1'
 
-  async function detect(creds: Credentials, env: ConnectorEnv): Promise<Region> {
+  async function detect(creds: Creds, env: ConnectorEnv): Promise<Region> {
     let last: string | undefined
     for (const region of Object.keys(regions) as Region[]) {
       try {
@@ -121,13 +126,13 @@ export function createItGlue(opts: ItGlueOptions = {}): Connector {
   }
 
   async function base(
-    creds: Credentials,
+    creds: Creds,
     env: ConnectorEnv,
     redetect = false,
   ): Promise<{ url: string; region?: Region | undefined; checked: boolean }> {
     const override = overrideBase(creds)
     if (override) return { url: override, checked: false }
-    const key = accountKey('itglue', requireCredential(VENDOR, creds, 'apiKey'))
+    const key = accountKey('itglue', creds.apiKey)
     let region = redetect ? undefined : detected.get(key)
     const checked = region === undefined
     if (!region) {
@@ -138,7 +143,7 @@ export function createItGlue(opts: ItGlueOptions = {}): Connector {
     return { url: regions[region], region, checked }
   }
 
-  async function verify(creds: Credentials, env: ConnectorEnv) {
+  async function verify(creds: Creds, env: ConnectorEnv) {
     let region: Region | undefined
     const result = await verifyBy(async () => {
       const b = await base(creds, env, true)
@@ -156,7 +161,7 @@ export function createItGlue(opts: ItGlueOptions = {}): Connector {
     }
   }
 
-  async function probe(creds: Credentials, env: ConnectorEnv) {
+  async function probe(creds: Creds, env: ConnectorEnv) {
     return verifyBy(async () => {
       const b = await base(creds, env)
       if (!b.checked) await get(creds, env, b.url, cheap)
@@ -164,7 +169,7 @@ export function createItGlue(opts: ItGlueOptions = {}): Connector {
     })
   }
 
-  return {
+  return defineConnector(credentials, {
     descriptor: {
       id: 'itglue',
       displayName: 'IT Glue',
@@ -176,7 +181,7 @@ export function createItGlue(opts: ItGlueOptions = {}): Connector {
     verify,
     probe,
     resources: itGlueResources((c, e) => base(c, e), get),
-  }
+  })
 }
 
 // ---- resources ----
@@ -253,11 +258,11 @@ function toItem(kind: ResourceKind, r: Json): ResourceItem {
 }
 
 function itGlueResources(
-  base: (c: Credentials, e: ConnectorEnv) => Promise<{ url: string }>,
-  get: <T = unknown>(c: Credentials, e: ConnectorEnv, base: string, path: string) => Promise<{ data: T }>,
+  base: (c: Creds, e: ConnectorEnv) => Promise<{ url: string }>,
+  get: <T = unknown>(c: Creds, e: ConnectorEnv, base: string, path: string) => Promise<{ data: T }>,
 ): ResourceOperations {
   async function list<K extends ResourceKind>(
-    creds: Credentials,
+    creds: Creds,
     kind: K,
     q: ResourceQuery,
     env: ConnectorEnv,

@@ -1,19 +1,14 @@
+import type { z } from 'zod'
 import type { CredentialSchema } from '../../vault/mask.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
 import { textToAdf } from '../shared/adf.ts'
-import {
-  credential,
-  isoDate,
-  overrideBase,
-  requireCredential,
-  toOrigin,
-  verifyBy,
-} from '../shared/credentials.ts'
+import { isoDate, overrideBase, toOrigin, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, joinMessages, obj, str } from '../shared/json.ts'
 import { baseUrlField, type CallOptions, callAuthorized, namedRefs, psaConnector } from '../shared/psa.ts'
 import type {
+  Connector,
   ConnectorEnv,
-  Credentials,
   ExternalTicket,
   NamedRef,
   NewTicket,
@@ -41,7 +36,7 @@ const VENDOR = 'Jira'
 const FIELDS = 'summary,status,updated'
 const PAGE_SIZE = 100
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   siteUrl: {
     type: 'url',
     sensitive: false,
@@ -78,10 +73,14 @@ export const credentialSchema: CredentialSchema = {
   baseUrl: baseUrlField(
     'Calls this host instead of the site (a proxy, a test stand-in); /rest/api/3/… is appended.',
   ),
-}
+} satisfies CredentialSchema
 
-function site(creds: Credentials): string {
-  const raw = requireCredential(VENDOR, creds, 'siteUrl')
+/** The stored credentials as this connector reads them, parsed once at its edge (define.ts). */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
+
+function site(creds: Creds): string {
+  const raw = creds.siteUrl
   const u = toOrigin(raw)
   if (!u) throw new VendorError(`${VENDOR}: siteUrl "${raw}" is not a URL`, 400)
   return `${u.protocol}//${u.host}`
@@ -98,14 +97,14 @@ function errorText(body: unknown): string | undefined {
 }
 
 async function call<T = unknown>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   method: 'GET' | 'POST',
   path: string,
   opts: CallOptions = {},
 ) {
-  const email = requireCredential(VENDOR, creds, 'email')
-  const token = requireCredential(VENDOR, creds, 'apiToken')
+  const email = creds.email
+  const token = creds.apiToken
   return callAuthorized<T>(env, {
     vendor: VENDOR,
     method,
@@ -118,7 +117,7 @@ async function call<T = unknown>(
   })
 }
 
-function toTicket(creds: Credentials, data: unknown): ExternalTicket {
+function toTicket(creds: Creds, data: unknown): ExternalTicket {
   const issue = expectObject(VENDOR, data, 'an issue')
   const id = str(issue.id)
   const key = str(issue.key)
@@ -148,7 +147,7 @@ export function referenceLabel(ref: string): string {
   return `patchbay-${ref.replace(/\s+/g, '_')}`.slice(0, 255)
 }
 
-async function getIssue(creds: Credentials, id: string, env: ConnectorEnv) {
+async function getIssue(creds: Creds, id: string, env: ConnectorEnv) {
   const res = await call(creds, env, 'GET', `/rest/api/3/issue/${encodeURIComponent(id)}`, {
     query: { fields: FIELDS },
   })
@@ -156,7 +155,7 @@ async function getIssue(creds: Credentials, id: string, env: ConnectorEnv) {
 }
 
 async function search(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   jql: string,
   maxResults: number,
@@ -193,7 +192,7 @@ export function jqlDate(d: Date, timeZone: string): string {
   return `${p('year')}/${p('month')}/${p('day')} ${p('hour')}:${p('minute')}`
 }
 
-async function transitionTo(creds: Credentials, current: ExternalTicket, status: string, env: ConnectorEnv) {
+async function transitionTo(creds: Creds, current: ExternalTicket, status: string, env: ConnectorEnv) {
   const want = status.trim().toLowerCase()
   if (current.status.toLowerCase() === want) return
   const path = `/rest/api/3/issue/${encodeURIComponent(current.id)}/transitions`
@@ -215,9 +214,9 @@ async function transitionTo(creds: Credentials, current: ExternalTicket, status:
   await call(creds, env, 'POST', path, { body: { transition: { id: chosen.id } } })
 }
 
-const tickets: TicketOperations = {
+const tickets: TicketOperations<Creds> = {
   async createTicket(creds, ticket: NewTicket, env) {
-    const project = ticket.queue ?? credential(creds, 'projectKey')
+    const project = ticket.queue ?? creds.projectKey
     if (!project) {
       throw new VendorError(
         `${VENDOR}: no project to create the issue in (set a project key on the connection)`,
@@ -236,7 +235,7 @@ const tickets: TicketOperations = {
     }
     const fields: Record<string, unknown> = {
       project: /^\d+$/.test(project) ? { id: project } : { key: project },
-      issuetype: { name: credential(creds, 'issueType') ?? 'Task' },
+      issuetype: { name: creds.issueType ?? 'Task' },
       // Summaries are one line of at most 255 characters.
       summary: ticket.title.replace(/\s*[\r\n]+\s*/g, ' ').slice(0, 255),
       description: textToAdf(ticket.description),
@@ -306,7 +305,7 @@ const tickets: TicketOperations = {
   },
 }
 
-async function verify(creds: Credentials, env: ConnectorEnv) {
+async function verify(creds: Creds, env: ConnectorEnv) {
   return verifyBy(async () => {
     const res = await call(creds, env, 'GET', '/rest/api/3/myself')
     const me = expectObject(VENDOR, res.data, '/myself')
@@ -318,13 +317,16 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const jira = psaConnector({
-  id: 'jira',
-  displayName: 'Jira',
-  // Jira has no company entity, so no `list_companies`.
-  capabilities: ['create_ticket', 'update_ticket_status', 'add_ticket_note', 'list_queues', 'sync_tickets'],
-  credentialSchema,
-  docsUrl: 'https://developer.atlassian.com/cloud/jira/platform/rest/v3/',
-  verify,
-  tickets,
-})
+export const jira: Connector = defineConnector(
+  credentials,
+  psaConnector<Creds>({
+    id: 'jira',
+    displayName: 'Jira',
+    // Jira has no company entity, so no `list_companies`.
+    capabilities: ['create_ticket', 'update_ticket_status', 'add_ticket_note', 'list_queues', 'sync_tickets'],
+    credentialSchema,
+    docsUrl: 'https://developer.atlassian.com/cloud/jira/platform/rest/v3/',
+    verify,
+    tickets,
+  }),
+)

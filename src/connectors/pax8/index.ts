@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { isoDate, overrideBase, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str, withQuery } from '../shared/json.ts'
 import { baseUrlField } from '../shared/psa.ts'
@@ -10,7 +11,6 @@ import type {
   Connector,
   ConnectorAction,
   ConnectorEnv,
-  Credentials,
   PageOf,
   ResourceKindInfo,
   ResourceOperations,
@@ -34,7 +34,7 @@ const MAX_PAGE = 200
 /** A token this close to its expiry is not used: a request sent with it could arrive after it lapsed. */
 const EXPIRY_MARGIN_MS = 60_000
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   clientId: {
     type: 'string',
     sensitive: false,
@@ -50,9 +50,13 @@ export const credentialSchema: CredentialSchema = {
   baseUrl: baseUrlField(
     'Calls this host instead of https://api.pax8.com (a proxy, a test stand-in); /v1 is appended, for the token too.',
   ),
-}
+} satisfies CredentialSchema
 
-function base(creds: Credentials): string {
+/** The stored credentials as this connector reads them, parsed once at its edge (define.ts). */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
+
+function base(creds: Creds): string {
   return `${overrideBase(creds) ?? DEFAULT_BASE}/v1`
 }
 
@@ -68,30 +72,22 @@ function errorText(body: unknown): string | undefined {
   )
 }
 
-function secrets(creds: Credentials): unknown[] {
+function secrets(creds: Creds): unknown[] {
   return sensitiveValues(credentialSchema, creds)
 }
 
-function tokenKey(creds: Credentials): string {
-  return accountKey(
-    'pax8',
-    base(creds),
-    requireCredential(VENDOR, creds, 'clientId'),
-    requireCredential(VENDOR, creds, 'clientSecret'),
-  )
+function tokenKey(creds: Creds): string {
+  return accountKey('pax8', base(creds), creds.clientId, creds.clientSecret)
 }
 
-async function fetchToken(
-  creds: Credentials,
-  env: ConnectorEnv,
-): Promise<{ token: string; expiresAt: number }> {
+async function fetchToken(creds: Creds, env: ConnectorEnv): Promise<{ token: string; expiresAt: number }> {
   const res = await callVendor<unknown>(env, {
     vendor: VENDOR,
     method: 'POST',
     url: `${base(creds)}/token`,
     body: {
-      client_id: requireCredential(VENDOR, creds, 'clientId'),
-      client_secret: requireCredential(VENDOR, creds, 'clientSecret'),
+      client_id: creds.clientId,
+      client_secret: creds.clientSecret,
       audience: AUDIENCE,
       grant_type: 'client_credentials',
     },
@@ -106,10 +102,7 @@ async function fetchToken(
 }
 
 /** A token for this account: the cached one while it lives, else a new one (cached when the env has a cache). */
-async function accessToken(
-  creds: Credentials,
-  env: ConnectorEnv,
-): Promise<{ token: string; cached: boolean }> {
+async function accessToken(creds: Creds, env: ConnectorEnv): Promise<{ token: string; cached: boolean }> {
   const key = tokenKey(creds)
   const hit = await env.tokens?.get(key)
   if (hit && hit.expiresAt - EXPIRY_MARGIN_MS > env.clock.now().getTime())
@@ -121,7 +114,7 @@ async function accessToken(
 
 /** One authenticated GET; a cached token Pax8 refuses (401) is dropped and the call made once more with a new one. */
 async function get<T = unknown>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   path: string,
   query: Record<string, string | number | undefined> = {},
@@ -147,7 +140,7 @@ async function get<T = unknown>(
 
 /** One authenticated write, with the same one-time token refresh as `get`. */
 async function write<T = unknown>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   method: 'POST' | 'PUT' | 'DELETE',
   path: string,
@@ -181,7 +174,7 @@ interface Pax8Page {
 }
 
 async function page(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   path: string,
   query: ResourceQuery,
@@ -262,7 +255,7 @@ const KINDS: readonly ResourceKindInfo[] = [
 ]
 
 async function list<K extends ResourceKind>(
-  creds: Credentials,
+  creds: Creds,
   kind: K,
   query: ResourceQuery,
   env: ConnectorEnv,
@@ -275,7 +268,7 @@ async function list<K extends ResourceKind>(
 }
 
 async function listKind(
-  creds: Credentials,
+  creds: Creds,
   kind: ResourceKind,
   query: ResourceQuery,
   f: Record<string, string>,
@@ -350,7 +343,7 @@ async function listKind(
  * status the subscription had after that change (Pax8 names no action).
  */
 async function subscriptionHistory(
-  creds: Credentials,
+  creds: Creds,
   f: Record<string, string>,
   query: ResourceQuery,
   env: ConnectorEnv,
@@ -375,19 +368,19 @@ async function subscriptionHistory(
 }
 
 /** Fetches a token and reads one company: proves the client id, the secret and the API are all right. */
-async function verify(creds: Credentials, env: ConnectorEnv) {
+async function verify(creds: Creds, env: ConnectorEnv) {
   return verifyBy(async () => {
     const res = await get(creds, env, '/companies', { page: 0, size: 1 })
     const body = expectObject(VENDOR, res.data, 'GET /companies')
     const total = obj(body.page)?.totalElements
-    const id = credential(creds, 'clientId')
+    const id = creds.clientId
     return typeof total === 'number'
       ? `Pax8 API client ${id} (${total} ${total === 1 ? 'company' : 'companies'})`
       : `Pax8 API client ${id}`
   })
 }
 
-const resources: ResourceOperations = { kinds: KINDS, list }
+const resources: ResourceOperations<Creds> = { kinds: KINDS, list }
 
 // ---- actions (https://devx.pax8.com/reference) ----
 //
@@ -434,7 +427,7 @@ function sameItems(order: Json, input: OrderInput): boolean {
   )
 }
 
-const placeOrder: ConnectorAction<OrderInput> = {
+const placeOrder: ConnectorAction<OrderInput, Creds> = {
   name: 'place_order',
   description: 'Places an order for a company (previewed by Pax8 with isMock=true for the approver)',
   input: orderInput,
@@ -469,7 +462,7 @@ const placeOrder: ConnectorAction<OrderInput> = {
 
 const quantityInput = z.strictObject({ subscriptionId: pax8Id, quantity: z.number().int().min(1) })
 
-const changeQuantity: ConnectorAction<z.infer<typeof quantityInput>> = {
+const changeQuantity: ConnectorAction<z.infer<typeof quantityInput>, Creds> = {
   name: 'change_subscription_quantity',
   description: "Sets a subscription's quantity",
   input: quantityInput,
@@ -495,7 +488,7 @@ const cancelInput = z.strictObject({
   cancelDate: z.iso.datetime({ offset: true }).optional(),
 })
 
-const cancelSubscription: ConnectorAction<z.infer<typeof cancelInput>> = {
+const cancelSubscription: ConnectorAction<z.infer<typeof cancelInput>, Creds> = {
   name: 'cancel_subscription',
   description: 'Cancels a subscription, now or on a date',
   input: cancelInput,
@@ -525,7 +518,7 @@ const cancelSubscription: ConnectorAction<z.infer<typeof cancelInput>> = {
   },
 }
 
-export const pax8: Connector = {
+export const pax8: Connector = defineConnector(credentials, {
   descriptor: {
     id: 'pax8',
     displayName: 'Pax8',
@@ -538,4 +531,4 @@ export const pax8: Connector = {
   probe: verify,
   resources,
   actions: [placeOrder, changeQuantity, cancelSubscription],
-}
+})

@@ -1,5 +1,7 @@
+import type { z } from 'zod'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import { credential, overrideBase, requireCredential, toOrigin, verifyBy } from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { overrideBase, toOrigin, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str } from '../shared/json.ts'
 import {
@@ -11,8 +13,8 @@ import {
   psaConnector,
 } from '../shared/psa.ts'
 import type {
+  Connector,
   ConnectorEnv,
-  Credentials,
   ExternalTicket,
   NamedRef,
   NewTicket,
@@ -40,7 +42,7 @@ const VENDOR = 'ServiceNow'
 const FIELDS = 'sys_id,number,short_description,state,sys_updated_on'
 const PAGE_SIZE = 100
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   instance: {
     type: 'string',
     sensitive: false,
@@ -76,7 +78,11 @@ export const credentialSchema: CredentialSchema = {
   baseUrl: baseUrlField(
     'Calls this host instead of the instance (a proxy, a test stand-in); /api/now/… is appended.',
   ),
-}
+} satisfies CredentialSchema
+
+/** The stored credentials as this connector reads them, parsed once at its edge (define.ts). */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
 
 export const STATES: Readonly<Record<string, string>> = {
   '1': 'New',
@@ -103,15 +109,15 @@ const PRIORITY_NAMES: Record<string, string> = {
   planning: '5',
 }
 
-function instanceOrigin(creds: Credentials): string {
-  const raw = requireCredential(VENDOR, creds, 'instance')
+function instanceOrigin(creds: Creds): string {
+  const raw = creds.instance
   const value = /[./:]/.test(raw) ? raw : `${raw}.service-now.com`
   const u = toOrigin(value)
   if (!u) throw new VendorError(`${VENDOR}: instance "${raw}" is not an instance name or URL`, 400)
   return `${u.protocol}//${u.host}`
 }
 
-export function ticketUrl(creds: Credentials, sysId: string): string {
+export function ticketUrl(creds: Creds, sysId: string): string {
   return `${instanceOrigin(creds)}/nav_to.do?uri=${encodeURIComponent(`incident.do?sys_id=${sysId}`)}`
 }
 
@@ -136,11 +142,11 @@ function errorText(body: unknown): string | undefined {
   return joinMessages(str(e.message), [str(e.detail)?.trim()])
 }
 
-function authorization(creds: Credentials): string {
-  const token = credential(creds, 'oauthToken')
+function authorization(creds: Creds): string {
+  const token = creds.oauthToken
   if (token) return `Bearer ${token}`
-  const user = credential(creds, 'username')
-  const password = credential(creds, 'password')
+  const user = creds.username
+  const password = creds.password
   if (!user || !password) {
     throw new VendorError(`${VENDOR}: the connection needs a username and password, or an OAuth token`, 400)
   }
@@ -148,7 +154,7 @@ function authorization(creds: Credentials): string {
 }
 
 async function call<T = unknown>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PATCH',
   path: string,
@@ -189,7 +195,7 @@ function encoded(value: string): string {
   return value.replace(/\^/g, '^^')
 }
 
-function toTicket(creds: Credentials, data: unknown): ExternalTicket {
+function toTicket(creds: Creds, data: unknown): ExternalTicket {
   const r = obj(data)
   const id = str(r?.sys_id)
   if (!r || !id) throw new VendorError(`${VENDOR} answered with an incident without a sys_id`, 502)
@@ -207,7 +213,7 @@ function toTicket(creds: Credentials, data: unknown): ExternalTicket {
 const SYS_ID_RE = /^[0-9a-f]{32}$/
 
 /** A reference field's sys_id, looking the record up by name when a name was given. */
-async function reference(creds: Credentials, env: ConnectorEnv, table: string, value: string, what: string) {
+async function reference(creds: Creds, env: ConnectorEnv, table: string, value: string, what: string) {
   if (SYS_ID_RE.test(value)) return value
   const res = await call(creds, env, 'GET', `/api/now/table/${table}`, {
     query: { sysparm_query: `name=${encoded(value)}`, sysparm_fields: 'sys_id,name', sysparm_limit: 1 },
@@ -219,7 +225,7 @@ async function reference(creds: Credentials, env: ConnectorEnv, table: string, v
 
 /** One page of a table, by offset, with the next offset when the Link header (or a full page) says there is one. */
 async function tablePage(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   table: string,
   query: string,
@@ -234,7 +240,7 @@ async function tablePage(
   return { rows, next: hasNextPage(res.headers, rows.length, limit) ? offset + rows.length : undefined }
 }
 
-const tickets: TicketOperations = {
+const tickets: TicketOperations<Creds> = {
   async createTicket(creds, ticket: NewTicket, env) {
     if (ticket.externalRef) {
       const found = await tablePage(
@@ -287,7 +293,7 @@ const tickets: TicketOperations = {
     const state = stateCode(status)
     const body: Json = { state }
     if (state === '6' || state === '7') {
-      body.close_code = credential(creds, 'closeCode') ?? 'Solution provided'
+      body.close_code = creds.closeCode ?? 'Solution provided'
       body.close_notes = `${STATES[state]} through Patchbay.`
     }
     const res = await call(creds, env, 'PATCH', `/api/now/table/incident/${encodeURIComponent(id)}`, {
@@ -346,10 +352,10 @@ const tickets: TicketOperations = {
   },
 }
 
-async function verify(creds: Credentials, env: ConnectorEnv) {
+async function verify(creds: Creds, env: ConnectorEnv) {
   return verifyBy(async () => {
-    const user = credential(creds, 'username')
-    const useUser = user && !credential(creds, 'oauthToken')
+    const user = creds.username
+    const useUser = user && !creds.oauthToken
     const res = await call(creds, env, 'GET', `/api/now/table/${useUser ? 'sys_user' : 'incident'}`, {
       query: useUser
         ? {
@@ -369,19 +375,22 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-export const servicenow = psaConnector({
-  id: 'servicenow',
-  displayName: 'ServiceNow',
-  // Basic auth or an OAuth token: a connection with neither can never authenticate.
-  credentialRules: [
-    {
-      oneOf: [['username', 'password'], ['oauthToken']],
-      description: 'Give username and password (Basic auth), or oauthToken.',
-    },
-  ],
-  credentialSchema,
-  docsUrl:
-    'https://www.servicenow.com/docs/bundle/zurich-api-reference/page/integrate/inbound-rest/concept/c_TableAPI.html',
-  verify,
-  tickets,
-})
+export const servicenow: Connector = defineConnector(
+  credentials,
+  psaConnector<Creds>({
+    id: 'servicenow',
+    displayName: 'ServiceNow',
+    // Basic auth or an OAuth token: a connection with neither can never authenticate.
+    credentialRules: [
+      {
+        oneOf: [['username', 'password'], ['oauthToken']],
+        description: 'Give username and password (Basic auth), or oauthToken.',
+      },
+    ],
+    credentialSchema,
+    docsUrl:
+      'https://www.servicenow.com/docs/bundle/zurich-api-reference/page/integrate/inbound-rest/concept/c_TableAPI.html',
+    verify,
+    tickets,
+  }),
+)

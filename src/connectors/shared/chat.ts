@@ -4,7 +4,9 @@
  * NotificationError. Each platform's quirks (URL rules, payloads, error bodies, rate limits) stay in its folder.
  */
 import { parseRetryAfter } from '../../net/retry-after.ts'
-import type { ConnectorDescriptor, ConnectorEnv, Credentials } from '../types.ts'
+import type { CredentialSchema } from '../../vault/mask.ts'
+import { type CredentialsOf, credentialParser } from '../define.ts'
+import type { ConnectorDescriptor, ConnectorEnv, CredentialParser } from '../types.ts'
 import {
   callWebhook,
   KEPT_BODY_CHARS,
@@ -15,41 +17,62 @@ import {
 } from './chat-webhook.ts'
 import { NotificationError, type SendResult } from './notification.ts'
 
-/** A chat connector's descriptor: a secret `webhookUrl` (the platform's own rules) and the optional `baseUrl`. */
+/** A chat connector's fields: a secret `webhookUrl` (the platform's own rules) and the optional `baseUrl`. */
+function chatFields(webhookUrl: { pattern?: string; description: string }) {
+  const { pattern, description } = webhookUrl
+  return {
+    webhookUrl: {
+      type: 'url',
+      sensitive: true,
+      // The secret and the destination at once: a new webhook URL is the secret given again, and the baseUrl
+      // override (which swaps its host) cannot change without it.
+      destination: true,
+      required: true,
+      ...(pattern !== undefined ? { pattern } : {}),
+      description,
+    },
+    baseUrl: {
+      type: 'url',
+      sensitive: false,
+      destination: true,
+      required: false,
+      description:
+        "Replaces the webhook URL's scheme and host (and port); its path and query are kept. For a proxy or a stand-in.",
+    },
+  } as const satisfies CredentialSchema
+}
+
+type ChatFields = ReturnType<typeof chatFields>
+
+/** A chat connector's credentials as its functions read them. */
+export type ChatCredentials = CredentialsOf<ChatFields>
+
+/** A chat connector's descriptor: its webhook URL rules, category `communication`, `send_notification`. */
 export function chatDescriptor(opts: {
   id: string
   displayName: string
   webhookUrl: { pattern?: string; description: string }
   docsUrl: string
-}): ConnectorDescriptor {
-  const { pattern, description } = opts.webhookUrl
+}): ConnectorDescriptor & { credentialSchema: ChatFields } {
   return {
     id: opts.id,
     displayName: opts.displayName,
     category: 'communication',
     capabilities: ['send_notification'],
-    credentialSchema: {
-      webhookUrl: {
-        type: 'url',
-        sensitive: true,
-        // The secret and the destination at once: a new webhook URL is the secret given again, and the baseUrl
-        // override (which swaps its host) cannot change without it.
-        destination: true,
-        required: true,
-        ...(pattern !== undefined ? { pattern } : {}),
-        description,
-      },
-      baseUrl: {
-        type: 'url',
-        sensitive: false,
-        destination: true,
-        required: false,
-        description:
-          "Replaces the webhook URL's scheme and host (and port); its path and query are kept. For a proxy or a stand-in.",
-      },
-    },
+    credentialSchema: chatFields(opts.webhookUrl),
     docsUrl: opts.docsUrl,
   }
+}
+
+/** The credential parser of a chat connector: a missing webhook URL is refused as a 400 NotificationError. */
+export function chatCredentials(
+  descriptor: ConnectorDescriptor & { credentialSchema: ChatFields },
+  platform: string,
+): CredentialParser<ChatCredentials> {
+  return credentialParser(
+    descriptor.credentialSchema,
+    (field) => new NotificationError(`${platform} ${field} is missing`, 400),
+  )
 }
 
 /**
@@ -57,7 +80,7 @@ export function chatDescriptor(opts: {
  * fault with the URL as configured.
  */
 export function checkedWebhookTarget(
-  credentials: Credentials,
+  credentials: ChatCredentials,
   platform: string,
   problem: (webhook: URL) => string | undefined,
 ): WebhookTarget {

@@ -30,16 +30,16 @@ export function baseUrlField(description: string): CredentialField {
 }
 
 /** A PSA connector: its descriptor (category `psa`), with verify also used as the health probe. */
-export function psaConnector(spec: {
+export function psaConnector<C = Credentials>(spec: {
   id: string
   displayName: string
   capabilities?: readonly string[]
   credentialSchema: CredentialSchema
   credentialRules?: ConnectorDescriptor['credentialRules']
   docsUrl: string
-  verify: (credentials: Credentials, env: ConnectorEnv) => Promise<VerifyResult>
-  tickets: TicketOperations
-}): Connector {
+  verify: (credentials: C, env: ConnectorEnv) => Promise<VerifyResult>
+  tickets: TicketOperations<C>
+}): Connector<C> {
   const descriptor: ConnectorDescriptor = {
     id: spec.id,
     displayName: spec.displayName,

@@ -1,5 +1,8 @@
+import { defineConnector } from '../define.ts'
 import {
+  type ChatCredentials,
   type ChatPlatform,
+  chatCredentials,
   chatDescriptor,
   checkedWebhookTarget,
   isSuccess,
@@ -9,12 +12,12 @@ import {
 import { callWebhook, refusal, type WebhookTarget } from '../shared/chat-webhook.ts'
 import { verifyBy } from '../shared/credentials.ts'
 import { type Notification, NotificationError, type SendResult } from '../shared/notification.ts'
-import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
+import type { Connector, ConnectorEnv, VerifyResult } from '../types.ts'
 import { renderSlackMessage } from './render.ts'
 
 const SLACK: ChatPlatform = { name: 'Slack' }
 
-export const slackDescriptor: ConnectorDescriptor = chatDescriptor({
+export const slackDescriptor = chatDescriptor({
   id: 'slack',
   displayName: 'Slack',
   webhookUrl: {
@@ -39,7 +42,7 @@ export function slackWebhookProblem(webhook: URL): string | undefined {
   return undefined
 }
 
-function target(credentials: Credentials): WebhookTarget {
+function target(credentials: ChatCredentials): WebhookTarget {
   return checkedWebhookTarget(credentials, SLACK.name, slackWebhookProblem)
 }
 
@@ -52,7 +55,7 @@ function target(credentials: Credentials): WebhookTarget {
  * without text on a working URL: https://gitlab.com/gitlab-org/gitlab/-/issues/332611; `invalid_token` (403)
  * and `no_service`: https://github.com/gueils/whales/issues/38, https://github.com/slackapi/slack-github-action/issues/249.
  */
-async function verify(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
+async function verify(credentials: ChatCredentials, env: ConnectorEnv): Promise<VerifyResult> {
   return verifyBy(async () => {
     const t = target(credentials)
     const res = await callWebhook(env, SLACK.name, t, { method: 'POST', body: {} })
@@ -71,14 +74,18 @@ async function verify(credentials: Credentials, env: ConnectorEnv): Promise<Veri
  * Slack answers 200 `ok`, or a status with a short error string as the body. Rate limits are 429 with
  * Retry-After in seconds (https://api.slack.com/apis/rate-limits, "1 per second" for incoming webhooks).
  */
-async function send(credentials: Credentials, message: Notification, env: ConnectorEnv): Promise<SendResult> {
+async function send(
+  credentials: ChatCredentials,
+  message: Notification,
+  env: ConnectorEnv,
+): Promise<SendResult> {
   const res = await postMessage(env, SLACK, target(credentials), renderSlackMessage(message))
   return sentResult(res)
 }
 
-export const slack: Connector = {
+export const slack: Connector = defineConnector(chatCredentials(slackDescriptor, SLACK.name), {
   descriptor: slackDescriptor,
   verify,
   notifications: { send },
   chat: { webhookUrlProblem: slackWebhookProblem },
-}
+})

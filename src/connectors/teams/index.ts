@@ -1,6 +1,9 @@
 import { UnsafeUrlError } from '../../net/http-client.ts'
+import { defineConnector } from '../define.ts'
 import {
+  type ChatCredentials,
   type ChatPlatform,
+  chatCredentials,
   chatDescriptor,
   checkedWebhookTarget,
   isSuccess,
@@ -17,13 +20,13 @@ import {
 } from '../shared/chat-webhook.ts'
 import { verifyBy } from '../shared/credentials.ts'
 import { type Notification, NotificationError, type SendResult } from '../shared/notification.ts'
-import type { Connector, ConnectorDescriptor, ConnectorEnv, Credentials, VerifyResult } from '../types.ts'
+import type { Connector, ConnectorEnv, VerifyResult } from '../types.ts'
 import { fromTransport } from '../vendor-error.ts'
 import { renderAdaptiveCard, renderMessageCard } from './render.ts'
 
 const TEAMS: ChatPlatform = { name: 'Microsoft Teams', errorText: workflowErrorText }
 
-export const teamsDescriptor: ConnectorDescriptor = chatDescriptor({
+export const teamsDescriptor = chatDescriptor({
   id: 'teams',
   displayName: 'Microsoft Teams',
   webhookUrl: {
@@ -68,7 +71,7 @@ export function teamsWebhookProblem(webhook: URL): string | undefined {
   return undefined
 }
 
-function target(credentials: Credentials): WebhookTarget & { kind: TeamsWebhookKind } {
+function target(credentials: ChatCredentials): WebhookTarget & { kind: TeamsWebhookKind } {
   const t = checkedWebhookTarget(credentials, TEAMS.name, teamsWebhookProblem)
   return { ...t, kind: teamsWebhookKind(t.webhook) as TeamsWebhookKind }
 }
@@ -92,7 +95,7 @@ export const TEAMS_LEGACY_VERIFY_ERROR =
  * card it refuses proves nothing about the URL. Nothing short of posting tells a live URL from a dead one, so
  * verify says so instead of pretending.
  */
-async function verify(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
+async function verify(credentials: ChatCredentials, env: ConnectorEnv): Promise<VerifyResult> {
   return verifyBy(async () => {
     const t = target(credentials)
     if (t.kind === 'legacy') throw new NotificationError(TEAMS_LEGACY_VERIFY_ERROR)
@@ -121,7 +124,7 @@ async function checkWorkflow(t: WebhookTarget, env: ConnectorEnv): Promise<undef
  * delivery history. A legacy URL is verified by a test message that arrives (`"test": true`), and its probes then
  * keep it active instead of failing it for want of a check Microsoft does not offer.
  */
-async function probe(credentials: Credentials, env: ConnectorEnv): Promise<VerifyResult> {
+async function probe(credentials: ChatCredentials, env: ConnectorEnv): Promise<VerifyResult> {
   return verifyBy(async () => {
     const t = target(credentials)
     if (t.kind === 'workflow') return checkWorkflow(t, env)
@@ -147,7 +150,11 @@ const LEGACY_FAILURE_RE = /returned HTTP error (\d{3})/
  * (Power Automate) or the wrapped 429, which says nothing of when (Microsoft suggests backing off,
  * https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using#rate-limiting-for-connectors).
  */
-async function send(credentials: Credentials, message: Notification, env: ConnectorEnv): Promise<SendResult> {
+async function send(
+  credentials: ChatCredentials,
+  message: Notification,
+  env: ConnectorEnv,
+): Promise<SendResult> {
   const t = target(credentials)
   const payload = t.kind === 'workflow' ? renderAdaptiveCard(message) : renderMessageCard(message)
   const res = await postMessage(env, TEAMS, t, payload)
@@ -181,7 +188,7 @@ function workflowErrorText(res: WebhookResponse): string | undefined {
   return [e.code, e.message].filter(Boolean).join(': ') || undefined
 }
 
-export const teams: Connector = {
+export const teams: Connector = defineConnector(chatCredentials(teamsDescriptor, TEAMS.name), {
   descriptor: teamsDescriptor,
   verify,
   probe,
@@ -190,4 +197,4 @@ export const teams: Connector = {
     webhookUrlProblem: teamsWebhookProblem,
     verifiedOnlyByPost: (url) => teamsWebhookKind(url) === 'legacy',
   },
-}
+})

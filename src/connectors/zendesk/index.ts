@@ -1,11 +1,13 @@
+import type { z } from 'zod'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import { credential, isoDate, overrideBase, requireCredential, verifyBy } from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { isoDate, overrideBase, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, joinMessages, obj, str } from '../shared/json.ts'
 import { baseUrlField, type CallOptions, callAuthorized, namedRefs, psaConnector } from '../shared/psa.ts'
 import type {
+  Connector,
   ConnectorEnv,
-  Credentials,
   ExternalTicket,
   NamedRef,
   NewTicket,
@@ -30,7 +32,7 @@ import { basicAuth } from '../vendor-http.ts'
 const VENDOR = 'Zendesk'
 const PAGE_SIZE = 100
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   subdomain: {
     type: 'string',
     sensitive: false,
@@ -54,19 +56,21 @@ export const credentialSchema: CredentialSchema = {
   baseUrl: baseUrlField(
     'Calls this host instead of https://{subdomain}.zendesk.com (a proxy, a test stand-in).',
   ),
-}
+} satisfies CredentialSchema
 
-function origin(creds: Credentials): string {
-  const sub = requireCredential(VENDOR, creds, 'subdomain')
-    .replace(/^https?:\/\//i, '')
-    .replace(/\.zendesk\.com\/?.*$/i, '')
+/** The stored credentials as this connector reads them, parsed once at its edge (define.ts). */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
+
+function origin(creds: Pick<Creds, 'subdomain'>): string {
+  const sub = creds.subdomain.replace(/^https?:\/\//i, '').replace(/\.zendesk\.com\/?.*$/i, '')
   if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(sub)) {
     throw new VendorError(`${VENDOR}: subdomain "${sub}" is not a Zendesk subdomain`, 400)
   }
   return `https://${sub.toLowerCase()}.zendesk.com`
 }
 
-export function ticketUrl(creds: Credentials, id: string): string {
+export function ticketUrl(creds: Pick<Creds, 'subdomain'>, id: string): string {
   return `${origin(creds)}/agent/tickets/${id}`
 }
 
@@ -86,14 +90,14 @@ function errorText(body: unknown): string | undefined {
 }
 
 async function call<T = unknown>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   method: 'GET' | 'POST' | 'PUT',
   path: string,
   opts: CallOptions = {},
 ) {
-  const email = requireCredential(VENDOR, creds, 'email')
-  const token = requireCredential(VENDOR, creds, 'apiToken')
+  const email = creds.email
+  const token = creds.apiToken
   return callAuthorized<T>(env, {
     vendor: VENDOR,
     method,
@@ -106,7 +110,7 @@ async function call<T = unknown>(
   })
 }
 
-function toTicket(creds: Credentials, data: unknown): ExternalTicket {
+function toTicket(creds: Creds, data: unknown): ExternalTicket {
   const t = obj(data)
   const id = str(t?.id)
   if (!t || !id) throw new VendorError(`${VENDOR} answered with a ticket without an id`, 502)
@@ -119,12 +123,12 @@ function toTicket(creds: Credentials, data: unknown): ExternalTicket {
   }
 }
 
-function ticketOf(creds: Credentials, data: unknown): ExternalTicket {
+function ticketOf(creds: Creds, data: unknown): ExternalTicket {
   return toTicket(creds, expectObject(VENDOR, data, 'a ticket request').ticket)
 }
 
 /** Every page of a cursor-paginated list (`page[size]`, `meta.has_more`, `meta.after_cursor`). */
-async function allPages(creds: Credentials, env: ConnectorEnv, path: string, key: string): Promise<Json[]> {
+async function allPages(creds: Creds, env: ConnectorEnv, path: string, key: string): Promise<Json[]> {
   const rows: Json[] = []
   let after: string | undefined
   for (let guard = 0; guard < 100; guard++) {
@@ -139,7 +143,7 @@ async function allPages(creds: Credentials, env: ConnectorEnv, path: string, key
   return rows
 }
 
-async function groupId(creds: Credentials, env: ConnectorEnv, queue: string): Promise<number> {
+async function groupId(creds: Creds, env: ConnectorEnv, queue: string): Promise<number> {
   if (/^\d+$/.test(queue)) return Number(queue)
   const groups = await allPages(creds, env, '/api/v2/groups', 'groups')
   const found = groups.find((g) => str(g.name)?.toLowerCase() === queue.toLowerCase())
@@ -148,7 +152,7 @@ async function groupId(creds: Credentials, env: ConnectorEnv, queue: string): Pr
   return Number(id)
 }
 
-const tickets: TicketOperations = {
+const tickets: TicketOperations<Creds> = {
   async createTicket(creds, ticket: NewTicket, env) {
     if (ticket.externalRef) {
       const res = await call(creds, env, 'GET', '/api/v2/tickets', {
@@ -231,7 +235,7 @@ const tickets: TicketOperations = {
   },
 }
 
-async function verify(creds: Credentials, env: ConnectorEnv) {
+async function verify(creds: Creds, env: ConnectorEnv) {
   return verifyBy(async () => {
     const res = await call(creds, env, 'GET', '/api/v2/users/me')
     const user = obj(expectObject(VENDOR, res.data, '/users/me').user)
@@ -249,15 +253,18 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
         403,
       )
     }
-    return `${str(user.name) ?? str(user.email)} <${str(user.email) ?? credential(creds, 'email')}> (${role})`
+    return `${str(user.name) ?? str(user.email)} <${str(user.email) ?? creds.email}> (${role})`
   })
 }
 
-export const zendesk = psaConnector({
-  id: 'zendesk',
-  displayName: 'Zendesk',
-  credentialSchema,
-  docsUrl: 'https://developer.zendesk.com/api-reference/ticketing/introduction/',
-  verify,
-  tickets,
-})
+export const zendesk: Connector = defineConnector(
+  credentials,
+  psaConnector<Creds>({
+    id: 'zendesk',
+    displayName: 'Zendesk',
+    credentialSchema,
+    docsUrl: 'https://developer.zendesk.com/api-reference/ticketing/introduction/',
+    verify,
+    tickets,
+  }),
+)
