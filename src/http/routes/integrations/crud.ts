@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import { describeActions } from '../../actions/describe.ts'
-import { CONNECTOR_CATEGORIES } from '../../connectors/types.ts'
-import type { AppContext } from '../../context.ts'
-import { healthReport, type IntegrationHealth } from '../../integrations/health.ts'
+import { describeActions } from '../../../actions/describe.ts'
+import { CONNECTOR_CATEGORIES } from '../../../connectors/types.ts'
+import type { AppContext } from '../../../context.ts'
+import { healthReport, type IntegrationHealth } from '../../../integrations/health.ts'
 import {
   type AuditContext,
   activateIntegration,
@@ -21,11 +21,11 @@ import {
   testCredentials,
   updateIntegration,
   verifyIntegrationNow,
-} from '../../integrations/service.ts'
-import { describeCredentialField, providerCredentialFieldSchema } from '../../vault/mask.ts'
-import type { AppEnv } from '../env.ts'
-import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
-import { idParams, iso, uuidSchema } from '../schemas.ts'
+} from '../../../integrations/service.ts'
+import { describeCredentialField, providerCredentialFieldSchema } from '../../../vault/mask.ts'
+import type { AppEnv } from '../../env.ts'
+import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../../principal.ts'
+import { idParams, iso, uuidSchema } from '../../schemas.ts'
 import {
   envelope,
   pageEnvelope,
@@ -34,8 +34,8 @@ import {
   SynthesqValidationError,
   synthesqErrorResponses,
   synthesqRouter,
-} from '../synthesq.ts'
-import { failureOf, failureSchema } from './integration-doors.ts'
+} from '../../synthesq.ts'
+import { failureOf, failureSchema } from '../integration-doors.ts'
 
 const TAG = 'Integrations'
 const statusEnum = z.enum(['pending_verify', 'active', 'inactive', 'error'])
