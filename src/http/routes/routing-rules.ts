@@ -24,7 +24,7 @@ import {
   synthesqErrorResponses,
   synthesqRouter,
 } from '../synthesq.ts'
-import { integrationResource } from './integrations/crud.ts'
+import { integrationResource } from './integrations/schemas.ts'
 
 const TAG = 'Routing rules'
 const timestamp = z.string().openapi({ example: '2026-01-10T08:30:00.000Z' })
