@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import { listDevices, runDeviceSync } from '../../changes/devices.ts'
-import { CHANGE_STATUSES, personSchema, RISKS } from '../../changes/model.ts'
+import { listDevices, runDeviceSync } from '../../../changes/devices.ts'
+import { CHANGE_STATUSES, personSchema, RISKS } from '../../../changes/model.ts'
 import {
   type Acting,
   approve,
@@ -18,18 +18,18 @@ import {
   schedule,
   start,
   vendorFailure,
-} from '../../changes/service.ts'
-import { changeSettingsSchema } from '../../changes/settings.ts'
-import type { AppContext } from '../../context.ts'
-import { ingestEvents } from '../../delivery/ingest.ts'
-import type { Fanout } from '../../delivery/types.ts'
-import type { Database } from '../../store/db.ts'
-import type { AppEnv } from '../env.ts'
-import { router } from '../env.ts'
-import { ApiError, errorResponses } from '../errors.ts'
-import { resolveOrgId } from '../principal.ts'
-import { dateTime, idParams, pageQuery, paginated, uuidSchema } from '../schemas.ts'
-import { auditOf, json, jsonBody } from './shared.ts'
+} from '../../../changes/service.ts'
+import { changeSettingsSchema } from '../../../changes/settings.ts'
+import type { AppContext } from '../../../context.ts'
+import { ingestEvents } from '../../../delivery/ingest.ts'
+import type { Fanout } from '../../../delivery/types.ts'
+import type { Database } from '../../../store/db.ts'
+import type { AppEnv } from '../../env.ts'
+import { router } from '../../env.ts'
+import { ApiError, errorResponses } from '../../errors.ts'
+import { resolveOrgId } from '../../principal.ts'
+import { dateTime, idParams, pageQuery, paginated, uuidSchema } from '../../schemas.ts'
+import { auditOf, json, jsonBody } from '../shared.ts'
 
 const TAG = 'Changes'
 
