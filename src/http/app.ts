@@ -18,7 +18,7 @@ import { REFERENCE_SCRIPT_PATH, referenceScript, renderReferencePage } from './r
 import { actionRoutes, integrationActionRoutes } from './routes/actions.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
-import { changeRoutes, deviceRoutes } from './routes/changes/tickets.ts'
+import { changeRoutes, deviceRoutes } from './routes/changes/index.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes, eventTypeRoutes } from './routes/events.ts'
 import { healthRoutes } from './routes/health.ts'
