@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import type { AppContext } from '../../context.ts'
+import type { AppContext } from '../../../context.ts'
 import {
   createConnection,
   deleteConnection,
@@ -12,15 +12,15 @@ import {
   setConnectionStatus,
   testConnection,
   updateConnection,
-} from '../../psa/service.ts'
-import { psaSettingsSchema } from '../../psa/settings.ts'
-import type { MappingRow } from '../../psa/store.ts'
-import { router } from '../env.ts'
-import { domainFailure } from '../error-status.ts'
-import { domainApiError, errorResponses, toErrorResponse } from '../errors.ts'
-import { resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
-import { idParams, iso, pageQuery, paginated, timestamp, uuidSchema } from '../schemas.ts'
-import { auditOf, json, jsonBody } from './shared.ts'
+} from '../../../psa/service.ts'
+import { psaSettingsSchema } from '../../../psa/settings.ts'
+import type { MappingRow } from '../../../psa/store.ts'
+import { router } from '../../env.ts'
+import { domainFailure } from '../../error-status.ts'
+import { domainApiError, errorResponses, toErrorResponse } from '../../errors.ts'
+import { resolveOrgFilter, resolveOrgId, scopeOf } from '../../principal.ts'
+import { idParams, iso, pageQuery, paginated, timestamp, uuidSchema } from '../../schemas.ts'
+import { auditOf, json, jsonBody } from '../shared.ts'
 
 const TAG = 'PSA'
 
