@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import { type ActionCaller, approveAction, rejectAction, requestAction } from '../../actions/service.ts'
+import { type ActionCaller, approveAction, rejectAction, requestAction } from '../../../actions/service.ts'
 import {
   ACTION_STATUSES,
   type ActionAttemptRow,
@@ -11,19 +11,19 @@ import {
   listActions,
   listAttempts,
   setApproverScope,
-} from '../../actions/store.ts'
-import type { AppContext } from '../../context.ts'
-import type { Fanout } from '../../delivery/types.ts'
-import { secretValues } from '../../integrations/credentials.ts'
-import { loadCredentials } from '../../integrations/service.ts'
-import { connectorEnv } from '../../integrations/verification.ts'
-import { recordAudit } from '../../store/audit.ts'
-import { requeueFailed } from '../../webhooks/store.ts'
-import { type AppEnv, router } from '../env.ts'
-import { ApiError, errorResponses } from '../errors.ts'
-import { actorOf, type Principal, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
-import { idParams, iso, timeQuery, timestamp, uuidSchema } from '../schemas.ts'
-import { json, jsonBody } from './shared.ts'
+} from '../../../actions/store.ts'
+import type { AppContext } from '../../../context.ts'
+import type { Fanout } from '../../../delivery/types.ts'
+import { secretValues } from '../../../integrations/credentials.ts'
+import { loadCredentials } from '../../../integrations/service.ts'
+import { connectorEnv } from '../../../integrations/verification.ts'
+import { recordAudit } from '../../../store/audit.ts'
+import { requeueFailed } from '../../../webhooks/store.ts'
+import { type AppEnv, router } from '../../env.ts'
+import { ApiError, errorResponses } from '../../errors.ts'
+import { actorOf, type Principal, resolveOrgFilter, resolveOrgId, scopeOf } from '../../principal.ts'
+import { idParams, iso, timeQuery, timestamp, uuidSchema } from '../../schemas.ts'
+import { json, jsonBody } from '../shared.ts'
 
 const TAG = 'Actions'
 const statusEnum = z.enum(ACTION_STATUSES)
