@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import type { AppContext } from '../../context.ts'
-import { retryPolicySchema } from '../../delivery/policy.ts'
-import { recordAudit } from '../../store/audit.ts'
-import { shownHeaders } from '../../webhooks/headers.ts'
+import type { AppContext } from '../../../context.ts'
+import { retryPolicySchema } from '../../../delivery/policy.ts'
+import { recordAudit } from '../../../store/audit.ts'
+import { shownHeaders } from '../../../webhooks/headers.ts'
 import {
   createWebhook,
   effectiveRetryPolicy,
@@ -12,7 +12,7 @@ import {
   removeWebhook,
   webhookFields,
   webhookHeaderSchema,
-} from '../../webhooks/service.ts'
+} from '../../../webhooks/service.ts'
 import {
   type DeliveryStats,
   deliveryStats,
@@ -22,18 +22,18 @@ import {
   listWebhooks,
   requeueFailed,
   type WebhookRow,
-} from '../../webhooks/store.ts'
-import type { AppEnv } from '../env.ts'
-import { router } from '../env.ts'
-import { ApiError, errorResponses } from '../errors.ts'
-import { actorOf, type Principal, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
-import { idParams, iso, pageQuery, paginated, timestamp, uuidSchema } from '../schemas.ts'
+} from '../../../webhooks/store.ts'
+import type { AppEnv } from '../../env.ts'
+import { router } from '../../env.ts'
+import { ApiError, errorResponses } from '../../errors.ts'
+import { actorOf, type Principal, resolveOrgFilter, resolveOrgId, scopeOf } from '../../principal.ts'
+import { idParams, iso, pageQuery, paginated, timestamp, uuidSchema } from '../../schemas.ts'
 import {
   deliveryCursorQuery,
   deliveryPage,
   deliveryPageSchema,
   deliveryStatusEnum,
-} from './delivery-schemas.ts'
+} from '../delivery-schemas.ts'
 
 const statusEnum = z.enum(['active', 'paused', 'failed'])
 
