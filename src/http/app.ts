@@ -34,7 +34,7 @@ import { integrationResourceRoutes, providerResourceRoutes } from './routes/reso
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookEventRoutes } from './routes/webhook-events.ts'
 import { webhookSourceRoutes } from './routes/webhook-sources.ts'
-import { webhookRoutes } from './routes/webhooks/crud.ts'
+import { webhookRoutes } from './routes/webhooks/index.ts'
 import { INPUT_BOUNDS } from './schemas.ts'
 import { synthesqErrorResponse, synthesqRouters } from './synthesq.ts'
 
