@@ -14,8 +14,6 @@ import {
 } from '../../integrations/routing.ts'
 import type { AuditContext } from '../../integrations/service.ts'
 import type { AppEnv } from '../env.ts'
-import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
-import { idParams, uuidSchema } from '../schemas.ts'
 import {
   envelope,
   pageEnvelope,
@@ -23,7 +21,9 @@ import {
   pagination,
   synthesqErrorResponses,
   synthesqRouter,
-} from '../synthesq.ts'
+} from '../envelope.ts'
+import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
+import { idParams, uuidSchema } from '../schemas.ts'
 import { integrationResource } from './integrations/schemas.ts'
 
 const TAG = 'Routing rules'

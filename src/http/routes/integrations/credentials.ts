@@ -6,9 +6,9 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../../context.ts'
 import { testCredentials, verifyIntegrationNow } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
+import { synthesqErrorResponses } from '../../envelope.ts'
 import { resolveOrgId, scopeOf } from '../../principal.ts'
 import { idParams, uuidSchema } from '../../schemas.ts'
-import { synthesqErrorResponses } from '../../synthesq.ts'
 import { auditOf } from '../shared.ts'
 import {
   integrationResource,

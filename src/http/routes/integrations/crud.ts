@@ -10,8 +10,6 @@ import {
   updateIntegration,
 } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
-import { resolveOrgFilter, resolveOrgId, scopeOf } from '../../principal.ts'
-import { idParams } from '../../schemas.ts'
 import {
   envelope,
   pageEnvelope,
@@ -19,7 +17,9 @@ import {
   pagination,
   SynthesqValidationError,
   synthesqErrorResponses,
-} from '../../synthesq.ts'
+} from '../../envelope.ts'
+import { resolveOrgFilter, resolveOrgId, scopeOf } from '../../principal.ts'
+import { idParams } from '../../schemas.ts'
 import { auditOf } from '../shared.ts'
 import {
   categoryEnum,

@@ -4,7 +4,7 @@
  * `/{id}`; the OpenAPI document lists the operations in this order too.
  */
 import type { AppContext } from '../../../context.ts'
-import { synthesqRouter } from '../../synthesq.ts'
+import { synthesqRouter } from '../../envelope.ts'
 import { testCredentialsRoute, testSavedIntegrationRoute } from './credentials.ts'
 import { crudRoutes } from './crud.ts'
 import { providerRoutes } from './providers.ts'

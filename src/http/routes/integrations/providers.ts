@@ -5,8 +5,8 @@ import type { AppContext } from '../../../context.ts'
 import { configuredProviderIds } from '../../../integrations/service.ts'
 import { describeCredentialField, providerCredentialFieldSchema } from '../../../vault/mask.ts'
 import type { AppEnv } from '../../env.ts'
+import { envelope, synthesqErrorResponses } from '../../envelope.ts'
 import { resolveOrgId } from '../../principal.ts'
-import { envelope, synthesqErrorResponses } from '../../synthesq.ts'
 import { orgIdField, TAG } from './schemas.ts'
 
 const providerSchema = z

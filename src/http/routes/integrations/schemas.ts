@@ -6,7 +6,7 @@ import { z } from '@hono/zod-openapi'
 import { CONNECTOR_CATEGORIES } from '../../../connectors/types.ts'
 import type { CheckOutcome, IntegrationView } from '../../../integrations/service.ts'
 import { iso, uuidSchema } from '../../schemas.ts'
-import { failureOf, failureSchema } from '../integration-doors.ts'
+import { failureOf, failureSchema } from '../integration-settings/shared.ts'
 
 export const TAG = 'Integrations'
 export const statusEnum = z.enum(['pending_verify', 'active', 'inactive', 'error'])

@@ -7,9 +7,9 @@ import {
   setDefaultIntegration,
 } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
+import { envelope, synthesqErrorResponses } from '../../envelope.ts'
 import { scopeOf } from '../../principal.ts'
 import { idParams } from '../../schemas.ts'
-import { envelope, synthesqErrorResponses } from '../../synthesq.ts'
 import { auditOf } from '../shared.ts'
 import { integrationResource, integrationSchema, TAG } from './schemas.ts'
 

@@ -4,9 +4,9 @@ import type { AppContext } from '../../../context.ts'
 import { healthReport, type IntegrationHealth } from '../../../integrations/health.ts'
 import { storeFilter } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
+import { envelope, synthesqErrorResponses } from '../../envelope.ts'
 import { resolveOrgFilter, scopeOf } from '../../principal.ts'
 import { iso } from '../../schemas.ts'
-import { envelope, synthesqErrorResponses } from '../../synthesq.ts'
 import { categoryEnum, orgIdField, statusEnum, TAG, timestamp } from './schemas.ts'
 
 const probeSchema = z
