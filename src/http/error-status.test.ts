@@ -5,9 +5,9 @@ import { IntegrationError } from '../integrations/errors.ts'
 import { createLogger } from '../lib/logger.ts'
 import { OnboardingError } from '../onboarding/errors.ts'
 import type { AppEnv } from './env.ts'
+import { INVALID_MESSAGE, synthesqErrorResponse } from './envelope.ts'
 import { DOMAIN_ERROR_STATUS, type DomainErrorCode, vendorFailureStatus } from './error-status.ts'
 import { domainApiError, toErrorResponse } from './errors.ts'
-import { INVALID_MESSAGE, synthesqErrorResponse } from './synthesq.ts'
 
 const log = createLogger('silent')
 // synthesqErrorResponse reads only the logger of the context, and only for errors that are no refusal.

@@ -3,7 +3,7 @@
  * `OnboardingError`, a connector's `VendorError`) and never choose a status; every route family reads the status
  * and the machine-readable code here, and only formats its own envelope around them: the Breeze routes
  * `{error, code, details}` (errors.ts), the SynthesQ routes `{success: false, message, code}` or, for `invalid`,
- * `{success: false, message, errors}` (synthesq.ts). A new domain code does not compile until it has a row here.
+ * `{success: false, message, errors}` (envelope.ts). A new domain code does not compile until it has a row here.
  */
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { IntegrationError, type IntegrationErrorCode } from '../integrations/errors.ts'

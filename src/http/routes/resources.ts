@@ -14,10 +14,10 @@ import { connectorEnv } from '../../integrations/verification.ts'
 import { scrubSecrets } from '../../lib/redact.ts'
 import { RESOURCE_KINDS, type ResourceKind, resourceSchemas } from '../../resources/kinds.ts'
 import type { AppEnv } from '../env.ts'
+import { synthesqErrorResponses, synthesqErrorSchema, synthesqRouter } from '../envelope.ts'
 import { vendorFailureStatus } from '../error-status.ts'
 import { resolveOrgId, scopeOf } from '../principal.ts'
 import { uuidSchema } from '../schemas.ts'
-import { synthesqErrorResponses, synthesqErrorSchema, synthesqRouter } from '../synthesq.ts'
 
 /**
  * The resources API (issue 15): what an integration reads at its vendor, one normalized shape per kind

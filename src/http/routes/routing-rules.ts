@@ -14,8 +14,6 @@ import {
 } from '../../integrations/routing.ts'
 import type { AuditContext } from '../../integrations/service.ts'
 import type { AppEnv } from '../env.ts'
-import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
-import { idParams, uuidSchema } from '../schemas.ts'
 import {
   envelope,
   pageEnvelope,
@@ -23,8 +21,10 @@ import {
   pagination,
   synthesqErrorResponses,
   synthesqRouter,
-} from '../synthesq.ts'
-import { integrationResource } from './integrations.ts'
+} from '../envelope.ts'
+import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
+import { idParams, uuidSchema } from '../schemas.ts'
+import { integrationResource } from './integrations/schemas.ts'
 
 const TAG = 'Routing rules'
 const timestamp = z.string().openapi({ example: '2026-01-10T08:30:00.000Z' })

@@ -1,15 +1,15 @@
 /**
- * What the Breeze integration doors (`/integrations/communication|slack|teams|discord|monitoring|ticketing|psa`)
- * share: the integration's state as they show it, test outcomes, and integration errors as the API's
+ * What the integration settings routes (`/integrations/communication|slack|teams|discord|monitoring|ticketing|psa`,
+ * the Breeze documents' doors) share: the integration's state as they show it, test outcomes, and integration errors as the API's
  * `{error, code, details}` shape with the door's own field names.
  */
 
 import { z } from '@hono/zod-openapi'
-import type { CheckOutcome, IntegrationView } from '../../integrations/service.ts'
-import { domainFailure } from '../error-status.ts'
-import { domainApiError, errorResponses } from '../errors.ts'
-import { iso, timestamp, uuidSchema } from '../schemas.ts'
-import { json, jsonBody } from './shared.ts'
+import type { CheckOutcome, IntegrationView } from '../../../integrations/service.ts'
+import { domainFailure } from '../../error-status.ts'
+import { domainApiError, errorResponses } from '../../errors.ts'
+import { iso, timestamp, uuidSchema } from '../../schemas.ts'
+import { json, jsonBody } from '../shared.ts'
 
 export const TAG = 'Integration settings (Breeze)'
 

@@ -1,6 +1,6 @@
 /**
- * The SynthesQ response envelopes, for the routes that follow the SynthesQ documents (`/integrations`,
- * `/routing-rules`): `{success, message, data, meta}`, `meta` + `links` pagination, and the Laravel-style 422
+ * The success envelope and its errors, for the routes that follow the SynthesQ documents (`/integrations`,
+ * `/routing-rules`, resources): `{success, message, data, meta}`, `meta` + `links` pagination, and the Laravel-style 422
  * `{success: false, message: "The given data was invalid.", errors: {field: [...]}}`. The rest of the API keeps
  * the `{error, code, details}` shape of errors.ts.
  */

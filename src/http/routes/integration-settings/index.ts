@@ -1,5 +1,5 @@
-import type { AppContext } from '../../context.ts'
-import { router } from '../env.ts'
+import type { AppContext } from '../../../context.ts'
+import { router } from '../../env.ts'
 import { communicationRoutes } from './communication.ts'
 import { legacyPsaRoutes } from './legacy-psa.ts'
 import { monitoringRoutes } from './monitoring.ts'

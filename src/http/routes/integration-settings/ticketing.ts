@@ -1,9 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import type { AppContext } from '../../context.ts'
-import { getTicketing, saveTicketing, type TicketingView, testTicketing } from '../../ticketing/settings.ts'
-import { router } from '../env.ts'
-import { ApiError, errorResponses } from '../errors.ts'
-import { resolveOrgId } from '../principal.ts'
+import type { AppContext } from '../../../context.ts'
+import {
+  getTicketing,
+  saveTicketing,
+  type TicketingView,
+  testTicketing,
+} from '../../../ticketing/settings.ts'
+import { router } from '../../env.ts'
+import { ApiError, errorResponses } from '../../errors.ts'
+import { resolveOrgId } from '../../principal.ts'
+import { auditOf, json, jsonBody } from '../shared.ts'
 import {
   door,
   flatCredentialField,
@@ -15,8 +21,7 @@ import {
   TAG,
   testResponse,
   testRouteResponses,
-} from './integration-doors.ts'
-import { auditOf, json, jsonBody } from './shared.ts'
+} from './shared.ts'
 
 const ticketingSchema = z
   .object({

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import type { AppContext } from '../../context.ts'
+import type { AppContext } from '../../../context.ts'
 import {
   CHAT_PROVIDERS,
   type ChannelView,
@@ -8,11 +8,12 @@ import {
   notifyOnProblem,
   saveChannel,
   sendTestMessage,
-} from '../../notifications/channels.ts'
-import { router } from '../env.ts'
-import { ApiError, errorResponses } from '../errors.ts'
-import { resolveOrgId } from '../principal.ts'
-import { iso, timestamp } from '../schemas.ts'
+} from '../../../notifications/channels.ts'
+import { router } from '../../env.ts'
+import { ApiError, errorResponses } from '../../errors.ts'
+import { resolveOrgId } from '../../principal.ts'
+import { iso, timestamp } from '../../schemas.ts'
+import { auditOf, json } from '../shared.ts'
 import {
   door,
   flatCredentialField,
@@ -21,8 +22,7 @@ import {
   TAG,
   testResult,
   testResultSchema,
-} from './integration-doors.ts'
-import { auditOf, json } from './shared.ts'
+} from './shared.ts'
 
 const notifyOnSchema = z
   .array(z.string().max(100))

@@ -1,19 +1,19 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import type { AppContext } from '../../context.ts'
-import type { IntegrationView } from '../../integrations/service.ts'
-import { psaSettingsSchema } from '../../psa/settings.ts'
+import type { AppContext } from '../../../context.ts'
+import type { IntegrationView } from '../../../integrations/service.ts'
+import { psaSettingsSchema } from '../../../psa/settings.ts'
 import {
   legacyPsaIntegration,
   saveLegacyPsa,
   testLegacyPsa,
   updateLegacyPsa,
-} from '../../ticketing/legacy-psa.ts'
-import { router } from '../env.ts'
-import { ApiError, errorResponses } from '../errors.ts'
-import { resolveOrgId } from '../principal.ts'
-import { iso, timestamp } from '../schemas.ts'
-import { door, orgIdField, TAG, testResponse, testRouteResponses } from './integration-doors.ts'
-import { auditOf, json, jsonBody } from './shared.ts'
+} from '../../../ticketing/legacy-psa.ts'
+import { router } from '../../env.ts'
+import { ApiError, errorResponses } from '../../errors.ts'
+import { resolveOrgId } from '../../principal.ts'
+import { iso, timestamp } from '../../schemas.ts'
+import { auditOf, json, jsonBody } from '../shared.ts'
+import { door, orgIdField, TAG, testResponse, testRouteResponses } from './shared.ts'
 
 const jsonObject = z.record(z.string(), z.unknown())
 

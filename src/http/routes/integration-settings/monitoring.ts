@@ -1,10 +1,16 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import type { AppContext } from '../../context.ts'
-import { secretNamedPaths } from '../../lib/redact.ts'
-import { getMonitoring, METRIC_FAMILIES, saveMonitoring, testMonitoring } from '../../monitoring/settings.ts'
-import { router } from '../env.ts'
-import { ApiError, errorResponses } from '../errors.ts'
-import { resolveOrgId } from '../principal.ts'
+import type { AppContext } from '../../../context.ts'
+import { secretNamedPaths } from '../../../lib/redact.ts'
+import {
+  getMonitoring,
+  METRIC_FAMILIES,
+  saveMonitoring,
+  testMonitoring,
+} from '../../../monitoring/settings.ts'
+import { router } from '../../env.ts'
+import { ApiError, errorResponses } from '../../errors.ts'
+import { resolveOrgId } from '../../principal.ts'
+import { auditOf, json, jsonBody } from '../shared.ts'
 import {
   door,
   flatCredentialField,
@@ -16,8 +22,7 @@ import {
   TAG,
   testResponse,
   testRouteResponses,
-} from './integration-doors.ts'
-import { auditOf, json, jsonBody } from './shared.ts'
+} from './shared.ts'
 
 /** Larger free-form configurations are refused: they are settings, not data. */
 const MAX_CONFIG_CHARS = 64 * 1024
