@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { readBackupHeader, restoreBackup, writeBackup } from '../src/store/backup.ts'
+import { DERIVED_TABLES, readBackupHeader, restoreBackup, writeBackup } from '../src/store/backup.ts'
 import { openTestDatabase, type TestDatabase } from './databases.ts'
 import { createHarness, type Harness } from './harness.ts'
 
@@ -49,7 +49,8 @@ async function content(url: string): Promise<Record<string, string>> {
         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`,
     )
     const out: Record<string, string> = {}
-    for (const { name } of tables.rows) {
+    // Derived tables (per-day delivery counts) are counted again by restore, not carried.
+    for (const { name } of tables.rows.filter((t) => !DERIVED_TABLES.has(t.name))) {
       const [r] = (
         await c.query<{ n: number; digest: string | null }>(
           `SELECT count(*)::int AS n, md5(string_agg(t::text, E'\\n' ORDER BY t::text)) AS digest FROM public."${name}" t`,
@@ -308,7 +309,8 @@ async function writeLegacyBackup(url: string, to: string) {
       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`,
   )
   const counts: Record<string, number> = {}
-  for (const { name } of tables) {
+  // Versions that wrote this format predate the derived per-day delivery counts.
+  for (const { name } of tables.filter((t) => !DERIVED_TABLES.has(t.name))) {
     const cols = await query<{ name: string }>(
       url,
       `SELECT attname AS name FROM pg_attribute WHERE attrelid = 'public."${name}"'::regclass AND attnum > 0

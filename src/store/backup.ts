@@ -89,13 +89,44 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
  * its parent: its rows route to whichever partitions the restored database has (or its default partition), so the
  * partitions themselves are left out.
  */
+/**
+ * Tables derived from the others, like indexes, which a backup does not carry: the per-day delivery counts of
+ * sealed history partitions (drizzle/0021) describe the partitions of the database they were counted in, and a
+ * restored history lands in the partitions of the database it is restored into. Restore counts them again.
+ */
+export const DERIVED_TABLES: ReadonlySet<string> = new Set([
+  'delivery_day_counts',
+  'delivery_counted_through',
+])
+
 async function tables(c: pg.Client): Promise<string[]> {
   const res = await c.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_class c
        JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname`,
   )
-  return res.rows.map((r) => r.name)
+  return res.rows.map((r) => r.name).filter((name) => !DERIVED_TABLES.has(name))
+}
+
+/**
+ * Counts again every history partition that keeps per-day counts (its triggers were off while the rows were
+ * loaded, as pg_dump's data-only restores run them), so `deliveryStats` agrees with the restored rows.
+ */
+async function recountDeliveryDays(c: pg.Client): Promise<void> {
+  const parts = await c.query<{ part: string }>(
+    `SELECT DISTINCT c.relname AS part FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+      WHERE t.tgname = 'deliveries_day_counts_upd' AND c.relname ~ '^deliveries_p[0-9]{8}$'`,
+  )
+  for (const { part } of parts.rows) {
+    const day = `${part.slice(12, 16)}-${part.slice(16, 18)}-${part.slice(18, 20)}`
+    await c.query('DELETE FROM delivery_day_counts WHERE day = $1', [day])
+    await c.query(
+      `INSERT INTO delivery_day_counts (target_id, org_id, day, status, n, last_delivered_at)
+       SELECT target_id, org_id, $1, status, count(*), max(delivered_at) FROM ${ident(part)}
+       GROUP BY target_id, org_id, status`,
+      [day],
+    )
+  }
 }
 
 /**
@@ -511,6 +542,8 @@ export async function restoreBackup(
         opened.kind === 'pg-dump'
           ? await loadDump(c, file, have.tables, opts.progress)
           : await loadLegacy(c, file, openText(file), opened.header, have, opts.progress)
+      await c.query('SET LOCAL session_replication_role = origin')
+      await recountDeliveryDays(c)
       await opts.verify?.(c)
       await c.query('COMMIT')
       const bytes = fs.statSync(file).size
