@@ -30,7 +30,7 @@ import { microsoft365OnboardingRoutes } from './routes/onboarding-microsoft365.t
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
 import { psaRoutes } from './routes/psa/index.ts'
-import { integrationResourceRoutes, providerResourceRoutes } from './routes/resources.ts'
+import { integrationResourceRoutes, providerResourceRoutes } from './routes/resources/index.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookEventRoutes } from './routes/webhook-events.ts'
 import { webhookSourceRoutes } from './routes/webhook-sources.ts'
