@@ -6,20 +6,20 @@
  * `/providers`; the OpenAPI document lists the operations in the order they are added here.
  */
 import type { AppContext } from '../../../context.ts'
-import { synthesqRouter } from '../../envelope.ts'
+import { envelopeRouter } from '../../envelope.ts'
 import { byIntegrationRoutes } from './integration.ts'
 import { byProviderRoute } from './provider.ts'
 
 /** `/integrations/{id}/resources…` */
 export function integrationResourceRoutes(ctx: AppContext) {
-  const app = synthesqRouter(ctx)
+  const app = envelopeRouter(ctx)
   byIntegrationRoutes(app, ctx)
   return app
 }
 
 /** `/providers/{provider}/resources/{kind}`: the organization's default instance of the provider answers. */
 export function providerResourceRoutes(ctx: AppContext) {
-  const app = synthesqRouter(ctx)
+  const app = envelopeRouter(ctx)
   byProviderRoute(app, ctx)
   return app
 }

@@ -4,7 +4,7 @@ import type { ResourceKindInfo } from '../../../connectors/types.ts'
 import type { AppContext } from '../../../context.ts'
 import { loadCredentials } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
-import { synthesqErrorResponses, synthesqErrorSchema } from '../../envelope.ts'
+import { envelopeErrorResponses, envelopeErrorSchema } from '../../envelope.ts'
 import { scopeOf } from '../../principal.ts'
 import { uuidSchema } from '../../schemas.ts'
 import { listPage, offered } from './page.ts'
@@ -57,7 +57,7 @@ export function byIntegrationRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
             },
           },
         },
-        ...synthesqErrorResponses(401, 404, 422),
+        ...envelopeErrorResponses(401, 404, 422),
       },
     }),
     async (c) => {
@@ -88,10 +88,10 @@ export function byIntegrationRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
       responses: {
         200: { description: 'A page', content: { 'application/json': { schema: listSchema } } },
         ...vendorResponses,
-        ...synthesqErrorResponses(401, 409, 422),
+        ...envelopeErrorResponses(401, 409, 422),
         404: {
           description: 'No such integration, or it offers no such kind, or the vendor has no such record',
-          content: { 'application/json': { schema: z.union([synthesqErrorSchema, vendorErrorSchema]) } },
+          content: { 'application/json': { schema: z.union([envelopeErrorSchema, vendorErrorSchema]) } },
         },
       },
     }),

@@ -3,7 +3,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../../context.ts'
 import { findIntegration, IntegrationError, loadCredentials } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
-import { synthesqErrorResponses, synthesqErrorSchema } from '../../envelope.ts'
+import { envelopeErrorResponses, envelopeErrorSchema } from '../../envelope.ts'
 import { resolveOrgId } from '../../principal.ts'
 import { uuidSchema } from '../../schemas.ts'
 import { listPage } from './page.ts'
@@ -35,14 +35,14 @@ export function byProviderRoute(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
       responses: {
         200: { description: 'A page', content: { 'application/json': { schema: listSchema } } },
         ...vendorResponses,
-        ...synthesqErrorResponses(401, 409, 422),
+        ...envelopeErrorResponses(401, 409, 422),
         400: {
           description: `${vendorResponses[400].description}, or a partner or system key named no organization`,
-          content: { 'application/json': { schema: z.union([vendorErrorSchema, synthesqErrorSchema]) } },
+          content: { 'application/json': { schema: z.union([vendorErrorSchema, envelopeErrorSchema]) } },
         },
         404: {
           description: 'No instance of the provider in the organization, or no such kind, or no such record',
-          content: { 'application/json': { schema: z.union([synthesqErrorSchema, vendorErrorSchema]) } },
+          content: { 'application/json': { schema: z.union([envelopeErrorSchema, vendorErrorSchema]) } },
         },
       },
     }),
