@@ -165,7 +165,7 @@ describe.each(Object.keys(PSA_STANDINS))('SynthesQ doors, %s', (provider) => {
   }
 
   const secrets = () => sensitiveFields(provider, vendor.credentials)
-  const synthesq422 = () => ({
+  const envelope422 = () => ({
     success: false,
     message: 'The given data was invalid.',
     errors: Object.fromEntries(
@@ -181,7 +181,7 @@ describe.each(Object.keys(PSA_STANDINS))('SynthesQ doors, %s', (provider) => {
         credentials: { [field]: attackerValue(provider, field) },
         integration_id: saved.id,
       })
-      expect({ field, status: r.status, body: r.body }).toEqual({ field, status: 422, body: synthesq422() })
+      expect({ field, status: r.status, body: r.body }).toEqual({ field, status: 422, body: envelope422() })
     }
     await expectNothingSent()
 
@@ -205,7 +205,7 @@ describe.each(Object.keys(PSA_STANDINS))('SynthesQ doors, %s', (provider) => {
       const r = await call('PATCH', `${API}/${saved.id}`, {
         credentials: { [field]: attackerValue(provider, field) },
       })
-      expect({ field, status: r.status, body: r.body }).toEqual({ field, status: 422, body: synthesq422() })
+      expect({ field, status: r.status, body: r.body }).toEqual({ field, status: 422, body: envelope422() })
     }
     // Clearing the override moves the destination too (back to the vendor's own host).
     const cleared = await call('PATCH', `${API}/${saved.id}`, { credentials: { baseUrl: null } })

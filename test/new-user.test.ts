@@ -93,12 +93,12 @@ describe('chat channels created through POST /integrations', () => {
     })
     expect(viaIntegrations.status, JSON.stringify(viaIntegrations.body)).toBe(201)
     expect(viaIntegrations.body.data.settings).toEqual({ notifyOn: ['alert.critical', 'alert.warning'] })
-    const viaDoor = await h.json('POST', '/api/v1/integrations/slack', {
+    const viaSettings = await h.json('POST', '/api/v1/integrations/slack', {
       token: t.orgAToken,
       body: slack.credentials(slack.addWebhook()),
     })
-    expect(viaDoor.status, JSON.stringify(viaDoor.body)).toBe(200)
-    expect(viaDoor.body.data.notifyOn).toEqual(['alert.critical', 'alert.warning'])
+    expect(viaSettings.status, JSON.stringify(viaSettings.body)).toBe(200)
+    expect(viaSettings.body.data.notifyOn).toEqual(['alert.critical', 'alert.warning'])
     const chosen = await h.json('POST', '/api/v1/integrations', {
       token: t.orgAToken,
       body: {
@@ -172,10 +172,10 @@ describe('test results say what failed, the same on every door', () => {
       success: false,
       test: { ok: false, vendorStatus: null, failure: 'dns', retryable: true },
     })
-    const synthesq = await h.json('POST', `/api/v1/integrations/${saved.body.integration.id}/test`, {
+    const byId = await h.json('POST', `/api/v1/integrations/${saved.body.integration.id}/test`, {
       token: t.orgAToken,
     })
-    expect(synthesq.body.data).toMatchObject({ ok: false, vendor_status: null, failure: 'dns' })
+    expect(byId.body.data).toMatchObject({ ok: false, vendor_status: null, failure: 'dns' })
 
     const unreachable = await h.json('PUT', '/api/v1/integrations/monitoring', {
       token: t.orgAToken,

@@ -8,7 +8,7 @@ import type { AppContext } from '../context.ts'
 import { metricsOf } from '../lib/metrics.ts'
 import { authenticate } from './auth.ts'
 import { type AppEnv, router } from './env.ts'
-import { synthesqErrorResponse, synthesqRouters } from './envelope.ts'
+import { envelopeErrorResponse, envelopeRouters } from './envelope.ts'
 import { ApiError, toErrorResponse } from './errors.ts'
 import { idempotency } from './idempotency.ts'
 import { InputBoundsError, inputGuard } from './input.ts'
@@ -16,7 +16,7 @@ import { withExamples } from './openapi-examples.ts'
 import { rateLimit } from './rate-limit.ts'
 import { REFERENCE_SCRIPT_PATH, referenceScript, renderReferencePage } from './reference-page.ts'
 import { actionRoutes, integrationActionRoutes } from './routes/actions/index.ts'
-import { apiKeyRoutes } from './routes/api-keys.ts'
+import { apiKeyRoutes } from './routes/api-keys/index.ts'
 import { auditLogRoutes } from './routes/audit-logs.ts'
 import { changeRoutes, deviceRoutes } from './routes/changes/index.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
@@ -30,7 +30,7 @@ import { microsoft365OnboardingRoutes } from './routes/onboarding-microsoft365.t
 import { orgRoutes } from './routes/orgs.ts'
 import { partnerRoutes } from './routes/partners.ts'
 import { psaRoutes } from './routes/psa/index.ts'
-import { integrationResourceRoutes, providerResourceRoutes } from './routes/resources.ts'
+import { integrationResourceRoutes, providerResourceRoutes } from './routes/resources/index.ts'
 import { routingRuleRoutes } from './routes/routing-rules.ts'
 import { webhookEventRoutes } from './routes/webhook-events.ts'
 import { webhookSourceRoutes } from './routes/webhook-sources.ts'
@@ -169,17 +169,17 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
       .filter((r) => r.method !== 'ALL')
       .map((r) => {
         const route = `^${API_PREFIX}${path}${r.path}`.replace(/\/$/, '').replace(/:\w+/g, '[^/]+')
-        return { method: r.method, pattern: new RegExp(`${route}/?$`), synthesq: synthesqRouters.has(sub) }
+        return { method: r.method, pattern: new RegExp(`${route}/?$`), envelope: envelopeRouters.has(sub) }
       }),
   )
-  const isSynthesq = (c: Context) =>
-    routePatterns.find((r) => r.method === c.req.method && r.pattern.test(c.req.path))?.synthesq === true
+  const answersInEnvelope = (c: Context) =>
+    routePatterns.find((r) => r.method === c.req.method && r.pattern.test(c.req.path))?.envelope === true
   // Refusals before the router (the guard's bounds, authentication) reach a SynthesQ caller in its own shape.
   const beforeRouter = (err: unknown) =>
     err instanceof InputBoundsError || (err instanceof ApiError && err.status === 401)
   app.onError((err, c) =>
-    beforeRouter(err) && isSynthesq(c)
-      ? synthesqErrorResponse(err, c, ctx)
+    beforeRouter(err) && answersInEnvelope(c)
+      ? envelopeErrorResponse(err, c, ctx)
       : toErrorResponse(err, c, c.var.log ?? ctx.log),
   )
   app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: 'not_found' }, 404))

@@ -16,8 +16,8 @@ import { ApiError, databaseInputFault, toErrorResponse } from './errors.ts'
 
 export const INVALID_MESSAGE = 'The given data was invalid.'
 
-export class SynthesqValidationError extends Error {
-  override name = 'SynthesqValidationError'
+export class EnvelopeValidationError extends Error {
+  override name = 'EnvelopeValidationError'
   constructor(readonly errors: Record<string, string[]>) {
     super(INVALID_MESSAGE)
   }
@@ -31,7 +31,7 @@ const FIELD_NAMES: Record<string, string> = {
   isDefault: 'is_default',
 }
 
-export function synthesqField(field: string): string {
+export function envelopeFieldName(field: string): string {
   const [head = '', ...rest] = field.split('.')
   return [FIELD_NAMES[head] ?? head, ...rest].join('.')
 }
@@ -77,7 +77,7 @@ export function laravelErrors(error: ZodError): Record<string, string[]> {
 function renamed(fields: Record<string, string[]>): Record<string, string[]> {
   const out: Record<string, string[]> = {}
   for (const [field, messages] of Object.entries(fields)) {
-    const name = synthesqField(field)
+    const name = envelopeFieldName(field)
     for (const m of messages) add(out, name, m.replaceAll(field, name))
   }
   return out
@@ -92,8 +92,8 @@ function failure(c: Context, status: ContentfulStatusCode, message: string, code
 }
 
 /** Maps anything thrown by a SynthesQ route to the SynthesQ error shape. */
-export function synthesqErrorResponse(err: unknown, c: Context<AppEnv>, ctx: AppContext): Response {
-  if (err instanceof SynthesqValidationError) return invalid(c, err.errors)
+export function envelopeErrorResponse(err: unknown, c: Context<AppEnv>, ctx: AppContext): Response {
+  if (err instanceof EnvelopeValidationError) return invalid(c, err.errors)
   const refused = domainFailure(err)
   if (refused) {
     if (refused.code === 'invalid') return invalid(c, renamed(refused.fields))
@@ -126,18 +126,18 @@ export function synthesqErrorResponse(err: unknown, c: Context<AppEnv>, ctx: App
   )
 }
 
-/** Every router synthesqRouter made, so the app can tell which of its routes answer in the SynthesQ shapes. */
-export const synthesqRouters = new WeakSet<OpenAPIHono<AppEnv>>()
+/** Every router envelopeRouter made, so the app can tell which of its routes answer in the SynthesQ shapes. */
+export const envelopeRouters = new WeakSet<OpenAPIHono<AppEnv>>()
 
 /** A router for SynthesQ routes: its validation failures and errors take the SynthesQ shapes. */
-export function synthesqRouter(ctx: AppContext): OpenAPIHono<AppEnv> {
+export function envelopeRouter(ctx: AppContext): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) throw new SynthesqValidationError(laravelErrors(result.error))
+      if (!result.success) throw new EnvelopeValidationError(laravelErrors(result.error))
     },
   })
-  app.onError((err, c) => synthesqErrorResponse(err, c, ctx))
-  synthesqRouters.add(app)
+  app.onError((err, c) => envelopeErrorResponse(err, c, ctx))
+  envelopeRouters.add(app)
   return app
 }
 
@@ -216,7 +216,7 @@ export function pagination(
   }
 }
 
-export const synthesqErrorSchema = z
+export const envelopeErrorSchema = z
   .object({
     success: z.literal(false),
     message: z.string().openapi({ example: INVALID_MESSAGE }),
@@ -239,15 +239,15 @@ const DESCRIPTIONS = {
   422: '`The given data was invalid.` with `errors` naming each field',
 } as const
 
-export function synthesqErrorResponses<S extends keyof typeof DESCRIPTIONS>(...statuses: S[]) {
+export function envelopeErrorResponses<S extends keyof typeof DESCRIPTIONS>(...statuses: S[]) {
   const out = {} as Record<
     S,
-    { description: string; content: { 'application/json': { schema: typeof synthesqErrorSchema } } }
+    { description: string; content: { 'application/json': { schema: typeof envelopeErrorSchema } } }
   >
   for (const s of statuses) {
     out[s] = {
       description: DESCRIPTIONS[s],
-      content: { 'application/json': { schema: synthesqErrorSchema } },
+      content: { 'application/json': { schema: envelopeErrorSchema } },
     }
   }
   return out

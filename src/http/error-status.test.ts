@@ -5,30 +5,30 @@ import { IntegrationError } from '../integrations/errors.ts'
 import { createLogger } from '../lib/logger.ts'
 import { OnboardingError } from '../onboarding/errors.ts'
 import type { AppEnv } from './env.ts'
-import { INVALID_MESSAGE, synthesqErrorResponse } from './envelope.ts'
+import { envelopeErrorResponse, INVALID_MESSAGE } from './envelope.ts'
 import { DOMAIN_ERROR_STATUS, type DomainErrorCode, vendorFailureStatus } from './error-status.ts'
 import { domainApiError, toErrorResponse } from './errors.ts'
 
 const log = createLogger('silent')
-// synthesqErrorResponse reads only the logger of the context, and only for errors that are no refusal.
+// envelopeErrorResponse reads only the logger of the context, and only for errors that are no refusal.
 const ctx = { log } as unknown as AppContext
 
 /** Two doors that throw `err`: one answering in the Breeze envelope, one in the SynthesQ envelope. */
 async function both(err: unknown) {
-  const breeze = new Hono()
-  breeze.onError((e, c) => toErrorResponse(e, c, log))
-  breeze.get('/', () => {
+  const plain = new Hono()
+  plain.onError((e, c) => toErrorResponse(e, c, log))
+  plain.get('/', () => {
     throw err
   })
-  const synthesq = new Hono<AppEnv>()
-  synthesq.onError((e, c) => synthesqErrorResponse(e, c, ctx))
-  synthesq.get('/', () => {
+  const enveloped = new Hono<AppEnv>()
+  enveloped.onError((e, c) => envelopeErrorResponse(e, c, ctx))
+  enveloped.get('/', () => {
     throw err
   })
-  const [b, s] = await Promise.all([breeze.request('/'), synthesq.request('/')])
+  const [b, s] = await Promise.all([plain.request('/'), enveloped.request('/')])
   return {
-    breeze: { status: b.status, body: (await b.json()) as Record<string, unknown> },
-    synthesq: { status: s.status, body: (await s.json()) as Record<string, unknown> },
+    plain: { status: b.status, body: (await b.json()) as Record<string, unknown> },
+    enveloped: { status: s.status, body: (await s.json()) as Record<string, unknown> },
   }
 }
 
@@ -37,11 +37,11 @@ describe('the domain error table', () => {
     const r = await both(
       new IntegrationError('no_active_provider', 'No routing rule for capability "send_fax".'),
     )
-    expect(r.breeze).toEqual({
+    expect(r.plain).toEqual({
       status: 409,
       body: { error: 'No routing rule for capability "send_fax".', code: 'no_active_provider' },
     })
-    expect(r.synthesq).toEqual({
+    expect(r.enveloped).toEqual({
       status: 409,
       body: {
         success: false,
@@ -62,8 +62,8 @@ describe('the domain error table', () => {
     for (const [code, err] of cases) {
       const r = await both(err)
       const row = DOMAIN_ERROR_STATUS[code]
-      expect([r.breeze.status, r.breeze.body.code]).toEqual([row.status, row.code])
-      expect([r.synthesq.status, r.synthesq.body.code]).toEqual([row.status, row.code])
+      expect([r.plain.status, r.plain.body.code]).toEqual([row.status, row.code])
+      expect([r.enveloped.status, r.enveloped.body.code]).toEqual([row.status, row.code])
     }
     expect(DOMAIN_ERROR_STATUS.vendor_failed).toEqual({ status: 502, code: 'vendor_error' })
   })
@@ -74,7 +74,7 @@ describe('the domain error table', () => {
       enabledCapabilities: ['Unknown capability.'],
     })
     const r = await both(err)
-    expect(r.breeze).toEqual({
+    expect(r.plain).toEqual({
       status: 422,
       body: {
         error:
@@ -86,7 +86,7 @@ describe('the domain error table', () => {
         ],
       },
     })
-    expect(r.synthesq).toEqual({
+    expect(r.enveloped).toEqual({
       status: 422,
       body: {
         success: false,
@@ -107,7 +107,7 @@ describe('the domain error table', () => {
     const r = await both(
       new OnboardingError('invalid', 'A customer appears twice.', 'customers.1.customerId'),
     )
-    expect(r.breeze).toEqual({
+    expect(r.plain).toEqual({
       status: 422,
       body: {
         error: 'Validation failed: customers.1.customerId: A customer appears twice.',

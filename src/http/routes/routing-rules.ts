@@ -16,11 +16,11 @@ import type { AuditContext } from '../../integrations/service.ts'
 import type { AppEnv } from '../env.ts'
 import {
   envelope,
+  envelopeErrorResponses,
+  envelopeRouter,
   pageEnvelope,
   pageParams,
   pagination,
-  synthesqErrorResponses,
-  synthesqRouter,
 } from '../envelope.ts'
 import { actorOf, resolveOrgFilter, resolveOrgId, scopeOf } from '../principal.ts'
 import { idParams, uuidSchema } from '../schemas.ts'
@@ -155,7 +155,7 @@ function audit(c: Context<AppEnv>): AuditContext {
 }
 
 export function routingRuleRoutes(ctx: AppContext) {
-  const app = synthesqRouter(ctx)
+  const app = envelopeRouter(ctx)
   const db = ctx.db.orm
 
   app.openapi(
@@ -176,7 +176,7 @@ export function routingRuleRoutes(ctx: AppContext) {
           description: 'The evaluation',
           content: { 'application/json': { schema: envelope(evaluationSchema) } },
         },
-        ...synthesqErrorResponses(400, 401, 404, 422),
+        ...envelopeErrorResponses(400, 401, 404, 422),
       },
     }),
     async (c) => {
@@ -214,7 +214,7 @@ export function routingRuleRoutes(ctx: AppContext) {
       request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
       responses: {
         201: { description: 'Created', content: { 'application/json': { schema: envelope(ruleSchema) } } },
-        ...synthesqErrorResponses(400, 401, 404, 422),
+        ...envelopeErrorResponses(400, 401, 404, 422),
       },
     }),
     async (c) => {
@@ -267,7 +267,7 @@ export function routingRuleRoutes(ctx: AppContext) {
           description: 'Routing rules',
           content: { 'application/json': { schema: pageEnvelope(ruleSchema) } },
         },
-        ...synthesqErrorResponses(400, 401, 404, 422),
+        ...envelopeErrorResponses(400, 401, 404, 422),
       },
     }),
     async (c) => {
@@ -305,7 +305,7 @@ export function routingRuleRoutes(ctx: AppContext) {
       request: { params: idParams },
       responses: {
         200: { description: 'The rule', content: { 'application/json': { schema: envelope(ruleSchema) } } },
-        ...synthesqErrorResponses(401, 404, 422),
+        ...envelopeErrorResponses(401, 404, 422),
       },
     }),
     async (c) => {
@@ -328,7 +328,7 @@ export function routingRuleRoutes(ctx: AppContext) {
       },
       responses: {
         200: { description: 'Updated', content: { 'application/json': { schema: envelope(ruleSchema) } } },
-        ...synthesqErrorResponses(401, 404, 422),
+        ...envelopeErrorResponses(401, 404, 422),
       },
     }),
     async (c) => {
@@ -375,7 +375,7 @@ export function routingRuleRoutes(ctx: AppContext) {
             'application/json': { schema: z.object({ success: z.literal(true), message: z.string() }) },
           },
         },
-        ...synthesqErrorResponses(401, 404, 422),
+        ...envelopeErrorResponses(401, 404, 422),
       },
     }),
     async (c) => {

@@ -15,13 +15,13 @@ import { resolveOrgId } from '../../principal.ts'
 import { iso, timestamp } from '../../schemas.ts'
 import { auditOf, json } from '../shared.ts'
 import {
-  door,
   flatCredentialField,
   integrationStateSchema,
   orgIdField,
   TAG,
   testResult,
   testResultSchema,
+  withApiErrors,
 } from './shared.ts'
 
 const notifyOnSchema = z
@@ -195,7 +195,7 @@ export function communicationRoutes(ctx: AppContext) {
         const { orgId: requested, test, ...input } = c.req.valid('json')
         const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, requested)
         const audit = auditOf(c)
-        const { channel } = await door(
+        const { channel } = await withApiErrors(
           () => saveChannel(ctx, orgId, provider, input, audit),
           flatCredentialField,
         )
@@ -208,7 +208,9 @@ export function communicationRoutes(ctx: AppContext) {
             200,
           )
         }
-        const { outcome } = await door(() => sendTestMessage(ctx, orgId, channel.integration.id, audit))
+        const { outcome } = await withApiErrors(() =>
+          sendTestMessage(ctx, orgId, channel.integration.id, audit),
+        )
         const latest = (await getChannel(ctx, orgId, provider)) ?? channel
         return c.json(
           {

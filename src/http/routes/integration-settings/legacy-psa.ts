@@ -13,7 +13,7 @@ import { ApiError, errorResponses } from '../../errors.ts'
 import { resolveOrgId } from '../../principal.ts'
 import { iso, timestamp } from '../../schemas.ts'
 import { auditOf, json, jsonBody } from '../shared.ts'
-import { door, orgIdField, TAG, testResponse, testRouteResponses } from './shared.ts'
+import { orgIdField, TAG, testResponse, testRouteResponses, withApiErrors } from './shared.ts'
 
 const jsonObject = z.record(z.string(), z.unknown())
 
@@ -86,7 +86,7 @@ export function legacyPsaRoutes(ctx: AppContext) {
     async (c) => {
       const q = c.req.valid('query')
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, q.orgId)
-      const integration = await door(() => legacyPsaIntegration(ctx, orgId, q.provider))
+      const integration = await withApiErrors(() => legacyPsaIntegration(ctx, orgId, q.provider))
       return c.json(integration ? toPsa(integration) : {}, 200)
     },
   )
@@ -120,7 +120,7 @@ export function legacyPsaRoutes(ctx: AppContext) {
     async (c) => {
       const { orgId: requested, ...input } = c.req.valid('json')
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, requested)
-      const { integration } = await door(() => saveLegacyPsa(ctx, orgId, input, auditOf(c)))
+      const { integration } = await withApiErrors(() => saveLegacyPsa(ctx, orgId, input, auditOf(c)))
       return c.json({ success: true, message: 'PSA settings saved.', data: toPsa(integration) }, 200)
     },
   )
@@ -151,7 +151,7 @@ export function legacyPsaRoutes(ctx: AppContext) {
     async (c) => {
       const { orgId: requested, ...input } = c.req.valid('json')
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, requested)
-      const integration = await door(() => updateLegacyPsa(ctx, orgId, input, auditOf(c)))
+      const integration = await withApiErrors(() => updateLegacyPsa(ctx, orgId, input, auditOf(c)))
       if (!integration) throw ApiError.notFound('PSA settings')
       return c.json({ success: true, message: 'PSA settings updated.', data: toPsa(integration) }, 200)
     },
@@ -175,7 +175,7 @@ export function legacyPsaRoutes(ctx: AppContext) {
     async (c) => {
       const body = c.req.valid('json')
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, body?.orgId)
-      const result = await door(() => testLegacyPsa(ctx, orgId, body?.provider, auditOf(c)))
+      const result = await withApiErrors(() => testLegacyPsa(ctx, orgId, body?.provider, auditOf(c)))
       if (!result) throw ApiError.notFound('PSA settings')
       return c.json(testResponse(result, 'Credentials verified'), 200)
     },

@@ -12,7 +12,6 @@ import { ApiError, errorResponses } from '../../errors.ts'
 import { resolveOrgId } from '../../principal.ts'
 import { auditOf, json, jsonBody } from '../shared.ts'
 import {
-  door,
   flatCredentialField,
   integrationState,
   integrationStateSchema,
@@ -22,6 +21,7 @@ import {
   TAG,
   testResponse,
   testRouteResponses,
+  withApiErrors,
 } from './shared.ts'
 
 /** Larger free-form configurations are refused: they are settings, not data. */
@@ -138,7 +138,7 @@ export function monitoringRoutes(ctx: AppContext) {
     async (c) => {
       const { orgId: requested, ...config } = c.req.valid('json')
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, requested)
-      const { monitoring } = await door(
+      const { monitoring } = await withApiErrors(
         () => saveMonitoring(ctx, orgId, config, auditOf(c)),
         flatCredentialField,
       )
@@ -168,7 +168,7 @@ export function monitoringRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, c.req.valid('json')?.orgId)
-      const result = await door(() => testMonitoring(ctx, orgId, auditOf(c)))
+      const result = await withApiErrors(() => testMonitoring(ctx, orgId, auditOf(c)))
       if (!result) throw ApiError.notFound('Monitoring settings')
       return c.json(testResponse(result, 'Connection successful.'), 200)
     },

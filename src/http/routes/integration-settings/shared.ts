@@ -126,7 +126,7 @@ export const testResponseSchema = z.object({
  * (`invalid` 422 naming each field, `not_found` 404, `conflict` and `no_active_provider` 409). `rename` maps the
  * service's field names, such as `credentials.webhookUrl`, to the door's.
  */
-export async function door<T>(
+export async function withApiErrors<T>(
   fn: () => Promise<T>,
   rename: (field: string) => string = (f) => f,
 ): Promise<T> {

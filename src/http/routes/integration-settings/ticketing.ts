@@ -11,7 +11,6 @@ import { ApiError, errorResponses } from '../../errors.ts'
 import { resolveOrgId } from '../../principal.ts'
 import { auditOf, json, jsonBody } from '../shared.ts'
 import {
-  door,
   flatCredentialField,
   integrationState,
   integrationStateSchema,
@@ -21,6 +20,7 @@ import {
   TAG,
   testResponse,
   testRouteResponses,
+  withApiErrors,
 } from './shared.ts'
 
 const ticketingSchema = z
@@ -114,7 +114,7 @@ export function ticketingRoutes(ctx: AppContext) {
     async (c) => {
       const { orgId: requested, ...input } = c.req.valid('json')
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, requested)
-      const { ticketing } = await door(
+      const { ticketing } = await withApiErrors(
         () => saveTicketing(ctx, orgId, input, auditOf(c)),
         flatCredentialField,
       )
@@ -139,7 +139,7 @@ export function ticketingRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const orgId = await resolveOrgId(ctx.db.orm, c.var.principal, c.req.valid('json')?.orgId)
-      const result = await door(() => testTicketing(ctx, orgId, auditOf(c)))
+      const result = await withApiErrors(() => testTicketing(ctx, orgId, auditOf(c)))
       if (!result) throw ApiError.notFound('Ticketing settings')
       return c.json(testResponse(result, 'Connection successful. Credentials validated.'), 200)
     },

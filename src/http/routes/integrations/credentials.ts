@@ -6,7 +6,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../../context.ts'
 import { testCredentials, verifyIntegrationNow } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
-import { synthesqErrorResponses } from '../../envelope.ts'
+import { envelopeErrorResponses } from '../../envelope.ts'
 import { resolveOrgId, scopeOf } from '../../principal.ts'
 import { idParams, uuidSchema } from '../../schemas.ts'
 import { auditOf } from '../shared.ts'
@@ -63,7 +63,7 @@ export function testCredentialsRoute(app: OpenAPIHono<AppEnv>, ctx: AppContext) 
             },
           },
         },
-        ...synthesqErrorResponses(400, 401, 404, 422),
+        ...envelopeErrorResponses(400, 401, 404, 422),
       },
     }),
     async (c) => {
@@ -109,7 +109,7 @@ export function testSavedIntegrationRoute(app: OpenAPIHono<AppEnv>, ctx: AppCont
             },
           },
         },
-        ...synthesqErrorResponses(401, 404, 422),
+        ...envelopeErrorResponses(401, 404, 422),
       },
     }),
     async (c) => {

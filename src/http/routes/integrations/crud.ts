@@ -12,13 +12,13 @@ import {
 } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
 import {
+  EnvelopeValidationError,
   envelope,
+  envelopeErrorResponses,
+  envelopeFieldName,
   pageEnvelope,
   pageParams,
   pagination,
-  SynthesqValidationError,
-  synthesqErrorResponses,
-  synthesqField,
 } from '../../envelope.ts'
 import { resolveOrgFilter, resolveOrgId, scopeOf } from '../../principal.ts'
 import { idParams } from '../../schemas.ts'
@@ -68,7 +68,7 @@ function createBodyFor(ctx: AppContext) {
             problems[`metadata.${k}`] = [`The metadata.${k} key is reserved for Patchbay.`]
         }
         for (const [field, messages] of Object.entries(problems)) {
-          const path = synthesqField(field)
+          const path = envelopeFieldName(field)
           for (const message of messages)
             zctx.addIssue({ code: 'custom', path: path.split('.'), message, params: { sentence: true } })
         }
@@ -111,7 +111,7 @@ function checkMetadata(metadata: Record<string, unknown> | undefined) {
   if (reserved.length) {
     const errors: Record<string, string[]> = {}
     for (const k of reserved) errors[`metadata.${k}`] = [`The metadata.${k} key is reserved for Patchbay.`]
-    throw new SynthesqValidationError(errors)
+    throw new EnvelopeValidationError(errors)
   }
 }
 
@@ -140,7 +140,7 @@ export function crudRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
           description: 'Integrations',
           content: { 'application/json': { schema: pageEnvelope(integrationSchema) } },
         },
-        ...synthesqErrorResponses(400, 401, 404, 422),
+        ...envelopeErrorResponses(400, 401, 404, 422),
       },
     }),
     async (c) => {
@@ -187,7 +187,7 @@ export function crudRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
           description: 'Created',
           content: { 'application/json': { schema: envelope(integrationSchema) } },
         },
-        ...synthesqErrorResponses(400, 401, 404, 422),
+        ...envelopeErrorResponses(400, 401, 404, 422),
       },
     }),
     async (c) => {
@@ -232,7 +232,7 @@ export function crudRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
           description: 'The integration',
           content: { 'application/json': { schema: envelope(integrationSchema) } },
         },
-        ...synthesqErrorResponses(401, 404, 422),
+        ...envelopeErrorResponses(401, 404, 422),
       },
     }),
     async (c) => {
@@ -261,7 +261,7 @@ export function crudRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
           description: 'Updated',
           content: { 'application/json': { schema: envelope(integrationSchema) } },
         },
-        ...synthesqErrorResponses(401, 404, 422),
+        ...envelopeErrorResponses(401, 404, 422),
       },
     }),
     async (c) => {
@@ -304,7 +304,7 @@ export function crudRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
       request: { params: idParams },
       responses: {
         200: { description: 'Deleted', content: { 'application/json': { schema: deletedSchema } } },
-        ...synthesqErrorResponses(401, 404, 422),
+        ...envelopeErrorResponses(401, 404, 422),
       },
     }),
     async (c) => {

@@ -4,7 +4,7 @@
  * `/{id}`; the OpenAPI document lists the operations in this order too.
  */
 import type { AppContext } from '../../../context.ts'
-import { synthesqRouter } from '../../envelope.ts'
+import { envelopeRouter } from '../../envelope.ts'
 import { testCredentialsRoute, testSavedIntegrationRoute } from './credentials.ts'
 import { crudRoutes } from './crud.ts'
 import { providerRoutes } from './providers.ts'
@@ -14,7 +14,7 @@ import { statusRoute } from './status.ts'
 export { integrationResource } from './schemas.ts'
 
 export function integrationRoutes(ctx: AppContext) {
-  const app = synthesqRouter(ctx)
+  const app = envelopeRouter(ctx)
   providerRoutes(app, ctx)
   testCredentialsRoute(app, ctx)
   statusRoute(app, ctx)

@@ -5,7 +5,7 @@ import type { AppContext } from '../../../context.ts'
 import { configuredProviderIds } from '../../../integrations/service.ts'
 import { describeCredentialField, providerCredentialFieldSchema } from '../../../vault/mask.ts'
 import type { AppEnv } from '../../env.ts'
-import { envelope, synthesqErrorResponses } from '../../envelope.ts'
+import { envelope, envelopeErrorResponses } from '../../envelope.ts'
 import { resolveOrgId } from '../../principal.ts'
 import { orgIdField, TAG } from './schemas.ts'
 
@@ -67,7 +67,7 @@ export function providerRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
           description: 'Providers',
           content: { 'application/json': { schema: envelope(z.array(providerSchema)) } },
         },
-        ...synthesqErrorResponses(400, 401, 404, 422),
+        ...envelopeErrorResponses(400, 401, 404, 422),
       },
     }),
     async (c) => {

@@ -7,7 +7,7 @@ import {
   setDefaultIntegration,
 } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
-import { envelope, synthesqErrorResponses } from '../../envelope.ts'
+import { envelope, envelopeErrorResponses } from '../../envelope.ts'
 import { scopeOf } from '../../principal.ts'
 import { idParams } from '../../schemas.ts'
 import { auditOf } from '../shared.ts'
@@ -35,7 +35,7 @@ export function stateRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
             description: 'Done',
             content: { 'application/json': { schema: envelope(integrationSchema) } },
           },
-          ...synthesqErrorResponses(401, 404, 422),
+          ...envelopeErrorResponses(401, 404, 422),
         },
       }),
       async (c) => {

@@ -4,7 +4,7 @@ import type { AppContext } from '../../../context.ts'
 import { healthReport, type IntegrationHealth } from '../../../integrations/health.ts'
 import { storeFilter } from '../../../integrations/service.ts'
 import type { AppEnv } from '../../env.ts'
-import { envelope, synthesqErrorResponses } from '../../envelope.ts'
+import { envelope, envelopeErrorResponses } from '../../envelope.ts'
 import { resolveOrgFilter, scopeOf } from '../../principal.ts'
 import { iso } from '../../schemas.ts'
 import { categoryEnum, orgIdField, statusEnum, TAG, timestamp } from './schemas.ts'
@@ -105,7 +105,7 @@ export function statusRoute(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
       },
       responses: {
         200: { description: 'Health', content: { 'application/json': { schema: envelope(statusSchema) } } },
-        ...synthesqErrorResponses(400, 401, 404, 422),
+        ...envelopeErrorResponses(400, 401, 404, 422),
       },
     }),
     async (c) => {
