@@ -379,12 +379,11 @@ async function skippingPage(db: Executor, where: SQL | undefined, page: Page): P
 const countedThrough = sql`patchbay_uuid_v7_floor(COALESCE((SELECT t.day FROM delivery_counted_through t), DATE '1970-01-01')::timestamp AT TIME ZONE 'UTC')`
 
 /**
- * A filter by organization, target and finished status only is counted from the per-day counts for the days that
+ * A filter by organization, target (and its type) and finished status only is counted from the per-day counts for the days that
  * ended (a few rows per day) and from the history for the rest (the days not counted yet, and the default
  * partition's older ids), in one statement. Reading up to DELIVERY_TOTAL_CAP index entries instead costs tens of
  * milliseconds at millions of rows, and a status filter on days still being written reads their rows too.
- * Returns undefined for the filters it cannot count (event type, time bounds, queued statuses; a target type
- * without a target, which the counts do not record).
+ * Returns undefined for the filters it cannot count (event type, time bounds, queued statuses).
  */
 async function countFromDays(
   db: Executor,
@@ -392,7 +391,7 @@ async function countFromDays(
   f: DeliveryFilter,
   where: SQL | undefined,
 ): Promise<number | undefined> {
-  if (f.eventType || f.from || f.to || (f.targetType && !f.targetId)) return undefined
+  if (f.eventType || f.from || f.to) return undefined
   if (f.status && f.status !== 'delivered' && f.status !== 'failed') return undefined
   const days = db
     .select({ n: sql`COALESCE(sum(${deliveryDayCounts.n}), 0)::bigint`.as('n') })
@@ -402,6 +401,9 @@ async function countFromDays(
         inScope(scope, deliveryDayCounts.orgId),
         f.orgId ? eq(deliveryDayCounts.orgId, f.orgId) : undefined,
         f.targetId ? eq(deliveryDayCounts.targetId, f.targetId) : undefined,
+        // The counts keep the type (drizzle/0022): a type that is not the target's counts nothing, as its list
+        // shows nothing.
+        f.targetType ? eq(deliveryDayCounts.targetType, f.targetType) : undefined,
         f.status ? eq(deliveryDayCounts.status, f.status) : undefined,
         sql`${deliveryDayCounts.day} < (SELECT t.day FROM delivery_counted_through t)`,
       ),
