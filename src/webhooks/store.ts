@@ -114,21 +114,20 @@ const liveStatus = sql<
 >`CASE WHEN ${deliveryQueue.leaseUntil} IS NOT NULL THEN 'in_progress'::delivery_status ELSE ${deliveries.status} END`
 
 /**
- * A webhook's deliveries by status. The days before `delivery_counted_through` are summed from their per-day
- * counts (delivery_day_counts, kept exact by triggers on those days' partitions: drizzle/0021), the later days
- * and the default partition counted from the history (a day or two of rows, the other partitions pruned by id),
- * in one statement so a day being counted meanwhile is neither missed nor counted twice. Then the few deliveries
- * the queue holds under a lease move to in-progress.
+ * A webhook's deliveries by status. The days before the counted-through day (countedThrough) are summed from
+ * their per-day counts (delivery_day_counts, kept exact by triggers on those days' partitions: drizzle/0021), the
+ * later days and the default partition counted from the history (a day or two of rows, the other partitions pruned
+ * by id when planning). Then the few deliveries the queue holds under a lease move to in-progress.
  */
 export async function deliveryStats(db: Executor, orgId: string, webhookId: string): Promise<DeliveryStats> {
-  const through = sql`patchbay_uuid_v7_floor(COALESCE((SELECT t.day FROM delivery_counted_through t), DATE '1970-01-01')::timestamp AT TIME ZONE 'UTC')`
+  const day = await countedThrough(db)
+  const through = sql`${idFloor(Date.parse(day))}::uuid`
   const [byStatus, leased] = await Promise.all([
     rows<{ status: DeliveryRow['status']; n: number; last: string | Date | null }>(
       db,
       sql`SELECT status, sum(n)::int AS n, max(last) AS last FROM (
             SELECT c.status, c.n, c.last_delivered_at AS last FROM delivery_day_counts c
-            WHERE c.target_id = ${webhookId} AND c.org_id = ${orgId}
-              AND c.day < (SELECT t.day FROM delivery_counted_through t)
+            WHERE c.target_id = ${webhookId} AND c.org_id = ${orgId} AND c.day < ${day}::date
             UNION ALL
             SELECT d.status, count(*), max(d.delivered_at) FROM ${deliveries} d
             WHERE d.org_id = ${orgId} AND d.target_id = ${webhookId} AND d.id >= ${through}
@@ -375,16 +374,37 @@ async function skippingPage(db: Executor, where: SQL | undefined, page: Page): P
   }))
 }
 
-/** The first id of the first day not counted in delivery_day_counts (drizzle/0021). */
-const countedThrough = sql`patchbay_uuid_v7_floor(COALESCE((SELECT t.day FROM delivery_counted_through t), DATE '1970-01-01')::timestamp AT TIME ZONE 'UTC')`
+/**
+ * The first day not counted in delivery_day_counts (drizzle/0021), `YYYY-MM-DD`: every day before it is counted.
+ * Read on its own so the statements that count take it as a constant: the planner then prunes the history's
+ * partitions by it when planning (given as a subquery, it planned every partition, tens of milliseconds, then
+ * pruned them when running). The day only moves on, and a day stays counted while its partition exists, so the
+ * counts before it and the history from it add up exactly even if a day is counted meanwhile. For the same reason
+ * a day read a minute ago is as exact as today's (it only counts a day more from the history), so it is kept that
+ * long per database handle: a list's count then waits for one statement, not two.
+ */
+async function countedThrough(db: Executor): Promise<string> {
+  const now = Date.now()
+  const known = countedThroughSeen.get(db)
+  if (known && now - known.at < COUNTED_THROUGH_TTL_MS) return known.day
+  const [row] = await rows<{ day: string | null }>(
+    db,
+    sql`SELECT (SELECT to_char(t.day, 'YYYY-MM-DD') FROM delivery_counted_through t) AS day`,
+  )
+  const day = row?.day ?? '1970-01-01'
+  countedThroughSeen.set(db, { day, at: now })
+  return day
+}
+
+const COUNTED_THROUGH_TTL_MS = 60_000
+const countedThroughSeen = new WeakMap<Executor, { day: string; at: number }>()
 
 /**
- * A filter by organization, target and finished status only is counted from the per-day counts for the days that
+ * A filter by organization, target (and its type) and finished status only is counted from the per-day counts for the days that
  * ended (a few rows per day) and from the history for the rest (the days not counted yet, and the default
  * partition's older ids), in one statement. Reading up to DELIVERY_TOTAL_CAP index entries instead costs tens of
  * milliseconds at millions of rows, and a status filter on days still being written reads their rows too.
- * Returns undefined for the filters it cannot count (event type, time bounds, queued statuses; a target type
- * without a target, which the counts do not record).
+ * Returns undefined for the filters it cannot count (event type, time bounds, queued statuses).
  */
 async function countFromDays(
   db: Executor,
@@ -392,8 +412,10 @@ async function countFromDays(
   f: DeliveryFilter,
   where: SQL | undefined,
 ): Promise<number | undefined> {
-  if (f.eventType || f.from || f.to || (f.targetType && !f.targetId)) return undefined
+  if (f.eventType || f.from || f.to) return undefined
   if (f.status && f.status !== 'delivered' && f.status !== 'failed') return undefined
+  const day = await countedThrough(db)
+  const through = sql`${idFloor(Date.parse(day))}::uuid`
   const days = db
     .select({ n: sql`COALESCE(sum(${deliveryDayCounts.n}), 0)::bigint`.as('n') })
     .from(deliveryDayCounts)
@@ -402,8 +424,11 @@ async function countFromDays(
         inScope(scope, deliveryDayCounts.orgId),
         f.orgId ? eq(deliveryDayCounts.orgId, f.orgId) : undefined,
         f.targetId ? eq(deliveryDayCounts.targetId, f.targetId) : undefined,
+        // The counts keep the type (drizzle/0022): a type that is not the target's counts nothing, as its list
+        // shows nothing.
+        f.targetType ? eq(deliveryDayCounts.targetType, f.targetType) : undefined,
         f.status ? eq(deliveryDayCounts.status, f.status) : undefined,
-        sql`${deliveryDayCounts.day} < (SELECT t.day FROM delivery_counted_through t)`,
+        sql`${deliveryDayCounts.day} < ${day}::date`,
       ),
     )
   const cap = DELIVERY_TOTAL_CAP + 1
@@ -414,8 +439,8 @@ async function countFromDays(
     // subquery when first needed): a status filter reads the rows of the days not counted yet, which have no
     // status index.
     sql`SELECT (CASE WHEN d.n >= ${cap}::bigint THEN ${cap}::bigint ELSE LEAST(d.n
-          + (SELECT count(*) FROM (SELECT 1 FROM ${deliveries} WHERE ${and(where, sql`${deliveries.id} >= ${countedThrough}`)} LIMIT ${cap}) l)
-          + (SELECT count(*) FROM (SELECT 1 FROM deliveries_default "deliveries" WHERE ${and(where, sql`${deliveries.id} < ${countedThrough}`)} LIMIT ${cap}) o),
+          + (SELECT count(*) FROM (SELECT 1 FROM ${deliveries} WHERE ${and(where, sql`${deliveries.id} >= ${through}`)} LIMIT ${cap}) l)
+          + (SELECT count(*) FROM (SELECT 1 FROM deliveries_default "deliveries" WHERE ${and(where, sql`${deliveries.id} < ${through}`)} LIMIT ${cap}) o),
           ${cap}::bigint) END)::int AS n FROM (${days}) d`,
   )
   return row?.n ?? 0

@@ -133,7 +133,8 @@ export const deliveries = pgTable(
  * (drizzle/0021): every partition of a day before `delivery_counted_through.day`. Filled when the day is counted
  * and kept exact by row triggers on those partitions only (written rarely: late retries, retention), so a
  * webhook's delivery stats add a few rows per day instead of counting its whole history, and the days still
- * being written pay nothing per attempt. `lastDeliveredAt` is the latest `delivered_at` of the group.
+ * being written pay nothing per attempt. `lastDeliveredAt` is the latest `delivered_at` of the group (recomputed
+ * from the partition when the row holding it is deleted or moves out of the group).
  */
 export const deliveryDayCounts = pgTable(
   'delivery_day_counts',
@@ -142,10 +143,12 @@ export const deliveryDayCounts = pgTable(
     orgId: uuid('org_id').notNull(),
     day: date('day', { mode: 'string' }).notNull(),
     status: deliveryStatus('status').notNull(),
+    /** The deliveries' `target_type`: a list filtered by type and target counts only that type (drizzle/0022). */
+    targetType: text('target_type').notNull(),
     n: bigint('n', { mode: 'number' }).notNull(),
     lastDeliveredAt: ts('last_delivered_at'),
   },
-  (t) => [primaryKey({ columns: [t.targetId, t.orgId, t.day, t.status] })],
+  (t) => [primaryKey({ columns: [t.targetId, t.orgId, t.day, t.status, t.targetType] })],
 )
 
 /**
