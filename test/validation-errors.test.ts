@@ -165,3 +165,71 @@ describe('events and inbound webhook sources', () => {
     expect(paths(res.body)).toEqual(['colour', 'eventTypes.1'])
   })
 })
+
+describe('PSA connections', () => {
+  const credentials = {
+    companyId: 'contoso',
+    publicKey: 'pub-key-0000',
+    privateKey: 'priv-key-0000',
+    clientId: 'c0ffee00-0000-4000-8000-000000000001',
+  }
+
+  it('an unknown field is reported with the credential and company problems', async () => {
+    const res = await h.json('POST', '/api/v1/psa/connections', {
+      token: t.orgAToken,
+      body: {
+        provider: 'connectwise',
+        name: 'main',
+        credentials: { companyId: 'contoso', publicKey: 'pub-key-0000', clientId: 'not-a-uuid', colour: 1 },
+        settings: { autoCreateTickets: true },
+        colour: 'blue',
+      },
+    })
+    expect(res.status).toBe(422)
+    expect(res.body.code).toBe('validation_failed')
+    expect(res.body.details).toEqual([
+      { path: 'colour', message: 'Unknown field' },
+      {
+        path: 'credentials.colour',
+        message: 'The credentials.colour field is not part of the ConnectWise PSA credential schema.',
+      },
+      { path: 'credentials.privateKey', message: 'The credentials.privateKey field is required.' },
+      { path: 'credentials.clientId', message: 'The credentials.clientId field has an invalid format.' },
+      {
+        path: 'settings.companyId',
+        message:
+          'ConnectWise PSA tickets need a company: set settings.companyId when autoCreateTickets is on.',
+      },
+    ])
+    expect(res.body.error).toBe(
+      `Invalid request body: ${res.body.details.map((d: { path: string; message: string }) => `${d.path}: ${d.message}`).join('; ')}`,
+    )
+    expect(JSON.stringify(res.body)).not.toContain('pub-key-0000')
+    const list = await h.json('GET', '/api/v1/psa/connections', { token: t.orgAToken })
+    expect(list.body.pagination.total).toBe(0)
+  })
+
+  it('credential problems alone keep the sentence the service has always given them', async () => {
+    const res = await h.json('POST', '/api/v1/psa/connections', {
+      token: t.orgAToken,
+      body: { provider: 'connectwise', name: 'main', credentials: { ...credentials, clientId: 'nope' } },
+    })
+    expect(res.status).toBe(422)
+    expect(res.body).toEqual({
+      error: 'Validation failed: credentials.clientId: The credentials.clientId field has an invalid format.',
+      code: 'validation_failed',
+      details: [
+        { path: 'credentials.clientId', message: 'The credentials.clientId field has an invalid format.' },
+      ],
+    })
+  })
+
+  it("a bad autoCreateTickets is the schema's to refuse, not a missing company", async () => {
+    const res = await h.json('POST', '/api/v1/psa/connections', {
+      token: t.orgAToken,
+      body: { provider: 'connectwise', name: 'main', credentials, settings: { autoCreateTickets: 'yes' } },
+    })
+    expect(res.status).toBe(422)
+    expect(paths(res.body)).toEqual(['settings.autoCreateTickets'])
+  })
+})
