@@ -233,3 +233,51 @@ describe('PSA connections', () => {
     expect(paths(res.body)).toEqual(['settings.autoCreateTickets'])
   })
 })
+
+describe('routing rules', () => {
+  const integrationId = 'c0ffee00-0000-4000-8000-000000000002'
+
+  it('an unknown field is reported with the condition and fallback problems, on create and update', async () => {
+    const res = await h.json('POST', '/api/v1/routing-rules', {
+      token: t.orgAToken,
+      body: {
+        capability: 'send_sms',
+        integration_id: integrationId,
+        fallback_integration_id: integrationId,
+        is_default: true,
+        conditions: [
+          { field: 'severity', operator: 'in', value: 'critical' },
+          { field: 'customer.country', value: 'DE' },
+          { field: 'age', operator: 'gt' },
+          { field: 'a', operator: 'like', value: 'x' },
+        ],
+        colour: 'blue',
+      },
+    })
+    expect(res.status).toBe(422)
+    expect(res.body.errors).toEqual({
+      colour: ['The colour field is not allowed.'],
+      fallback_integration_id: ['The fallback must be a different integration.'],
+      conditions: ['A default rule applies to every operation; it takes no conditions.'],
+      'conditions.0.value': ['The in operator needs an array value.'],
+      'conditions.2.value': [
+        'The gt operator needs a number or string value.',
+        'The gt operator needs a value.',
+      ],
+      'conditions.3.operator': [expect.stringContaining('The conditions.3.operator field is invalid')],
+    })
+    const list = await h.json('GET', '/api/v1/routing-rules', { token: t.orgAToken })
+    expect(list.body.data).toEqual([])
+
+    // No stored rule is needed to see these in an update, so the rule need not exist to get the 422.
+    const patch = await h.json('PATCH', `/api/v1/routing-rules/${integrationId}`, {
+      token: t.orgAToken,
+      body: { conditions: [{ field: 'up', operator: 'exists', value: 'yes' }], bogus: 1 },
+    })
+    expect(patch.status).toBe(422)
+    expect(patch.body.errors).toEqual({
+      bogus: ['The bogus field is not allowed.'],
+      'conditions.0.value': ['The exists operator takes true, false or no value.'],
+    })
+  })
+})
