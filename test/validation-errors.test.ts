@@ -281,3 +281,59 @@ describe('routing rules', () => {
     })
   })
 })
+
+// The change handlers' own checks need the stored change (its status, approvals, stored window) or the PSA (a
+// ticket to link), so they cannot run early; what the bodies check themselves is already reported together.
+describe('change controls', () => {
+  const person = { name: 'Ada', email: 'ada@example.com' }
+  const backwards = { start: '2026-12-03T10:00:00Z', end: '2026-12-03T09:00:00Z', timezone: 'UTC' }
+
+  it('a window that ends before it starts is reported with unknown fields, on create and schedule', async () => {
+    const res = await h.json('POST', '/api/v1/changes', {
+      token: t.orgAToken,
+      body: {
+        title: 'Patch the firewall',
+        description: '',
+        implementationPlan: '',
+        window: backwards,
+        risk: 'low',
+        creator: person,
+        technicalApprover: person,
+        operationalApprover: person,
+        colour: 'blue',
+      },
+    })
+    expect(res.status).toBe(422)
+    expect(res.body.details).toEqual(
+      expect.arrayContaining([
+        { path: 'colour', message: 'Unknown field' },
+        { path: 'window.timezone', message: 'Unknown field' },
+        { path: 'window.end', message: 'end must be after start' },
+      ]),
+    )
+    expect(res.body.details).toHaveLength(3)
+    const list = await h.json('GET', '/api/v1/changes', { token: t.orgAToken })
+    expect(list.body.pagination.total).toBe(0)
+
+    // Checked before the change is looked up: no stored state is needed to see these.
+    const scheduled = await h.json(
+      'POST',
+      `/api/v1/changes/${'c0ffee00-0000-4000-8000-000000000003'}/schedule`,
+      {
+        token: t.orgAToken,
+        body: { window: backwards },
+      },
+    )
+    expect(scheduled.status).toBe(422)
+    expect(paths(scheduled.body)).toEqual(['window.end', 'window.timezone'])
+  })
+
+  it('a window whose start is invalid is not also said to end before it', async () => {
+    const res = await h.json('POST', `/api/v1/changes/${'c0ffee00-0000-4000-8000-000000000003'}/schedule`, {
+      token: t.orgAToken,
+      body: { window: { start: 'soon', end: '2026-12-03T09:00:00Z', timezone: 'UTC' } },
+    })
+    expect(res.status).toBe(422)
+    expect(new Set(paths(res.body))).toEqual(new Set(['window.start', 'window.timezone']))
+  })
+})
