@@ -133,6 +133,22 @@ describe('integrations (SynthesQ shape)', () => {
   })
 })
 
+describe('integration updates (SynthesQ shape)', () => {
+  it('reserved metadata keys are reported with an unknown field', async () => {
+    // Checked before the integration is looked up: no stored state is needed to see these.
+    const res = await h.json('PATCH', '/api/v1/integrations/c0ffee00-0000-4000-8000-000000000004', {
+      token: t.orgAToken,
+      body: { metadata: { last_error: 'x', team: 'ops' }, enabled_capabilities: [], nickname: 'x' },
+    })
+    expect(res.status).toBe(422)
+    expect(res.body.errors).toEqual({
+      nickname: ['The nickname field is not allowed.'],
+      enabled_capabilities: ['The enabled_capabilities field must name at least one capability.'],
+      'metadata.last_error': ['The metadata.last_error key is reserved for Patchbay.'],
+    })
+  })
+})
+
 describe('events and inbound webhook sources', () => {
   it('an unknown event type is reported with an unknown field, in a single event and in a batch', async () => {
     const one = await h.json('POST', '/api/v1/events', {
