@@ -36,10 +36,19 @@ export function detailsFromZod(error: ZodError): ErrorDetail[] {
   })
 }
 
+/**
+ * A service's own check run early by a request schema (so one 422 names every problem) marks its issues
+ * `params: { refusal: true }`. When those are all there is, the sentence is the one the service's refusal has
+ * always had (`Validation failed: …`, as domainApiError builds it), so moving a check does not change the wording.
+ */
+export const REFUSAL = { refusal: true } as const
+
 export function validationError(error: ZodError, where: string): ApiError {
   const details = detailsFromZod(error)
   const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ')
-  return new ApiError(422, 'validation_failed', `Invalid ${where}: ${summary}`, details)
+  const refusalsOnly = error.issues.every((i) => i.code === 'custom' && i.params?.refusal === true)
+  const sentence = refusalsOnly ? `Validation failed: ${summary}` : `Invalid ${where}: ${summary}`
+  return new ApiError(422, 'validation_failed', sentence, details)
 }
 
 /**

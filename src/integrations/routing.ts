@@ -54,28 +54,62 @@ export type RulePatch = Partial<RuleInput>
 
 function checkConditions(errors: FieldErrors, conditions: RoutingCondition[]): void {
   conditions.forEach((c, i) => {
-    const at = `conditions.${i}`
-    if (!CONDITION_OPERATORS.includes(c.operator as ConditionOperator)) {
-      errors.add(`${at}.operator`, `Must be one of ${CONDITION_OPERATORS.join(', ')}.`)
-      return
-    }
-    if ((c.operator === 'in' || c.operator === 'not_in') && !Array.isArray(c.value)) {
-      errors.add(`${at}.value`, `The ${c.operator} operator needs an array value.`)
-    }
-    if (
-      ['gt', 'gte', 'lt', 'lte'].includes(c.operator) &&
-      typeof c.value !== 'number' &&
-      typeof c.value !== 'string'
-    ) {
-      errors.add(`${at}.value`, `The ${c.operator} operator needs a number or string value.`)
-    }
-    if (c.operator === 'exists' && c.value !== undefined && typeof c.value !== 'boolean') {
-      errors.add(`${at}.value`, 'The exists operator takes true, false or no value.')
-    }
-    if (!['exists'].includes(c.operator) && c.value === undefined) {
-      errors.add(`${at}.value`, `The ${c.operator} operator needs a value.`)
-    }
+    checkCondition(errors, c, `conditions.${i}`)
   })
+}
+
+function checkCondition(errors: FieldErrors, c: RoutingCondition, at: string): void {
+  if (!CONDITION_OPERATORS.includes(c.operator as ConditionOperator)) {
+    errors.add(`${at}.operator`, `Must be one of ${CONDITION_OPERATORS.join(', ')}.`)
+    return
+  }
+  if ((c.operator === 'in' || c.operator === 'not_in') && !Array.isArray(c.value)) {
+    errors.add(`${at}.value`, `The ${c.operator} operator needs an array value.`)
+  }
+  if (
+    ['gt', 'gte', 'lt', 'lte'].includes(c.operator) &&
+    typeof c.value !== 'number' &&
+    typeof c.value !== 'string'
+  ) {
+    errors.add(`${at}.value`, `The ${c.operator} operator needs a number or string value.`)
+  }
+  if (c.operator === 'exists' && c.value !== undefined && typeof c.value !== 'boolean') {
+    errors.add(`${at}.value`, 'The exists operator takes true, false or no value.')
+  }
+  if (!['exists'].includes(c.operator) && c.value === undefined) {
+    errors.add(`${at}.value`, `The ${c.operator} operator needs a value.`)
+  }
+}
+
+/**
+ * What `validateRule` would refuse in a rule (whole, or the fields of a patch) without reading the database: each
+ * condition's value against its operator, conditions on a default rule, a fallback that is the rule's own
+ * integration; by field, in the service's words. A request schema runs
+ * this — also when another field failed — so one 422 names every problem of the request; the service still
+ * checks, with the stored rule filled in. A condition that is not yet well-formed (not an object, an unknown
+ * operator) is skipped: the schema reports it itself.
+ */
+export function ruleProblems(input: {
+  integrationId?: unknown
+  fallbackIntegrationId?: unknown
+  isDefault?: unknown
+  conditions?: unknown
+}): Record<string, string[]> {
+  const errors = new FieldErrors()
+  if (typeof input.integrationId === 'string' && input.fallbackIntegrationId === input.integrationId)
+    errors.add('fallbackIntegrationId', 'The fallback must be a different integration.')
+  const { conditions } = input
+  if (!Array.isArray(conditions)) return errors.fields
+  conditions.forEach((c: unknown, i) => {
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) return
+    // The schema defaults a missing operator to `eq`; a failed parse may hand over the raw condition.
+    const operator = (c as { operator?: unknown }).operator ?? 'eq'
+    if (typeof operator !== 'string' || !CONDITION_OPERATORS.includes(operator as ConditionOperator)) return
+    checkCondition(errors, { ...(c as RoutingCondition), operator }, `conditions.${i}`)
+  })
+  if (input.isDefault === true && conditions.length > 0)
+    errors.add('conditions', 'A default rule applies to every operation; it takes no conditions.')
+  return errors.fields
 }
 
 // ---- rules ----

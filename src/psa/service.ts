@@ -16,6 +16,7 @@ import {
   getIntegration,
   IntegrationError,
   type IntegrationView,
+  newIntegrationProblems,
   toView,
   updateIntegration,
   verifyIntegrationNow,
@@ -43,7 +44,7 @@ export interface PsaConnection {
   lastSync: SyncRunRow | null
 }
 
-export function psaProviders(ctx: AppContext): string[] {
+export function psaProviders(ctx: Pick<AppContext, 'connectors'>): string[] {
   return ctx.connectors
     .all()
     .filter((c) => c.descriptor.category === 'psa')
@@ -136,14 +137,45 @@ export async function createConnection(
 
 /** A provider whose tickets need a company refuses `autoCreateTickets` without `companyId` (422 naming it). */
 export function checkCompany(ctx: AppContext, provider: string, settings: PsaSettings | undefined) {
-  if (!settings?.autoCreateTickets || settings.companyId) return
+  const problem = companyProblem(ctx, provider, settings)
+  if (problem) throw IntegrationError.field('settings.companyId', problem)
+}
+
+function companyProblem(
+  ctx: Pick<AppContext, 'connectors'>,
+  provider: string,
+  settings: Pick<PsaSettings, 'autoCreateTickets' | 'companyId'> | undefined,
+): string | undefined {
+  if (!settings?.autoCreateTickets || settings.companyId) return undefined
   const connector = ctx.connectors.get(provider)
-  if (connector?.tickets?.companyRequired) {
-    throw IntegrationError.field(
-      'settings.companyId',
-      `${connector.descriptor.displayName} tickets need a company: set settings.companyId when autoCreateTickets is on.`,
-    )
+  if (!connector?.tickets?.companyRequired) return undefined
+  return `${connector.descriptor.displayName} tickets need a company: set settings.companyId when autoCreateTickets is on.`
+}
+
+/**
+ * What `createConnection` would refuse without reading the database or calling the vendor (the credentials
+ * against the provider's schema, a company for providers whose tickets need one), by field, in the service's
+ * words. A request schema runs this — also when another field failed — so one 422 names every problem of the
+ * request; the service still checks for its other callers. Values that are not yet the right type are skipped:
+ * the schema reports those itself.
+ */
+export function newConnectionProblems(
+  ctx: Pick<AppContext, 'connectors'>,
+  input: { provider?: unknown; credentials?: unknown; settings?: unknown },
+): Record<string, string[]> {
+  const { provider, settings } = input
+  if (typeof provider !== 'string' || !psaProviders(ctx).includes(provider)) return {}
+  const problems = newIntegrationProblems(ctx, { provider, credentials: input.credentials })
+  if (settings !== null && typeof settings === 'object') {
+    const { autoCreateTickets, companyId } = settings as Record<string, unknown>
+    // Only a well-formed setting: `autoCreateTickets: "yes"` is the schema's to refuse, not a missing company.
+    const company = companyProblem(ctx, provider, {
+      autoCreateTickets: autoCreateTickets === true,
+      ...(typeof companyId === 'string' ? { companyId } : {}),
+    })
+    if (company) problems['settings.companyId'] = [company]
   }
+  return problems
 }
 
 export interface ConnectionPatch {

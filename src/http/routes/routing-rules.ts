@@ -10,6 +10,7 @@ import {
   getRoutingRule,
   listRoutingRules,
   type RoutingRule,
+  ruleProblems,
   updateRoutingRule,
 } from '../../integrations/routing.ts'
 import type { AuditContext } from '../../integrations/service.ts'
@@ -17,6 +18,7 @@ import type { AppEnv } from '../env.ts'
 import {
   envelope,
   envelopeErrorResponses,
+  envelopeFieldName,
   envelopeRouter,
   pageEnvelope,
   pageParams,
@@ -82,6 +84,37 @@ function ruleResource(r: RoutingRule) {
 
 const priority = z.number().int().min(-1_000_000).max(1_000_000)
 
+/**
+ * The rule checks that need no database (conditions against their operators, none on a default rule, a fallback
+ * other than the integration), run by the schema — also when another field failed — so one 422 lists every
+ * problem of the request, an unknown field among them (issue 19, item 7). The service checks them again.
+ */
+function addRuleIssues(
+  body: {
+    integration_id?: unknown
+    fallback_integration_id?: unknown
+    is_default?: unknown
+    conditions?: unknown
+  },
+  zctx: z.RefinementCtx,
+) {
+  const problems = ruleProblems({
+    integrationId: body.integration_id,
+    fallbackIntegrationId: body.fallback_integration_id,
+    isDefault: body.is_default,
+    conditions: body.conditions,
+  })
+  for (const [field, messages] of Object.entries(problems)) {
+    const path = envelopeFieldName(field)
+    for (const message of messages)
+      zctx.addIssue({ code: 'custom', path: path.split('.'), message, params: { sentence: true } })
+  }
+}
+
+const anObject = {
+  when: (payload: { value: unknown }) => payload.value !== null && typeof payload.value === 'object',
+}
+
 const createBody = z
   .strictObject({
     capability: z.string().min(1).max(100).openapi({ example: 'create_ticket' }),
@@ -99,6 +132,7 @@ const createBody = z
     }),
     orgId: orgIdField,
   })
+  .superRefine(addRuleIssues, anObject)
   .openapi('CreateRoutingRule')
 
 const patchBody = z
@@ -110,6 +144,7 @@ const patchBody = z
     fallback_integration_id: uuidSchema.nullable().optional(),
     conditions: z.array(conditionSchema).max(20).optional(),
   })
+  .superRefine(addRuleIssues, anObject)
   .openapi('UpdateRoutingRule')
 
 const evaluateBody = z

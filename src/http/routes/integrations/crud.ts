@@ -48,6 +48,25 @@ const createFields = z.strictObject({
   orgId: orgIdField,
 })
 
+/** The reserved keys `metadata` sets, by field; nothing for a metadata that is not an object (the schema says so). */
+function reservedMetadataProblems(metadata: unknown): Record<string, string[]> {
+  const problems: Record<string, string[]> = {}
+  if (metadata !== null && typeof metadata === 'object') {
+    for (const k of RESERVED_METADATA.filter((key) => key in metadata))
+      problems[`metadata.${k}`] = [`The metadata.${k} key is reserved for Patchbay.`]
+  }
+  return problems
+}
+
+/** A service's field problems as schema issues, in the SynthesQ field names and the service's own sentences. */
+function addProblems(problems: Record<string, string[]>, zctx: z.RefinementCtx) {
+  for (const [field, messages] of Object.entries(problems)) {
+    const path = envelopeFieldName(field)
+    for (const message of messages)
+      zctx.addIssue({ code: 'custom', path: path.split('.'), message, params: { sentence: true } })
+  }
+}
+
 /**
  * The create body, with the checks that need neither the database nor the network (reserved metadata keys,
  * provider, capabilities, credentials) run by the schema — also when a field failed — so one 422 lists every
@@ -62,16 +81,8 @@ function createBodyFor(ctx: AppContext) {
           enabledCapabilities: body.enabled_capabilities,
           credentials: body.credentials,
         })
-        const metadata: unknown = body.metadata
-        if (metadata !== null && typeof metadata === 'object') {
-          for (const k of RESERVED_METADATA.filter((key) => key in metadata))
-            problems[`metadata.${k}`] = [`The metadata.${k} key is reserved for Patchbay.`]
-        }
-        for (const [field, messages] of Object.entries(problems)) {
-          const path = envelopeFieldName(field)
-          for (const message of messages)
-            zctx.addIssue({ code: 'custom', path: path.split('.'), message, params: { sentence: true } })
-        }
+        Object.assign(problems, reservedMetadataProblems(body.metadata))
+        addProblems(problems, zctx)
       },
       { when: (payload) => payload.value !== null && typeof payload.value === 'object' },
     )
@@ -89,6 +100,11 @@ const patchBody = z
     enabled_capabilities: z.array(z.string()).min(1, 'must name at least one capability').optional(),
     metadata: jsonObject.optional().openapi({ description: 'Replaces the metadata object' }),
     settings: jsonObject.optional().openapi({ description: 'Replaces the settings object' }),
+  })
+  // Reserved metadata keys need no stored state, so they are checked here — also when another field failed —
+  // and one 422 names them beside an unknown field (issue 19, item 7). The rest needs the stored integration.
+  .superRefine((body, zctx) => addProblems(reservedMetadataProblems(body.metadata), zctx), {
+    when: (payload) => payload.value !== null && typeof payload.value === 'object',
   })
   .openapi('UpdateIntegration')
 

@@ -9,6 +9,7 @@ import {
   deleteConnection,
   getConnection,
   listConnections,
+  newConnectionProblems,
   psaProviders,
   setConnectionStatus,
   testConnection,
@@ -16,7 +17,7 @@ import {
 } from '../../../psa/service.ts'
 import { psaSettingsSchema } from '../../../psa/settings.ts'
 import type { AppEnv } from '../../env.ts'
-import { errorResponses } from '../../errors.ts'
+import { errorResponses, REFUSAL } from '../../errors.ts'
 import { resolveOrgFilter, resolveOrgId, scopeOf } from '../../principal.ts'
 import { idParams, pageQuery, paginated, uuidSchema } from '../../schemas.ts'
 import { auditOf, json, jsonBody } from '../shared.ts'
@@ -82,6 +83,17 @@ export function connectionRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext) {
               credentials: credentialsSchema,
               settings: psaSettingsSchema.optional(),
             })
+            // The service's checks that need neither the database nor the vendor (credentials, a company where
+            // tickets need one), run here too and also when another field failed, so one 422 names every
+            // problem of the request — an unknown field no longer hides them (issue 19, item 7).
+            .superRefine(
+              (body, zctx) => {
+                for (const [field, messages] of Object.entries(newConnectionProblems(ctx, body)))
+                  for (const message of messages)
+                    zctx.addIssue({ code: 'custom', path: field.split('.'), message, params: REFUSAL })
+              },
+              { when: (payload) => payload.value !== null && typeof payload.value === 'object' },
+            )
             .openapi('CreatePsaConnection'),
         ),
       },
