@@ -269,6 +269,30 @@ describe('backup file (pg_dump plain format)', { timeout: 180_000 }, () => {
     expect([got['sequence probe_seq'], got['sequence probe_unused_seq']]).toEqual(['2', 'unset'])
   })
 
+  it('counts a sealed day again after loading into it, as its triggers were off while rows were loaded', async () => {
+    const [made] = await query<{ day: string }>(
+      h.database.url,
+      `SELECT DISTINCT patchbay_uuid_v7_day(id)::text AS day FROM deliveries LIMIT 1`,
+    )
+    expect(made?.day).toBeDefined()
+    const day = made?.day ?? ''
+    const d = await freshDatabase()
+    // The day exists and is counted (sealed) in the database restored into, before any row arrives.
+    await query(
+      d.url,
+      `SELECT patchbay_ensure_delivery_partitions('${day}'::date, '${day}'::date),
+              patchbay_count_delivery_partition('deliveries_p${day.replaceAll('-', '')}')`,
+    )
+    await restoreBackup(d.url, file)
+    const [got] = await query<{ rows: number; counted: number }>(
+      d.url,
+      `SELECT (SELECT count(*)::int FROM deliveries_p${day.replaceAll('-', '')}) AS rows,
+              (SELECT coalesce(sum(n), 0)::int FROM delivery_day_counts WHERE day = '${day}') AS counted`,
+    )
+    expect(got?.rows).toBeGreaterThan(0)
+    expect(got?.counted).toBe(got?.rows)
+  })
+
   it('restore still reads the JSON-lines backups of earlier versions', async () => {
     const legacy = path.join(dir, 'old.backup')
     await writeLegacyBackup(h.database.url, legacy)

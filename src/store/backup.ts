@@ -121,9 +121,9 @@ async function recountDeliveryDays(c: pg.Client): Promise<void> {
     const day = `${part.slice(12, 16)}-${part.slice(16, 18)}-${part.slice(18, 20)}`
     await c.query('DELETE FROM delivery_day_counts WHERE day = $1', [day])
     await c.query(
-      `INSERT INTO delivery_day_counts (target_id, org_id, day, status, n, last_delivered_at)
-       SELECT target_id, org_id, $1, status, count(*), max(delivered_at) FROM ${ident(part)}
-       GROUP BY target_id, org_id, status`,
+      `INSERT INTO delivery_day_counts (target_id, org_id, day, status, target_type, n, last_delivered_at)
+       SELECT target_id, org_id, $1, status, target_type, count(*), max(delivered_at) FROM ${ident(part)}
+       GROUP BY target_id, org_id, status, target_type`,
       [day],
     )
   }
