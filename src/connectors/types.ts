@@ -90,13 +90,13 @@ export interface CredentialParser<C> {
   parse(credentials: Credentials): C
 }
 
+/** A connector as its vendor folder writes it, against typed credentials; `defineConnector` adds the parser. */
+export type TypedConnector<C> = Omit<Connector<C>, 'credentials'>
+
 export interface Connector<C = Credentials> {
   descriptor: ConnectorDescriptor
-  /**
-   * How the credentials handed to this connector are parsed, once, at its edge (`defineConnector`); absent on
-   * a connector whose functions read the plain record.
-   */
-  credentials?: CredentialParser<unknown>
+  /** How the credentials handed to this connector are parsed, once, at its edge (`defineConnector`). */
+  credentials: CredentialParser<unknown>
   /** A real, cheap, authenticated call to the vendor. */
   verify(credentials: C, env: ConnectorEnv): Promise<VerifyResult>
   /** The health probe; defaults to verify. */
