@@ -35,7 +35,7 @@ export type CredentialsOf<S extends CredentialSchema> = {
 }
 
 /**
- * The value as connectors always read it (`credential()` in shared/credentials.ts before this): text trimmed, a
+ * The value as connectors always read it (the untyped `credential()` helper did the same before): text trimmed, a
  * finite number as its text, anything else (blank, null, an object) absent.
  */
 function textValue(v: unknown): string | undefined {
