@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { credentialParser, defineConnector, missingCredential } from '../src/connectors/define.ts'
 import { createRegistry, defaultRegistry } from '../src/connectors/registry.ts'
 import type { Connector } from '../src/connectors/types.ts'
 import { callVendor, sensitiveValues } from '../src/connectors/vendor-http.ts'
@@ -15,7 +16,7 @@ const chatSchema: CredentialSchema = {
   webhookUrl: { type: 'url', sensitive: true, required: true },
   channel: { type: 'string', sensitive: false, required: false },
 }
-const chat: Connector = {
+const chat: Connector = defineConnector(credentialParser(chatSchema, missingCredential('ChatLike')), {
   descriptor: {
     id: 'chatlike',
     displayName: 'ChatLike',
@@ -33,7 +34,7 @@ const chat: Connector = {
     })
     return { ok: true }
   },
-}
+})
 
 const GOOD_KEY = 'tk_LEAKCHECK_good_a1b2c3d4e5'
 const ROTATED_KEY = 'tk_LEAKCHECK_rotated_f6g7h8'

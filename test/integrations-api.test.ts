@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { credentialParser, defineConnector, missingCredential } from '../src/connectors/define.ts'
 import { createRegistry, defaultRegistry } from '../src/connectors/registry.ts'
 import type { Connector } from '../src/connectors/types.ts'
 import { baseUrl, basicAuth, callVendor, sensitiveValues } from '../src/connectors/vendor-http.ts'
@@ -22,7 +23,7 @@ const acmeSchema: CredentialSchema = {
   timeoutSeconds: { type: 'number', sensitive: false, required: false, default: 30 },
   baseUrl: { type: 'url', sensitive: false, required: false },
 }
-const acme: Connector = {
+const acme: Connector = defineConnector(credentialParser(acmeSchema, missingCredential('Acme PSA')), {
   descriptor: {
     id: 'acme-psa',
     displayName: 'Acme PSA',
@@ -44,7 +45,7 @@ const acme: Connector = {
     })
     return { ok: true, account: res.data.companyName }
   },
-}
+})
 
 let h: Harness
 let t: Awaited<ReturnType<typeof seedTenants>>

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { credentialParser, defineConnector, missingCredential } from '../src/connectors/define.ts'
 import { createRegistry, defaultRegistry } from '../src/connectors/registry.ts'
 import type { Connector } from '../src/connectors/types.ts'
 import { basicAuth, callVendor, sensitiveValues } from '../src/connectors/vendor-http.ts'
@@ -12,7 +13,7 @@ import { createHarness, type Harness, seedTenants } from './harness.ts'
 
 /** Two SMS vendors with different credential schemas, as in the seed's "switching providers" scenario. */
 function smsConnector(id: string, displayName: string, schema: CredentialSchema, user: string): Connector {
-  return {
+  return defineConnector(credentialParser(schema, missingCredential(displayName)), {
     descriptor: {
       id,
       displayName,
@@ -29,7 +30,7 @@ function smsConnector(id: string, displayName: string, schema: CredentialSchema,
       })
       return { ok: true }
     },
-  }
+  })
 }
 const textco = smsConnector(
   'textco',

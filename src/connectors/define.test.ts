@@ -56,10 +56,16 @@ describe('every connector parses its credentials by its own field list', () => {
     log: createLogger('silent'),
     http: new HttpClient({ policy: new AddressPolicy([]), resolver: async () => [], clock }),
   }
-  const parsed = defaultRegistry.all().filter((c) => c.credentials !== undefined)
+  // Every connector: `credentials` is required of a Connector, so none reads the plain record any more.
+  const parsed = defaultRegistry.all()
+
+  it('covers every connector, Microsoft 365 and UniFi included', () => {
+    expect(parsed.map((c) => c.descriptor.id)).toEqual(expect.arrayContaining(['microsoft365', 'unifi']))
+    for (const c of parsed) expect(c.credentials.schema).toBeDefined()
+  })
 
   it.each(parsed.map((c) => [c.descriptor.id, c] as const))('%s: schema and field list agree', (_, c) => {
-    expect(c.credentials?.fields).toEqual(c.descriptor.credentialSchema)
+    expect(c.credentials.fields).toEqual(c.descriptor.credentialSchema)
   })
 
   it.each(parsed.map((c) => [c.descriptor.id, c] as const))(
@@ -77,4 +83,57 @@ describe('every connector parses its credentials by its own field list', () => {
       }
     },
   )
+
+  const m365 = defaultRegistry.get('microsoft365')
+  const graphFields = Object.entries(m365?.descriptor.credentialSchema ?? {})
+    .filter(([, f]) => f.required)
+    .map(([name]) => name)
+  const graphFull = { tenantId: 'contoso.onmicrosoft.com', clientId: 'app', clientSecret: 's3cr3t' }
+
+  it("Microsoft 365 names a missing field in the Graph client's words", async () => {
+    expect(graphFields).toEqual(['tenantId', 'clientId', 'clientSecret'])
+    for (const name of graphFields) {
+      const { [name as keyof typeof graphFull]: _, ...rest } = graphFull
+      expect(await m365?.verify(rest, env)).toEqual({
+        ok: false,
+        error: `Microsoft Graph: the connection has no "${name}"`,
+        status: 400,
+      })
+    }
+  })
+
+  it("msgraph registers with Microsoft 365's parser: a missing field rejects with the same 400", async () => {
+    const registration = defaultRegistry.inbound('msgraph')?.registration
+    expect(registration).toBeDefined()
+    const request = {
+      url: 'https://x.test/hooks/1',
+      secret: 's',
+      deactivationUrl: '',
+      name: 'n',
+      options: {},
+    }
+    for (const name of graphFields) {
+      const { [name as keyof typeof graphFull]: _, ...rest } = graphFull
+      const text = `Microsoft Graph: the connection has no "${name}"`
+      await expect(registration?.register(rest, request, env)).rejects.toMatchObject({
+        message: text,
+        status: 400,
+      })
+      await expect(registration?.unregister(rest, 'sub-1', env)).rejects.toMatchObject({
+        message: text,
+        status: 400,
+      })
+      await expect(registration?.renew?.(rest, 'sub-1', env)).rejects.toMatchObject({
+        message: text,
+        status: 400,
+      })
+    }
+  })
+
+  it('generic-webhook takes no credentials: nothing of its inbound module is given any', () => {
+    const inbound = defaultRegistry.inbound('generic')
+    expect(inbound).toBeDefined()
+    expect(inbound?.registration).toBeUndefined()
+    expect(inbound?.resolveTicketStatus).toBeUndefined()
+  })
 })

@@ -8,6 +8,7 @@ import type {
   CredentialParser,
   Credentials,
   InboundRegistrar,
+  TypedConnector,
   VerifyResult,
 } from './types.ts'
 import { failedVerify, VendorError } from './vendor-error.ts'
@@ -34,7 +35,7 @@ export type CredentialsOf<S extends CredentialSchema> = {
 }
 
 /**
- * The value as connectors always read it (`credential()` in shared/credentials.ts before this): text trimmed, a
+ * The value as connectors always read it (the untyped `credential()` helper did the same before): text trimmed, a
  * finite number as its text, anything else (blank, null, an object) absent.
  */
 function textValue(v: unknown): string | undefined {
@@ -92,7 +93,7 @@ export function missingCredential(vendor: string): (field: string) => VendorErro
  * credentials parses them first. A verification or probe whose credentials do not parse fails with the parser's
  * error (as a failed result, like any vendor refusal); every other method rejects with it.
  */
-export function defineConnector<C>(credentials: CredentialParser<C>, typed: Connector<C>): Connector {
+export function defineConnector<C>(credentials: CredentialParser<C>, typed: TypedConnector<C>): Connector {
   const parse = credentials.parse
   const checked =
     (check: (c: C, env: ConnectorEnv) => Promise<VerifyResult>) =>
@@ -187,6 +188,18 @@ function actionOf<C>(a: ConnectorAction<any, C>, parse: (raw: Credentials) => C)
     ...(preview ? { preview: async (raw, input, env, ctx) => preview(parse(raw), input, env, ctx) } : {}),
     run: async (raw, input, env, ctx) => run(parse(raw), input, env, ctx),
   }
+}
+
+/**
+ * An inbound module whose registration takes another connector's credentials (an inbound-only vendor such as Graph,
+ * whose subscriptions are made with a linked `microsoft365` integration's): parsed by that connector's parser, at
+ * this edge, exactly as `defineConnector` parses a connector's own.
+ */
+export function defineInbound<C>(
+  credentials: CredentialParser<C>,
+  typed: ConnectorInbound<C>,
+): ConnectorInbound {
+  return inboundOf(typed, credentials.parse)
 }
 
 function inboundOf<C>(inbound: ConnectorInbound<C>, parse: (raw: Credentials) => C): ConnectorInbound {

@@ -1,12 +1,14 @@
 import type { z } from 'zod'
-import type { Clock } from '../lib/clock.ts'
-import type { Logger } from '../lib/logger.ts'
-import type { HttpClient } from '../net/http-client.ts'
 import type { ResourceItem, ResourceKind } from '../resources/kinds.ts'
 import type { CredentialSchema } from '../vault/mask.ts'
+import type { ConnectorEnv } from './env.ts'
 import type { InboundOperations } from './shared/inbound.ts'
 import type { Notification, SendResult } from './shared/notification.ts'
 import type { TransportFailure } from './vendor-error.ts'
+
+// The env lives in its own file so that shared/inbound.ts (whose deferred verification gets one) need not import
+// this file, which extends its InboundOperations: the two named each other before.
+export type { CachedToken, ConnectorEnv, RequestBudget, TokenCache } from './env.ts'
 
 export const CONNECTOR_CATEGORIES = [
   'communication',
@@ -50,45 +52,6 @@ export interface ConnectorDescriptor {
   docsUrl?: string
 }
 
-/** What a connector's code may use: the guarded HTTP client, the clock, a logger. Nothing else. */
-export interface ConnectorEnv {
-  http: HttpClient
-  clock: Clock
-  log: Logger
-  /**
-   * Access tokens cached for their lifetime (OAuth vendors), keyed by what identifies the account (never the
-   * secret itself in clear). Absent: the connector fetches a token per call.
-   */
-  tokens?: TokenCache
-  /**
-   * A vendor's documented per-account request budget (e.g. Datto RMM's 600 requests per 60 s), shared by every
-   * Patchbay process through the database. Absent: no budget is kept, and the vendor's 429s still apply.
-   */
-  budget?: RequestBudget
-}
-
-export interface CachedToken {
-  token: string
-  /** When the vendor says it expires (ms since the epoch). */
-  expiresAt: number
-}
-
-export interface TokenCache {
-  get(key: string): Promise<CachedToken | undefined>
-  set(key: string, token: CachedToken): Promise<void>
-  /** Forget a token the vendor refused (401), so the next call fetches a new one. */
-  drop(key: string): Promise<void>
-}
-
-export interface RequestBudget {
-  /**
-   * Takes one request from `account`'s window of `limit` requests per `windowMs`. Resolves with 0 when the
-   * request may go now, or the milliseconds to wait until the window has room (the caller surfaces it as a
-   * Retry-After rather than sleeping).
-   */
-  take(account: string, limit: number, windowMs: number): Promise<number>
-}
-
 export type VerifyResult =
   | {
       ok: true /** Who the credentials belong to, when the vendor says (account, company, site). */
@@ -127,13 +90,13 @@ export interface CredentialParser<C> {
   parse(credentials: Credentials): C
 }
 
+/** A connector as its vendor folder writes it, against typed credentials; `defineConnector` adds the parser. */
+export type TypedConnector<C> = Omit<Connector<C>, 'credentials'>
+
 export interface Connector<C = Credentials> {
   descriptor: ConnectorDescriptor
-  /**
-   * How the credentials handed to this connector are parsed, once, at its edge (`defineConnector`); absent on
-   * a connector whose functions read the plain record.
-   */
-  credentials?: CredentialParser<unknown>
+  /** How the credentials handed to this connector are parsed, once, at its edge (`defineConnector`). */
+  credentials: CredentialParser<unknown>
   /** A real, cheap, authenticated call to the vendor. */
   verify(credentials: C, env: ConnectorEnv): Promise<VerifyResult>
   /** The health probe; defaults to verify. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { credentialParser, defineConnector, missingCredential } from '../connectors/define.ts'
 import type { Connector } from '../connectors/types.ts'
 import {
   DESTINATION_RULE,
@@ -9,21 +10,23 @@ import {
 } from './credentials.ts'
 import { IntegrationError } from './errors.ts'
 
-const connector: Connector = {
+const fields = {
+  host: { type: 'url', sensitive: false, required: true },
+  token: { type: 'string', sensitive: true, required: true },
+  region: { type: 'string', sensitive: false, required: false, default: 'us' },
+  sandbox: { type: 'boolean', sensitive: false, required: false },
+} as const
+
+const connector: Connector = defineConnector(credentialParser(fields, missingCredential('X')), {
   descriptor: {
     id: 'x',
     displayName: 'X',
     category: 'psa',
     capabilities: [],
-    credentialSchema: {
-      host: { type: 'url', sensitive: false, required: true },
-      token: { type: 'string', sensitive: true, required: true },
-      region: { type: 'string', sensitive: false, required: false, default: 'us' },
-      sandbox: { type: 'boolean', sensitive: false, required: false },
-    },
+    credentialSchema: fields,
   },
   verify: async () => ({ ok: true }),
-}
+})
 
 describe('credential validation', () => {
   it('applies defaults and trims copied whitespace', () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { arr, type Json, obj, str } from '../shared/json.ts'
-import { graphGet, graphWrite, url } from '../shared/microsoft-graph.ts'
-import type { ConnectorAction, ConnectorEnv, Credentials } from '../types.ts'
+import { type GraphCredentials as Creds, graphGet, graphWrite, url } from '../shared/microsoft-graph.ts'
+import type { ConnectorAction, ConnectorEnv } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
 
 /**
@@ -32,7 +32,7 @@ const userPath = (id: string, rest = '') => `/users/${encodeURIComponent(id)}${r
 
 /** The user, or undefined when Graph answers 404 (Request_ResourceNotFound). */
 async function findUser(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   id: string,
   select: string,
@@ -92,7 +92,7 @@ export function createUserBody(input: CreateInput): Record<string, unknown> {
   }
 }
 
-const createUser: ConnectorAction<CreateInput> = {
+const createUser: ConnectorAction<CreateInput, Creds> = {
   name: 'create_user',
   description: 'Creates a user in the tenant (POST /users), with an initial password',
   input: createInput,
@@ -130,7 +130,7 @@ const createUser: ConnectorAction<CreateInput> = {
 
 const disableInput = z.strictObject({ userId: userRef })
 
-const disableUser: ConnectorAction<z.infer<typeof disableInput>> = {
+const disableUser: ConnectorAction<z.infer<typeof disableInput>, Creds> = {
   name: 'disable_user',
   description:
     "Blocks a user's sign-in (accountEnabled false) and revokes their refresh tokens and session cookies",
@@ -200,7 +200,7 @@ function applied(user: Json, input: LicenseInput): boolean {
   return adds && removes
 }
 
-const assignLicenses: ConnectorAction<LicenseInput> = {
+const assignLicenses: ConnectorAction<LicenseInput, Creds> = {
   name: 'assign_licenses',
   description: 'Adds and/or removes licenses (SKUs) on a user in one atomic assignLicense call',
   input: licenseInput,
@@ -254,4 +254,5 @@ const assignLicenses: ConnectorAction<LicenseInput> = {
   },
 }
 
-export const actions: readonly ConnectorAction[] = [createUser, disableUser, assignLicenses]
+// biome-ignore lint/suspicious/noExplicitAny: each action has its own input type (see ConnectorAction)
+export const actions: readonly ConnectorAction<any, Creds>[] = [createUser, disableUser, assignLicenses]

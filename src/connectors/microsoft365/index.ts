@@ -1,14 +1,19 @@
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
-import type { CredentialSchema } from '../../vault/mask.ts'
+import { defineConnector } from '../define.ts'
 import { isoDate, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, type Json, obj, str } from '../shared/json.ts'
-import { graphBase, graphGet, url } from '../shared/microsoft-graph.ts'
-import { DEFAULT_GRAPH_BASE, DEFAULT_LOGIN_BASE } from '../shared/microsoft-identity.ts'
+import {
+  type GraphCredentials as Creds,
+  graphBase,
+  graphCredentialSchema,
+  graphCredentials,
+  graphGet,
+  url,
+} from '../shared/microsoft-graph.ts'
 import type {
   Connector,
   ConnectorEnv,
-  Credentials,
   PageOf,
   ResourceKindInfo,
   ResourceOperations,
@@ -34,49 +39,8 @@ import { parseCsv } from './csv.ts'
 const VENDOR = 'Microsoft Graph'
 const MAX_PAGE = 999
 
-export const credentialSchema: CredentialSchema = {
-  tenantId: {
-    type: 'string',
-    sensitive: false,
-    destination: true,
-    required: true,
-    pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*$',
-    description:
-      "The customer's tenant: its directory (tenant) id, or a verified domain such as contoso.onmicrosoft.com.",
-  },
-  clientId: {
-    type: 'string',
-    sensitive: false,
-    required: true,
-    pattern: '^[0-9a-fA-F-]{36}$',
-    description: "The partner's multi-tenant app: its Application (client) id in Entra ID.",
-  },
-  clientSecret: {
-    type: 'string',
-    sensitive: true,
-    required: true,
-    description: "A client secret of the partner's app (App registrations > Certificates & secrets).",
-  },
-  loginBaseUrl: {
-    type: 'url',
-    sensitive: false,
-    destination: true,
-    required: false,
-    default: DEFAULT_LOGIN_BASE,
-    description: 'The Microsoft identity platform host (national clouds, a test stand-in).',
-  },
-  baseUrl: {
-    type: 'url',
-    sensitive: false,
-    destination: true,
-    required: false,
-    default: DEFAULT_GRAPH_BASE,
-    description: 'The Microsoft Graph host (national clouds, a proxy, a test stand-in).',
-  },
-}
-
 /** The cursor's link, refused unless it stays on this integration's Graph host. */
-function nextUrl(creds: Credentials, cursor: string | undefined): string | undefined {
+function nextUrl(creds: Creds, cursor: string | undefined): string | undefined {
   const c = decodeCursor<{ next: string }>(VENDOR, cursor)
   if (!c) return undefined
   const base = `${graphBase(creds)}/`
@@ -91,7 +55,7 @@ interface ODataPage {
   next: string | undefined
 }
 
-async function odataPage(creds: Credentials, env: ConnectorEnv, target: string): Promise<ODataPage> {
+async function odataPage(creds: Creds, env: ConnectorEnv, target: string): Promise<ODataPage> {
   const res = await graphGet(creds, env, target)
   const body = obj(res.data)
   if (!body) throw new VendorError(`${VENDOR} answered with something other than an OData collection`, 502)
@@ -115,7 +79,7 @@ function refuseFilters(kind: string, filter: Record<string, string>, allowed: re
 }
 
 /** SKU id → part number, to name users' licenses the way admins know them (ENTERPRISEPACK, SPE_E3…). */
-async function skuNames(creds: Credentials, env: ConnectorEnv): Promise<Map<string, string>> {
+async function skuNames(creds: Creds, env: ConnectorEnv): Promise<Map<string, string>> {
   const res = await graphGet(creds, env, url(creds, '/subscribedSkus'))
   const names = new Map<string, string>()
   for (const s of arr(obj(res.data)?.value)) {
@@ -127,7 +91,7 @@ async function skuNames(creds: Credentials, env: ConnectorEnv): Promise<Map<stri
 }
 
 async function listUsers(
-  creds: Credentials,
+  creds: Creds,
   q: ResourceQuery,
   env: ConnectorEnv,
 ): Promise<PageOf<ResourceItem<'users'>>> {
@@ -162,7 +126,7 @@ async function listUsers(
 }
 
 async function listGroups(
-  creds: Credentials,
+  creds: Creds,
   q: ResourceQuery,
   env: ConnectorEnv,
 ): Promise<PageOf<ResourceItem<'groups'>>> {
@@ -184,7 +148,7 @@ async function listGroups(
 }
 
 async function listLicenses(
-  creds: Credentials,
+  creds: Creds,
   q: ResourceQuery,
   env: ConnectorEnv,
 ): Promise<PageOf<ResourceItem<'licenses'>>> {
@@ -248,7 +212,7 @@ const CSV_COLUMNS: Record<string, string> = {
 }
 
 async function listMailboxUsage(
-  creds: Credentials,
+  creds: Creds,
   q: ResourceQuery,
   env: ConnectorEnv,
 ): Promise<PageOf<ResourceItem<'mailbox-usage'>>> {
@@ -303,16 +267,16 @@ const KINDS: readonly ResourceKindInfo[] = [
   },
 ]
 
-export const resources: ResourceOperations = {
+export const resources: ResourceOperations<Creds> = {
   kinds: KINDS,
   async list<K extends ResourceKind>(
-    creds: Credentials,
+    creds: Creds,
     kind: K,
     query: ResourceQuery,
     env: ConnectorEnv,
   ): Promise<PageOf<ResourceItem<K>>> {
     const lists: Partial<
-      Record<ResourceKind, (c: Credentials, q: ResourceQuery, e: ConnectorEnv) => Promise<PageOf<unknown>>>
+      Record<ResourceKind, (c: Creds, q: ResourceQuery, e: ConnectorEnv) => Promise<PageOf<unknown>>>
     > = {
       users: listUsers,
       groups: listGroups,
@@ -325,13 +289,13 @@ export const resources: ResourceOperations = {
   },
 }
 
-export const microsoft365: Connector = {
+export const microsoft365: Connector = defineConnector(graphCredentials, {
   descriptor: {
     id: 'microsoft365',
     displayName: 'Microsoft 365',
     category: 'productivity',
     capabilities: ['read_resources'],
-    credentialSchema,
+    credentialSchema: graphCredentialSchema,
     docsUrl: 'https://learn.microsoft.com/graph/api/overview',
   },
   // The tenant's organization object: proves the sign-in, the consent and a Graph permission at once.
@@ -349,4 +313,4 @@ export const microsoft365: Connector = {
     }),
   resources,
   actions,
-}
+})

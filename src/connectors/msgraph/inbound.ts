@@ -1,5 +1,6 @@
+import { defineInbound } from '../define.ts'
 import { InboundError, parseJson, reject, sameBytes } from '../shared/inbound.ts'
-import { graphWrite } from '../shared/microsoft-graph.ts'
+import { type GraphCredentials, graphCredentials, graphWrite } from '../shared/microsoft-graph.ts'
 import type { ConnectorEnv, InboundOnlyConnector, InboundRegistrar } from '../types.ts'
 import { VendorError } from '../vendor-error.ts'
 
@@ -55,7 +56,7 @@ function expiresAt(data: unknown, fallback: Date): Date {
  * credentials, `clientState` = the source's secret; Graph validates the notification URL with the
  * `validationToken` handshake before answering. Renewed with `PATCH /subscriptions/{id}`, removed with DELETE.
  */
-const registration: InboundRegistrar = {
+const registration: InboundRegistrar<GraphCredentials> = {
   renewBeforeMs: RENEW_BEFORE_MS,
   checkOptions(o) {
     if (typeof o.resource !== 'string' || !o.resource)
@@ -103,7 +104,8 @@ const registration: InboundRegistrar = {
 
 export const msgraph: InboundOnlyConnector = {
   id: 'msgraph',
-  inbound: {
+  // The registration receives the linked microsoft365 integration's credentials: parsed by that connector's parser.
+  inbound: defineInbound(graphCredentials, {
     integrationProvider: 'microsoft365',
     registration,
     displayName: 'Microsoft Graph',
@@ -170,5 +172,5 @@ export const msgraph: InboundOnlyConnector = {
       `clientState: ${secret}`,
       'Patchbay answers the validationToken handshake itself; renew the subscription before expirationDateTime.',
     ],
-  },
+  }),
 }

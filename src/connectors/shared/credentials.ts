@@ -1,24 +1,5 @@
-import type { Credentials, VerifyResult } from '../types.ts'
+import type { VerifyResult } from '../types.ts'
 import { failedVerify, VendorError } from '../vendor-error.ts'
-
-/** A credential field as a trimmed string; undefined when absent or blank. Numbers are accepted as text. */
-export function credential(credentials: Credentials, name: string): string | undefined {
-  const v = credentials[name]
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v)
-  if (typeof v !== 'string') return undefined
-  const t = v.trim()
-  return t === '' ? undefined : t
-}
-
-/**
- * A credential field the connector cannot work without. Its absence is a configuration problem, reported like a
- * vendor's 400 so that nothing retries it.
- */
-export function requireCredential(vendor: string, credentials: Credentials, name: string): string {
-  const v = credential(credentials, name)
-  if (v === undefined) throw new VendorError(`${vendor}: the connection has no "${name}"`, 400)
-  return v
-}
 
 /** Runs a verification; a VendorError (the vendor's own words, secrets removed) becomes a failed result. */
 export async function verifyBy(check: () => Promise<string | undefined>): Promise<VerifyResult> {
@@ -43,9 +24,12 @@ export function toOrigin(value: string): URL | undefined {
   }
 }
 
-/** The shared helper for the `baseUrl` override every connector accepts: a URL without trailing slash. */
-export function overrideBase(credentials: Credentials): string | undefined {
-  const v = credential(credentials, 'baseUrl')
+/**
+ * The shared helper for the `baseUrl` override every connector accepts: a URL without trailing slash. It takes the
+ * parsed credentials (define.ts), whose text is already trimmed and whose blanks are already absent.
+ */
+export function overrideBase(credentials: { baseUrl?: string | undefined }): string | undefined {
+  const v = credentials.baseUrl
   return v ? v.replace(/\/+$/, '') : undefined
 }
 

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import type { ConnectorEnv, Credentials } from '../types.ts'
+import type { ConnectorEnv } from '../env.ts'
 
 /**
  * Inbound webhooks: what a vendor sends to Patchbay. Each vendor's connector folder has an `inbound.ts` exposing
@@ -224,5 +224,3 @@ export function origin(value: unknown): string | undefined {
     return undefined
   }
 }
-
-export type { ConnectorEnv, Credentials }

@@ -1,9 +1,11 @@
+import type { z } from 'zod'
 import { scrubSecrets } from '../../lib/redact.ts'
 import { OutboundError, type OutboundResponse, UnsafeUrlError } from '../../net/http-client.ts'
 import { parseRetryAfter } from '../../net/retry-after.ts'
-import type { ConnectorEnv, Credentials } from '../types.ts'
+import type { CredentialSchema } from '../../vault/mask.ts'
+import { credentialParser, missingCredential } from '../define.ts'
+import type { ConnectorEnv } from '../env.ts'
 import { fromTransport, VendorError } from '../vendor-error.ts'
-import { credential, requireCredential } from './credentials.ts'
 import { obj, str } from './json.ts'
 import {
   type AppCredentials,
@@ -23,22 +25,76 @@ import {
  */
 const VENDOR = 'Microsoft Graph'
 
+/**
+ * The `microsoft365` credential schema. It lives here, beside the client that reads it, because two folders take
+ * these credentials: the Microsoft 365 connector and the Graph inbound module (msgraph), which registers
+ * subscriptions with a linked `microsoft365` integration's credentials and may not import another vendor's folder.
+ */
+export const graphCredentialSchema = {
+  tenantId: {
+    type: 'string',
+    sensitive: false,
+    destination: true,
+    required: true,
+    pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*$',
+    description:
+      "The customer's tenant: its directory (tenant) id, or a verified domain such as contoso.onmicrosoft.com.",
+  },
+  clientId: {
+    type: 'string',
+    sensitive: false,
+    required: true,
+    pattern: '^[0-9a-fA-F-]{36}$',
+    description: "The partner's multi-tenant app: its Application (client) id in Entra ID.",
+  },
+  clientSecret: {
+    type: 'string',
+    sensitive: true,
+    required: true,
+    description: "A client secret of the partner's app (App registrations > Certificates & secrets).",
+  },
+  loginBaseUrl: {
+    type: 'url',
+    sensitive: false,
+    destination: true,
+    required: false,
+    default: DEFAULT_LOGIN_BASE,
+    description: 'The Microsoft identity platform host (national clouds, a test stand-in).',
+  },
+  baseUrl: {
+    type: 'url',
+    sensitive: false,
+    destination: true,
+    required: false,
+    default: DEFAULT_GRAPH_BASE,
+    description: 'The Microsoft Graph host (national clouds, a proxy, a test stand-in).',
+  },
+} satisfies CredentialSchema
+
+/**
+ * The stored credentials as both read them, parsed once at their edge (define.ts). A missing field is named as the
+ * Graph client always named it: `Microsoft Graph: the connection has no "tenantId"` (400); the field list's order
+ * (tenantId, clientId, clientSecret) is the order it checked them in.
+ */
+export const graphCredentials = credentialParser(graphCredentialSchema, missingCredential(VENDOR))
+export type GraphCredentials = z.infer<typeof graphCredentials.schema>
+
 export function trimBase(v: string | undefined, fallback: string): string {
   return (v ?? fallback).replace(/\/+$/, '')
 }
 
-export function appOf(creds: Credentials): AppCredentials {
+export function appOf(creds: GraphCredentials): AppCredentials {
   return {
-    loginBase: trimBase(credential(creds, 'loginBaseUrl'), DEFAULT_LOGIN_BASE),
-    tenant: requireCredential(VENDOR, creds, 'tenantId'),
-    clientId: requireCredential(VENDOR, creds, 'clientId'),
-    clientSecret: requireCredential(VENDOR, creds, 'clientSecret'),
+    loginBase: trimBase(creds.loginBaseUrl, DEFAULT_LOGIN_BASE),
+    tenant: creds.tenantId,
+    clientId: creds.clientId,
+    clientSecret: creds.clientSecret,
     scope: GRAPH_SCOPE,
   }
 }
 
-export function graphBase(creds: Credentials): string {
-  return trimBase(credential(creds, 'baseUrl'), DEFAULT_GRAPH_BASE)
+export function graphBase(creds: GraphCredentials): string {
+  return trimBase(creds.baseUrl, DEFAULT_GRAPH_BASE)
 }
 
 export interface GraphAnswer {
@@ -54,7 +110,7 @@ export interface GraphAnswer {
  * Graph's `{error: {code, message}}` verbatim and the fix when it is a consent problem.
  */
 export async function graphGet(
-  creds: Credentials,
+  creds: GraphCredentials,
   env: ConnectorEnv,
   url: string,
   write?: { method: 'POST' | 'PATCH' | 'DELETE'; body?: unknown },
@@ -117,7 +173,7 @@ export async function graphGet(
  * For the Graph inbound module, which registers change-notification subscriptions with these credentials.
  */
 export function graphWrite(
-  creds: Credentials,
+  creds: GraphCredentials,
   env: ConnectorEnv,
   method: 'POST' | 'PATCH' | 'DELETE',
   path: string,
@@ -139,7 +195,11 @@ export function parse(res: OutboundResponse): unknown {
   return res.body
 }
 
-export function url(creds: Credentials, path: string, query: Record<string, string | number> = {}): string {
+export function url(
+  creds: GraphCredentials,
+  path: string,
+  query: Record<string, string | number> = {},
+): string {
   const q = Object.entries(query)
     .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
     .join('&')

@@ -1,11 +1,11 @@
 import type { CredentialField, CredentialSchema } from '../../vault/mask.ts'
 import type {
-  Connector,
   ConnectorDescriptor,
   ConnectorEnv,
   Credentials,
   NamedRef,
   TicketOperations,
+  TypedConnector,
   VerifyResult,
 } from '../types.ts'
 import { callVendor, sensitiveValues, type VendorCall, type VendorResponse } from '../vendor-http.ts'
@@ -39,7 +39,7 @@ export function psaConnector<C = Credentials>(spec: {
   docsUrl: string
   verify: (credentials: C, env: ConnectorEnv) => Promise<VerifyResult>
   tickets: TicketOperations<C>
-}): Connector<C> {
+}): TypedConnector<C> {
   const descriptor: ConnectorDescriptor = {
     id: spec.id,
     displayName: spec.displayName,

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { ResourceItem, ResourceKind } from '../../resources/kinds.ts'
 import type { CredentialSchema } from '../../vault/mask.ts'
-import { credential, isoDate, overrideBase, toOrigin, verifyBy } from '../shared/credentials.ts'
+import { credentialParser, defineConnector, missingCredential } from '../define.ts'
+import { isoDate, overrideBase, toOrigin, verifyBy } from '../shared/credentials.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts'
 import { arr, expectObject, type Json, obj, str, withQuery } from '../shared/json.ts'
 import { accountKey, checkFilters, offeredKind, oneOf, pageSize } from '../shared/resource-filters.ts'
@@ -9,7 +10,6 @@ import type {
   Connector,
   ConnectorAction,
   ConnectorEnv,
-  Credentials,
   PageOf,
   ResourceKindInfo,
   ResourceOperations,
@@ -42,7 +42,7 @@ const MAX_PAGE = 200
 /** The Site Manager API's documented limit for its GA endpoints. */
 const SITE_MANAGER_BUDGET = { limit: 10_000, windowMs: 60_000 }
 
-export const credentialSchema: CredentialSchema = {
+export const credentialSchema = {
   siteManagerApiKey: {
     type: 'string',
     sensitive: true,
@@ -85,7 +85,14 @@ export const credentialSchema: CredentialSchema = {
     description:
       'Calls this host instead of https://api.ui.com for the Site Manager API (a proxy, a test stand-in).',
   },
-}
+} satisfies CredentialSchema
+
+/**
+ * The stored credentials as this connector reads them, parsed once at its edge (define.ts). Every field is
+ * optional: which APIs are configured is checked where they are used (`consoleOf`, `requireSiteManager`).
+ */
+const credentials = credentialParser(credentialSchema, missingCredential(VENDOR))
+type Creds = z.infer<typeof credentials.schema>
 
 /** Both APIs' errors: Site Manager `{httpStatusCode, traceId, message}`, Network `{statusCode, statusName, code, message}`. */
 function errorText(body: unknown): string | undefined {
@@ -101,13 +108,13 @@ interface Console {
   pin: string | undefined
 }
 
-function siteManagerKey(creds: Credentials): string | undefined {
-  return credential(creds, 'siteManagerApiKey')
+function siteManagerKey(creds: Creds): string | undefined {
+  return creds.siteManagerApiKey
 }
 
-function consoleOf(creds: Credentials): Console | undefined {
-  const url = credential(creds, 'consoleUrl')
-  const key = credential(creds, 'networkApiKey')
+function consoleOf(creds: Creds): Console | undefined {
+  const url = creds.consoleUrl
+  const key = creds.networkApiKey
   if (!url && !key) return undefined
   if (!url || !key)
     throw new VendorError(
@@ -121,24 +128,24 @@ function consoleOf(creds: Credentials): Console | undefined {
   return {
     api: `${u.protocol}//${u.host}${path}${CONSOLE_PATH}`,
     key,
-    pin: credential(creds, 'consoleCertSha256'),
+    pin: creds.consoleCertSha256,
   }
 }
 
-function requireSiteManager(creds: Credentials, what: string): string {
+function requireSiteManager(creds: Creds, what: string): string {
   const key = siteManagerKey(creds)
   if (!key) throw new VendorError(`${VENDOR}: ${what} need the Site Manager API key (siteManagerApiKey)`, 400)
   return key
 }
 
-function requireConsole(creds: Credentials, what: string): Console {
+function requireConsole(creds: Creds, what: string): Console {
   const c = consoleOf(creds)
   if (!c) throw new VendorError(`${VENDOR}: ${what} need a console (consoleUrl and networkApiKey)`, 400)
   return c
 }
 
 async function siteManagerGet(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   path: string,
   query: Record<string, string | number | undefined>,
@@ -167,7 +174,7 @@ async function siteManagerGet(
 }
 
 async function consoleGet(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   c: Console,
   path: string,
@@ -195,7 +202,7 @@ async function consoleGet(
 
 /** One write to the console (or a read answering something other than an object). */
 async function consoleCall(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   c: Console,
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
@@ -220,7 +227,7 @@ const rows = (v: unknown): Json[] => arr(v).flatMap((r) => (obj(r) ? [obj(r) as 
 type Source = 'cloud' | 'console'
 
 /** Where sites and devices come from: the filter, else the console when there is one (it knows more), else the cloud. */
-function sourceOf(creds: Credentials, filter: Record<string, string>, cursor: Json | undefined): Source {
+function sourceOf(creds: Creds, filter: Record<string, string>, cursor: Json | undefined): Source {
   const chosen = oneOf(VENDOR, 'source', str(cursor?.source) ?? filter.source, ['cloud', 'console'])
   if (chosen) return chosen
   if (consoleOf(creds)) return 'console'
@@ -255,7 +262,7 @@ const KINDS: readonly ResourceKindInfo[] = [
 ]
 
 async function list<K extends ResourceKind>(
-  creds: Credentials,
+  creds: Creds,
   kind: K,
   query: ResourceQuery,
   env: ConnectorEnv,
@@ -267,7 +274,7 @@ async function list<K extends ResourceKind>(
 }
 
 async function listKind(
-  creds: Credentials,
+  creds: Creds,
   kind: ResourceKind,
   query: ResourceQuery,
   cursor: Json | undefined,
@@ -326,7 +333,7 @@ async function listKind(
 
 /** One Site Manager page (`pageSize` ≤ 200, `nextToken`), its rows mapped to items. */
 async function cloudPage<T>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   path: string,
   query: ResourceQuery,
@@ -347,7 +354,7 @@ async function cloudPage<T>(
   }
 }
 
-async function consoleSiteIds(creds: Credentials, env: ConnectorEnv, c: Console): Promise<string[]> {
+async function consoleSiteIds(creds: Creds, env: ConnectorEnv, c: Console): Promise<string[]> {
   const ids: string[] = []
   for (let offset = 0; ; ) {
     const body = await consoleGet(creds, env, c, '/sites', { offset, limit: MAX_PAGE })
@@ -364,7 +371,7 @@ async function consoleSiteIds(creds: Credentials, env: ConnectorEnv, c: Console)
  * the console's order, the cursor remembering the site and the offset within it.
  */
 async function consolePerSite<T>(
-  creds: Credentials,
+  creds: Creds,
   env: ConnectorEnv,
   what: 'devices' | 'clients',
   query: ResourceQuery,
@@ -485,7 +492,7 @@ function toClient(c: Json, siteId: string): ResourceItem<'clients'> {
 }
 
 /** One cheap call per configured API: a host from Site Manager, the Network application's version from the console. */
-async function verify(creds: Credentials, env: ConnectorEnv) {
+async function verify(creds: Creds, env: ConnectorEnv) {
   return verifyBy(async () => {
     const cloud = siteManagerKey(creds)
     const c = consoleOf(creds)
@@ -508,7 +515,7 @@ async function verify(creds: Credentials, env: ConnectorEnv) {
   })
 }
 
-const resources: ResourceOperations = { kinds: KINDS, list }
+const resources: ResourceOperations<Creds> = { kinds: KINDS, list }
 
 // ---- actions (the console's Network Integration API; UniFi Network 10.5.66 document) ----
 //
@@ -530,14 +537,14 @@ function versionAtLeast(version: string, min: readonly number[]): boolean {
   return true
 }
 
-async function firewallSupport(creds: Credentials, env: ConnectorEnv) {
+async function firewallSupport(creds: Creds, env: ConnectorEnv) {
   const c = requireConsole(creds, 'firewall policies')
   const info = await consoleGet(creds, env, c, '/info')
   const version = str(info.applicationVersion) ?? 'unknown'
   return { c, version, supported: versionAtLeast(version, FIREWALL_SINCE) }
 }
 
-async function requireFirewall(creds: Credentials, env: ConnectorEnv): Promise<Console> {
+async function requireFirewall(creds: Creds, env: ConnectorEnv): Promise<Console> {
   const f = await firewallSupport(creds, env)
   if (!f.supported)
     throw new VendorRefusal(
@@ -549,7 +556,7 @@ async function requireFirewall(creds: Credentials, env: ConnectorEnv): Promise<C
 
 const seg = (v: string) => encodeURIComponent(v)
 const idText = z.string().trim().min(1).max(100)
-const firewallPreview = async (creds: Credentials, env: ConnectorEnv) => {
+const firewallPreview = async (creds: Creds, env: ConnectorEnv) => {
   const f = await firewallSupport(creds, env)
   return { applicationVersion: f.version, firewallPolicies: f.supported }
 }
@@ -566,7 +573,7 @@ const policySchema = z
   })
   .passthrough()
 
-const restartDevice: ConnectorAction<{ siteId: string; deviceId: string }> = {
+const restartDevice: ConnectorAction<{ siteId: string; deviceId: string }, Creds> = {
   name: 'restart_device',
   description: 'Restarts an adopted device',
   input: z.strictObject({ siteId: idText, deviceId: idText }),
@@ -593,7 +600,7 @@ const restartDevice: ConnectorAction<{ siteId: string; deviceId: string }> = {
   },
 }
 
-const powerCyclePort: ConnectorAction<{ siteId: string; deviceId: string; portIdx: number }> = {
+const powerCyclePort: ConnectorAction<{ siteId: string; deviceId: string; portIdx: number }, Creds> = {
   name: 'power_cycle_port',
   description: "Power-cycles a switch port's PoE",
   input: z.strictObject({ siteId: idText, deviceId: idText, portIdx: z.number().int().min(0).max(1024) }),
@@ -620,7 +627,7 @@ const powerCyclePort: ConnectorAction<{ siteId: string; deviceId: string; portId
 
 type PolicyInput = { siteId: string; policy: z.infer<typeof policySchema> }
 
-const createFirewallPolicy: ConnectorAction<PolicyInput> = {
+const createFirewallPolicy: ConnectorAction<PolicyInput, Creds> = {
   name: 'create_firewall_policy',
   description: 'Creates a firewall policy (UniFi Network 10.1 or later)',
   input: z.strictObject({ siteId: idText, policy: policySchema }),
@@ -643,7 +650,7 @@ const createFirewallPolicy: ConnectorAction<PolicyInput> = {
   },
 }
 
-const updateFirewallPolicy: ConnectorAction<PolicyInput & { policyId: string }> = {
+const updateFirewallPolicy: ConnectorAction<PolicyInput & { policyId: string }, Creds> = {
   name: 'update_firewall_policy',
   description: 'Replaces a firewall policy (UniFi Network 10.1 or later)',
   input: z.strictObject({ siteId: idText, policyId: idText, policy: policySchema }),
@@ -664,7 +671,7 @@ const updateFirewallPolicy: ConnectorAction<PolicyInput & { policyId: string }> 
   },
 }
 
-const deleteFirewallPolicy: ConnectorAction<{ siteId: string; policyId: string }> = {
+const deleteFirewallPolicy: ConnectorAction<{ siteId: string; policyId: string }, Creds> = {
   name: 'delete_firewall_policy',
   description: 'Deletes a firewall policy (UniFi Network 10.1 or later)',
   input: z.strictObject({ siteId: idText, policyId: idText }),
@@ -695,7 +702,7 @@ const deleteFirewallPolicy: ConnectorAction<{ siteId: string; policyId: string }
   },
 }
 
-export const unifi: Connector = {
+export const unifi: Connector = defineConnector(credentials, {
   descriptor: {
     id: 'unifi',
     displayName: 'UniFi',
@@ -708,4 +715,4 @@ export const unifi: Connector = {
   probe: verify,
   resources,
   actions: [restartDevice, powerCyclePort, createFirewallPolicy, updateFirewallPolicy, deleteFirewallPolicy],
-}
+})
