@@ -92,4 +92,11 @@ if (process.argv.includes('--check')) {
     for (const p of added) console.error(`  ${p.pair}`)
     process.exit(1)
   }
+  // No folder reaches back to itself around a longer loop either (none does since the Service and
+  // RequestBudget contracts moved to lib/): a new group fails the check even when no two folders import each other.
+  if (known.size === 0 && groups.length > 0) {
+    console.error('\nNew folder circle group(s): every folder in a group reaches every other')
+    for (const g of groups) console.error(`  ${g.join(', ')}`)
+    process.exit(1)
+  }
 }

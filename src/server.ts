@@ -7,13 +7,9 @@ import type { AppEnv } from './http/env.ts'
 import { metricsHandler } from './http/metrics.ts'
 import { metricsOf } from './lib/metrics.ts'
 
-/** A long-running part of a Patchbay process: the HTTP API, the delivery workers, the scheduler. */
-export interface Service {
-  readonly name: string
-  start(): Promise<void>
-  /** Stops taking new work and finishes what is under way. */
-  stop(): Promise<void>
-}
+import type { Service } from './lib/service.ts'
+
+export type { Service }
 
 export class ApiService implements Service {
   readonly name = 'api'

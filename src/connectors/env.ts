@@ -1,5 +1,6 @@
 import type { Clock } from '../lib/clock.ts'
 import type { Logger } from '../lib/logger.ts'
+import type { RequestBudget } from '../lib/request-budget.ts'
 import type { HttpClient } from '../net/http-client.ts'
 
 /** What a connector's code may use: the guarded HTTP client, the clock, a logger. Nothing else. */
@@ -32,11 +33,4 @@ export interface TokenCache {
   drop(key: string): Promise<void>
 }
 
-export interface RequestBudget {
-  /**
-   * Takes one request from `account`'s window of `limit` requests per `windowMs`. Resolves with 0 when the
-   * request may go now, or the milliseconds to wait until the window has room (the caller surfaces it as a
-   * Retry-After rather than sleeping).
-   */
-  take(account: string, limit: number, windowMs: number): Promise<number>
-}
+export type { RequestBudget }

@@ -3,7 +3,7 @@ import os from 'node:os'
 import type { Config } from '../config.ts'
 import type { AppContext } from '../context.ts'
 import { type Metrics, metricsOf } from '../lib/metrics.ts'
-import type { Service } from '../server.ts'
+import type { Service } from '../lib/service.ts'
 import {
   type Circuit,
   type CircuitOptions,

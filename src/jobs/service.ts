@@ -1,5 +1,5 @@
 import type { AppContext } from '../context.ts'
-import type { Service } from '../server.ts'
+import type { Service } from '../lib/service.ts'
 import type { AnyJobDefinition, ScheduleDefinition } from './define.ts'
 import { type JobOutcome, JobRunner } from './runner.ts'
 import { Scheduler } from './scheduler.ts'

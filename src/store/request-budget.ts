@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
-import type { RequestBudget } from '../connectors/types.ts'
 import type { Clock } from '../lib/clock.ts'
+import type { RequestBudget } from '../lib/request-budget.ts'
 import { type Executor, rows } from './db.ts'
 
 /** One fixed window's count after taking one request from it. */
