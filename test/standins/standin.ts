@@ -286,6 +286,28 @@ export abstract class StandIn {
   protected abstract errorReply(status: number, req: RecordedRequest): Reply
 }
 
+/** A stand-in's options when it checks credentials: a test may replace any of the valid ones. */
+export type CredentialOptions<C> = StandInOptions & { credentials?: Partial<C> }
+
+/**
+ * A stand-in that accepts one set of credentials (the PSA stand-ins): the vendor's defaults with the test's
+ * replacements, handed out with `baseUrl` pointing at the stand-in.
+ */
+export abstract class CredentialedStandIn<C extends Record<string, string>> extends StandIn {
+  /** The credentials requests must carry. */
+  protected readonly valid: C
+
+  constructor(defaults: C, opts: CredentialOptions<C> = {}) {
+    super(opts)
+    this.valid = { ...defaults, ...opts.credentials }
+  }
+
+  /** Complete, valid credentials for this stand-in, `baseUrl` included. */
+  get credentials(): Record<string, string> {
+    return { ...this.valid, baseUrl: this.url }
+  }
+}
+
 function matches(pattern: string | RegExp | undefined, path: string): boolean {
   if (pattern === undefined) return true
   return typeof pattern === 'string' ? path.includes(pattern) : pattern.test(path)
