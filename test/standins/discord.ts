@@ -35,7 +35,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
-import { listenLoopback, type StandinRequest, standinRequest, type WireReply } from './standin.ts'
+import { listenLoopback, type StandinRequest, standinRequest, WebhookLog, type WireReply } from './standin.ts'
 
 export type { StandinRequest } from './standin.ts'
 
@@ -107,10 +107,12 @@ export const DISCORD_EMBED_TOTAL = 6_000
 
 export async function startDiscordStandin(): Promise<DiscordStandin> {
   const hooks = new Map<string, DiscordWebhook>()
-  const failures: DiscordFailure[] = []
-  const messages: DiscordStandin['messages'] = []
-  const requests: StandinRequest[] = []
-  const rejections: DiscordStandin['rejections'] = []
+  const log = new WebhookLog<
+    DiscordStandin['messages'][number],
+    DiscordStandin['rejections'][number],
+    DiscordFailure
+  >()
+  const { failures, messages, requests, rejections } = log
   let nextSnowflake = 1_200_000_000_000_000_000n
 
   const snowflake = () => String(nextSnowflake++)
@@ -267,12 +269,7 @@ export async function startDiscordStandin(): Promise<DiscordStandin> {
     failNext(failure) {
       failures.push(failure)
     },
-    reset() {
-      messages.length = 0
-      requests.length = 0
-      rejections.length = 0
-      failures.length = 0
-    },
+    reset: () => log.reset(),
     close: () => server.close(),
   }
   return standin

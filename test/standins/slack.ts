@@ -31,7 +31,7 @@
  * Accepted messages are answered 200 `ok` (text/plain), as Slack does.
  */
 import { randomBytes } from 'node:crypto'
-import { listenLoopback, type StandinRequest, standinRequest, type WireReply } from './standin.ts'
+import { listenLoopback, type StandinRequest, standinRequest, WebhookLog, type WireReply } from './standin.ts'
 
 export type { StandinRequest } from './standin.ts'
 
@@ -94,10 +94,12 @@ const DEFAULT_BODY: Record<number, string> = {
 
 export async function startSlackStandin(): Promise<SlackStandin> {
   const hooks = new Map<string, SlackHook & { revoked: boolean }>()
-  const failures: SlackFailure[] = []
-  const messages: SlackStandin['messages'] = []
-  const requests: StandinRequest[] = []
-  const rejections: SlackStandin['rejections'] = []
+  const log = new WebhookLog<
+    SlackStandin['messages'][number],
+    SlackStandin['rejections'][number],
+    SlackFailure
+  >()
+  const { failures, messages, requests, rejections } = log
 
   const newHook = (): SlackHook => {
     const team = `T${randomBytes(4).toString('hex').toUpperCase()}`
@@ -182,12 +184,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     failNext(failure) {
       failures.push(failure)
     },
-    reset() {
-      messages.length = 0
-      requests.length = 0
-      rejections.length = 0
-      failures.length = 0
-    },
+    reset: () => log.reset(),
     close: () => server.close(),
   }
 }

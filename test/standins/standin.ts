@@ -313,6 +313,25 @@ function matches(pattern: string | RegExp | undefined, path: string): boolean {
   return typeof pattern === 'string' ? path.includes(pattern) : pattern.test(path)
 }
 
+/**
+ * What a chat webhook stand-in keeps (slack.ts, teams.ts, discord.ts): the messages it accepted, every request,
+ * the requests it refused with why, and the failures queued for the next requests.
+ */
+export class WebhookLog<Message, Rejection, Failure> {
+  readonly messages: Message[] = []
+  readonly requests: StandinRequest[] = []
+  readonly rejections: Rejection[] = []
+  readonly failures: Failure[] = []
+
+  /** Forgets messages, requests, rejections and pending failures. */
+  reset(): void {
+    this.messages.length = 0
+    this.requests.length = 0
+    this.rejections.length = 0
+    this.failures.length = 0
+  }
+}
+
 /** A Reply as StandIn subclasses write it → the exact wire answer (JSON unless a string; content-type by default). */
 function toWire(reply: Reply): WireReply {
   const headers: Record<string, string> = { ...reply.headers }

@@ -39,7 +39,7 @@
  * Both: bodies over 28 KB are refused (Workflows 413, legacy wrapped 413), Teams' documented message limit.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { listenLoopback, type StandinRequest, standinRequest, type WireReply } from './standin.ts'
+import { listenLoopback, type StandinRequest, standinRequest, WebhookLog, type WireReply } from './standin.ts'
 
 export type { StandinRequest } from './standin.ts'
 
@@ -89,10 +89,12 @@ export async function startTeamsStandin(): Promise<TeamsStandin> {
   const workflowId = randomBytes(16).toString('hex')
   const sig = randomBytes(32).toString('base64url')
   const legacyPath = `/webhookb2/${randomUUID()}@${randomUUID()}/IncomingWebhook/${randomBytes(16).toString('hex')}/${randomUUID()}`
-  const failures: TeamsFailure[] = []
-  const messages: TeamsStandin['messages'] = []
-  const requests: StandinRequest[] = []
-  const rejections: TeamsStandin['rejections'] = []
+  const log = new WebhookLog<
+    TeamsStandin['messages'][number],
+    TeamsStandin['rejections'][number],
+    TeamsFailure
+  >()
+  const { failures, messages, requests, rejections } = log
   let legacyChannelGone = false
 
   const server = await listenLoopback((incoming) => {
@@ -220,10 +222,7 @@ export async function startTeamsStandin(): Promise<TeamsStandin> {
     },
     reset() {
       legacyChannelGone = false
-      messages.length = 0
-      requests.length = 0
-      rejections.length = 0
-      failures.length = 0
+      log.reset()
     },
     close: () => server.close(),
   }
