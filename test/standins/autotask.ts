@@ -38,12 +38,12 @@
  * answers `{itemId}`, or 500 "not found" as Autotask does for a missing entity.
  */
 import {
+  CredentialedStandIn,
+  type CredentialOptions,
   objectBody,
   type PsaStandIn,
   type RecordedRequest,
   type Reply,
-  StandIn,
-  type StandInOptions,
   type StandInTicket,
 } from './standin.ts'
 
@@ -134,7 +134,7 @@ const DEFAULT_CREDENTIALS = {
 
 const MAX_RECORDS = 500
 
-export class AutotaskStandIn extends StandIn implements PsaStandIn {
+export class AutotaskStandIn extends CredentialedStandIn<typeof DEFAULT_CREDENTIALS> implements PsaStandIn {
   readonly vendor = 'autotask'
   readonly referenceField = 'externalID'
   readonly webUrl = 'https://ww5.autotask.net/'
@@ -150,13 +150,11 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
   refuseWebhooks: string | undefined
   #nextWebhook = 101
   readonly picklists: Record<'status' | 'priority' | 'queueID' | 'noteType' | 'publish', AtPick[]>
-  readonly #valid: typeof DEFAULT_CREDENTIALS
   #nextTicket = 7001
   #nextNote = 30001
 
-  constructor(opts: StandInOptions & { credentials?: Partial<typeof DEFAULT_CREDENTIALS> } = {}) {
-    super(opts)
-    this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
+  constructor(opts: CredentialOptions<typeof DEFAULT_CREDENTIALS> = {}) {
+    super(DEFAULT_CREDENTIALS, opts)
     this.raw = {
       webhooks: [],
       timeEntries: [],
@@ -235,10 +233,6 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
         [2, 'Internal Only'],
       ]),
     }
-  }
-
-  get credentials(): Record<string, string> {
-    return { ...this.#valid, baseUrl: this.url }
   }
 
   addCompanies(count: number): AtCompany[] {
@@ -339,9 +333,9 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
   #authenticated(req: RecordedRequest): boolean {
     const h = req.headers
     return (
-      h.apiintegrationcode === this.#valid.integrationCode &&
-      h.username === this.#valid.username &&
-      h.secret === this.#valid.secret
+      h.apiintegrationcode === this.valid.integrationCode &&
+      h.username === this.valid.username &&
+      h.secret === this.valid.secret
     )
   }
 
@@ -352,7 +346,7 @@ export class AutotaskStandIn extends StandIn implements PsaStandIn {
     const p = path.toLowerCase()
     if (p === '/zoneinformation' && req.method === 'GET') {
       const user = req.query.get('user')
-      if (user?.toLowerCase() !== this.#valid.username.toLowerCase()) {
+      if (user?.toLowerCase() !== this.valid.username.toLowerCase()) {
         return {
           status: 500,
           body: { errors: [`Zone information could not be determined for user ${user ?? ''}`] },

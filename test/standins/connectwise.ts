@@ -36,15 +36,15 @@
  *   cw.addMember({ firstName, lastName, email })
  */
 
-import type { StandInOptions, StandInTicket } from './standin.ts'
+import type { CredentialOptions, StandInTicket } from './standin.ts'
 import {
   basicCredentials,
+  CredentialedStandIn,
   isoSeconds,
   objectBody,
   type PsaStandIn,
   type RecordedRequest,
   type Reply,
-  StandIn,
 } from './standin.ts'
 
 const API = '/v4_6_release/apis/3.0'
@@ -138,7 +138,10 @@ function statuses(startId: number): CwRef[] {
   }))
 }
 
-export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
+export class ConnectWiseStandIn
+  extends CredentialedStandIn<typeof DEFAULT_CREDENTIALS>
+  implements PsaStandIn
+{
   readonly vendor = 'connectwise'
   readonly referenceField = 'externalXRef'
   readonly defaults = { queue: 'Service Board', company: 'Contoso', priority: 'Priority 2 - Quick Response' }
@@ -162,11 +165,9 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
   #nextCallback = 41
   #nextTicket = 1001
   #nextNote = 1
-  readonly #valid: typeof DEFAULT_CREDENTIALS
 
-  constructor(opts: StandInOptions & { credentials?: Partial<typeof DEFAULT_CREDENTIALS> } = {}) {
-    super(opts)
-    this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
+  constructor(opts: CredentialOptions<typeof DEFAULT_CREDENTIALS> = {}) {
+    super(DEFAULT_CREDENTIALS, opts)
     this.raw = {
       callbacks: [],
       members: [],
@@ -197,10 +198,6 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
         { id: 4, name: 'Priority 4 - Schedule Maintenance' },
       ],
     }
-  }
-
-  get credentials(): Record<string, string> {
-    return { ...this.#valid, baseUrl: this.url }
   }
 
   addCompanies(count: number): CwCompany[] {
@@ -371,7 +368,7 @@ export class ConnectWiseStandIn extends StandIn implements PsaStandIn {
 
   protected handle(req: RecordedRequest): Reply {
     const auth = basicCredentials(req.headers)
-    const v = this.#valid
+    const v = this.valid
     if (!auth || auth.user !== `${v.companyId}+${v.publicKey}` || auth.password !== v.privateKey) {
       return this.errorReply(401)
     }

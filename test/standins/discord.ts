@@ -35,7 +35,9 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenLoopback, type StandinRequest, standinRequest, WebhookLog, type WireReply } from './standin.ts'
+
+export type { StandinRequest } from './standin.ts'
 
 const SPEC = JSON.parse(
   readFileSync(new URL('../fixtures/discord-webhook-spec.json', import.meta.url), 'utf8'),
@@ -60,15 +62,6 @@ type Schema = {
   allOf?: Schema[]
   $ref?: string
   'x-pruned'?: string
-}
-
-export interface StandinRequest {
-  method: string
-  path: string
-  query: Record<string, string>
-  headers: http.IncomingHttpHeaders
-  rawBody: string
-  body: unknown
 }
 
 export interface DiscordFailure {
@@ -114,10 +107,12 @@ export const DISCORD_EMBED_TOTAL = 6_000
 
 export async function startDiscordStandin(): Promise<DiscordStandin> {
   const hooks = new Map<string, DiscordWebhook>()
-  const failures: DiscordFailure[] = []
-  const messages: DiscordStandin['messages'] = []
-  const requests: StandinRequest[] = []
-  const rejections: DiscordStandin['rejections'] = []
+  const log = new WebhookLog<
+    DiscordStandin['messages'][number],
+    DiscordStandin['rejections'][number],
+    DiscordFailure
+  >()
+  const { failures, messages, requests, rejections } = log
   let nextSnowflake = 1_200_000_000_000_000_000n
 
   const snowflake = () => String(nextSnowflake++)
@@ -137,8 +132,8 @@ export async function startDiscordStandin(): Promise<DiscordStandin> {
   }
 
   let standin: DiscordStandin
-  const server = http.createServer(async (req, res) => {
-    const r = await readRequest(req)
+  const server = await listenLoopback((incoming) => {
+    const r = standinRequest(incoming)
     requests.push(r)
     const rl = standin.rateLimit
     const rateHeaders = {
@@ -148,13 +143,14 @@ export async function startDiscordStandin(): Promise<DiscordStandin> {
       'x-ratelimit-reset-after': rl.resetAfter.toFixed(3),
       'x-ratelimit-bucket': 'standin-bucket',
     }
-    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...rateHeaders, ...headers })
-      res.end(body === undefined ? undefined : JSON.stringify(body))
-    }
-    const refuse = (status: number, body: Record<string, unknown>) => {
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}): WireReply => ({
+      status,
+      headers: { 'content-type': 'application/json', ...rateHeaders, ...headers },
+      body: body === undefined ? '' : JSON.stringify(body),
+    })
+    const refuse = (status: number, body: Record<string, unknown>): WireReply => {
       rejections.push({ status, body })
-      json(status, body)
+      return json(status, body)
     }
 
     const failure = failures.shift()
@@ -185,14 +181,16 @@ export async function startDiscordStandin(): Promise<DiscordStandin> {
         body = { message: http.STATUS_CODES[failure.status] ?? 'Error', code: 0 }
       }
       if (failure.body !== undefined) body = failure.body
-      res.writeHead(failure.status, {
-        ...rateHeaders,
-        ...(body === '' ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-        ...failure.headers,
-      })
-      res.end(typeof body === 'string' ? body : JSON.stringify(body))
-      return
+      return {
+        status: failure.status,
+        headers: {
+          ...rateHeaders,
+          ...(body === '' ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+          ...failure.headers,
+        },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }
     }
 
     const m = /^\/api(?:\/v\d+)?\/webhooks\/(\d+)\/([^/]+)\/?$/.exec(r.path)
@@ -254,9 +252,7 @@ export async function startDiscordStandin(): Promise<DiscordStandin> {
       webhook_id: hook.id,
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  const baseUrl = `http://discord.test:${port}`
+  const baseUrl = `http://discord.test:${server.port}`
   const first = newHook()
 
   standin = {
@@ -273,16 +269,8 @@ export async function startDiscordStandin(): Promise<DiscordStandin> {
     failNext(failure) {
       failures.push(failure)
     },
-    reset() {
-      messages.length = 0
-      requests.length = 0
-      rejections.length = 0
-      failures.length = 0
-    },
-    async close() {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
+    reset: () => log.reset(),
+    close: () => server.close(),
   }
   return standin
 }
@@ -461,25 +449,4 @@ function nestErrors(errors: FieldError[]): Record<string, unknown> {
     ;(node._errors as unknown[]).push({ code: e.code, message: e.message })
   }
   return root
-}
-
-async function readRequest(req: http.IncomingMessage): Promise<StandinRequest> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  const rawBody = Buffer.concat(chunks).toString('utf8')
-  const url = new URL(req.url ?? '/', 'http://standin')
-  let body: unknown
-  try {
-    body = rawBody ? JSON.parse(rawBody) : undefined
-  } catch {
-    body = undefined
-  }
-  return {
-    method: req.method ?? 'GET',
-    path: url.pathname,
-    query: Object.fromEntries(url.searchParams),
-    headers: req.headers,
-    rawBody,
-    body,
-  }
 }

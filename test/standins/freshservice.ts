@@ -20,13 +20,13 @@
  */
 import {
   basicCredentials,
+  CredentialedStandIn,
+  type CredentialOptions,
   isoSeconds,
   objectBody,
   type PsaStandIn,
   type RecordedRequest,
   type Reply,
-  StandIn,
-  type StandInOptions,
   type StandInTicket,
 } from './standin.ts'
 
@@ -107,7 +107,10 @@ function textOf(html: string): string {
     .replace(/&amp;/g, '&')
 }
 
-export class FreshserviceStandIn extends StandIn implements PsaStandIn {
+export class FreshserviceStandIn
+  extends CredentialedStandIn<typeof DEFAULT_CREDENTIALS>
+  implements PsaStandIn
+{
   readonly vendor = 'freshservice'
   readonly referenceField = null
   readonly defaults = { queue: 'Service Desk', priority: 'High' }
@@ -119,13 +122,11 @@ export class FreshserviceStandIn extends StandIn implements PsaStandIn {
     last_name: 'Bot',
     email: 'patchbay-bot@acme.example',
   }
-  readonly #valid: typeof DEFAULT_CREDENTIALS
   #nextTicket = 1
   #nextNote = 501
 
-  constructor(opts: StandInOptions & { credentials?: Partial<typeof DEFAULT_CREDENTIALS> } = {}) {
-    super(opts)
-    this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
+  constructor(opts: CredentialOptions<typeof DEFAULT_CREDENTIALS> = {}) {
+    super(DEFAULT_CREDENTIALS, opts)
     const t = isoSeconds(this.now())
     this.raw = {
       tickets: [],
@@ -138,10 +139,6 @@ export class FreshserviceStandIn extends StandIn implements PsaStandIn {
         { id: 14000002, name: 'Network Team', created_at: t, updated_at: t },
       ],
     }
-  }
-
-  get credentials(): Record<string, string> {
-    return { ...this.#valid, baseUrl: this.url }
   }
 
   addDepartments(count: number): FsNamed[] {
@@ -231,7 +228,7 @@ export class FreshserviceStandIn extends StandIn implements PsaStandIn {
 
   protected handle(req: RecordedRequest): Reply {
     const auth = basicCredentials(req.headers)
-    if (!auth || auth.user !== this.#valid.apiKey) return this.errorReply(401)
+    if (!auth || auth.user !== this.valid.apiKey) return this.errorReply(401)
     const p = req.path
     if (req.method === 'GET' && p === '/api/v2/agents/me') {
       return { status: 200, body: { agent: { ...this.agent, active: true, job_title: 'Integration' } } }

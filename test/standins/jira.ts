@@ -22,12 +22,12 @@
 import { type AdfDoc, adfToText, isAdfDoc } from '../../src/connectors/shared/adf.ts'
 import {
   basicCredentials,
+  CredentialedStandIn,
+  type CredentialOptions,
   objectBody,
   type PsaStandIn,
   type RecordedRequest,
   type Reply,
-  StandIn,
-  type StandInOptions,
   type StandInTicket,
 } from './standin.ts'
 
@@ -86,22 +86,18 @@ function jiraTime(d: Date): string {
   return d.toISOString().replace('Z', '+0000')
 }
 
-export class JiraStandIn extends StandIn implements PsaStandIn {
+export class JiraStandIn extends CredentialedStandIn<typeof DEFAULT_CREDENTIALS> implements PsaStandIn {
   readonly vendor = 'jira'
   readonly referenceField = 'labels'
   readonly defaults = { queue: 'OPS', priority: 'High' }
   readonly statuses = { initial: 'To Do', inProgress: 'In Progress', resolved: 'Done' }
   readonly raw: { issues: JiraIssue[]; projects: JiraProject[] }
   readonly timeZone: string
-  readonly #valid: typeof DEFAULT_CREDENTIALS
   #nextId = 10001
   #nextComment = 20001
 
-  constructor(
-    opts: StandInOptions & { credentials?: Partial<typeof DEFAULT_CREDENTIALS>; timeZone?: string } = {},
-  ) {
-    super(opts)
-    this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
+  constructor(opts: CredentialOptions<typeof DEFAULT_CREDENTIALS> & { timeZone?: string } = {}) {
+    super(DEFAULT_CREDENTIALS, opts)
     this.timeZone = opts.timeZone ?? 'UTC'
     this.raw = {
       issues: [],
@@ -110,10 +106,6 @@ export class JiraStandIn extends StandIn implements PsaStandIn {
         { id: '10001', key: 'HD', name: 'Help Desk', issueTypes: ['Task'] },
       ],
     }
-  }
-
-  get credentials(): Record<string, string> {
-    return { ...this.#valid, baseUrl: this.url }
   }
 
   addProjects(count: number): JiraProject[] {
@@ -205,7 +197,7 @@ export class JiraStandIn extends StandIn implements PsaStandIn {
 
   protected handle(req: RecordedRequest): Reply {
     const auth = basicCredentials(req.headers)
-    if (!auth || auth.user !== this.#valid.email || auth.password !== this.#valid.apiToken) {
+    if (!auth || auth.user !== this.valid.email || auth.password !== this.valid.apiToken) {
       return {
         status: 401,
         body: UNAUTHENTICATED,
@@ -220,7 +212,7 @@ export class JiraStandIn extends StandIn implements PsaStandIn {
           self: `${this.url}/rest/api/3/user?accountId=5b10a2844c20165700ede21g`,
           accountId: '5b10a2844c20165700ede21g',
           accountType: 'atlassian',
-          emailAddress: this.#valid.email,
+          emailAddress: this.valid.email,
           displayName: 'Patchbay Bot',
           active: true,
           timeZone: this.timeZone,

@@ -1,11 +1,11 @@
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type http from 'node:http'
+import { type LoopbackServer, listenLoopback, type WireReply } from './standin.ts'
 
 /**
  * A webhook receiver on loopback that records every request and answers as told, per path:
  * `receiver.respond('/hook', { status: 500 })`, `{ hang: true }` (never answers), `{ delayMs }`, custom
  * headers and body. `receiver.url('/hook')` is `http://<host>:<port>/hook` with a `*.test` host the test
- * harness resolves to 127.0.0.1.
+ * harness resolves to 127.0.0.1. It runs on the stand-ins' loopback server (standin.ts).
  */
 export interface Received {
   method: string
@@ -25,41 +25,42 @@ export interface Answer {
 
 export class Receiver {
   readonly received: Received[] = []
-  #server: http.Server
+  #server: LoopbackServer | undefined
   #answers = new Map<string, Answer[] | Answer>()
   port = 0
 
-  constructor(readonly host = 'receiver.test') {
-    this.#server = http.createServer((req, res) => {
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        const path = req.url ?? '/'
-        this.received.push({
-          method: req.method ?? '',
-          path,
-          headers: req.headers,
-          body: Buffer.concat(chunks).toString(),
-          at: Date.now(),
-        })
-        const queued = this.#answers.get(path.split('?')[0] as string)
-        const answer: Answer = Array.isArray(queued)
-          ? queued.length > 1
-            ? (queued.shift() as Answer)
-            : (queued[0] ?? {})
-          : (queued ?? {})
-        if (answer.hang) return
-        const send = () => res.writeHead(answer.status ?? 200, answer.headers ?? {}).end(answer.body ?? 'ok')
-        if (answer.delayMs) setTimeout(send, answer.delayMs)
-        else send()
-      })
-    })
-  }
+  constructor(readonly host = 'receiver.test') {}
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve))
-    this.port = (this.#server.address() as AddressInfo).port
+    this.#server = await listenLoopback(({ req, raw }) => this.#answer(req, raw))
+    this.port = this.#server.port
     return this
+  }
+
+  #answer(req: http.IncomingMessage, raw: string): WireReply | undefined | Promise<WireReply> {
+    const path = req.url ?? '/'
+    this.received.push({
+      method: req.method ?? '',
+      path,
+      headers: req.headers,
+      body: raw,
+      at: Date.now(),
+    })
+    const queued = this.#answers.get(path.split('?')[0] as string)
+    const answer: Answer = Array.isArray(queued)
+      ? queued.length > 1
+        ? (queued.shift() as Answer)
+        : (queued[0] ?? {})
+      : (queued ?? {})
+    if (answer.hang) return undefined
+    const reply: WireReply = {
+      status: answer.status ?? 200,
+      headers: answer.headers ?? {},
+      body: answer.body ?? 'ok',
+    }
+    const delayMs = answer.delayMs
+    if (!delayMs) return reply
+    return new Promise((resolve) => setTimeout(() => resolve(reply), delayMs))
   }
 
   url(path = '/hook'): string {
@@ -76,7 +77,6 @@ export class Receiver {
   }
 
   async stop(): Promise<void> {
-    this.#server.closeAllConnections()
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+    await this.#server?.close()
   }
 }

@@ -24,12 +24,12 @@
 import { randomBytes } from 'node:crypto'
 import {
   basicCredentials,
+  CredentialedStandIn,
+  type CredentialOptions,
   objectBody,
   type PsaStandIn,
   type RecordedRequest,
   type Reply,
-  StandIn,
-  type StandInOptions,
   type StandInTicket,
 } from './standin.ts'
 
@@ -108,27 +108,25 @@ function glide(d: Date): string {
   return d.toISOString().slice(0, 19).replace('T', ' ')
 }
 
-export class ServiceNowStandIn extends StandIn implements PsaStandIn {
+export class ServiceNowStandIn extends CredentialedStandIn<typeof DEFAULT_CREDENTIALS> implements PsaStandIn {
   readonly vendor = 'servicenow'
   readonly referenceField = 'correlation_id'
   readonly statuses = { initial: 'New', inProgress: 'In Progress', resolved: 'Resolved' }
   readonly oauthToken = 'sn-oauth-access-token-4f8e2a9c'
   readonly raw: Record<TableName, SnRecord[]>
   readonly #journal = new Map<string, SnJournalEntry[]>()
-  readonly #valid: typeof DEFAULT_CREDENTIALS
   #nextNumber = 10001
   #hibernating = false
 
-  constructor(opts: StandInOptions & { credentials?: Partial<typeof DEFAULT_CREDENTIALS> } = {}) {
-    super(opts)
-    this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
+  constructor(opts: CredentialOptions<typeof DEFAULT_CREDENTIALS> = {}) {
+    super(DEFAULT_CREDENTIALS, opts)
     const now = glide(this.now())
     this.raw = {
       incident: [],
       sys_user: [
         {
           sys_id: '6816f79cc0a8016401c5a33be04be441',
-          user_name: this.#valid.username,
+          user_name: this.valid.username,
           name: 'Patchbay Integration',
           email: 'patchbay@acme.example',
           time_zone: 'GMT',
@@ -166,10 +164,6 @@ export class ServiceNowStandIn extends StandIn implements PsaStandIn {
         },
       ],
     }
-  }
-
-  get credentials(): Record<string, string> {
-    return { ...this.#valid, baseUrl: this.url }
   }
 
   get defaults() {
@@ -277,7 +271,7 @@ export class ServiceNowStandIn extends StandIn implements PsaStandIn {
     const header = req.headers.authorization ?? ''
     if (/^Bearer\s/i.test(header)) return header.slice(7).trim() === this.oauthToken
     const auth = basicCredentials(req.headers)
-    return !!auth && auth.user === this.#valid.username && auth.password === this.#valid.password
+    return !!auth && auth.user === this.valid.username && auth.password === this.valid.password
   }
 
   protected handle(req: RecordedRequest): Reply {

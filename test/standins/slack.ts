@@ -31,18 +31,9 @@
  * Accepted messages are answered 200 `ok` (text/plain), as Slack does.
  */
 import { randomBytes } from 'node:crypto'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenLoopback, type StandinRequest, standinRequest, WebhookLog, type WireReply } from './standin.ts'
 
-export interface StandinRequest {
-  method: string
-  path: string
-  query: Record<string, string>
-  headers: http.IncomingHttpHeaders
-  rawBody: string
-  /** Parsed JSON, or undefined when the body is not JSON. */
-  body: unknown
-}
+export type { StandinRequest } from './standin.ts'
 
 export interface SlackFailure {
   status: number
@@ -103,10 +94,12 @@ const DEFAULT_BODY: Record<number, string> = {
 
 export async function startSlackStandin(): Promise<SlackStandin> {
   const hooks = new Map<string, SlackHook & { revoked: boolean }>()
-  const failures: SlackFailure[] = []
-  const messages: SlackStandin['messages'] = []
-  const requests: StandinRequest[] = []
-  const rejections: SlackStandin['rejections'] = []
+  const log = new WebhookLog<
+    SlackStandin['messages'][number],
+    SlackStandin['rejections'][number],
+    SlackFailure
+  >()
+  const { failures, messages, requests, rejections } = log
 
   const newHook = (): SlackHook => {
     const team = `T${randomBytes(4).toString('hex').toUpperCase()}`
@@ -117,15 +110,17 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     return hook
   }
 
-  const server = http.createServer(async (req, res) => {
-    const r = await readRequest(req)
+  const server = await listenLoopback((incoming) => {
+    const r = standinRequest(incoming)
     requests.push(r)
-    const answer = (status: number, text: string, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(text)
-    }
-    const refuse = (status: number, error: string, reason: string) => {
+    const answer = (status: number, text: string, headers: Record<string, string> = {}): WireReply => ({
+      status,
+      headers: { 'content-type': 'text/plain; charset=utf-8', ...headers },
+      body: text,
+    })
+    const refuse = (status: number, error: string, reason: string): WireReply => {
       rejections.push({ status, error, reason })
-      answer(status, error)
+      return answer(status, error)
     }
 
     const failure = failures.shift()
@@ -169,9 +164,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     messages.push({ hook: hook.id, body })
     return answer(200, 'ok')
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  const baseUrl = `http://slack.test:${port}`
+  const baseUrl = `http://slack.test:${server.port}`
   const first = newHook()
 
   return {
@@ -191,16 +184,8 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     failNext(failure) {
       failures.push(failure)
     },
-    reset() {
-      messages.length = 0
-      requests.length = 0
-      rejections.length = 0
-      failures.length = 0
-    },
-    async close() {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
+    reset: () => log.reset(),
+    close: () => server.close(),
   }
 }
 
@@ -285,25 +270,4 @@ export function blocksProblem(blocks: unknown): string | undefined {
       return `${where}.block_id must be at most 255 characters`
   }
   return undefined
-}
-
-export async function readRequest(req: http.IncomingMessage): Promise<StandinRequest> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  const rawBody = Buffer.concat(chunks).toString('utf8')
-  const url = new URL(req.url ?? '/', 'http://standin')
-  let body: unknown
-  try {
-    body = rawBody ? JSON.parse(rawBody) : undefined
-  } catch {
-    body = undefined
-  }
-  return {
-    method: req.method ?? 'GET',
-    path: url.pathname,
-    query: Object.fromEntries(url.searchParams),
-    headers: req.headers,
-    rawBody,
-    body,
-  }
 }

@@ -20,6 +20,88 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type Clock, systemClock } from '../../src/lib/clock.ts'
 
+/** A request as the loopback server hands it over: the whole body read, nothing parsed yet. */
+export interface Incoming {
+  req: http.IncomingMessage
+  /** The body as UTF-8 text ('' when empty). */
+  raw: string
+}
+
+/** An answer exactly as it goes on the wire: these headers and no others, this text as the body. */
+export interface WireReply {
+  status: number
+  headers?: Record<string, string>
+  body?: string
+}
+
+/**
+ * How a stand-in answers one request: the answer, or undefined to never answer (a hung vendor). A thrown error or
+ * rejection is not caught here: a stand-in that wants a crash to become an answer (StandIn: 500) catches it itself.
+ */
+export type WireHandler = (incoming: Incoming) => WireReply | undefined | Promise<WireReply | undefined>
+
+export interface LoopbackServer {
+  port: number
+  close(): Promise<void>
+}
+
+/**
+ * The one server every stand-in runs on (the vendor stand-ins here, the chat webhooks, test/fixtures/stand-in.ts,
+ * receiver.ts): a real `node:http` server on 127.0.0.1, port 0, that reads each request's body whole and writes the
+ * handler's answer as given. Each stand-in keeps its own record of requests and its own reply conventions on top.
+ */
+export async function listenLoopback(handle: WireHandler): Promise<LoopbackServer> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      void Promise.resolve(handle({ req, raw: Buffer.concat(chunks).toString('utf8') })).then((reply) => {
+        if (reply) res.writeHead(reply.status, reply.headers ?? {}).end(reply.body ?? '')
+      })
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/**
+ * A request as the chat webhook stand-ins (slack.ts, teams.ts, discord.ts) record it: the pathname (normalised by the URL parser, not decoded),
+ * the query as a plain object, and the body parsed as JSON or undefined when it is not JSON.
+ */
+export interface StandinRequest {
+  method: string
+  path: string
+  query: Record<string, string>
+  headers: http.IncomingHttpHeaders
+  rawBody: string
+  /** Parsed JSON, or undefined when the body is not JSON. */
+  body: unknown
+}
+
+export function standinRequest({ req, raw }: Incoming): StandinRequest {
+  const url = new URL(req.url ?? '/', 'http://standin')
+  let body: unknown
+  try {
+    body = raw ? JSON.parse(raw) : undefined
+  } catch {
+    body = undefined
+  }
+  return {
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers: req.headers,
+    rawBody: raw,
+    body,
+  }
+}
+
 export interface RecordedRequest {
   method: string
   /** Path without the query string, as sent (not decoded). */
@@ -107,7 +189,7 @@ export abstract class StandIn {
   abstract readonly vendor: string
   readonly requests: RecordedRequest[] = []
   protected readonly clock: Clock
-  #server: http.Server | undefined
+  #server: LoopbackServer | undefined
   #url = ''
   #failures: PendingFailure[] = []
 
@@ -140,21 +222,18 @@ export abstract class StandIn {
   }
 
   async start(): Promise<this> {
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        void this.#dispatch(req, Buffer.concat(chunks).toString('utf8'))
-          .catch((err: unknown) => ({
+    const server = await listenLoopback(({ req, raw }) =>
+      this.#dispatch(req, raw)
+        .catch(
+          (err: unknown): Reply => ({
             status: 500,
             body: `stand-in crashed: ${err instanceof Error ? err.stack : String(err)}`,
-          }))
-          .then((reply) => send(res, reply))
-      })
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+          }),
+        )
+        .then(toWire),
+    )
     this.#server = server
-    this.#url = `http://${this.hostname}:${(server.address() as AddressInfo).port}`
+    this.#url = `http://${this.hostname}:${server.port}`
     return this
   }
 
@@ -162,8 +241,7 @@ export abstract class StandIn {
     const server = this.#server
     if (!server) return
     this.#server = undefined
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await server.close()
   }
 
   async #dispatch(req: http.IncomingMessage, raw: string): Promise<Reply> {
@@ -208,12 +286,54 @@ export abstract class StandIn {
   protected abstract errorReply(status: number, req: RecordedRequest): Reply
 }
 
+/** A stand-in's options when it checks credentials: a test may replace any of the valid ones. */
+export type CredentialOptions<C> = StandInOptions & { credentials?: Partial<C> }
+
+/**
+ * A stand-in that accepts one set of credentials (the PSA stand-ins): the vendor's defaults with the test's
+ * replacements, handed out with `baseUrl` pointing at the stand-in.
+ */
+export abstract class CredentialedStandIn<C extends Record<string, string>> extends StandIn {
+  /** The credentials requests must carry. */
+  protected readonly valid: C
+
+  constructor(defaults: C, opts: CredentialOptions<C> = {}) {
+    super(opts)
+    this.valid = { ...defaults, ...opts.credentials }
+  }
+
+  /** Complete, valid credentials for this stand-in, `baseUrl` included. */
+  get credentials(): Record<string, string> {
+    return { ...this.valid, baseUrl: this.url }
+  }
+}
+
 function matches(pattern: string | RegExp | undefined, path: string): boolean {
   if (pattern === undefined) return true
   return typeof pattern === 'string' ? path.includes(pattern) : pattern.test(path)
 }
 
-function send(res: http.ServerResponse, reply: Reply): void {
+/**
+ * What a chat webhook stand-in keeps (slack.ts, teams.ts, discord.ts): the messages it accepted, every request,
+ * the requests it refused with why, and the failures queued for the next requests.
+ */
+export class WebhookLog<Message, Rejection, Failure> {
+  readonly messages: Message[] = []
+  readonly requests: StandinRequest[] = []
+  readonly rejections: Rejection[] = []
+  readonly failures: Failure[] = []
+
+  /** Forgets messages, requests, rejections and pending failures. */
+  reset(): void {
+    this.messages.length = 0
+    this.requests.length = 0
+    this.rejections.length = 0
+    this.failures.length = 0
+  }
+}
+
+/** A Reply as StandIn subclasses write it → the exact wire answer (JSON unless a string; content-type by default). */
+function toWire(reply: Reply): WireReply {
   const headers: Record<string, string> = { ...reply.headers }
   let text = ''
   if (reply.body !== undefined) {
@@ -225,7 +345,7 @@ function send(res: http.ServerResponse, reply: Reply): void {
       headers['content-type'] ??= 'application/json; charset=utf-8'
     }
   }
-  res.writeHead(reply.status, headers).end(text)
+  return { status: reply.status, headers, body: text }
 }
 
 /** Basic credentials from an Authorization header, or undefined. */

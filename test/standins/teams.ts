@@ -39,17 +39,9 @@
  * Both: bodies over 28 KB are refused (Workflows 413, legacy wrapped 413), Teams' documented message limit.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenLoopback, type StandinRequest, standinRequest, WebhookLog, type WireReply } from './standin.ts'
 
-export interface StandinRequest {
-  method: string
-  path: string
-  query: Record<string, string>
-  headers: http.IncomingHttpHeaders
-  rawBody: string
-  body: unknown
-}
+export type { StandinRequest } from './standin.ts'
 
 export type TeamsKind = 'workflow' | 'legacy'
 
@@ -97,19 +89,23 @@ export async function startTeamsStandin(): Promise<TeamsStandin> {
   const workflowId = randomBytes(16).toString('hex')
   const sig = randomBytes(32).toString('base64url')
   const legacyPath = `/webhookb2/${randomUUID()}@${randomUUID()}/IncomingWebhook/${randomBytes(16).toString('hex')}/${randomUUID()}`
-  const failures: TeamsFailure[] = []
-  const messages: TeamsStandin['messages'] = []
-  const requests: StandinRequest[] = []
-  const rejections: TeamsStandin['rejections'] = []
+  const log = new WebhookLog<
+    TeamsStandin['messages'][number],
+    TeamsStandin['rejections'][number],
+    TeamsFailure
+  >()
+  const { failures, messages, requests, rejections } = log
   let legacyChannelGone = false
 
-  const server = http.createServer(async (req, res) => {
-    const r = await readRequest(req)
+  const server = await listenLoopback((incoming) => {
+    const r = standinRequest(incoming)
     requests.push(r)
     const isLegacy = r.path.startsWith('/webhookb2/') || r.path.startsWith('/webhook/')
-    const send = (status: number, body: string, headers: Record<string, string> = {}) => {
-      res.writeHead(status, headers).end(body)
-    }
+    const send = (status: number, body: string, headers: Record<string, string> = {}): WireReply => ({
+      status,
+      headers,
+      body,
+    })
     const text = (status: number, body: string) =>
       send(status, body, { 'content-type': 'text/plain; charset=utf-8' })
     const wrappedFailure = (status: number) =>
@@ -120,11 +116,11 @@ export async function startTeamsStandin(): Promise<TeamsStandin> {
     const workflowError = (status: number, code: string, message: string, reason = message) => {
       const body = JSON.stringify({ error: { code, message } })
       rejections.push({ status, body, reason })
-      send(status, body, { 'content-type': 'application/json; charset=utf-8' })
+      return send(status, body, { 'content-type': 'application/json; charset=utf-8' })
     }
     const legacyRefusal = (status: number, body: string, reason = body) => {
       rejections.push({ status, body, reason })
-      text(status, body)
+      return text(status, body)
     }
 
     const failure = failures.shift()
@@ -204,9 +200,7 @@ export async function startTeamsStandin(): Promise<TeamsStandin> {
     messages.push({ kind: 'workflow', body: r.body as Record<string, unknown> })
     return send(202, '')
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  const baseUrl = `http://teams.test:${port}`
+  const baseUrl = `http://teams.test:${server.port}`
   const workflowUrl = `https://prod-00.westus.logic.azure.com:443/workflows/${workflowId}/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=${sig}`
   const legacyUrl = `https://contoso.webhook.office.com${legacyPath}`
 
@@ -228,15 +222,9 @@ export async function startTeamsStandin(): Promise<TeamsStandin> {
     },
     reset() {
       legacyChannelGone = false
-      messages.length = 0
-      requests.length = 0
-      rejections.length = 0
-      failures.length = 0
+      log.reset()
     },
-    async close() {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
+    close: () => server.close(),
   }
 }
 
@@ -329,25 +317,4 @@ export function messageCardProblem(card: Record<string, unknown>): string | unde
     }
   }
   return undefined
-}
-
-async function readRequest(req: http.IncomingMessage): Promise<StandinRequest> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  const rawBody = Buffer.concat(chunks).toString('utf8')
-  const url = new URL(req.url ?? '/', 'http://standin')
-  let body: unknown
-  try {
-    body = rawBody ? JSON.parse(rawBody) : undefined
-  } catch {
-    body = undefined
-  }
-  return {
-    method: req.method ?? 'GET',
-    path: url.pathname,
-    query: Object.fromEntries(url.searchParams),
-    headers: req.headers,
-    rawBody,
-    body,
-  }
 }

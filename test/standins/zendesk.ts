@@ -22,13 +22,13 @@
  */
 import {
   basicCredentials,
+  CredentialedStandIn,
+  type CredentialOptions,
   isoSeconds,
   objectBody,
   type PsaStandIn,
   type RecordedRequest,
   type Reply,
-  StandIn,
-  type StandInOptions,
   type StandInTicket,
 } from './standin.ts'
 
@@ -83,7 +83,7 @@ const ANONYMOUS = {
   authenticity_token: '<CORS TOKEN>',
 }
 
-export class ZendeskStandIn extends StandIn implements PsaStandIn {
+export class ZendeskStandIn extends CredentialedStandIn<typeof DEFAULT_CREDENTIALS> implements PsaStandIn {
   readonly vendor = 'zendesk'
   readonly referenceField = 'external_id'
   readonly defaults = { queue: 'Support', priority: 'high' }
@@ -91,20 +91,17 @@ export class ZendeskStandIn extends StandIn implements PsaStandIn {
   readonly raw: { tickets: ZdTicket[]; organizations: ZdNamed[]; groups: ZdNamed[] }
   readonly me: { id: number; name: string; email: string; role: 'admin' | 'agent' | 'end-user' }
   readonly exportPageSize: number
-  readonly #valid: typeof DEFAULT_CREDENTIALS
   #nextTicket = 1
   #nextComment = 1001
 
   constructor(
-    opts: StandInOptions & {
-      credentials?: Partial<typeof DEFAULT_CREDENTIALS>
+    opts: CredentialOptions<typeof DEFAULT_CREDENTIALS> & {
       exportPageSize?: number
     } = {},
   ) {
-    super(opts)
-    this.#valid = { ...DEFAULT_CREDENTIALS, ...opts.credentials }
+    super(DEFAULT_CREDENTIALS, opts)
     this.exportPageSize = opts.exportPageSize ?? 1000
-    this.me = { id: 900001, name: 'Patchbay Bot', email: this.#valid.email, role: 'admin' }
+    this.me = { id: 900001, name: 'Patchbay Bot', email: this.valid.email, role: 'admin' }
     const t = isoSeconds(this.now())
     this.raw = {
       tickets: [],
@@ -118,10 +115,6 @@ export class ZendeskStandIn extends StandIn implements PsaStandIn {
         { id: 3603, name: 'Disbanded', created_at: t, deleted: true },
       ],
     }
-  }
-
-  get credentials(): Record<string, string> {
-    return { ...this.#valid, baseUrl: this.url }
   }
 
   addOrganizations(count: number): ZdNamed[] {
@@ -222,7 +215,7 @@ export class ZendeskStandIn extends StandIn implements PsaStandIn {
 
   #authenticated(req: RecordedRequest): boolean {
     const auth = basicCredentials(req.headers)
-    return !!auth && auth.user === `${this.#valid.email}/token` && auth.password === this.#valid.apiToken
+    return !!auth && auth.user === `${this.valid.email}/token` && auth.password === this.valid.apiToken
   }
 
   protected handle(req: RecordedRequest): Reply {
