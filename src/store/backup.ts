@@ -112,7 +112,7 @@ async function tables(c: pg.Client): Promise<string[]> {
  * Counts again every history partition that keeps per-day counts (its triggers were off while the rows were
  * loaded, as pg_dump's data-only restores run them), so `deliveryStats` agrees with the restored rows.
  */
-async function recountDeliveryDays(c: pg.Client): Promise<void> {
+export async function recountDeliveryDays(c: pg.Client): Promise<void> {
   const parts = await c.query<{ part: string }>(
     `SELECT DISTINCT c.relname AS part FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
       WHERE t.tgname = 'deliveries_day_counts_upd' AND c.relname ~ '^deliveries_p[0-9]{8}$'`,

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
+import { DERIVED_TABLES, recountDeliveryDays } from './backup.ts'
 import { LEGACY_PGLITE_DIR } from './embedded.ts'
 import { MIGRATIONS_DIR } from './migrate.ts'
 
@@ -59,7 +60,7 @@ export async function migrateFromPglite(
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
          GROUP BY c.relname ORDER BY c.relname`,
       )
-    ).rows
+    ).rows.filter((t) => !DERIVED_TABLES.has(t.table))
     for (const { table } of tables) {
       const q = pg.escapeIdentifier(table)
       const found = await target.query(`SELECT 1 FROM ${q} LIMIT 1`)
@@ -117,6 +118,8 @@ export async function migrateFromPglite(
           [s.seq],
         )
       }
+      await target.query('SET LOCAL session_replication_role = origin')
+      await recountDeliveryDays(target)
       await target.query('COMMIT')
     } catch (err) {
       await target.query('ROLLBACK').catch(() => undefined)
