@@ -118,14 +118,12 @@ export async function recountDeliveryDays(c: pg.Client): Promise<void> {
       WHERE t.tgname = 'deliveries_day_counts_upd' AND c.relname ~ '^deliveries_p[0-9]{8}$'`,
   )
   for (const { part } of parts.rows) {
-    const day = `${part.slice(12, 16)}-${part.slice(16, 18)}-${part.slice(18, 20)}`
-    await c.query('DELETE FROM delivery_day_counts WHERE day = $1', [day])
-    await c.query(
-      `INSERT INTO delivery_day_counts (target_id, org_id, day, status, target_type, n, last_delivered_at)
-       SELECT target_id, org_id, $1, status, target_type, count(*), max(delivered_at) FROM ${ident(part)}
-       GROUP BY target_id, org_id, status, target_type`,
-      [day],
-    )
+    // The migrations' own count (patchbay_count_delivery_partition, drizzle/0021–0022) recounts a day only when
+    // its triggers are missing: drop them so it counts the loaded rows and installs them again, rather than a
+    // second copy of its counting statement here that would drift from it.
+    await c.query(`DROP TRIGGER deliveries_day_counts ON ${ident(part)}`)
+    await c.query(`DROP TRIGGER deliveries_day_counts_upd ON ${ident(part)}`)
+    await c.query('SELECT patchbay_count_delivery_partition($1)', [part])
   }
 }
 
