@@ -335,7 +335,9 @@ export function changeTicketUpdater(ctx: AppContext) {
       const elapsed = () => Math.round(performance.now() - started)
       try {
         // Order per ticket: updates of this change still due from before are applied first, in their order (their
-        // own deliveries then find them done). One refused for good is left for its own delivery to report.
+        // own deliveries then find them done). One refused for good (a status the board lacks, a vendor 4xx other
+        // than a rate limit) is left for its own delivery to report: failing this one with its error would lose
+        // an update ConnectWise would take. One that may succeed later (an outage) holds this one back instead.
         const earlier = await ctx.db.query<{
           event_id: string
           event_type: string
@@ -350,7 +352,9 @@ export function changeTicketUpdater(ctx: AppContext) {
               psa,
             )
           } catch (err) {
-            if (!(err instanceof StepRefused)) throw err
+            if (err instanceof StepRefused) continue
+            if (err instanceof VendorError && !err.retryable) continue
+            throw err
           }
         }
         const done = await apply(
