@@ -606,7 +606,9 @@ describe('change management with ConnectWise', () => {
       { id: '1', name: 'Service Board' },
     ])
     expect(
-      (await api('GET', '/api/v1/changes/configuration-types')).body.data.map((x: { name: string }) => x.name),
+      (await api('GET', '/api/v1/changes/configuration-types')).body.data.map(
+        (x: { name: string }) => x.name,
+      ),
     ).toEqual(['Network Switch', 'Printer', 'Server', 'Workstation'])
 
     const made = Array.from({ length: 30 }, (_, i) =>
@@ -626,7 +628,12 @@ describe('change management with ConnectWise', () => {
     expect([...first.body.data, ...second.body.data].map((x: { id: string }) => x.id)).toEqual(
       made.map((x) => String(x.id)).reverse(),
     )
-    expect(cw.requests.filter((r) => r.path.endsWith('/service/tickets')).at(-1)?.query.get('page')).toBe('2')
+    expect(
+      cw.requests
+        .filter((r) => r.path.endsWith('/service/tickets'))
+        .at(-1)
+        ?.query.get('page'),
+    ).toBe('2')
   })
 
   it('imports configurations resumably, by hand and on the schedule', async () => {
@@ -635,10 +642,7 @@ describe('change management with ConnectWise', () => {
     )
     try {
       // ConnectWise fails the second page: the result says so, and what the first page brought is kept.
-      cw.failWhen(
-        503,
-        (r) => r.path.endsWith('/company/configurations') && r.query.get('page') === '2',
-      )
+      cw.failWhen(503, (r) => r.path.endsWith('/company/configurations') && r.query.get('page') === '2')
       const stopped = await api('POST', '/api/v1/changes/device-sync')
       expect(stopped.status, JSON.stringify(stopped.body)).toBe(200)
       expect(stopped.body).toMatchObject({ created: 23, updated: 0, skipped: 2, pages: 1, complete: false })
@@ -699,9 +703,13 @@ describe('change management with ConnectWise', () => {
         .map((r) => JSON.parse(r.body) as { type: string; data: { changeId: string; seq: number } })
         .sort((a, b) => a.data.seq - b.data.seq)
       expect(got.map((e) => [e.type, e.data.changeId])).toEqual(
-        ['change.created', 'change.approved', 'change.approved', 'change.fully_approved', 'change.cancelled'].map(
-          (type) => [type, c.id],
-        ),
+        [
+          'change.created',
+          'change.approved',
+          'change.approved',
+          'change.fully_approved',
+          'change.cancelled',
+        ].map((type) => [type, c.id]),
       )
     } finally {
       await rx.stop()
@@ -735,6 +743,60 @@ describe('change management with ConnectWise', () => {
     const refused = await api('PUT', `/api/v1/changes/${other.id}/ticket`, { ticketId: String(ticket.id) })
     expect(refused.status).toBe(409)
     expect(refused.body.error).toMatch(/turned off/)
+  })
+
+  it('refuses a board filter naming a board ConnectWise lacks, with or without status names', async () => {
+    for (const statuses of [STATUSES, {}]) {
+      const r = await api(
+        'PUT',
+        '/api/v1/changes/settings',
+        settings({ statuses, company: { id: '250', boardIds: ['1', '99'] } }),
+      )
+      expect(r.status, JSON.stringify(r.body)).toBe(422)
+      expect(r.body.details).toEqual([
+        { path: 'company.boardIds', message: 'board 99 does not exist (or is inactive)' },
+      ])
+    }
+  })
+
+  it('reads the widget and adds time through the integration the ticket was linked through', async () => {
+    const ticket = cw.addTicket({ summary: 'Move DHCP scope' })
+    const c = (
+      await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id), committee: false }))
+    ).body
+    await settle(c.id)
+    // The organization's change management moves to another ConnectWise; the linked ticket stays where it is.
+    const other = await new ConnectWiseStandIn({ clock: h.clock }).start()
+    try {
+      const conn = await api('POST', '/api/v1/psa/connections', {
+        provider: 'connectwise',
+        name: 'CW 2',
+        credentials: other.credentials,
+      })
+      expect(conn.status, JSON.stringify(conn.body)).toBe(201)
+      const moved = await api(
+        'PUT',
+        '/api/v1/changes/settings',
+        settings({ integrationId: conn.body.id, autoUpdateStatus: false, statuses: {} }),
+      )
+      expect(moved.status, JSON.stringify(moved.body)).toBe(200)
+      const widget = await api('GET', `/api/v1/changes/${c.id}/ticket?email=bob@msp.example`)
+      expect(widget.status, JSON.stringify(widget.body)).toBe(200)
+      expect(widget.body.ticket).toMatchObject({ number: String(ticket.id), summary: 'Move DHCP scope' })
+      expect(widget.body.timeEntry).toMatchObject({ memberIdentifier: 'btech' })
+      const time = await api('POST', `/api/v1/changes/${c.id}/time-entries`, {
+        email: 'bob@msp.example',
+        start: '2026-03-01T09:00:00Z',
+        notes: 'Scope moved',
+      })
+      expect(time.status, JSON.stringify(time.body)).toBe(201)
+      expect(cw.raw.timeEntries.at(-1)).toMatchObject({ chargeToId: ticket.id, notes: 'Scope moved' })
+      expect(
+        other.requests.filter((r) => /\/service\/tickets|\/time\/|\/system\/members/.test(r.path)),
+      ).toEqual([])
+    } finally {
+      await other.close()
+    }
   })
 
   it('refuses a ConnectWise connection that creates tickets without a company (422 naming companyId)', async () => {

@@ -7,7 +7,7 @@ import { scrubSecrets } from '../lib/redact.ts'
 import type { Querier } from '../store/db.ts'
 import { changeSteps } from '../store/schema/changes.ts'
 import { type ChangeView, resourcesOf, type UnscheduledResource } from './model.ts'
-import { addUnscheduled, type ChangePsa, getChange, getSettings, psaFor } from './service.ts'
+import { addUnscheduled, type ChangePsa, getChange, psaForTicket } from './service.ts'
 import type { StatusEvent } from './settings.ts'
 import { noteFor } from './text.ts'
 
@@ -307,13 +307,7 @@ export function changeTicketUpdater(ctx: AppContext) {
       let psa: ChangePsa
       try {
         change = await getChange(ctx, d.orgId, op.changeId)
-        const settings = await getSettings(ctx, d.orgId)
-        // The ticket lives in the integration it was linked through, whatever the settings name today.
-        psa = await psaFor(
-          ctx,
-          d.orgId,
-          settings && change.ticket ? { ...settings, integrationId: change.ticket.integrationId } : settings,
-        )
+        psa = await psaForTicket(ctx, d.orgId, change)
       } catch (err) {
         return { kind: 'failed', errorMessage: err instanceof Error ? err.message : String(err) }
       }

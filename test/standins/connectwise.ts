@@ -372,7 +372,11 @@ export class ConnectWiseStandIn
    * Fails the next request that `match` accepts (the path and its query, unlike failNext's path alone): a sync that
    * stops on its second page, say. Checked after authentication, like a vendor outage behind the login.
    */
-  failWhen(status: number, match: (req: RecordedRequest) => boolean, opts: { retryAfter?: number } = {}): this {
+  failWhen(
+    status: number,
+    match: (req: RecordedRequest) => boolean,
+    opts: { retryAfter?: number } = {},
+  ): this {
     this.#failWhen.push({ status, match, ...opts })
     return this
   }
