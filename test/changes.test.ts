@@ -121,6 +121,21 @@ async function settle(changeId: string) {
   throw new Error('deliveries did not settle')
 }
 
+/** The statuses a ticket was moved to, by name, in order (JSON Patch `status/id` requests to the stand-in). */
+function statusMoves(id: number): (string | undefined)[] {
+  return cw.requests
+    .filter((r) => r.method === 'PATCH' && r.path.endsWith(`/service/tickets/${id}`))
+    .map((r) => {
+      const value = (r.body as { value: number }[])[0]?.value
+      return cw.raw.boards.flatMap((b) => b.statuses).find((x) => x.id === value)?.name
+    })
+}
+
+async function auditActions(changeId: string): Promise<string[]> {
+  const audit = await api('GET', `/api/v1/audit-logs?targetId=${changeId}`)
+  return audit.body.data.map((a: { action: string }) => a.action).reverse()
+}
+
 function ticketOf(id: number) {
   const ticket = cw.raw.tickets.find((x) => x.id === id)
   if (!ticket) throw new Error(`no ticket ${id}`)
@@ -391,9 +406,42 @@ describe('change management with ConnectWise', () => {
     expect(texts.at(-1)).toBe(
       'Failed - Rollback Required\nReason: Image checksum mismatch\nRollback notes: Booted previous image',
     )
-    expect(texts.filter((x) => x.startsWith('Resource added')).length).toBe(3)
+    expect(texts.map((x) => x.split('\n')[0])).toEqual([
+      'Change control linked: Core switch firmware upgrade',
+      'Resource added: Alice Admin (aadmin) as Change creator',
+      'Resource added: Bob Tech (btech) as Technical approver',
+      'Resource added: Carol Ops (cops) as Operational approver',
+      'Technical approval by Bob Tech <bob@msp.example>',
+      'Operational approval by Carol Ops <Carol@MSP.example>',
+      'Change: Core switch firmware upgrade',
+      'Implementation Started',
+      'Failed - Rollback Required',
+    ])
     // No status is configured for a failure: the ticket keeps the scheduled one.
+    expect(statusMoves(ticket.id)).toEqual(['Change Linked', 'Approved', 'Scheduled'])
     expect(ticketOf(ticket.id).status.name).toBe('Scheduled')
+    // Each of the three people on the ticket's schedule at link and again for the implementation window.
+    expect(
+      cw.raw.scheduleEntries
+        .filter((e) => e.objectId === ticket.id)
+        .map((e) => [e.member.identifier, e.name?.split(':')[0]]),
+    ).toEqual([
+      ['aadmin', 'Change resource'],
+      ['btech', 'Change resource'],
+      ['cops', 'Change resource'],
+      ['aadmin', 'Change implementation'],
+      ['btech', 'Change implementation'],
+      ['cops', 'Change implementation'],
+    ])
+    expect(await auditActions(c.id)).toEqual([
+      'change.created',
+      'change.ticket_linked',
+      'change.approved',
+      'change.approved',
+      'change.scheduled',
+      'change.started',
+      'change.failed',
+    ])
     expect(
       (await api('POST', `/api/v1/changes/${c.id}/complete`, { completionNotes: '', testResults: '' }))
         .status,
@@ -408,7 +456,27 @@ describe('change management with ConnectWise', () => {
     expect(cancelled.body.status).toBe('cancelled')
     await settle(c.id)
     expect(ticketOf(ticket.id).notes.at(-1)?.text).toBe('Change Cancelled\nReason: Customer postponed')
+    expect(ticketOf(ticket.id).notes.map((n) => n.text.split('\n')[0])).toEqual([
+      'Change control linked: Core switch firmware upgrade',
+      'Resource added: Alice Admin (aadmin) as Change creator',
+      'Resource added: Bob Tech (btech) as Technical approver',
+      'Resource added: Carol Ops (cops) as Operational approver',
+      'Resource added: Dave Vcab (dvcab) as vCAB member',
+      'Unscheduled resources (no ConnectWise member with their email): Erin Outside <erin@customer.example> (vCAB member)',
+      'Technical approval by Bob Tech <bob@msp.example>',
+      'Change Cancelled',
+    ])
+    expect(statusMoves(ticket.id)).toEqual(['Change Linked', 'Cancelled'])
     expect(ticketOf(ticket.id).status.name).toBe('Cancelled')
+    expect(
+      cw.raw.scheduleEntries.filter((e) => e.objectId === ticket.id).map((e) => e.member.identifier),
+    ).toEqual(['aadmin', 'btech', 'cops', 'dvcab'])
+    expect(await auditActions(c.id)).toEqual([
+      'change.created',
+      'change.ticket_linked',
+      'change.approved',
+      'change.cancelled',
+    ])
     expect((await api('POST', `/api/v1/changes/${c.id}/cancel`, { reason: 'again' })).status).toBe(409)
   })
 
