@@ -867,6 +867,18 @@ describe('change management with ConnectWise', () => {
     }
   })
 
+  it('lets only one of two simultaneous identical transitions through; the other is a 409', async () => {
+    const c = (await api('POST', '/api/v1/changes', newChange({ committee: false }))).body
+    const both = await Promise.all([
+      api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'a' }),
+      api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'b' }),
+    ])
+    expect(both.map((r) => r.status).sort()).toEqual([200, 409])
+    const now = (await api('GET', `/api/v1/changes/${c.id}`)).body
+    expect(now.approvals).toHaveLength(1)
+    expect(await auditActions(c.id)).toEqual(['change.created', 'change.approved'])
+  })
+
   it('refuses a ConnectWise connection that creates tickets without a company (422 naming companyId)', async () => {
     const r = await api('POST', '/api/v1/psa/connections', {
       provider: 'connectwise',
