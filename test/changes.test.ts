@@ -1,6 +1,8 @@
+import { createHash, createHmac } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { CHANGE_JOBS, CHANGE_SCHEDULES } from '../src/changes/jobs.ts'
 import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { newOrg } from './fixtures/psa.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { ConnectWiseStandIn } from './standins/index.ts'
@@ -865,6 +867,83 @@ describe('change management with ConnectWise', () => {
     } finally {
       await other.close()
     }
+  })
+
+  it("keeps the status a ConnectWise callback pushes for a change's ticket, and raises psa.ticket.updated", async () => {
+    const ticket = cw.addTicket({ summary: 'Replace UPS batteries' })
+    const c = (
+      await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id), committee: false }))
+    ).body
+    await settle(c.id)
+    const rx = await new Receiver().start()
+    rx.respond('/tickets', { status: 200 })
+    const hook = await api('POST', '/api/v1/webhooks', {
+      name: 'tickets',
+      url: rx.url('/tickets'),
+      secret: 'tickets-secret',
+      events: ['psa.ticket.updated'],
+    })
+    expect(hook.status, JSON.stringify(hook.body)).toBe(201)
+    const src = await api('POST', '/api/v1/webhook-sources', {
+      name: 'cw',
+      provider: 'connectwise',
+      integrationId,
+    })
+    expect(src.status, JSON.stringify(src.body)).toBe(201)
+    const callback = (status: string, messageId: string, lastUpdated: string) =>
+      JSON.stringify({
+        Action: 'updated',
+        CompanyId: 'Contoso',
+        Entity: JSON.stringify({
+          id: ticket.id,
+          summary: 'Replace UPS batteries (parts ordered)',
+          status: { id: 7, name: status },
+          _info: { lastUpdated },
+        }),
+        ID: ticket.id,
+        MemberId: 'btech',
+        MessageId: messageId,
+        Metadata: { key_url: cw.callbackKeyUrl },
+        Type: 'ticket',
+      })
+    const sign = (body: string) =>
+      createHmac('sha256', createHash('sha256').update(cw.callbackSigningKey).digest())
+        .update(body)
+        .digest('base64')
+    const send = async (body: string) => {
+      const res = await h.app.request(new URL(src.body.url).pathname, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-content-signature': sign(body) },
+        body,
+      })
+      expect(res.status).toBe(202)
+      return ((await res.json()) as { id: string }).id
+    }
+    const jobs = new JobService(h.ctx, WIRED_JOBS)
+    const first = await send(callback('Waiting Parts', 'msg-1', '2026-03-02T10:00:00Z'))
+    h.clock.advance(1_000)
+    const second = await send(callback('In Progress', 'msg-2', '2026-03-02T10:05:00Z'))
+    await jobs.runDue()
+    for (const id of [first, second]) {
+      const e = await api('GET', `/api/v1/webhook-events/${id}`)
+      expect(e.body.status, JSON.stringify(e.body.failure)).toBe('processed')
+    }
+    const change = await api('GET', `/api/v1/changes/${c.id}`)
+    expect(change.body.ticket).toMatchObject({
+      ticketId: String(ticket.id),
+      status: 'In Progress',
+      summary: 'Replace UPS batteries (parts ordered)',
+      statusUpdatedAt: '2026-03-02T10:05:00.000Z',
+    })
+    // A replay of the older callback does not undo the newer status.
+    expect((await api('POST', `/api/v1/webhook-events/${first}/replay`)).status).toBe(202)
+    await jobs.runDue()
+    expect((await api('GET', `/api/v1/changes/${c.id}`)).body.ticket.status).toBe('In Progress')
+    await h.worker.drain()
+    const seen = rx.at('/tickets').map((r) => JSON.parse(r.body).data as { ticketId: string; status: string })
+    expect(seen.map((d) => d.status)).toEqual(expect.arrayContaining(['Waiting Parts', 'In Progress']))
+    expect(seen.every((d) => d.ticketId === String(ticket.id))).toBe(true)
+    await rx.stop()
   })
 
   it('lets only one of two simultaneous identical transitions through; the other is a 409', async () => {

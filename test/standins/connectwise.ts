@@ -50,6 +50,7 @@ import {
 } from './standin.ts'
 
 const API = '/v4_6_release/apis/3.0'
+const CALLBACK_KEY_PATH = '/v4_6_release/system/callbackkey/index.rails'
 
 export interface CwRef {
   id: number
@@ -383,7 +384,17 @@ export class ConnectWiseStandIn
 
   #failWhen: { status: number; match: (req: RecordedRequest) => boolean; retryAfter?: number }[] = []
 
+  /** The key callbacks are signed with, served at `callbackKeyUrl` as ConnectWise publishes it (no auth). */
+  readonly callbackSigningKey = 'cw-callback-signing-key'
+  get callbackKeyUrl(): string {
+    return `${this.url}${CALLBACK_KEY_PATH}?companyName=${this.valid.companyId}&id=stand-in`
+  }
+
   protected handle(req: RecordedRequest): Reply {
+    // The key URL of a callback's Metadata is public: a receiver fetches it without credentials.
+    if (req.method === 'GET' && req.path === CALLBACK_KEY_PATH) {
+      return { status: 200, body: { signing_key: this.callbackSigningKey } }
+    }
     const auth = basicCredentials(req.headers)
     const v = this.valid
     if (!auth || auth.user !== `${v.companyId}+${v.publicKey}` || auth.password !== v.privateKey) {
