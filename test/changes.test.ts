@@ -1,7 +1,12 @@
+import { createHash, createHmac } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { CHANGE_JOBS, CHANGE_SCHEDULES } from '../src/changes/jobs.ts'
+import { JobService } from '../src/jobs/service.ts'
+import { WIRED_JOBS } from '../src/wiring.ts'
 import { newOrg } from './fixtures/psa.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { ConnectWiseStandIn } from './standins/index.ts'
+import { Receiver } from './standins/receiver.ts'
 
 /**
  * Change management with ConnectWise (issue 17), driven through the API against the stateful ConnectWise stand-in:
@@ -118,6 +123,21 @@ async function settle(changeId: string) {
   throw new Error('deliveries did not settle')
 }
 
+/** The statuses a ticket was moved to, by name, in order (JSON Patch `status/id` requests to the stand-in). */
+function statusMoves(id: number): (string | undefined)[] {
+  return cw.requests
+    .filter((r) => r.method === 'PATCH' && r.path.endsWith(`/service/tickets/${id}`))
+    .map((r) => {
+      const value = (r.body as { value: number }[])[0]?.value
+      return cw.raw.boards.flatMap((b) => b.statuses).find((x) => x.id === value)?.name
+    })
+}
+
+async function auditActions(changeId: string): Promise<string[]> {
+  const audit = await api('GET', `/api/v1/audit-logs?targetId=${changeId}`)
+  return audit.body.data.map((a: { action: string }) => a.action).reverse()
+}
+
 function ticketOf(id: number) {
   const ticket = cw.raw.tickets.find((x) => x.id === id)
   if (!ticket) throw new Error(`no ticket ${id}`)
@@ -156,6 +176,7 @@ describe('change management with ConnectWise', () => {
       'company/id=250 and closedFlag=false and board/id in (1) and summary like "%core%"',
     )
 
+    const fromLink = cw.requests.length
     const created = await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id) }))
     expect(created.status, JSON.stringify(created.body)).toBe(201)
     const c = created.body
@@ -268,6 +289,36 @@ describe('change management with ConnectWise', () => {
     expect(ticketOf(ticket.id).status.name).toBe('Resolved')
     expect((await api('POST', `/api/v1/changes/${c.id}/cancel`, { reason: 'too late' })).status).toBe(409)
 
+    // Every status move, in order: JSON Patch by the id the configured name has on the ticket's board.
+    const board = cw.raw.boards[0]
+    const sent = cw.requests.slice(fromLink)
+    expect(
+      sent
+        .filter((r) => r.method === 'PATCH' && r.path.endsWith(`/service/tickets/${ticket.id}`))
+        .map((r) =>
+          (r.body as { op: string; path: string; value: number }[]).map((o) => [
+            o.op,
+            o.path,
+            board?.statuses.find((x) => x.id === o.value)?.name,
+          ]),
+        ),
+    ).toEqual(
+      ['Change Linked', 'Approved', 'Scheduled', 'Resolved'].map((name) => [['replace', 'status/id', name]]),
+    )
+    // Notes never email the customer; all but the detailed description are internal analysis (technicians only).
+    const noteBodies = sent
+      .filter((r) => r.method === 'POST' && r.path.endsWith(`/service/tickets/${ticket.id}/notes`))
+      .map((r) => r.body as Record<string, unknown>)
+    expect(noteBodies).toHaveLength(notes().length)
+    expect(noteBodies.every((b) => b.processNotifications === false)).toBe(true)
+    expect(noteBodies.filter((b) => b.internalAnalysisFlag === true)).toHaveLength(notes().length - 1)
+    expect(noteBodies[0]).toMatchObject({ internalAnalysisFlag: true, detailDescriptionFlag: false })
+    // Board statuses and members are looked up once and then served from the cache: the board's statuses on the
+    // first status move, each person's email once (the one ConnectWise lacks included) for link and schedule.
+    const gets = (suffix: string) => sent.filter((r) => r.method === 'GET' && r.path.endsWith(suffix))
+    expect(gets('/service/boards/1/statuses')).toHaveLength(1)
+    expect(gets('/system/members')).toHaveLength(5)
+
     // Every ticket update is a delivery, each delivered (the notes above show their order).
     const history = await changeDeliveries(c.id)
     expect(history.map((d) => [d.event, d.status]).sort()).toEqual(
@@ -357,9 +408,42 @@ describe('change management with ConnectWise', () => {
     expect(texts.at(-1)).toBe(
       'Failed - Rollback Required\nReason: Image checksum mismatch\nRollback notes: Booted previous image',
     )
-    expect(texts.filter((x) => x.startsWith('Resource added')).length).toBe(3)
+    expect(texts.map((x) => x.split('\n')[0])).toEqual([
+      'Change control linked: Core switch firmware upgrade',
+      'Resource added: Alice Admin (aadmin) as Change creator',
+      'Resource added: Bob Tech (btech) as Technical approver',
+      'Resource added: Carol Ops (cops) as Operational approver',
+      'Technical approval by Bob Tech <bob@msp.example>',
+      'Operational approval by Carol Ops <Carol@MSP.example>',
+      'Change: Core switch firmware upgrade',
+      'Implementation Started',
+      'Failed - Rollback Required',
+    ])
     // No status is configured for a failure: the ticket keeps the scheduled one.
+    expect(statusMoves(ticket.id)).toEqual(['Change Linked', 'Approved', 'Scheduled'])
     expect(ticketOf(ticket.id).status.name).toBe('Scheduled')
+    // Each of the three people on the ticket's schedule at link and again for the implementation window.
+    expect(
+      cw.raw.scheduleEntries
+        .filter((e) => e.objectId === ticket.id)
+        .map((e) => [e.member.identifier, e.name?.split(':')[0]]),
+    ).toEqual([
+      ['aadmin', 'Change resource'],
+      ['btech', 'Change resource'],
+      ['cops', 'Change resource'],
+      ['aadmin', 'Change implementation'],
+      ['btech', 'Change implementation'],
+      ['cops', 'Change implementation'],
+    ])
+    expect(await auditActions(c.id)).toEqual([
+      'change.created',
+      'change.ticket_linked',
+      'change.approved',
+      'change.approved',
+      'change.scheduled',
+      'change.started',
+      'change.failed',
+    ])
     expect(
       (await api('POST', `/api/v1/changes/${c.id}/complete`, { completionNotes: '', testResults: '' }))
         .status,
@@ -374,7 +458,27 @@ describe('change management with ConnectWise', () => {
     expect(cancelled.body.status).toBe('cancelled')
     await settle(c.id)
     expect(ticketOf(ticket.id).notes.at(-1)?.text).toBe('Change Cancelled\nReason: Customer postponed')
+    expect(ticketOf(ticket.id).notes.map((n) => n.text.split('\n')[0])).toEqual([
+      'Change control linked: Core switch firmware upgrade',
+      'Resource added: Alice Admin (aadmin) as Change creator',
+      'Resource added: Bob Tech (btech) as Technical approver',
+      'Resource added: Carol Ops (cops) as Operational approver',
+      'Resource added: Dave Vcab (dvcab) as vCAB member',
+      'Unscheduled resources (no ConnectWise member with their email): Erin Outside <erin@customer.example> (vCAB member)',
+      'Technical approval by Bob Tech <bob@msp.example>',
+      'Change Cancelled',
+    ])
+    expect(statusMoves(ticket.id)).toEqual(['Change Linked', 'Cancelled'])
     expect(ticketOf(ticket.id).status.name).toBe('Cancelled')
+    expect(
+      cw.raw.scheduleEntries.filter((e) => e.objectId === ticket.id).map((e) => e.member.identifier),
+    ).toEqual(['aadmin', 'btech', 'cops', 'dvcab'])
+    expect(await auditActions(c.id)).toEqual([
+      'change.created',
+      'change.ticket_linked',
+      'change.approved',
+      'change.cancelled',
+    ])
     expect((await api('POST', `/api/v1/changes/${c.id}/cancel`, { reason: 'again' })).status).toBe(409)
   })
 
@@ -483,6 +587,375 @@ describe('change management with ConnectWise', () => {
     h.clock.advance(1_000)
     await h.worker.drain()
     expect(ticketOf(ticket.id).status.name).toBe('Resolved')
+  })
+
+  it('caches board statuses, and looks a name up again on a miss or when ConnectWise refuses a cached id', async () => {
+    const board = cw.raw.boards[0]
+    if (!board) throw new Error('no board')
+    const saved = board.statuses.map((x) => ({ ...x }))
+    try {
+      const ticket = cw.addTicket({ summary: 'Rotate certificates' })
+      const c = (await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id) }))).body
+      await settle(c.id)
+      expect(ticketOf(ticket.id).status.name).toBe('Change Linked')
+      const reads = (from: number) =>
+        cw.requests.slice(from).filter((r) => r.method === 'GET' && r.path.endsWith('/boards/1/statuses'))
+      // At ConnectWise, "Approved" is deleted and made again (a new id): the cached id is refused (400), the
+      // board is read again and the new id taken.
+      const old = board.statuses.find((x) => x.name === 'Approved')
+      board.statuses = board.statuses.filter((x) => x.name !== 'Approved')
+      board.statuses.push({ id: 200, name: 'Approved' })
+      const from = cw.requests.length
+      await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: '' })
+      await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: '' })
+      await settle(c.id)
+      expect(ticketOf(ticket.id).status.name).toBe('Approved')
+      expect(reads(from)).toHaveLength(1)
+      // A status added since and configured: not in the cache, so the board is read again.
+      board.statuses.push({ id: 201, name: 'Deployment Booked' })
+      const resaved = await api(
+        'PUT',
+        '/api/v1/changes/settings',
+        settings({ statuses: { ...STATUSES, scheduled: 'Deployment Booked' } }),
+      )
+      expect(resaved.status, JSON.stringify(resaved.body)).toBe(200)
+      const beforeSchedule = cw.requests.length
+      await api('POST', `/api/v1/changes/${c.id}/schedule`, {})
+      await settle(c.id)
+      expect(ticketOf(ticket.id).status.name).toBe('Deployment Booked')
+      expect(reads(beforeSchedule)).toHaveLength(1)
+      expect(
+        cw.requests
+          .slice(from)
+          .filter((r) => r.method === 'PATCH')
+          .map((r) => (r.body as { value: number }[])[0]?.value),
+      ).toEqual([old?.id, 200, 201])
+      expect((await changeDeliveries(c.id)).every((d) => d.status === 'delivered')).toBe(true)
+    } finally {
+      board.statuses = saved
+    }
+  })
+
+  it('leaves an earlier update ConnectWise refused for good to its own delivery; the later ones go on', async () => {
+    const ticket = cw.addTicket({ summary: 'Replace edge firewall' })
+    const c = (
+      await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id), committee: false }))
+    ).body
+    await settle(c.id)
+    const notesPath = `/service/tickets/${ticket.id}/notes`
+    cw.failNext(503, { path: notesPath })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'first' })
+    await h.worker.drain()
+    expect((await changeDeliveries(c.id)).find((d) => d.event === 'change.approved')?.status).toBe('retrying')
+    // The later updates meet a refusal of the earlier note (403): they are not failed with its error.
+    cw.failNext(403, { path: notesPath })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: 'second' })
+    await settle(c.id)
+    const history = await changeDeliveries(c.id)
+    expect(history.map((d) => [d.event, d.status, d.errorMessage]).sort()).toEqual([
+      ['change.approved', 'delivered', null],
+      ['change.approved', 'delivered', null],
+      ['change.fully_approved', 'delivered', null],
+      ['change.ticket_linked', 'delivered', null],
+    ])
+    const approvals = ticketOf(ticket.id).notes.filter((n) => n.text.includes(' approval by '))
+    expect(approvals.map((n) => n.text.split('\n')[1]).sort()).toEqual(['Comment: first', 'Comment: second'])
+    expect(ticketOf(ticket.id).status.name).toBe('Approved')
+  })
+
+  it('searches companies, boards, configuration types and tickets a page at a time', async () => {
+    const companies = await api('GET', '/api/v1/changes/companies?q=fabri')
+    expect(companies.status, JSON.stringify(companies.body)).toBe(200)
+    expect(companies.body).toEqual({ data: [{ id: '251', name: 'Fabrikam Inc' }], next: null })
+    const asked = cw.requests.filter((r) => r.path.endsWith('/company/companies')).at(-1)
+    expect(asked?.query.get('conditions')).toBe(
+      'deletedFlag=false and (name like "%fabri%" or identifier like "%fabri%")',
+    )
+    expect((await api('GET', '/api/v1/changes/boards')).body.data).toEqual([
+      { id: '2', name: 'Help Desk' },
+      { id: '1', name: 'Service Board' },
+    ])
+    expect(
+      (await api('GET', '/api/v1/changes/configuration-types')).body.data.map(
+        (x: { name: string }) => x.name,
+      ),
+    ).toEqual(['Network Switch', 'Printer', 'Server', 'Workstation'])
+
+    const made = Array.from({ length: 30 }, (_, i) =>
+      cw.addTicket({ summary: `Quarterly patch batch ${String(i + 1).padStart(2, '0')}` }),
+    )
+    cw.addTicket({ summary: 'Quarterly patch batch on the help desk', board: 'Help Desk' })
+    const first = await api('GET', '/api/v1/changes/ticket-search?q=quarterly%20patch')
+    expect(first.status, JSON.stringify(first.body)).toBe(200)
+    expect(first.body.data).toHaveLength(25)
+    expect(typeof first.body.next).toBe('string')
+    const second = await api(
+      'GET',
+      `/api/v1/changes/ticket-search?q=quarterly%20patch&cursor=${encodeURIComponent(first.body.next)}`,
+    )
+    expect(second.body.next).toBeNull()
+    // Newest first, every one of the 30 once, none from the unfiltered board.
+    expect([...first.body.data, ...second.body.data].map((x: { id: string }) => x.id)).toEqual(
+      made.map((x) => String(x.id)).reverse(),
+    )
+    expect(
+      cw.requests
+        .filter((r) => r.path.endsWith('/service/tickets'))
+        .at(-1)
+        ?.query.get('page'),
+    ).toBe('2')
+  })
+
+  it('imports configurations resumably, by hand and on the schedule', async () => {
+    const added = Array.from({ length: 26 }, (_, i) =>
+      cw.addConfiguration({ name: `bulk-srv${String(i + 1).padStart(2, '0')}`, type: 'Server' }),
+    )
+    try {
+      // ConnectWise fails the second page: the result says so, and what the first page brought is kept.
+      cw.failWhen(503, (r) => r.path.endsWith('/company/configurations') && r.query.get('page') === '2')
+      const stopped = await api('POST', '/api/v1/changes/device-sync')
+      expect(stopped.status, JSON.stringify(stopped.body)).toBe(200)
+      expect(stopped.body).toMatchObject({ created: 23, updated: 0, skipped: 2, pages: 1, complete: false })
+      expect(stopped.body.error).toMatch(/temporarily unavailable/)
+      expect((await api('GET', '/api/v1/devices')).body.pagination.total).toBe(23)
+      // The next sync starts at the page it stopped at, and counts the whole sync.
+      const from = cw.requests.length
+      const resumed = await api('POST', '/api/v1/changes/device-sync')
+      expect(resumed.body).toMatchObject({ created: 28, updated: 0, skipped: 2, pages: 2, complete: true })
+      expect(
+        cw.requests
+          .slice(from)
+          .filter((r) => r.path.endsWith('/company/configurations'))
+          .map((r) => r.query.get('page')),
+      ).toEqual(['2'])
+      expect((await api('GET', '/api/v1/devices?limit=100')).body.pagination.total).toBe(28)
+
+      // The schedule (PATCHBAY_PSA_SYNC_INTERVAL_MS) imports what changed since: a renamed server, a new switch.
+      const renamed = added[0]
+      if (!renamed) throw new Error('no configuration')
+      renamed.name = 'bulk-srv01-renamed'
+      const late = cw.addConfiguration({ name: 'late-sw', type: 'Network Switch' })
+      added.push(late)
+      const jobs = new JobService(
+        { ...h.ctx, config: { ...h.ctx.config, PATCHBAY_PSA_SYNC_INTERVAL_MS: 3_600_000 } },
+        { catalog: CHANGE_JOBS, schedules: CHANGE_SCHEDULES },
+      )
+      const ran = await jobs.runDue()
+      expect(ran.kinds).toContain('changes.device-sync-sweep')
+      expect(ran.kinds).toContain('changes.device-sync')
+      const listed = (await api('GET', '/api/v1/devices?limit=100')).body
+      expect(listed.pagination.total).toBe(29)
+      const names = listed.data.map((d: { hostname: string }) => d.hostname)
+      expect(names).toContain('late-sw')
+      expect(names).toContain('bulk-srv01-renamed')
+      expect(names).not.toContain('bulk-srv01')
+    } finally {
+      const gone = new Set(added.map((x) => x.id))
+      cw.raw.configurations = cw.raw.configurations.filter((x) => !gone.has(x.id))
+    }
+  })
+
+  it('raises change.* platform events a webhook can subscribe to', async () => {
+    const rx = await new Receiver().start()
+    try {
+      const hook = await api('POST', '/api/v1/webhooks', {
+        name: 'Changes',
+        url: rx.url('/changes'),
+        events: ['change.*'],
+      })
+      expect(hook.status, JSON.stringify(hook.body)).toBe(201)
+      const c = (await api('POST', '/api/v1/changes', newChange({ committee: false }))).body
+      await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'ok' })
+      await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: 'ok' })
+      await api('POST', `/api/v1/changes/${c.id}/cancel`, { reason: 'Superseded' })
+      await h.worker.drain()
+      const got = rx.received
+        .map((r) => JSON.parse(r.body) as { type: string; data: { changeId: string; seq: number } })
+        .sort((a, b) => a.data.seq - b.data.seq)
+      expect(got.map((e) => [e.type, e.data.changeId])).toEqual(
+        [
+          'change.created',
+          'change.approved',
+          'change.approved',
+          'change.fully_approved',
+          'change.cancelled',
+        ].map((type) => [type, c.id]),
+      )
+    } finally {
+      await rx.stop()
+    }
+  })
+
+  it('moves no ticket status with auto-update off, and sends nothing once change management is off', async () => {
+    const off = await api('PUT', '/api/v1/changes/settings', settings({ autoUpdateStatus: false }))
+    expect(off.status, JSON.stringify(off.body)).toBe(200)
+    const ticket = cw.addTicket({ summary: 'Renew wildcard certificate' })
+    const from = cw.requests.length
+    const c = (
+      await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id), committee: false }))
+    ).body
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: '' })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: '' })
+    await settle(c.id)
+    expect(cw.requests.slice(from).filter((r) => r.method === 'PATCH')).toEqual([])
+    expect(ticketOf(ticket.id).status.name).toBe('New')
+    expect(ticketOf(ticket.id).notes.map((n) => n.text.split('\n')[0])).toContain(
+      'Operational approval by Carol Ops <Carol@MSP.example>',
+    )
+
+    expect((await api('PUT', '/api/v1/changes/settings', settings({ enabled: false }))).status).toBe(200)
+    const notes = ticketOf(ticket.id).notes.length
+    await api('POST', `/api/v1/changes/${c.id}/schedule`, {})
+    await h.worker.drain()
+    expect((await changeDeliveries(c.id)).filter((d) => d.event === 'change.scheduled')).toEqual([])
+    expect(ticketOf(ticket.id).notes).toHaveLength(notes)
+    const other = (await api('POST', '/api/v1/changes', newChange())).body
+    const refused = await api('PUT', `/api/v1/changes/${other.id}/ticket`, { ticketId: String(ticket.id) })
+    expect(refused.status).toBe(409)
+    expect(refused.body.error).toMatch(/turned off/)
+  })
+
+  it('refuses a board filter naming a board ConnectWise lacks, with or without status names', async () => {
+    for (const statuses of [STATUSES, {}]) {
+      const r = await api(
+        'PUT',
+        '/api/v1/changes/settings',
+        settings({ statuses, company: { id: '250', boardIds: ['1', '99'] } }),
+      )
+      expect(r.status, JSON.stringify(r.body)).toBe(422)
+      expect(r.body.details).toEqual([
+        { path: 'company.boardIds', message: 'board 99 does not exist (or is inactive)' },
+      ])
+    }
+  })
+
+  it('reads the widget and adds time through the integration the ticket was linked through', async () => {
+    const ticket = cw.addTicket({ summary: 'Move DHCP scope' })
+    const c = (
+      await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id), committee: false }))
+    ).body
+    await settle(c.id)
+    // The organization's change management moves to another ConnectWise; the linked ticket stays where it is.
+    const other = await new ConnectWiseStandIn({ clock: h.clock }).start()
+    try {
+      const conn = await api('POST', '/api/v1/psa/connections', {
+        provider: 'connectwise',
+        name: 'CW 2',
+        credentials: other.credentials,
+      })
+      expect(conn.status, JSON.stringify(conn.body)).toBe(201)
+      const moved = await api(
+        'PUT',
+        '/api/v1/changes/settings',
+        settings({ integrationId: conn.body.id, autoUpdateStatus: false, statuses: {} }),
+      )
+      expect(moved.status, JSON.stringify(moved.body)).toBe(200)
+      const widget = await api('GET', `/api/v1/changes/${c.id}/ticket?email=bob@msp.example`)
+      expect(widget.status, JSON.stringify(widget.body)).toBe(200)
+      expect(widget.body.ticket).toMatchObject({ number: String(ticket.id), summary: 'Move DHCP scope' })
+      expect(widget.body.timeEntry).toMatchObject({ memberIdentifier: 'btech' })
+      const time = await api('POST', `/api/v1/changes/${c.id}/time-entries`, {
+        email: 'bob@msp.example',
+        start: '2026-03-01T09:00:00Z',
+        notes: 'Scope moved',
+      })
+      expect(time.status, JSON.stringify(time.body)).toBe(201)
+      expect(cw.raw.timeEntries.at(-1)).toMatchObject({ chargeToId: ticket.id, notes: 'Scope moved' })
+      expect(
+        other.requests.filter((r) => /\/service\/tickets|\/time\/|\/system\/members/.test(r.path)),
+      ).toEqual([])
+    } finally {
+      await other.close()
+    }
+  })
+
+  it("keeps the status a ConnectWise callback pushes for a change's ticket, and raises psa.ticket.updated", async () => {
+    const ticket = cw.addTicket({ summary: 'Replace UPS batteries' })
+    const c = (
+      await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id), committee: false }))
+    ).body
+    await settle(c.id)
+    const rx = await new Receiver().start()
+    rx.respond('/tickets', { status: 200 })
+    const hook = await api('POST', '/api/v1/webhooks', {
+      name: 'tickets',
+      url: rx.url('/tickets'),
+      secret: 'tickets-secret',
+      events: ['psa.ticket.updated'],
+    })
+    expect(hook.status, JSON.stringify(hook.body)).toBe(201)
+    const src = await api('POST', '/api/v1/webhook-sources', {
+      name: 'cw',
+      provider: 'connectwise',
+      integrationId,
+    })
+    expect(src.status, JSON.stringify(src.body)).toBe(201)
+    const callback = (status: string, messageId: string, lastUpdated: string) =>
+      JSON.stringify({
+        Action: 'updated',
+        CompanyId: 'Contoso',
+        Entity: JSON.stringify({
+          id: ticket.id,
+          summary: 'Replace UPS batteries (parts ordered)',
+          status: { id: 7, name: status },
+          _info: { lastUpdated },
+        }),
+        ID: ticket.id,
+        MemberId: 'btech',
+        MessageId: messageId,
+        Metadata: { key_url: cw.callbackKeyUrl },
+        Type: 'ticket',
+      })
+    const sign = (body: string) =>
+      createHmac('sha256', createHash('sha256').update(cw.callbackSigningKey).digest())
+        .update(body)
+        .digest('base64')
+    const send = async (body: string) => {
+      const res = await h.app.request(new URL(src.body.url).pathname, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-content-signature': sign(body) },
+        body,
+      })
+      expect(res.status).toBe(202)
+      return ((await res.json()) as { id: string }).id
+    }
+    const jobs = new JobService(h.ctx, WIRED_JOBS)
+    const first = await send(callback('Waiting Parts', 'msg-1', '2026-03-02T10:00:00Z'))
+    h.clock.advance(1_000)
+    const second = await send(callback('In Progress', 'msg-2', '2026-03-02T10:05:00Z'))
+    await jobs.runDue()
+    for (const id of [first, second]) {
+      const e = await api('GET', `/api/v1/webhook-events/${id}`)
+      expect(e.body.status, JSON.stringify(e.body.failure)).toBe('processed')
+    }
+    const change = await api('GET', `/api/v1/changes/${c.id}`)
+    expect(change.body.ticket).toMatchObject({
+      ticketId: String(ticket.id),
+      status: 'In Progress',
+      summary: 'Replace UPS batteries (parts ordered)',
+      statusUpdatedAt: '2026-03-02T10:05:00.000Z',
+    })
+    // A replay of the older callback does not undo the newer status.
+    expect((await api('POST', `/api/v1/webhook-events/${first}/replay`)).status).toBe(202)
+    await jobs.runDue()
+    expect((await api('GET', `/api/v1/changes/${c.id}`)).body.ticket.status).toBe('In Progress')
+    await h.worker.drain()
+    const seen = rx.at('/tickets').map((r) => JSON.parse(r.body).data as { ticketId: string; status: string })
+    expect(seen.map((d) => d.status)).toEqual(expect.arrayContaining(['Waiting Parts', 'In Progress']))
+    expect(seen.every((d) => d.ticketId === String(ticket.id))).toBe(true)
+    await rx.stop()
+  })
+
+  it('lets only one of two simultaneous identical transitions through; the other is a 409', async () => {
+    const c = (await api('POST', '/api/v1/changes', newChange({ committee: false }))).body
+    const both = await Promise.all([
+      api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'a' }),
+      api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'b' }),
+    ])
+    expect(both.map((r) => r.status).sort()).toEqual([200, 409])
+    const now = (await api('GET', `/api/v1/changes/${c.id}`)).body
+    expect(now.approvals).toHaveLength(1)
+    expect(await auditActions(c.id)).toEqual(['change.created', 'change.approved'])
   })
 
   it('refuses a ConnectWise connection that creates tickets without a company (422 naming companyId)', async () => {

@@ -592,8 +592,10 @@ describe('ConnectWise', () => {
       platformEvents: null,
       failure: {
         errorClass: 'no_mapping',
-        error: 'no ticket mapping for ConnectWise PSA ticket 999123',
-        suggestion: expect.stringContaining('the ticket was not created by Patchbay'),
+        error: 'no ticket mapping or change control for ConnectWise PSA ticket 999123',
+        suggestion: expect.stringContaining(
+          'the ticket was not created by Patchbay nor linked to a change control',
+        ),
       },
     })
   })

@@ -75,7 +75,13 @@ export async function runDeviceSync(
         const [existing] = await ctx.db.orm
           .select()
           .from(devices)
-          .where(and(eq(devices.integrationId, psa.integration.id), eq(devices.externalId, cfg.id)))
+          .where(
+            and(
+              eq(devices.orgId, orgId),
+              eq(devices.integrationId, psa.integration.id),
+              eq(devices.externalId, cfg.id),
+            ),
+          )
         if (!existing) {
           await ctx.db.orm.insert(devices).values({
             id: newId(now.getTime()),
@@ -93,7 +99,7 @@ export async function runDeviceSync(
           await ctx.db.orm
             .update(devices)
             .set({ hostname: cfg.name, deviceType, sourceType: cfg.typeName, updatedAt: now })
-            .where(eq(devices.id, existing.id))
+            .where(and(eq(devices.orgId, orgId), eq(devices.id, existing.id)))
           state.updated++
         } else state.skipped++
       }

@@ -129,6 +129,19 @@ export async function psaFor(ctx: AppContext, orgId: string, settings?: ChangeSe
   }
 }
 
+/**
+ * The PSA a change's linked ticket lives in: the integration it was linked through, whatever the settings name
+ * today (a ticket id means nothing at another PSA), with the organization's settings.
+ */
+export async function psaForTicket(ctx: AppContext, orgId: string, change: ChangeView): Promise<ChangePsa> {
+  const settings = await getSettings(ctx, orgId)
+  return psaFor(
+    ctx,
+    orgId,
+    settings && change.ticket ? { ...settings, integrationId: change.ticket.integrationId } : settings,
+  )
+}
+
 /** A vendor refusal on an interactive call: the vendor's words (secrets removed), as a 502 or its own 4xx. */
 export function vendorFailure(err: unknown, secrets: string[]): never {
   if (err instanceof VendorError) {
@@ -152,10 +165,11 @@ export async function saveSettings(
     const v = input.statuses[k]
     return v ? [[k, v] as const] : []
   })
-  if (configured.length > 0) {
+  const boardIds = input.company?.boardIds ?? []
+  // A board filter naming a board the PSA lacks would refuse every ticket: checked whether or not statuses are set.
+  if (configured.length > 0 || boardIds.length > 0) {
     try {
       const all = await psa.ops.listBoards(psa.credentials, psa.env)
-      const boardIds = input.company?.boardIds ?? []
       const boards = boardIds.length ? all.filter((b) => boardIds.includes(b.id)) : all
       for (const id of boardIds) {
         if (!all.some((b) => b.id === id))

@@ -7,7 +7,7 @@ import { scrubSecrets } from '../lib/redact.ts'
 import type { Querier } from '../store/db.ts'
 import { changeSteps } from '../store/schema/changes.ts'
 import { type ChangeView, resourcesOf, type UnscheduledResource } from './model.ts'
-import { addUnscheduled, type ChangePsa, getChange, getSettings, psaFor } from './service.ts'
+import { addUnscheduled, type ChangePsa, getChange, psaForTicket } from './service.ts'
 import type { StatusEvent } from './settings.ts'
 import { noteFor } from './text.ts'
 
@@ -307,13 +307,7 @@ export function changeTicketUpdater(ctx: AppContext) {
       let psa: ChangePsa
       try {
         change = await getChange(ctx, d.orgId, op.changeId)
-        const settings = await getSettings(ctx, d.orgId)
-        // The ticket lives in the integration it was linked through, whatever the settings name today.
-        psa = await psaFor(
-          ctx,
-          d.orgId,
-          settings && change.ticket ? { ...settings, integrationId: change.ticket.integrationId } : settings,
-        )
+        psa = await psaForTicket(ctx, d.orgId, change)
       } catch (err) {
         return { kind: 'failed', errorMessage: err instanceof Error ? err.message : String(err) }
       }
@@ -335,7 +329,9 @@ export function changeTicketUpdater(ctx: AppContext) {
       const elapsed = () => Math.round(performance.now() - started)
       try {
         // Order per ticket: updates of this change still due from before are applied first, in their order (their
-        // own deliveries then find them done). One refused for good is left for its own delivery to report.
+        // own deliveries then find them done). One refused for good (a status the board lacks, a vendor 4xx other
+        // than a rate limit) is left for its own delivery to report: failing this one with its error would lose
+        // an update ConnectWise would take. One that may succeed later (an outage) holds this one back instead.
         const earlier = await ctx.db.query<{
           event_id: string
           event_type: string
@@ -350,7 +346,9 @@ export function changeTicketUpdater(ctx: AppContext) {
               psa,
             )
           } catch (err) {
-            if (!(err instanceof StepRefused)) throw err
+            if (err instanceof StepRefused) continue
+            if (err instanceof VendorError && !err.retryable) continue
+            throw err
           }
         }
         const done = await apply(

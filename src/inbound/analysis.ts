@@ -30,7 +30,7 @@ const SUGGESTIONS: Record<string, string> = {
   'normalize:unknown_event_type':
     'Patchbay has no event type for this ({detail}); subscribe the source to resources listed in GET /api/v1/event-types.',
   'apply:no_mapping':
-    '{detail}: the ticket was not created by Patchbay; link it (create it through Patchbay) or ignore this event.',
+    '{detail}: the ticket was not created by Patchbay nor linked to a change control; link it to a change, or ignore this event.',
   'apply:integration_missing':
     'The linked integration was deleted: link the source to another integration, then replay.',
   'apply:status_lookup_failed':

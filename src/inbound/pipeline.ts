@@ -16,6 +16,7 @@ import { type JobInfo, RetryJob } from '../jobs/define.ts'
 import { metricsOf } from '../lib/metrics.ts'
 import { scrubSecrets } from '../lib/redact.ts'
 import { applyTickets } from '../psa/store.ts'
+import { changes as changeControls } from '../store/schema/changes.ts'
 import { webhookEvents } from '../store/schema/inbound.ts'
 import { integrations } from '../store/schema/integrations.ts'
 import { psaTicketMappings } from '../store/schema/psa.ts'
@@ -190,7 +191,7 @@ async function apply(
   inbound: ConnectorInbound,
   n: Normalized,
 ): Promise<{ id: string; type: string }[]> {
-  const changes = await matchTickets(ctx, source, inbound, n.ticketChanges)
+  const { changes, changeTickets } = await matchTickets(ctx, source, inbound, n.ticketChanges)
   const now = ctx.clock.now()
   const wanted = n.events.filter(
     (ev) => !source.eventTypes || subscriptionMatches(source.eventTypes, ev.type),
@@ -207,19 +208,34 @@ async function apply(
   for (const [connectionId, tickets] of changes) {
     await applyTickets(ctx.db.orm, source.orgId, connectionId, tickets, now)
   }
+  for (const t of changeTickets) await noteChangeTicketStatus(ctx, source.orgId, t, e.receivedAt, now)
   return incoming.map((i) => ({ id: i.id, type: i.type }))
 }
 
 type Ticket = { id: string; status: string; url: string; title?: string | undefined }
+/** A ticket linked to a change control rather than made by the PSA automation: its status is kept on the change. */
+type ChangeTicket = {
+  changeId: string
+  ticketId: string
+  status: string | undefined
+  title: string | undefined
+  changedAt: string | undefined
+}
 
+/**
+ * Which ticket each change is about: one Patchbay made (a PSA ticket mapping, whose status is then applied) or one a
+ * change control is linked to (its status is kept on the change, so the change's ticket widget shows the status the
+ * PSA pushed without asking it again). A ticket neither knows is an error: nothing is applied.
+ */
 async function matchTickets(
   ctx: AppContext,
   source: SourceRow,
   inbound: ConnectorInbound,
   changes: TicketChange[],
-): Promise<Map<string, Ticket[]>> {
+): Promise<{ changes: Map<string, Ticket[]>; changeTickets: ChangeTicket[] }> {
   const out = new Map<string, Ticket[]>()
-  if (changes.length === 0) return out
+  const changeTickets: ChangeTicket[] = []
+  if (changes.length === 0) return { changes: out, changeTickets }
   const connections = source.integrationId
     ? [source.integrationId]
     : (
@@ -249,37 +265,99 @@ async function matchTickets(
               ),
             )
             .limit(1)
-    if (!m) {
+    const linked =
+      m || connections.length === 0
+        ? []
+        : await ctx.db.orm
+            .select({
+              id: changeControls.id,
+              integrationId: sql<string>`${changeControls.ticket}->>'integrationId'`,
+            })
+            .from(changeControls)
+            .where(
+              and(
+                eq(changeControls.orgId, source.orgId),
+                sql`${changeControls.ticket}->>'ticketId' = ${ch.ticketId}`,
+                inArray(sql`${changeControls.ticket}->>'integrationId'`, connections),
+              ),
+            )
+    const connectionId = m?.connectionId ?? linked[0]?.integrationId
+    if (!connectionId) {
       throw new InboundError(
         'no_mapping',
-        `no ticket mapping for ${inbound.displayName} ticket ${ch.ticketId}`,
+        `no ticket mapping or change control for ${inbound.displayName} ticket ${ch.ticketId}`,
       )
     }
-    if (ch.status === undefined) continue
-    let status = ch.status
-    if (inbound.resolveTicketStatus) {
-      try {
-        const { credentials, connector } = await loadCredentials(
-          ctx,
-          { kind: 'org', orgId: source.orgId },
-          m.connectionId,
-        )
-        status = await inbound.resolveTicketStatus(
-          credentials,
-          status,
-          connectorEnv(ctx, connector.descriptor.id),
-        )
-      } catch (err) {
-        throw new InboundError(
-          'status_lookup_failed',
-          `naming status ${ch.status}: ${err instanceof Error ? err.message : String(err)}`,
-          true,
-        )
-      }
+    const status =
+      ch.status === undefined ? undefined : await statusName(ctx, source, inbound, connectionId, ch.status)
+    for (const c of linked) {
+      changeTickets.push({
+        changeId: c.id,
+        ticketId: ch.ticketId,
+        status,
+        title: ch.title,
+        changedAt: ch.changedAt,
+      })
     }
+    if (!m || status === undefined) continue
     const list = out.get(m.connectionId) ?? []
     list.push({ id: ch.ticketId, status, url: '', ...(ch.title ? { title: ch.title } : {}) })
     out.set(m.connectionId, list)
   }
-  return out
+  return { changes: out, changeTickets }
+}
+
+/** The vendor's status as a name (ConnectWise callbacks may carry only the status id). */
+async function statusName(
+  ctx: AppContext,
+  source: SourceRow,
+  inbound: ConnectorInbound,
+  connectionId: string,
+  status: string,
+): Promise<string> {
+  if (!inbound.resolveTicketStatus) return status
+  try {
+    const { credentials, connector } = await loadCredentials(
+      ctx,
+      { kind: 'org', orgId: source.orgId },
+      connectionId,
+    )
+    return await inbound.resolveTicketStatus(credentials, status, connectorEnv(ctx, connector.descriptor.id))
+  } catch (err) {
+    throw new InboundError(
+      'status_lookup_failed',
+      `naming status ${status}: ${err instanceof Error ? err.message : String(err)}`,
+      true,
+    )
+  }
+}
+
+/**
+ * Keeps what the PSA pushed about a change's ticket on the change (`ticket.status`, `ticket.summary`,
+ * `ticket.statusUpdatedAt`: when the vendor says the ticket changed, else when the callback came); a late or replayed
+ * older callback never overwrites a newer one.
+ */
+async function noteChangeTicketStatus(
+  ctx: AppContext,
+  orgId: string,
+  t: ChangeTicket,
+  receivedAt: Date,
+  now: Date,
+): Promise<void> {
+  // Ordered by when the vendor says the ticket changed, or else by when the callback reached Patchbay, so a late
+  // or replayed older callback cannot undo a newer status.
+  const patch: Record<string, string> = { statusUpdatedAt: t.changedAt ?? receivedAt.toISOString() }
+  if (t.status !== undefined) patch.status = t.status
+  if (t.title !== undefined) patch.summary = t.title
+  await ctx.db.orm
+    .update(changeControls)
+    .set({ ticket: sql`${changeControls.ticket} || ${JSON.stringify(patch)}::jsonb`, updatedAt: now })
+    .where(
+      and(
+        eq(changeControls.orgId, orgId),
+        eq(changeControls.id, t.changeId),
+        sql`${changeControls.ticket}->>'ticketId' = ${t.ticketId}`,
+        sql`coalesce(${changeControls.ticket}->>'statusUpdatedAt', '') <= ${patch.statusUpdatedAt}`,
+      ),
+    )
 }

@@ -3,9 +3,10 @@
  *
  * Checks: Basic auth `companyId+publicKey:privateKey` and the `clientId` header on every call; the
  * `/v4_6_release/apis/3.0` path; ticket bodies (summary ≤ 100 characters, an existing board, company, status and
- * priority), JSON Patch updates (`[{op, path, value}]`, status by name or id, on the ticket's board), notes (one
- * of detailDescriptionFlag / internalAnalysisFlag / resolutionFlag must be true), `conditions` (`field op value`
- * joined by `and`), `orderBy`, `page`/`pageSize` with a Link header. Errors use ConnectWise's
+ * priority), JSON Patch updates (`[{op, path, value}]`, status by name or id — `status/id` an integer — on the
+ * ticket's board), notes (one of detailDescriptionFlag / internalAnalysisFlag / resolutionFlag must be true),
+ * `conditions` (`field op value` joined by `and`), `orderBy`, `page`/`pageSize` with a Link header, `fields` (only
+ * the named fields come back). Errors use ConnectWise's
  * `{code, message, errors: [{code, message, resource, field}]}`.
  *
  * API for tests (beside the PsaStandIn view, see standin.ts):
@@ -16,6 +17,7 @@
  *   cw.addTicket({ summary, status }) // a ticket made "by someone else"
  *   cw.setStatus('1001', 'Resolved')  // status by name on the ticket's board; bumps _info.lastUpdated
  *   cw.failNext(503) / cw.failNext(429, { retryAfter: 30 })
+ *   cw.failWhen(503, (req) => req.query.get('page') === '2')   // fail one request chosen by path and query
  *   cw.raw.callbacks                  // callbacks registered with POST /system/callbacks (CallbackEntry)
  *
  * Callbacks: POST /system/callbacks requires `url` (absolute, ≤ 1000), `objectId` (integer), `type` and `level`
@@ -48,6 +50,7 @@ import {
 } from './standin.ts'
 
 const API = '/v4_6_release/apis/3.0'
+const CALLBACK_KEY_PATH = '/v4_6_release/system/callbackkey/index.rails'
 
 export interface CwRef {
   id: number
@@ -366,7 +369,32 @@ export class ConnectWiseStandIn
     }
   }
 
+  /**
+   * Fails the next request that `match` accepts (the path and its query, unlike failNext's path alone): a sync that
+   * stops on its second page, say. Checked after authentication, like a vendor outage behind the login.
+   */
+  failWhen(
+    status: number,
+    match: (req: RecordedRequest) => boolean,
+    opts: { retryAfter?: number } = {},
+  ): this {
+    this.#failWhen.push({ status, match, ...opts })
+    return this
+  }
+
+  #failWhen: { status: number; match: (req: RecordedRequest) => boolean; retryAfter?: number }[] = []
+
+  /** The key callbacks are signed with, served at `callbackKeyUrl` as ConnectWise publishes it (no auth). */
+  readonly callbackSigningKey = 'cw-callback-signing-key'
+  get callbackKeyUrl(): string {
+    return `${this.url}${CALLBACK_KEY_PATH}?companyName=${this.valid.companyId}&id=stand-in`
+  }
+
   protected handle(req: RecordedRequest): Reply {
+    // The key URL of a callback's Metadata is public: a receiver fetches it without credentials.
+    if (req.method === 'GET' && req.path === CALLBACK_KEY_PATH) {
+      return { status: 200, body: { signing_key: this.callbackSigningKey } }
+    }
     const auth = basicCredentials(req.headers)
     const v = this.valid
     if (!auth || auth.user !== `${v.companyId}+${v.publicKey}` || auth.password !== v.privateKey) {
@@ -377,6 +405,15 @@ export class ConnectWiseStandIn
     }
     if (!req.path.startsWith(`${API}/`)) return this.errorReply(404)
     this.acceptHeaders.push(String(req.headers.accept ?? ''))
+    const planned = this.#failWhen.findIndex((f) => f.match(req))
+    if (planned >= 0) {
+      const [f] = this.#failWhen.splice(planned, 1)
+      const base = this.errorReply(f?.status ?? 503)
+      return {
+        ...base,
+        headers: f?.retryAfter !== undefined ? { 'retry-after': String(f.retryAfter) } : {},
+      }
+    }
     const path = req.path.slice(API.length)
     const extra = this.#changeManagement(req, path)
     if (extra) return extra
@@ -634,6 +671,11 @@ export class ConnectWiseStandIn
       const path = String(op.path ?? '').replace(/^\//, '')
       if (path === 'status' || path === 'status/name' || path === 'status/id') {
         const v = op.value as { id?: number; name?: string } | string | number
+        if (path === 'status/id' && !Number.isInteger(v)) {
+          return this.#invalid('ticket', [
+            { code: 'InvalidField', message: 'status/id takes an integer', field: 'status/id' },
+          ])
+        }
         const wanted =
           path === 'status/name'
             ? { name: v as string }
@@ -740,9 +782,16 @@ export class ConnectWiseStandIn
     const links: string[] = []
     if (page > 1) links.push(link(1, 'first'), link(page - 1, 'prev'))
     if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'))
+    // `fields` returns only the named fields (`board/id` keeps `board`), as ConnectWise does: a connector that
+    // reads a field it did not ask for finds it missing here too.
+    const fields = req.query
+      .get('fields')
+      ?.split(',')
+      .map((f) => f.trim().split('/')[0] ?? '')
+      .filter(Boolean)
     const body = slice.map((r) => {
       const { notes: _n, initialDescription: _d, configurations: _c, ...rest } = r
-      return rest
+      return fields ? Object.fromEntries(Object.entries(rest).filter(([k]) => fields.includes(k))) : rest
     })
     return { status: 200, body, headers: links.length ? { link: links.join(', ') } : {} }
   }

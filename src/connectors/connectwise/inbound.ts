@@ -120,7 +120,7 @@ async function fetchKey(keyUrl: string, ctx: DeferredVerifyContext): Promise<str
   return key
 }
 
-function ticketStatus(entity: unknown): { status?: string; title?: string } {
+function ticketStatus(entity: unknown): { status?: string; title?: string; changedAt?: string } {
   let e = entity
   if (typeof e === 'string') {
     try {
@@ -132,9 +132,13 @@ function ticketStatus(entity: unknown): { status?: string; title?: string } {
   if (!e || typeof e !== 'object') return {}
   const o = e as Record<string, unknown>
   const st = o.status && typeof o.status === 'object' ? (o.status as Record<string, unknown>).name : undefined
+  // Every ConnectWise model carries `_info.lastUpdated` (see the Ticket model in the vendor's document).
+  const info = o._info && typeof o._info === 'object' ? (o._info as Record<string, unknown>) : {}
+  const changed = typeof info.lastUpdated === 'string' ? new Date(info.lastUpdated) : undefined
   return {
     ...(typeof st === 'string' ? { status: st } : {}),
     ...(typeof o.summary === 'string' ? { title: o.summary } : {}),
+    ...(changed && !Number.isNaN(changed.getTime()) ? { changedAt: changed.toISOString() } : {}),
   }
 }
 
@@ -187,7 +191,7 @@ export const connectwiseInbound: InboundOperations = {
     }
     const ticketId = String(p.ID)
     const action = String(p.Action ?? 'updated').toLowerCase()
-    const { status, title } = ticketStatus(p.Entity)
+    const { status, title, changedAt } = ticketStatus(p.Entity)
     return {
       events: [
         {
@@ -204,7 +208,7 @@ export const connectwiseInbound: InboundOperations = {
           },
         },
       ],
-      ticketChanges: action === 'deleted' ? [] : [{ ticketId, status, title }],
+      ticketChanges: action === 'deleted' ? [] : [{ ticketId, status, title, changedAt }],
     }
   },
   setup: (url) => [

@@ -47,6 +47,8 @@ export interface TicketChange {
   ticketId: string
   status?: string | undefined
   title?: string | undefined
+  /** When the vendor says the ticket last changed (ISO 8601), so a late or replayed callback cannot undo a newer one. */
+  changedAt?: string | undefined
 }
 
 export interface Normalized {

@@ -28,6 +28,13 @@ const ticketLinkSchema = z.object({
   boardName: z.string(),
   companyId: z.string(),
   url: z.string(),
+  status: z.string().optional().openapi({
+    description: "The ticket's status as the PSA's last callback about it said (inbound webhooks)",
+  }),
+  statusUpdatedAt: z
+    .string()
+    .optional()
+    .openapi({ description: 'When the ticket changed, as the callback said (else when it was received)' }),
 })
 
 type ChangeOut = z.infer<typeof changeSchema>

@@ -5,7 +5,7 @@
 
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import { getChange, linkTicket, psaFor, vendorFailure } from '../../../changes/service.ts'
+import { getChange, linkTicket, psaFor, psaForTicket, vendorFailure } from '../../../changes/service.ts'
 import type { AppContext } from '../../../context.ts'
 import type { Fanout } from '../../../delivery/types.ts'
 import type { AppEnv } from '../../env.ts'
@@ -121,7 +121,7 @@ export function ticketRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext, fanouts:
       const orgId = await org(c, q.orgId)
       const change = await getChange(ctx, orgId, c.req.valid('param').id)
       if (!change.ticket) throw ApiError.notFound('Linked ticket')
-      const p = await psaFor(ctx, orgId)
+      const p = await psaForTicket(ctx, orgId, change)
       try {
         const t = await p.ops.getTicket(p.credentials, change.ticket.ticketId, p.env)
         const m = q.email ? await p.ops.findMember(p.credentials, q.email, p.env) : undefined
@@ -175,7 +175,7 @@ export function ticketRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext, fanouts:
         throw ApiError.invalid('end', 'must be after start')
       const change = await getChange(ctx, orgId, c.req.valid('param').id)
       if (!change.ticket) throw ApiError.conflict('The change has no linked ticket')
-      const p = await psaFor(ctx, orgId)
+      const p = await psaForTicket(ctx, orgId, change)
       try {
         const m = await p.ops.findMember(p.credentials, b.email, p.env)
         if (!m) throw ApiError.invalid('email', 'no PSA member has this email')
