@@ -275,6 +275,29 @@ describe('execution', () => {
     expect(done.body.attempts.map((a: { vendorStatus: number }) => a.vendorStatus)).toEqual([429, 200])
   })
 
+  it('resolves an alert once when Datto’s answer is lost: the retry reads the alert first', async () => {
+    rmm.alerts.push({
+      ...(rmm.alerts[0] as (typeof rmm.alerts)[number]),
+      alertUid: 'alert-open-3',
+      resolved: false,
+    })
+    const resolves = () => rmm.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/resolve'))
+    const r = await request({ action: 'resolve_alert', input: { alertUid: 'alert-open-3' } })
+    rmm.dropNextAnswer({ method: 'POST', path: /\/resolve$/ })
+    const before = resolves().length
+    await h.worker.drain()
+    expect(rmm.alerts.find((a) => a.alertUid === 'alert-open-3')?.resolved).toBe(true)
+    expect((await h.json('GET', `/api/v1/actions/${r.body.id}`)).body.status).toBe('running')
+    h.clock.advance(600_000)
+    await h.worker.drain()
+    expect(resolves()).toHaveLength(before + 1)
+    const read = rmm.requests.filter((q) => q.method === 'GET' && q.path === '/api/v2/alert/alert-open-3')
+    expect(read).toHaveLength(1)
+    const done = (await h.json('GET', `/api/v1/actions/${r.body.id}`)).body
+    expect(done.status).toBe('completed')
+    expect(done.result.body).toBe('The alert was already resolved')
+  })
+
   it('sends once when the worker dies mid-attempt: the retry finds the job instead of creating another', async () => {
     const r = await request(quickJob('dev-0003'))
     await h.json('POST', `/api/v1/actions/${r.body.id}/approve`, { token: secondOrgKey })
