@@ -67,4 +67,14 @@ describe('Datto EDR actions', () => {
     expect(failed.attempts).toHaveLength(1)
     expect(edr.scans.length).toBe(before)
   })
+
+  it('sends none of its actions before approval, nor after a rejection or expiry; the requester cannot approve', async () => {
+    await fx.neverSentUnapproved(
+      [
+        { action: 'isolate_host', input: { target: 'WS-001' } },
+        { action: 'restore_host', input: { target: 'WS-001' } },
+      ],
+      () => edr.requests.filter((r) => r.method === 'POST' && r.path === '/api/targets/scan').length,
+    )
+  })
 })

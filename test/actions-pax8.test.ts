@@ -183,4 +183,26 @@ describe('Pax8 actions', () => {
       ]),
     )
   })
+
+  it('sends none of its actions before approval, nor after a rejection or expiry; the requester cannot approve', async () => {
+    const sub = pax8.raw.subscriptions[1] as { id: string }
+    await fx.neverSentUnapproved(
+      [
+        {
+          action: 'place_order',
+          input: {
+            companyId: pax8.raw.companies[0]?.id,
+            lineItems: [{ productId: pax8.raw.products[0]?.id, quantity: 1, billingTerm: 'Monthly' }],
+          },
+        },
+        { action: 'change_subscription_quantity', input: { subscriptionId: sub.id, quantity: 9 } },
+        { action: 'cancel_subscription', input: { subscriptionId: sub.id } },
+      ],
+      // The isMock=true previews change nothing at Pax8.
+      () =>
+        pax8.requests.filter(
+          (q) => q.method !== 'GET' && q.path !== '/v1/token' && q.query.get('isMock') !== 'true',
+        ).length,
+    )
+  })
 })

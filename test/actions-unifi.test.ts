@@ -169,4 +169,20 @@ describe('UniFi actions', () => {
     expect(deleted.status).toBe('completed')
     expect(deleted.attempts.map((a: { vendorStatus: number }) => a.vendorStatus)).toEqual([504, 404])
   })
+
+  it('sends none of its actions before approval, nor after a rejection or expiry; the requester cannot approve', async () => {
+    await fx.neverSentUnapproved(
+      [
+        { action: 'restart_device', input: { siteId, deviceId } },
+        { action: 'power_cycle_port', input: { siteId, deviceId, portIdx: 2 } },
+        { action: 'create_firewall_policy', input: { siteId, policy: policy('Never') } },
+        {
+          action: 'update_firewall_policy',
+          input: { siteId, policyId: 'policy-1', policy: policy('Never either') },
+        },
+        { action: 'delete_firewall_policy', input: { siteId, policyId: 'policy-1' } },
+      ],
+      () => consoleWrites().length,
+    )
+  })
 })
