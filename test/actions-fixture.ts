@@ -54,6 +54,8 @@ export function actionsFixture<S extends { close(): Promise<unknown> }>(
     connectors?: () => ConnectorRegistry
     /** The approving key's name. */
     approverName?: string
+    /** Configuration beside the harness's own (PATCHBAY_ACTION_APPROVAL_TTL_MS…). */
+    env?: Record<string, string>
   },
 ): ActionsFixture<S> {
   const fx = {
@@ -109,7 +111,7 @@ export function actionsFixture<S extends { close(): Promise<unknown> }>(
   beforeAll(async () => {
     const h = await createHarness({
       ...(o.connectors ? { connectors: o.connectors() } : {}),
-      env: { PATCHBAY_PROBE_INTERVAL_MS: '0' },
+      env: { PATCHBAY_PROBE_INTERVAL_MS: '0', ...o.env },
     })
     fx.h = h
     fx.t = await seedTenants(h)
