@@ -8,6 +8,7 @@ import { fanouts, transports, WIRED_JOBS } from '../src/wiring.ts'
 import { actionsFixture, type Tenants } from './actions-fixture.ts'
 import type { Harness } from './harness.ts'
 import { DattoRmmStandIn } from './standins/datto-rmm.ts'
+import { Receiver } from './standins/receiver.ts'
 
 /**
  * Actions and approvals on a running app, against the Datto RMM stand-in: input validated, an action needing
@@ -320,6 +321,70 @@ describe('execution', () => {
     expect(got.body.attempts).toHaveLength(2)
     const lookups = rmm.requests.filter((q) => q.path === '/api/v2/activity-logs')
     expect(lookups.at(-1)?.query.get('searchQuery')).toBe(`"[patchbay:${r.body.id}]"`)
+  })
+})
+
+describe('events', () => {
+  it('are in the catalog, and a webhook subscribed to action.* carries each change, the input masked', async () => {
+    const types = await h.json('GET', '/api/v1/event-types', { token: t.orgAToken })
+    expect(types.status).toBe(200)
+    const listed = types.body.data.map((e: { type: string }) => e.type)
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        'action.requested',
+        'action.approved',
+        'action.rejected',
+        'action.completed',
+        'action.failed',
+      ]),
+    )
+    const receiver = await new Receiver().start()
+    try {
+      const hook = await h.json('POST', '/api/v1/webhooks', {
+        token: t.orgAToken,
+        body: {
+          name: 'approvals in chat',
+          url: receiver.url('/actions'),
+          secret: 'action-events-signing-secret',
+          events: ['action.*'],
+        },
+      })
+      expect(hook.status, JSON.stringify(hook.body)).toBe(201)
+      const asked = await request(quickJob('dev-0001'))
+      const refused = await request(quickJob('dev-0002'))
+      const failing = await request({ action: 'resolve_alert', input: { alertUid: 'alert-nowhere' } })
+      await h.worker.drain()
+      await h.json('POST', `/api/v1/actions/${refused.body.id}/reject`, {
+        token: secondOrgKey,
+        body: { reason: 'Wrong device' },
+      })
+      await h.json('POST', `/api/v1/actions/${asked.body.id}/approve`, { token: secondOrgKey })
+      await h.worker.drain()
+      await h.worker.drain()
+      const got = receiver.received.map(
+        (r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> },
+      )
+      const of = (id: string) => got.filter((e) => e.data.actionId === id).map((e) => e.type)
+      expect(of(asked.body.id).sort()).toEqual(['action.approved', 'action.completed', 'action.requested'])
+      expect(of(refused.body.id).sort()).toEqual(['action.rejected', 'action.requested'])
+      expect(of(failing.body.id).sort()).toEqual(['action.failed', 'action.requested'])
+      const requested = got.find((e) => e.type === 'action.requested' && e.data.actionId === asked.body.id)
+      expect(requested?.data).toMatchObject({
+        action: 'run_quick_job',
+        status: 'pending_approval',
+        needsApproval: true,
+        expiresAt: asked.body.expiresAt,
+        input: { deviceUid: 'dev-0001', componentUid: 'comp-clear-temp' },
+      })
+      const rejected = got.find((e) => e.type === 'action.rejected')
+      expect(rejected?.data.reason).toBe('Wrong device')
+      expect(got.find((e) => e.type === 'action.failed')?.data.error).toContain('Not Found')
+      expect(
+        (await h.json('DELETE', `/api/v1/webhooks/${hook.body.id}`, { token: t.orgAToken })).status,
+      ).toBe(200)
+    } finally {
+      await receiver.stop()
+    }
   })
 })
 
