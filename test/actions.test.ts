@@ -92,6 +92,58 @@ describe('declared actions', () => {
     expect(r.body.data.find((p: { name: string }) => p.name === 'itglue').actions).toEqual([])
   })
 
+  it('lists the issue’s actions for every vendor, with approval, preview and how each is sent once', async () => {
+    const r = await h.json('GET', `/api/v1/integrations/providers?orgId=${t.orgA.id}`)
+    type Declared = {
+      name: string
+      description: string
+      needs_approval: boolean
+      has_preview: boolean
+      idempotency: string
+      input_schema: { type: string; properties: Record<string, unknown> }
+    }
+    const of = (provider: string) =>
+      Object.fromEntries(
+        (r.body.data.find((p: { name: string }) => p.name === provider).actions as Declared[]).map((a) => [
+          a.name,
+          [a.needs_approval, a.has_preview],
+        ]),
+      )
+    // [needs approval, has a preview]
+    expect(of('datto-rmm')).toEqual({ run_quick_job: [true, false], resolve_alert: [false, false] })
+    expect(of('datto-edr')).toEqual({ isolate_host: [true, true], restore_host: [true, true] })
+    expect(of('pax8')).toEqual({
+      place_order: [true, true],
+      change_subscription_quantity: [true, false],
+      cancel_subscription: [true, false],
+    })
+    expect(of('unifi')).toEqual({
+      restart_device: [true, false],
+      power_cycle_port: [true, false],
+      create_firewall_policy: [true, true],
+      update_firewall_policy: [true, true],
+      delete_firewall_policy: [true, true],
+    })
+    expect(of('microsoft365')).toEqual({
+      create_user: [true, true],
+      disable_user: [true, true],
+      assign_licenses: [true, true],
+    })
+    expect(of('autotask')).toEqual({
+      add_time_entry: [false, false],
+      add_note: [false, false],
+      update_ticket_status: [false, false],
+    })
+    expect(of('itglue')).toEqual({})
+    for (const p of r.body.data as { name: string; actions: Declared[] }[])
+      for (const a of p.actions) {
+        expect(a.description.length, `${p.name} ${a.name}`).toBeGreaterThan(0)
+        expect(a.idempotency.length, `${p.name} ${a.name}`).toBeGreaterThan(0)
+        expect(a.input_schema.type, `${p.name} ${a.name}`).toBe('object')
+        expect(Object.keys(a.input_schema.properties).length, `${p.name} ${a.name}`).toBeGreaterThan(0)
+      }
+  })
+
   it('refuses bad input with 422 naming the fields, and an unknown action', async () => {
     const bad = await request({ action: 'run_quick_job', input: { deviceUid: 'dev 1', extra: 1 } })
     expect(bad.status).toBe(422)
@@ -454,7 +506,7 @@ describe('the reconciling sweep', () => {
 })
 
 describe('listing', () => {
-  it('filters by status, action, requester and time, with cursor paging', async () => {
+  it('filters by status, integration, action, requester and time, with cursor paging', async () => {
     const completed = await h.json('GET', '/api/v1/actions?status=completed&limit=2', { token: t.orgAToken })
     expect(completed.status).toBe(200)
     expect(completed.body.data).toHaveLength(2)
@@ -470,7 +522,56 @@ describe('listing', () => {
     const seen = new Set(completed.body.data.map((a: { id: string }) => a.id))
     expect(next.body.data.some((a: { id: string }) => seen.has(a.id))).toBe(false)
     const resolves = await h.json('GET', '/api/v1/actions?action=resolve_alert', { token: t.orgAToken })
+    expect(resolves.body.data.length).toBeGreaterThan(0)
     expect(resolves.body.data.every((a: { action: string }) => a.action === 'resolve_alert')).toBe(true)
+
+    type Listed = { id: string; integrationId: string; requestedBy: string; createdAt: string }
+    const list = async (query: string, token = t.orgAToken): Promise<Listed[]> => {
+      const r = await h.json('GET', `/api/v1/actions?limit=100&${query}`, { token })
+      expect(r.status, JSON.stringify(r.body)).toBe(200)
+      return r.body.data
+    }
+    // One action asked by the second key, on a second integration of the same organization.
+    const second = await h.json('POST', '/api/v1/integrations', {
+      token: t.orgAToken,
+      body: {
+        provider: 'datto-rmm',
+        name: 'second rmm',
+        credentials: rmm.credentials,
+        enabled_capabilities: ['read_resources'],
+      },
+    })
+    expect(second.status, JSON.stringify(second.body)).toBe(201)
+    h.clock.advance(60_000)
+    const byOther = await h.json('POST', `/api/v1/integrations/${second.body.data.id}/actions`, {
+      token: secondOrgKey,
+      body: { action: 'resolve_alert', input: { alertUid: 'alert-resolved-1' } },
+    })
+    expect(byOther.status).toBe(202)
+    const all = await list('')
+    expect(all.map((a) => a.id)).toContain(byOther.body.id)
+
+    const onSecond = await list(`integrationId=${second.body.data.id}`)
+    expect(onSecond.map((a) => a.id)).toEqual([byOther.body.id])
+    const onFirst = await list(`integrationId=${integrationId}`)
+    expect(onFirst.length).toBe(all.length - 1)
+    expect(onFirst.every((a) => a.integrationId === integrationId)).toBe(true)
+
+    const requester = byOther.body.requestedBy as string
+    expect((await list(`requester=${requester}`)).map((a) => a.id)).toEqual([byOther.body.id])
+    const byFirst = await list(`requester=${onFirst[0]?.requestedBy}`)
+    expect(byFirst.length).toBe(all.length - 1)
+
+    // from is inclusive, to exclusive: a window of one millisecond holds just the last one.
+    const at = byOther.body.createdAt as string
+    const justThen = await list(`from=${at}&to=${new Date(Date.parse(at) + 1).toISOString()}`)
+    expect(justThen.map((a) => a.id)).toEqual([byOther.body.id])
+    const before = await list(`to=${at}`)
+    expect(before.length).toBe(all.length - 1)
+    expect(before.every((a) => a.createdAt < at)).toBe(true)
+    const combined = await list(`status=completed&integrationId=${integrationId}&action=run_quick_job`)
+    expect(combined.length).toBeGreaterThan(0)
+    expect(combined.every((a) => a.integrationId === integrationId)).toBe(true)
     const other = await h.json('GET', '/api/v1/actions', { token: t.orgCToken })
     expect(other.body.data).toEqual([])
     const future = await h.json('GET', '/api/v1/actions?from=2030-01-01T00:00:00Z', { token: t.orgAToken })
