@@ -199,10 +199,40 @@ describe('approval', () => {
     expect(got.body.attempts[0]).toMatchObject({ outcome: 'completed', vendorStatus: 200 })
     expect(got.body.attempts[0].vendorBody).toContain('"status":"active"')
 
+    expect(got.body.approvedBy).toBe(ok.body.approvedBy)
+    expect(got.body.approvedBy).not.toBe(got.body.requestedBy)
+    expect(got.body.approvedAt).toBe(h.clock.now().toISOString())
     const again = await h.json('POST', `/api/v1/actions/${id}/approve`, { token: t.partnerToken })
     expect(again.status).toBe(409)
     expect(await eventsOf(id)).toEqual(['action.requested', 'action.approved', 'action.completed'])
     expect(await auditOf(id)).toEqual(['action.request', 'action.approve', 'action.complete'])
+  })
+
+  it('refuses a key the requester made, or one made from it: one holder would approve their own request', async () => {
+    const mint = async (token: string, name: string) => {
+      const k = await h.json('POST', '/api/v1/api-keys', {
+        token,
+        body: { name, scope: 'organization', orgId: t.orgA.id },
+      })
+      expect(k.status, JSON.stringify(k.body)).toBe(201)
+      return k.body.token as string
+    }
+    const child = await mint(t.orgAToken, 'made by the requester')
+    const grandchild = await mint(child, 'made by that one')
+    const before = quickJobs().length
+    const r = await request(quickJob())
+    for (const token of [child, grandchild]) {
+      const refused = await h.json('POST', `/api/v1/actions/${r.body.id}/approve`, { token })
+      expect(refused.status).toBe(403)
+      expect(refused.body.error).toContain('made by the API key that requested')
+    }
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before)
+    // The requester's own maker (here the system key that made it) is another pair of eyes.
+    const ok = await h.json('POST', `/api/v1/actions/${r.body.id}/approve`)
+    expect(ok.status).toBe(202)
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before + 1)
   })
 
   it('never sends a rejected action', async () => {
@@ -219,6 +249,7 @@ describe('approval', () => {
     await h.worker.drain()
     expect(quickJobs()).toHaveLength(before)
     expect(await eventsOf(r.body.id)).toEqual(['action.requested', 'action.rejected'])
+    expect(await auditOf(r.body.id)).toEqual(['action.request', 'action.reject'])
     const noReason = await h.json('POST', `/api/v1/actions/${r.body.id}/reject`, {
       token: secondOrgKey,
       body: {},
@@ -307,6 +338,12 @@ describe('execution', () => {
     expect(rmm.jobs.length).toBe(jobsBefore)
     const twice = await h.json('POST', `/api/v1/actions/${r.body.id}/retry`)
     expect(twice.status).toBe(409)
+    expect((await auditOf(r.body.id)).sort()).toEqual(
+      ['action.request', 'action.fail', 'action.retry', 'action.complete'].sort(),
+    )
+    expect((await eventsOf(r.body.id)).sort()).toEqual(
+      ['action.requested', 'action.failed', 'action.completed'].sort(),
+    )
   })
 
   it('honours Retry-After', async () => {
