@@ -61,7 +61,7 @@ describe('Pax8 actions', () => {
     expect(done.result.vendorRef).toBe(pax8.raw.orders.at(-1)?.id)
   })
 
-  it('shows Pax8’s refusal of the dry run to the approver', async () => {
+  it('shows Pax8’s refusal of the dry run to the approver, fails with it, and is sent again by hand', async () => {
     const inactive = pax8.raw.companies[4]?.id as string
     const r = await act('place_order', {
       companyId: inactive,
@@ -71,6 +71,26 @@ describe('Pax8 actions', () => {
     expect(r.body.preview.ok).toBe(false)
     expect(r.body.preview.status).toBe(422)
     expect(r.body.preview.error).toContain('Company Customer 5 is not active')
+
+    // Approved anyway: Pax8 refuses the order with its words; once the company is active, a retry by hand places it.
+    const orders = pax8.raw.orders.length
+    expect((await approve(r.body.id)).status).toBe(202)
+    await h.worker.drain()
+    const failed = await get(r.body.id)
+    expect(failed.status).toBe('failed')
+    expect(failed.error).toContain('Company Customer 5 is not active')
+    expect(failed.attempts).toHaveLength(1)
+    expect(failed.attempts[0]).toMatchObject({ outcome: 'failed', vendorStatus: 422 })
+    expect(pax8.raw.orders.length).toBe(orders)
+    ;(pax8.raw.companies[4] as { status: string }).status = 'Active'
+    const retry = await h.json('POST', `/api/v1/actions/${r.body.id}/retry`, { token: fx.t.orgAToken })
+    expect(retry.status).toBe(202)
+    await h.worker.drain()
+    const done = await get(r.body.id)
+    expect(done.status).toBe('completed')
+    expect(done.attempts.map((a: { vendorStatus: number }) => a.vendorStatus)).toEqual([422, 200])
+    expect(pax8.raw.orders.length).toBe(orders + 1)
+    ;(pax8.raw.companies[4] as { status: string }).status = 'Inactive'
   })
 
   it('changes a quantity and cancels a subscription, as Pax8 documents them', async () => {
