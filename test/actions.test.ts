@@ -428,7 +428,7 @@ describe('execution', () => {
 })
 
 describe('events', () => {
-  it('are in the catalog, and a webhook subscribed to action.* carries each change, the input masked', async () => {
+  it('are in the catalog, and a webhook subscribed to action.* carries each change with its data', async () => {
     const types = await h.json('GET', '/api/v1/event-types', { token: t.orgAToken })
     expect(types.status).toBe(200)
     const listed = types.body.data.map((e: { type: string }) => e.type)

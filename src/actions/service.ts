@@ -277,8 +277,9 @@ function refuseUnlessPending(row: ActionRow): void {
 }
 
 /**
- * Approves an action: by another key than the one that asked, nor one of its scope that key made (four eyes), and
- * by a partner or system key when the organization requires it. An action past its expiry is expired here, never sent.
+ * Approves an action: by another key than the one that asked, nor one of its scope that key made (four eyes),
+ * and by a partner or system key when the organization requires it. An action past its expiry is expired here,
+ * never sent.
  */
 export async function approveAction(
   ctx: AppContext,

@@ -101,8 +101,9 @@ export async function listAttempts(db: Executor, actionId: string): Promise<Acti
 }
 
 /**
- * Whether `keyId` was made by `makerId`, directly or through keys made from it (api_keys.created_by_key_id followed
- * up, at most 32 steps). A key can make keys of its own scope: one made by the requester is still the requester.
+ * Whether `keyId` was made by `makerId`, directly or through keys made from it (api_keys.created_by_key_id
+ * followed up, at most 32 steps). A key can make keys of its own scope: one made by the requester is still the
+ * requester.
  */
 export async function keyMadeBy(db: Executor, keyId: string, makerId: string): Promise<boolean> {
   const [found] = await rows<{ hit: boolean }>(

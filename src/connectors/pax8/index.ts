@@ -386,8 +386,9 @@ const resources: ResourceOperations<Creds> = { kinds: KINDS, list }
 //
 // Pax8 takes no idempotency key. An order is previewed with `POST /v1/orders?isMock=true` ("perform validations
 // only"), so the approver sees Pax8's own validation; before a retry that may follow an order Pax8 took, the
-// company's orders are listed and one dated today or yesterday with the same line items is taken as this one. A quantity is
-// absolute (sending it again changes nothing); a cancellation is preceded on a retry by reading the subscription.
+// company's orders are listed and one dated today or yesterday with the same line items is taken as this one. A
+// quantity is absolute (sending it again changes nothing); a cancellation is preceded on a retry by reading the
+// subscription.
 
 const pax8Id = z.uuid({ message: 'must be a Pax8 id (UUID)' })
 
