@@ -123,6 +123,26 @@ describe('Autotask actions', () => {
     expect(patch?.body).toEqual({ id: ticketId, status: 5 })
   })
 
+  it('adds a note once when Autotask’s answer is lost: the retry finds it by ticket, title and text', async () => {
+    const notes = () => at.tickets().find((x) => x.id === String(ticketId))?.notes ?? []
+    const posts = () => at.requests.filter((q) => q.method === 'POST' && /\/Notes$/i.test(q.path))
+    const r = await act('add_note', { ticketId, title: 'Lost answer', description: 'Rebooted the printer' })
+    at.dropNextAnswer({ method: 'POST', path: /\/Notes$/i })
+    const before = { notes: notes().length, posts: posts().length }
+    await h.worker.drain()
+    expect(notes()).toHaveLength(before.notes + 1)
+    expect((await get(r.body.id)).status).toBe('running')
+    h.clock.advance(2_000)
+    await h.worker.drain()
+    expect(posts()).toHaveLength(before.posts + 1)
+    expect(notes()).toHaveLength(before.notes + 1)
+    const done = await get(r.body.id)
+    expect(done.status).toBe('completed')
+    expect(done.attempts.map((a: { vendorStatus: number }) => a.vendorStatus)).toEqual([504, 200])
+    const lookup = at.requests.filter((q) => /TicketNotes\/query$/i.test(q.path)).at(-1)
+    expect(lookup).toBeDefined()
+  })
+
   it('names bad fields', async () => {
     const r = await act('add_time_entry', { ticketId: 'x', hoursWorked: 30 })
     expect(r.status).toBe(422)

@@ -29,6 +29,13 @@ export interface ActionsFixture<S> {
   /** Approves (expecting 202), lets the worker attempt what is due, and returns the action. */
   // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies loosely and assert on them
   approveAndRun(id: string): Promise<any>
+  /**
+   * For each action needing approval, with valid input: the requester's own key is refused (403), and nothing
+   * reaches the vendor (`writes` counts the vendor requests that change something) before an approval, after a
+   * rejection, or after the approval time ran out (the late approval refused with 409, the action `expired`).
+   * Moves the clock past the approval time: call it last in a file.
+   */
+  neverSentUnapproved(cases: { action: string; input: unknown }[], writes: () => number): Promise<void>
 }
 
 /**
@@ -47,6 +54,8 @@ export function actionsFixture<S extends { close(): Promise<unknown> }>(
     connectors?: () => ConnectorRegistry
     /** The approving key's name. */
     approverName?: string
+    /** Configuration beside the harness's own (PATCHBAY_ACTION_APPROVAL_TTL_MS…). */
+    env?: Record<string, string>
   },
 ): ActionsFixture<S> {
   const fx = {
@@ -64,12 +73,45 @@ export function actionsFixture<S extends { close(): Promise<unknown> }>(
       await fx.h.worker.drain()
       return fx.get(id)
     },
+    neverSentUnapproved: async (cases: { action: string; input: unknown }[], writes: () => number) => {
+      const before = writes()
+      const pending: string[] = []
+      for (const c of cases) {
+        const asked = await fx.act(c.action, c.input)
+        expect(asked.status, `${c.action}: ${JSON.stringify(asked.body)}`).toBe(202)
+        expect(asked.body).toMatchObject({ status: 'pending_approval', needsApproval: true })
+        const own = await fx.approve(asked.body.id, fx.t.orgAToken)
+        expect(own.status, c.action).toBe(403)
+        pending.push(asked.body.id)
+
+        const refused = await fx.act(c.action, c.input)
+        const rejected = await fx.h.json('POST', `/api/v1/actions/${refused.body.id}/reject`, {
+          token: fx.approverKey,
+          body: { reason: 'Not this one' },
+        })
+        expect(rejected.status, c.action).toBe(200)
+        expect((await fx.approve(refused.body.id)).status, c.action).toBe(409)
+        expect((await fx.get(refused.body.id)).status, c.action).toBe('rejected')
+      }
+      await fx.h.worker.drain()
+      expect(writes(), 'nothing sent before approval nor after a rejection').toBe(before)
+
+      fx.h.clock.advance(fx.h.ctx.config.PATCHBAY_ACTION_APPROVAL_TTL_MS + 1)
+      for (const id of pending) {
+        const late = await fx.approve(id)
+        expect(late.status).toBe(409)
+        expect(late.body.error).toContain('expired')
+        expect((await fx.get(id)).status).toBe('expired')
+      }
+      await fx.h.worker.drain()
+      expect(writes(), 'nothing sent once expired').toBe(before)
+    },
   } as ActionsFixture<S>
 
   beforeAll(async () => {
     const h = await createHarness({
       ...(o.connectors ? { connectors: o.connectors() } : {}),
-      env: { PATCHBAY_PROBE_INTERVAL_MS: '0' },
+      env: { PATCHBAY_PROBE_INTERVAL_MS: '0', ...o.env },
     })
     fx.h = h
     fx.t = await seedTenants(h)

@@ -530,3 +530,18 @@ describe('Microsoft 365: assign and remove licenses', () => {
     expect(both.body.details.map((d: { path: string }) => d.path)).toContain('input.removeLicenses.1')
   })
 })
+
+describe('Microsoft 365: approval', () => {
+  it('sends none of its actions before approval, nor after a rejection or expiry; the requester cannot approve', async () => {
+    const adele = tenant.users[0] as MsUser
+    await fx.neverSentUnapproved(
+      [
+        { action: 'create_user', input: newUser('never') },
+        { action: 'disable_user', input: { userId: adele.id } },
+        { action: 'assign_licenses', input: { userId: adele.id, removeLicenses: [E3] } },
+      ],
+      () => graph.server.requests.filter((q) => q.method !== 'GET').length,
+    )
+    expect(await tablesHolding(PASSWORD)).toEqual([])
+  })
+})

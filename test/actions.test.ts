@@ -8,6 +8,7 @@ import { fanouts, transports, WIRED_JOBS } from '../src/wiring.ts'
 import { actionsFixture, type Tenants } from './actions-fixture.ts'
 import type { Harness } from './harness.ts'
 import { DattoRmmStandIn } from './standins/datto-rmm.ts'
+import { Receiver } from './standins/receiver.ts'
 
 /**
  * Actions and approvals on a running app, against the Datto RMM stand-in: input validated, an action needing
@@ -91,6 +92,58 @@ describe('declared actions', () => {
     expect(r.body.data.find((p: { name: string }) => p.name === 'itglue').actions).toEqual([])
   })
 
+  it('lists the issue’s actions for every vendor, with approval, preview and how each is sent once', async () => {
+    const r = await h.json('GET', `/api/v1/integrations/providers?orgId=${t.orgA.id}`)
+    type Declared = {
+      name: string
+      description: string
+      needs_approval: boolean
+      has_preview: boolean
+      idempotency: string
+      input_schema: { type: string; properties: Record<string, unknown> }
+    }
+    const of = (provider: string) =>
+      Object.fromEntries(
+        (r.body.data.find((p: { name: string }) => p.name === provider).actions as Declared[]).map((a) => [
+          a.name,
+          [a.needs_approval, a.has_preview],
+        ]),
+      )
+    // [needs approval, has a preview]
+    expect(of('datto-rmm')).toEqual({ run_quick_job: [true, false], resolve_alert: [false, false] })
+    expect(of('datto-edr')).toEqual({ isolate_host: [true, true], restore_host: [true, true] })
+    expect(of('pax8')).toEqual({
+      place_order: [true, true],
+      change_subscription_quantity: [true, false],
+      cancel_subscription: [true, false],
+    })
+    expect(of('unifi')).toEqual({
+      restart_device: [true, false],
+      power_cycle_port: [true, false],
+      create_firewall_policy: [true, true],
+      update_firewall_policy: [true, true],
+      delete_firewall_policy: [true, true],
+    })
+    expect(of('microsoft365')).toEqual({
+      create_user: [true, true],
+      disable_user: [true, true],
+      assign_licenses: [true, true],
+    })
+    expect(of('autotask')).toEqual({
+      add_time_entry: [false, false],
+      add_note: [false, false],
+      update_ticket_status: [false, false],
+    })
+    expect(of('itglue')).toEqual({})
+    for (const p of r.body.data as { name: string; actions: Declared[] }[])
+      for (const a of p.actions) {
+        expect(a.description.length, `${p.name} ${a.name}`).toBeGreaterThan(0)
+        expect(a.idempotency.length, `${p.name} ${a.name}`).toBeGreaterThan(0)
+        expect(a.input_schema.type, `${p.name} ${a.name}`).toBe('object')
+        expect(Object.keys(a.input_schema.properties).length, `${p.name} ${a.name}`).toBeGreaterThan(0)
+      }
+  })
+
   it('refuses bad input with 422 naming the fields, and an unknown action', async () => {
     const bad = await request({ action: 'run_quick_job', input: { deviceUid: 'dev 1', extra: 1 } })
     expect(bad.status).toBe(422)
@@ -146,10 +199,54 @@ describe('approval', () => {
     expect(got.body.attempts[0]).toMatchObject({ outcome: 'completed', vendorStatus: 200 })
     expect(got.body.attempts[0].vendorBody).toContain('"status":"active"')
 
+    expect(got.body.approvedBy).toBe(ok.body.approvedBy)
+    expect(got.body.approvedBy).not.toBe(got.body.requestedBy)
+    expect(got.body.approvedAt).toBe(h.clock.now().toISOString())
     const again = await h.json('POST', `/api/v1/actions/${id}/approve`, { token: t.partnerToken })
     expect(again.status).toBe(409)
     expect(await eventsOf(id)).toEqual(['action.requested', 'action.approved', 'action.completed'])
     expect(await auditOf(id)).toEqual(['action.request', 'action.approve', 'action.complete'])
+  })
+
+  it('refuses a key of its scope the requester made, or one made from it: one holder would approve their own request', async () => {
+    const mint = async (token: string, name: string, scope = 'organization') => {
+      const k = await h.json('POST', '/api/v1/api-keys', {
+        token,
+        body: scope === 'partner' ? { name, scope } : { name, scope, orgId: t.orgA.id },
+      })
+      expect(k.status, JSON.stringify(k.body)).toBe(201)
+      return k.body.token as string
+    }
+    const child = await mint(t.orgAToken, 'made by the requester')
+    const grandchild = await mint(child, 'made by that one')
+    const before = quickJobs().length
+    const r = await request(quickJob())
+    for (const token of [child, grandchild]) {
+      const refused = await h.json('POST', `/api/v1/actions/${r.body.id}/approve`, { token })
+      expect(refused.status).toBe(403)
+      expect(refused.body.error).toContain('made by the API key that requested')
+    }
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before)
+    // The requester's own maker (here the system key that made it) is another pair of eyes.
+    const ok = await h.json('POST', `/api/v1/actions/${r.body.id}/approve`)
+    expect(ok.status).toBe(202)
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before + 1)
+
+    // A partner's request: a partner key it made is refused; its customer's key, which it made too, may approve.
+    const colleague = await mint(t.partnerToken, 'partner key made by the partner', 'partner')
+    const customer = await mint(t.partnerToken, 'customer key made by the partner')
+    const byPartner = await request(quickJob(), t.partnerToken)
+    expect(byPartner.status).toBe(202)
+    const sameScope = await h.json('POST', `/api/v1/actions/${byPartner.body.id}/approve`, {
+      token: colleague,
+    })
+    expect(sameScope.status).toBe(403)
+    const narrower = await h.json('POST', `/api/v1/actions/${byPartner.body.id}/approve`, { token: customer })
+    expect(narrower.status).toBe(202)
+    await h.worker.drain()
+    expect(quickJobs()).toHaveLength(before + 2)
   })
 
   it('never sends a rejected action', async () => {
@@ -166,6 +263,7 @@ describe('approval', () => {
     await h.worker.drain()
     expect(quickJobs()).toHaveLength(before)
     expect(await eventsOf(r.body.id)).toEqual(['action.requested', 'action.rejected'])
+    expect(await auditOf(r.body.id)).toEqual(['action.request', 'action.reject'])
     const noReason = await h.json('POST', `/api/v1/actions/${r.body.id}/reject`, {
       token: secondOrgKey,
       body: {},
@@ -254,6 +352,12 @@ describe('execution', () => {
     expect(rmm.jobs.length).toBe(jobsBefore)
     const twice = await h.json('POST', `/api/v1/actions/${r.body.id}/retry`)
     expect(twice.status).toBe(409)
+    expect((await auditOf(r.body.id)).sort()).toEqual(
+      ['action.request', 'action.fail', 'action.retry', 'action.complete'].sort(),
+    )
+    expect((await eventsOf(r.body.id)).sort()).toEqual(
+      ['action.requested', 'action.failed', 'action.completed'].sort(),
+    )
   })
 
   it('honours Retry-After', async () => {
@@ -273,6 +377,29 @@ describe('execution', () => {
     const done = await h.json('GET', `/api/v1/actions/${r.body.id}`)
     expect(done.body.status).toBe('completed')
     expect(done.body.attempts.map((a: { vendorStatus: number }) => a.vendorStatus)).toEqual([429, 200])
+  })
+
+  it('resolves an alert once when Datto’s answer is lost: the retry reads the alert first', async () => {
+    rmm.alerts.push({
+      ...(rmm.alerts[0] as (typeof rmm.alerts)[number]),
+      alertUid: 'alert-open-3',
+      resolved: false,
+    })
+    const resolves = () => rmm.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/resolve'))
+    const r = await request({ action: 'resolve_alert', input: { alertUid: 'alert-open-3' } })
+    rmm.dropNextAnswer({ method: 'POST', path: /\/resolve$/ })
+    const before = resolves().length
+    await h.worker.drain()
+    expect(rmm.alerts.find((a) => a.alertUid === 'alert-open-3')?.resolved).toBe(true)
+    expect((await h.json('GET', `/api/v1/actions/${r.body.id}`)).body.status).toBe('running')
+    h.clock.advance(600_000)
+    await h.worker.drain()
+    expect(resolves()).toHaveLength(before + 1)
+    const read = rmm.requests.filter((q) => q.method === 'GET' && q.path === '/api/v2/alert/alert-open-3')
+    expect(read).toHaveLength(1)
+    const done = (await h.json('GET', `/api/v1/actions/${r.body.id}`)).body
+    expect(done.status).toBe('completed')
+    expect(done.result.body).toBe('The alert was already resolved')
   })
 
   it('sends once when the worker dies mid-attempt: the retry finds the job instead of creating another', async () => {
@@ -297,6 +424,70 @@ describe('execution', () => {
     expect(got.body.attempts).toHaveLength(2)
     const lookups = rmm.requests.filter((q) => q.path === '/api/v2/activity-logs')
     expect(lookups.at(-1)?.query.get('searchQuery')).toBe(`"[patchbay:${r.body.id}]"`)
+  })
+})
+
+describe('events', () => {
+  it('are in the catalog, and a webhook subscribed to action.* carries each change with its data', async () => {
+    const types = await h.json('GET', '/api/v1/event-types', { token: t.orgAToken })
+    expect(types.status).toBe(200)
+    const listed = types.body.data.map((e: { type: string }) => e.type)
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        'action.requested',
+        'action.approved',
+        'action.rejected',
+        'action.completed',
+        'action.failed',
+      ]),
+    )
+    const receiver = await new Receiver().start()
+    try {
+      const hook = await h.json('POST', '/api/v1/webhooks', {
+        token: t.orgAToken,
+        body: {
+          name: 'approvals in chat',
+          url: receiver.url('/actions'),
+          secret: 'action-events-signing-secret',
+          events: ['action.*'],
+        },
+      })
+      expect(hook.status, JSON.stringify(hook.body)).toBe(201)
+      const asked = await request(quickJob('dev-0001'))
+      const refused = await request(quickJob('dev-0002'))
+      const failing = await request({ action: 'resolve_alert', input: { alertUid: 'alert-nowhere' } })
+      await h.worker.drain()
+      await h.json('POST', `/api/v1/actions/${refused.body.id}/reject`, {
+        token: secondOrgKey,
+        body: { reason: 'Wrong device' },
+      })
+      await h.json('POST', `/api/v1/actions/${asked.body.id}/approve`, { token: secondOrgKey })
+      await h.worker.drain()
+      await h.worker.drain()
+      const got = receiver.received.map(
+        (r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> },
+      )
+      const of = (id: string) => got.filter((e) => e.data.actionId === id).map((e) => e.type)
+      expect(of(asked.body.id).sort()).toEqual(['action.approved', 'action.completed', 'action.requested'])
+      expect(of(refused.body.id).sort()).toEqual(['action.rejected', 'action.requested'])
+      expect(of(failing.body.id).sort()).toEqual(['action.failed', 'action.requested'])
+      const requested = got.find((e) => e.type === 'action.requested' && e.data.actionId === asked.body.id)
+      expect(requested?.data).toMatchObject({
+        action: 'run_quick_job',
+        status: 'pending_approval',
+        needsApproval: true,
+        expiresAt: asked.body.expiresAt,
+        input: { deviceUid: 'dev-0001', componentUid: 'comp-clear-temp' },
+      })
+      const rejected = got.find((e) => e.type === 'action.rejected')
+      expect(rejected?.data.reason).toBe('Wrong device')
+      expect(got.find((e) => e.type === 'action.failed')?.data.error).toContain('Not Found')
+      expect(
+        (await h.json('DELETE', `/api/v1/webhooks/${hook.body.id}`, { token: t.orgAToken })).status,
+      ).toBe(200)
+    } finally {
+      await receiver.stop()
+    }
   })
 })
 
@@ -366,7 +557,7 @@ describe('the reconciling sweep', () => {
 })
 
 describe('listing', () => {
-  it('filters by status, action, requester and time, with cursor paging', async () => {
+  it('filters by status, integration, action, requester and time, with cursor paging', async () => {
     const completed = await h.json('GET', '/api/v1/actions?status=completed&limit=2', { token: t.orgAToken })
     expect(completed.status).toBe(200)
     expect(completed.body.data).toHaveLength(2)
@@ -382,7 +573,58 @@ describe('listing', () => {
     const seen = new Set(completed.body.data.map((a: { id: string }) => a.id))
     expect(next.body.data.some((a: { id: string }) => seen.has(a.id))).toBe(false)
     const resolves = await h.json('GET', '/api/v1/actions?action=resolve_alert', { token: t.orgAToken })
+    expect(resolves.body.data.length).toBeGreaterThan(0)
     expect(resolves.body.data.every((a: { action: string }) => a.action === 'resolve_alert')).toBe(true)
+
+    type Listed = { id: string; integrationId: string; requestedBy: string; createdAt: string }
+    const list = async (query: string, token = t.orgAToken): Promise<Listed[]> => {
+      const r = await h.json('GET', `/api/v1/actions?limit=100&${query}`, { token })
+      expect(r.status, JSON.stringify(r.body)).toBe(200)
+      return r.body.data
+    }
+    // One action asked by the second key, on a second integration of the same organization.
+    const second = await h.json('POST', '/api/v1/integrations', {
+      token: t.orgAToken,
+      body: {
+        provider: 'datto-rmm',
+        name: 'second rmm',
+        credentials: rmm.credentials,
+        enabled_capabilities: ['read_resources'],
+      },
+    })
+    expect(second.status, JSON.stringify(second.body)).toBe(201)
+    h.clock.advance(60_000)
+    const byOther = await h.json('POST', `/api/v1/integrations/${second.body.data.id}/actions`, {
+      token: secondOrgKey,
+      body: { action: 'resolve_alert', input: { alertUid: 'alert-resolved-1' } },
+    })
+    expect(byOther.status).toBe(202)
+    const all = await list('')
+    expect(all.map((a) => a.id)).toContain(byOther.body.id)
+
+    const onSecond = await list(`integrationId=${second.body.data.id}`)
+    expect(onSecond.map((a) => a.id)).toEqual([byOther.body.id])
+    const onFirst = await list(`integrationId=${integrationId}`)
+    expect(onFirst.length).toBe(all.length - 1)
+    expect(onFirst.every((a) => a.integrationId === integrationId)).toBe(true)
+
+    const requester = byOther.body.requestedBy as string
+    expect((await list(`requester=${requester}`)).map((a) => a.id)).toEqual([byOther.body.id])
+    const first = onFirst.at(-1)?.requestedBy as string
+    const byFirst = await list(`requester=${first}`)
+    expect(byFirst.length).toBeGreaterThan(1)
+    expect(byFirst.map((a) => a.id)).toEqual(all.filter((a) => a.requestedBy === first).map((a) => a.id))
+
+    // from is inclusive, to exclusive: a window of one millisecond holds just the last one.
+    const at = byOther.body.createdAt as string
+    const justThen = await list(`from=${at}&to=${new Date(Date.parse(at) + 1).toISOString()}`)
+    expect(justThen.map((a) => a.id)).toEqual([byOther.body.id])
+    const before = await list(`to=${at}`)
+    expect(before.length).toBe(all.length - 1)
+    expect(before.every((a) => a.createdAt < at)).toBe(true)
+    const combined = await list(`status=completed&integrationId=${integrationId}&action=run_quick_job`)
+    expect(combined.length).toBeGreaterThan(0)
+    expect(combined.every((a) => a.integrationId === integrationId)).toBe(true)
     const other = await h.json('GET', '/api/v1/actions', { token: t.orgCToken })
     expect(other.body.data).toEqual([])
     const future = await h.json('GET', '/api/v1/actions?from=2030-01-01T00:00:00Z', { token: t.orgAToken })

@@ -17,7 +17,7 @@ import { type Actor, recordAudit } from '../store/audit.ts'
 import { type Executor, querierOf, rows } from '../store/db.ts'
 import { actions } from '../store/schema/actions.ts'
 import type { TenantScope } from '../store/scope.ts'
-import { type ActionRow, getAction, getApproverScope } from './store.ts'
+import { type ActionRow, getAction, getApproverScope, keyMadeBy } from './store.ts'
 
 export const ACTION_TARGET = 'action'
 export const MASK = '********'
@@ -277,8 +277,9 @@ function refuseUnlessPending(row: ActionRow): void {
 }
 
 /**
- * Approves an action: by another key than the one that asked (four eyes), and by a partner or system key when
- * the organization requires it. An action past its expiry is expired here, never sent.
+ * Approves an action: by another key than the one that asked, nor one of its scope that key made (four eyes),
+ * and by a partner or system key when the organization requires it. An action past its expiry is expired here,
+ * never sent.
  */
 export async function approveAction(
   ctx: AppContext,
@@ -298,6 +299,16 @@ export async function approveAction(
     refuseUnlessPending(row)
     if (row.requestedByKeyId === caller.keyId)
       throw ApiError.forbidden('The API key that requested an action cannot approve it; another key must')
+    // A key of the same scope the requester made (or made from one it made) would let one holder approve their own
+    // request. A narrower key it made (a partner's key for its customer) is another party's, and may approve.
+    if (
+      row.requestedByKeyId &&
+      caller.scope === row.requestedByScope &&
+      (await keyMadeBy(tx, caller.keyId, row.requestedByKeyId))
+    )
+      throw ApiError.forbidden(
+        'A key made by the API key that requested an action, with its scope, cannot approve it; another key must',
+      )
     if (caller.scope === 'organization' && (await getApproverScope(tx, row.orgId)) === 'partner')
       throw ApiError.forbidden("This organization's actions must be approved with a partner or system key")
     const [approved] = (await tx

@@ -1,5 +1,5 @@
-import { and, asc, desc, eq, gte, lt, or, type SQL } from 'drizzle-orm'
-import type { Executor } from '../store/db.ts'
+import { and, asc, desc, eq, gte, lt, or, type SQL, sql } from 'drizzle-orm'
+import { type Executor, rows } from '../store/db.ts'
 import { actionAttempts, actionSettings, actions } from '../store/schema/actions.ts'
 import { inScope, type TenantScope } from '../store/scope.ts'
 
@@ -98,6 +98,25 @@ export async function listAttempts(db: Executor, actionId: string): Promise<Acti
     .from(actionAttempts)
     .where(eq(actionAttempts.actionId, actionId))
     .orderBy(asc(actionAttempts.startedAt), asc(actionAttempts.id))
+}
+
+/**
+ * Whether `keyId` was made by `makerId`, directly or through keys made from it (api_keys.created_by_key_id
+ * followed up, at most 32 steps). A key can make keys of its own scope: one made by the requester is still the
+ * requester.
+ */
+export async function keyMadeBy(db: Executor, keyId: string, makerId: string): Promise<boolean> {
+  const [found] = await rows<{ hit: boolean }>(
+    db,
+    sql`WITH RECURSIVE chain (id, made_by, depth) AS (
+          SELECT id, created_by_key_id, 0 FROM api_keys WHERE id = ${keyId}
+          UNION ALL
+          SELECT k.id, k.created_by_key_id, c.depth + 1 FROM api_keys k JOIN chain c ON k.id = c.made_by
+          WHERE c.depth < 32
+        )
+        SELECT EXISTS (SELECT 1 FROM chain WHERE made_by = ${makerId}) AS hit`,
+  )
+  return found?.hit === true
 }
 
 export type ApproverScope = 'any' | 'partner'

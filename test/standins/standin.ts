@@ -10,6 +10,7 @@
  *   cw.tickets()                    // [{ id, number, title, status, notes: [{ text, internal }], externalRef, … }]
  *   cw.setStatus(id, cw.statuses.resolved)   // change a ticket at the "vendor", bumping its updated time
  *   cw.failNext(429, { retryAfter: 30 })     // the next request answers 429 with Retry-After: 30
+ *   cw.dropNextAnswer({ method: 'POST' })  // the next POST is carried out, but the caller gets a 504
  *   cw.requests                     // every request: method, path, query, headers, parsed body
  *   await cw.close()
  *
@@ -179,9 +180,21 @@ export interface PsaStandIn {
   close(): Promise<void>
 }
 
+/** Which answers `dropNextAnswer` drops, and what the caller gets instead. */
+export interface LossOptions {
+  /** Only requests whose path matches (a substring or a pattern). */
+  path?: string | RegExp
+  /** Only requests with this method (POST, PUT…). */
+  method?: string
+  /** How many matching answers are lost (default 1). */
+  times?: number
+  /** What the caller gets instead (default 504, a gateway's timeout), in the vendor's error format. */
+  status?: number
+}
+
 interface PendingFailure {
   status: number
-  opts: FailOptions
+  opts: FailOptions & { method?: string }
   remaining: number
 }
 
@@ -192,6 +205,7 @@ export abstract class StandIn {
   #server: LoopbackServer | undefined
   #url = ''
   #failures: PendingFailure[] = []
+  #losses: PendingFailure[] = []
 
   constructor(opts: StandInOptions = {}) {
     this.clock = opts.clock ?? systemClock
@@ -215,10 +229,20 @@ export abstract class StandIn {
     return this
   }
 
+  /**
+   * The vendor acts on the next matching request but its answer never reaches the caller: a gateway in front of it
+   * answers `status` (504 by default) instead. What an attempt that may have reached the vendor looks like.
+   */
+  dropNextAnswer(opts: LossOptions = {}): this {
+    this.#losses.push({ status: opts.status ?? 504, opts, remaining: opts.times ?? 1 })
+    return this
+  }
+
   /** Forgets recorded requests and pending failures (state stays). */
   resetRequests(): void {
     this.requests.length = 0
     this.#failures = []
+    this.#losses = []
   }
 
   async start(): Promise<this> {
@@ -263,10 +287,8 @@ export abstract class StandIn {
       raw,
     }
     this.requests.push(recorded)
-    const failure = this.#failures.find((f) => matches(f.opts.path, recorded.path))
+    const failure = take(this.#failures, recorded)
     if (failure) {
-      failure.remaining -= 1
-      if (failure.remaining <= 0) this.#failures.splice(this.#failures.indexOf(failure), 1)
       const base = this.errorReply(failure.status, recorded)
       const headers = { ...base.headers }
       if (failure.opts.retryAfter !== undefined) headers['retry-after'] = String(failure.opts.retryAfter)
@@ -276,7 +298,9 @@ export abstract class StandIn {
         headers,
       }
     }
-    return this.handle(recorded)
+    const reply = await this.handle(recorded)
+    const loss = reply.status < 400 ? take(this.#losses, recorded) : undefined
+    return loss ? this.errorReply(loss.status, recorded) : reply
   }
 
   /** The vendor's answer to a request. */
@@ -306,6 +330,17 @@ export abstract class CredentialedStandIn<C extends Record<string, string>> exte
   get credentials(): Record<string, string> {
     return { ...this.valid, baseUrl: this.url }
   }
+}
+
+/** The first pending failure (or loss) for this request, counted down and dropped once used up. */
+function take(pending: PendingFailure[], req: RecordedRequest): PendingFailure | undefined {
+  const found = pending.find(
+    (f) => matches(f.opts.path, req.path) && (f.opts.method === undefined || f.opts.method === req.method),
+  )
+  if (!found) return undefined
+  found.remaining -= 1
+  if (found.remaining <= 0) pending.splice(pending.indexOf(found), 1)
+  return found
 }
 
 function matches(pattern: string | RegExp | undefined, path: string): boolean {

@@ -386,8 +386,9 @@ const resources: ResourceOperations<Creds> = { kinds: KINDS, list }
 //
 // Pax8 takes no idempotency key. An order is previewed with `POST /v1/orders?isMock=true` ("perform validations
 // only"), so the approver sees Pax8's own validation; before a retry that may follow an order Pax8 took, the
-// company's orders are listed and one from today with the same line items is taken as this one. A quantity is
-// absolute (sending it again changes nothing); a cancellation is preceded on a retry by reading the subscription.
+// company's orders are listed and one dated today or yesterday with the same line items is taken as this one. A
+// quantity is absolute (sending it again changes nothing); a cancellation is preceded on a retry by reading the
+// subscription.
 
 const pax8Id = z.uuid({ message: 'must be a Pax8 id (UUID)' })
 
@@ -427,14 +428,21 @@ function sameItems(order: Json, input: OrderInput): boolean {
   )
 }
 
+/**
+ * How far back a retry looks for the order an earlier attempt may have placed: a day, so a retry by hand the next
+ * morning still finds it. An identical order placed for the same company within that day is taken as this one;
+ * the action's result then names that order (its id and date), where a duplicate would cost real money.
+ */
+const LOOKBACK_MS = 86_400_000
+
 const placeOrder: ConnectorAction<OrderInput, Creds> = {
   name: 'place_order',
   description: 'Places an order for a company (previewed by Pax8 with isMock=true for the approver)',
   input: orderInput,
   needsApproval: true,
   idempotency:
-    "No key at Pax8: a retry first lists the company's orders and takes one created today with the same line " +
-    'items as already placed.',
+    "No key at Pax8: a retry first lists the company's orders and takes one dated today or yesterday (Pax8 " +
+    'dates orders to the day) with the same line items as already placed.',
   async preview(creds, input, env, run) {
     const res = await write(creds, env, 'POST', '/orders', {
       query: { isMock: 'true' },
@@ -445,11 +453,13 @@ const placeOrder: ConnectorAction<OrderInput, Creds> = {
   },
   async run(creds, input, env, run) {
     if (run.mayHaveRun) {
-      const today = env.clock.now().toISOString().slice(0, 10)
+      // Pax8 dates an order to the day: an order taken at 23:59 is found by a retry after midnight too.
+      const now = env.clock.now().getTime()
+      const days = [now, now - LOOKBACK_MS].map((t) => new Date(t).toISOString().slice(0, 10))
       const res = await get<Json>(creds, env, '/orders', { companyId: input.companyId, size: 200 })
       const found = arr(res.data.content)
         .map((o) => obj(o) ?? {})
-        .find((o) => String(o.createdDate ?? '').startsWith(today) && sameItems(o, input))
+        .find((o) => days.some((d) => String(o.createdDate ?? '').startsWith(d)) && sameItems(o, input))
       if (found) return { status: 200, body: JSON.stringify({ found }), vendorRef: str(found.id) }
     }
     const res = await write<Json>(creds, env, 'POST', '/orders', {
