@@ -125,6 +125,7 @@ const BADGE: Record<string, string> = {
   needs_attention: 'warn',
   pending: 'warn',
   retrying: 'warn',
+  retry: 'warn',
   in_progress: 'warn',
   received: 'warn',
   processing: 'warn',

@@ -216,6 +216,55 @@ describe('operator console', { timeout: 120_000 }, () => {
     await expect.poll(() => page.locator('#live tbody tr').count()).toBe(2)
   })
 
+  it('shows each attempt of a delivery on its timeline, the request headers masked', async () => {
+    rx.respond('/flaky', [
+      { status: 503, body: 'warming up' },
+      { status: 200, body: 'ok' },
+    ])
+    await page.goto(orgPath('webhooks/new'))
+    await page.locator('#wh-name').fill('Flaky receiver')
+    await page.locator('#wh-url').fill(rx.url('/flaky'))
+    await page.getByLabel('Retries after the first attempt').fill('1')
+    await page.getByRole('checkbox', { name: /^webhook\.test/ }).check()
+    await page.locator('input[name="hkey0"]').fill('Authorization')
+    await page.locator('input[name="hval0"]').fill('Bearer flaky-secret-7788')
+    await page.getByRole('button', { name: 'Save webhook' }).click()
+    await expect.poll(() => shown(page.getByRole('heading', { level: 1 }))).toBe('Flaky receiver')
+    await page.getByRole('button', { name: 'Send test event' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toContain('Test delivery queued.')
+    expect(await h.worker.drain()).toBe(1)
+    h.clock.advance(1000)
+    expect(await h.worker.drain()).toBe(1)
+    expect(rx.at('/flaky').map((r) => r.headers.authorization)).toEqual([
+      'Bearer flaky-secret-7788',
+      'Bearer flaky-secret-7788',
+    ])
+    await page.reload()
+    const row = page.locator('#live tbody tr').first()
+    await expect.poll(() => shown(row.locator('.badge'))).toBe('delivered')
+    await row.locator('summary').click()
+    await row.getByRole('link', { name: 'Each attempt, with its request and response →' }).click()
+    await expect.poll(() => shown(page.getByRole('heading', { level: 1 }))).toBe('Delivery: webhook.test')
+    const steps = page.getByRole('list', { name: 'Attempts' }).locator(':scope > li')
+    await expect.poll(() => steps.count()).toBe(2)
+    const first = steps.nth(0)
+    expect(await shown(first)).toMatch(/^Attempt 1 .* — retry HTTP 503 in \d+ ms/)
+    expect(await shown(first.locator('.vendor-message'))).toBe('Endpoint answered 503')
+    await first.getByText('Request headers').click()
+    const sentId = rx.at('/flaky')[0]?.headers['x-breeze-delivery-id']
+    await expect.poll(() => shown(first.locator('dl.kv'))).toContain('Authorization****7788')
+    expect(await shown(first.locator('dl.kv'))).toContain(`x-breeze-delivery-id${sentId}`)
+    await first.getByText('Response body').click()
+    await expect.poll(() => shown(first.locator('pre.json'))).toBe('warming up')
+    expect(await shown(steps.nth(1))).toMatch(/^Attempt 2 .* — delivered HTTP 200/)
+    expect(await page.content()).not.toContain('flaky-secret')
+    await shot('delivery-detail')
+    // Under another organization's URL (one the same partner key reaches), the delivery is not found.
+    const deliveryId = new URL(page.url()).pathname.split('/').at(-1)
+    const elsewhere = await page.goto(`/o/${t.orgB.id}/deliveries/${deliveryId}`)
+    expect(elsewhere?.status()).toBe(404)
+  })
+
   it('replays a failed inbound event from the failure analysis', async () => {
     const src = await h.json('POST', '/api/v1/webhook-sources', {
       token: t.orgAToken,
