@@ -265,19 +265,39 @@ describe('operator console', { timeout: 120_000 }, () => {
     expect(elsewhere?.status()).toBe(404)
   })
 
-  it('replays a failed inbound event from the failure analysis', async () => {
-    const src = await h.json('POST', '/api/v1/webhook-sources', {
-      token: t.orgAToken,
-      body: { name: 'RMM alerts', provider: 'generic' },
+  it('adds a webhook source, then replays its failed inbound event from the failure analysis', async () => {
+    await page.goto(orgPath('inbound'))
+    await page.getByRole('link', { name: 'Webhook sources' }).click()
+    await page.getByLabel('Name').fill('Unused feed')
+    await page.getByLabel('Provider').fill('no-such-vendor')
+    await page.getByRole('button', { name: 'Add source' }).click()
+    await expect.poll(() => shown(page.getByRole('alert'))).toContain('"no-such-vendor" cannot send webhooks')
+    await page.getByLabel('Name').fill('RMM alerts')
+    await page.getByLabel('Provider').fill('generic')
+    await page.getByRole('button', { name: 'Add source' }).click()
+    const secretCard = page.locator('section.card', {
+      has: page.getByRole('heading', { name: 'Paste these at the vendor' }),
     })
-    expect(src.status).toBe(201)
+    const url = await shown(secretCard.locator('dd code').nth(0))
+    const secret = await shown(secretCard.locator('dd code').nth(1))
+    // The address is the one the operator reached Patchbay at, not the in-process call's.
+    expect(url.startsWith(`${base}/hooks/`)).toBe(true)
+    await shot('webhook-sources')
+    await page.getByLabel('Name').fill('Spare')
+    await page.getByLabel('Provider').fill('generic')
+    await page.getByRole('button', { name: 'Add source' }).click()
+    await page.getByRole('link', { name: 'Delete Spare' }).click()
+    await page.getByRole('button', { name: 'Delete source and its events' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toBe('Source deleted.')
+    const left = await h.json('GET', `/api/v1/webhook-sources?orgId=${t.orgA.id}`)
+    expect(left.body.data.map((x: { name: string }) => x.name)).toEqual(['RMM alerts'])
     const body = JSON.stringify({ type: 'no.such.type', data: {} })
-    const u = new URL(src.body.url)
+    const u = new URL(url)
     const sent = await h.app.request(`${u.pathname}${u.search}`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        'x-signature': `sha256=${createHmac('sha256', src.body.secret).update(body).digest('hex')}`,
+        'x-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
       },
       body,
     })
@@ -306,6 +326,85 @@ describe('operator console', { timeout: 120_000 }, () => {
       expect(res?.status(), slug).toBe(200)
       await expect.poll(() => shown(page.locator('main'))).toContain(expected)
       await shot(slug)
+    }
+  })
+
+  it('syncs a PSA connection, its progress shown while it runs without a reload', async () => {
+    await page.goto(orgPath('psa'))
+    await page.getByRole('button', { name: 'Sync ticket statuses now' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toContain('Sync queued')
+    await expect.poll(() => page.getByRole('progressbar', { name: 'Ticket sync queued' }).count()).toBe(1)
+    await expect.poll(() => shown(page.locator('.sync .badge'))).toBe('queued')
+    await jobs.runDue()
+    await expect
+      .poll(() => shown(page.locator('.sync .badge')), { timeout: 12_000, interval: 500 })
+      .toBe('completed')
+    expect(await page.getByRole('progressbar').count()).toBe(0)
+    expect(await shown(page.locator('.sync'))).toContain('0 checked, 0 updated, 0 missing')
+    await shot('psa')
+  })
+
+  it('labels every control, shows focus, keeps text contrast (WCAG AA) light and dark, and fits a phone', async () => {
+    const pages = ['integrations', 'status', 'routing', 'webhooks', 'webhooks/new', 'deliveries', 'inbound']
+    const more = ['inbound/sources', 'psa', 'approvals', 'changes', 'microsoft365', 'audit']
+    // Controls without an accessible name: no label, no aria-label, and (buttons) no text.
+    const unlabeled = `JSON.stringify([...document.querySelectorAll('input,select,textarea,button')]
+      .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+        && !e.getAttribute('aria-labelledby') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+      .map((e) => e.outerHTML.slice(0, 100)))`
+    // Text whose contrast with the background behind it is under 4.5:1 (large bold text: 3:1).
+    const lowContrast = `(() => {
+      const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number)
+      const lum = (c) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4 }
+        return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]) }
+      const bg = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor)
+        if (c.length === 3 || c[3] > 0) return c } return [255, 255, 255] }
+      const out = []
+      for (const el of document.querySelectorAll('body *:not(svg *)')) {
+        if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue
+        const st = getComputedStyle(el)
+        if (st.display === 'none' || st.visibility === 'hidden' || el.getClientRects().length === 0) continue
+        if (el.closest('.skip')) continue
+        const a = lum(rgb(st.color)), b = lum(bg(el))
+        const r = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)
+        const large = parseFloat(st.fontSize) >= 24 || (parseFloat(st.fontSize) >= 18.66 && Number(st.fontWeight) >= 700)
+        if (r < (large ? 3 : 4.5)) out.push(el.tagName + ' ' + r.toFixed(2) + ' ' + el.textContent.trim().slice(0, 40))
+      }
+      return JSON.stringify(out)
+    })()`
+    for (const slug of [...pages, ...more]) {
+      expect((await page.goto(orgPath(slug)))?.status(), slug).toBe(200)
+      expect(JSON.parse(await page.evaluate<string>(unlabeled)), slug).toEqual([])
+      for (const scheme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme: scheme })
+        expect(JSON.parse(await page.evaluate<string>(lowContrast)), `${slug} ${scheme}`).toEqual([])
+      }
+      await page.emulateMedia({ colorScheme: 'light' })
+    }
+    // The keyboard: the first Tab reaches the skip link, shown with a focus ring; Enter moves on to the content.
+    await page.goto(orgPath('deliveries'))
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate<string>('document.activeElement.textContent.trim()')).toBe('Skip to content')
+    expect(await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid')
+    await page.keyboard.press('Enter')
+    expect(new URL(page.url()).hash).toBe('#main')
+    // A phone: one column, nothing wider than the screen (wide tables scroll in their own box).
+    const tooWide = `JSON.stringify([...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap'))
+      .map((e) => e.tagName + '.' + e.className))`
+    await page.setViewportSize({ width: 390, height: 844 })
+    try {
+      for (const slug of [...pages, ...more]) {
+        await page.goto(orgPath(slug))
+        expect(
+          await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth'),
+        ).toBe(true)
+        expect(JSON.parse(await page.evaluate<string>(tooWide)), slug).toEqual([])
+      }
+      await page.goto(orgPath('deliveries'))
+      await shot('phone-deliveries')
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 })
     }
   })
 
