@@ -199,8 +199,11 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
           row={(p) => (
             <tr>
               <td>
-                {p.provider}
-                {p.name ? ` · ${p.name}` : ''}
+                {/* A PSA connection is an integration: created, edited, rotated and deleted on its page. */}
+                <a href={orgUrl(c, `integrations/${p.id}`)}>
+                  {p.provider}
+                  {p.name ? ` · ${p.name}` : ''}
+                </a>
                 {p.isDefault ? <span class="muted"> (default)</span> : null}
               </td>
               <td>
@@ -220,7 +223,12 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
               </td>
             </tr>
           )}
-          empty={<Empty>No PSA connections yet. Create one with POST /api/v1/psa/connections.</Empty>}
+          empty={
+            <Empty>
+              No PSA connections yet: add a PSA integration with{' '}
+              <a href={orgUrl(c, 'integrations/new')}>+ Add integration</a>.
+            </Empty>
+          }
         />
         <h2>Ticket mappings</h2>
         <DataTable

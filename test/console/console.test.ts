@@ -53,6 +53,13 @@ const shown = async (l: Locator) => ((await l.first().textContent()) ?? '').trim
 
 const orgPath = (rest: string) => `/o/${t.orgA.id}/${rest}`
 
+/** The one integration of organization A (the ConnectWise one the integration flow adds). */
+async function integrationId(): Promise<string> {
+  const r = await h.json('GET', `/api/v1/integrations?orgId=${t.orgA.id}`)
+  expect(r.body.data).toHaveLength(1)
+  return r.body.data[0].id
+}
+
 // A browser on a shared 2-core machine: a step can take seconds, and the walk with screenshots longer still.
 describe('operator console', { timeout: 120_000 }, () => {
   it('refuses a bad key and keeps nothing of it', async () => {
@@ -150,6 +157,18 @@ describe('operator console', { timeout: 120_000 }, () => {
     await expect.poll(() => shown(page.locator('#dry-run strong'))).toBe('→ ConnectWise PSA')
     await expect.poll(() => shown(page.locator('#dry-run'))).toContain('via rule')
     await shot('routing')
+    // Edited in place: the form comes filled in, and saving keeps what was not changed.
+    await page.getByRole('link', { name: /^Edit rule / }).click()
+    await expect
+      .poll(async () => JSON.parse(await page.locator('#rr-conditions').inputValue()))
+      .toEqual([{ field: 'severity', operator: 'eq', value: 'critical' }])
+    await page.locator('#rr-priority').fill('5')
+    await page.getByRole('button', { name: 'Save rule' }).click()
+    await expect.poll(() => shown(page.locator('tbody tr td:nth-child(4)'))).toBe('5')
+    const rules = await h.json('GET', `/api/v1/routing-rules?orgId=${t.orgA.id}`)
+    expect(rules.body.data).toMatchObject([
+      { capability: 'create_ticket', priority: 5, conditions: [{ field: 'severity', value: 'critical' }] },
+    ])
   })
 
   it('creates a webhook, sends a test event and shows the delivery with its attempts', async () => {
@@ -331,6 +350,8 @@ describe('operator console', { timeout: 120_000 }, () => {
 
   it('syncs a PSA connection, its progress shown while it runs without a reload', async () => {
     await page.goto(orgPath('psa'))
+    // The connection is the integration added above; it is edited on that integration's page.
+    expect(await page.locator(`tbody a[href$="/integrations/${await integrationId()}"]`).count()).toBe(1)
     await page.getByRole('button', { name: 'Sync ticket statuses now' }).click()
     await expect.poll(() => shown(page.getByRole('status').first())).toContain('Sync queued')
     await expect.poll(() => page.getByRole('progressbar', { name: 'Ticket sync queued' }).count()).toBe(1)
