@@ -19,12 +19,16 @@ export interface ApiResult {
 
 export type Api = (method: string, path: string, body?: unknown) => Promise<ApiResult>
 
-export function apiFor(fetch: ApiFetch, keyId: string, requestId: string): Api {
+/**
+ * `origin` is the console page's own: the API builds addresses from its request's URL (an inbound source's hook
+ * URL when PATCHBAY_PUBLIC_URL is unset), which must then be the address the operator reached Patchbay at.
+ */
+export function apiFor(fetch: ApiFetch, keyId: string, requestId: string, origin = ''): Api {
   return async (method, path, body) => {
     const headers: Record<string, string> = { 'x-request-id': requestId }
     if (body !== undefined) headers['content-type'] = 'application/json'
     const res = await fetch(
-      `/api/v1${path}`,
+      `${origin}/api/v1${path}`,
       { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) },
       { consoleKeyId: keyId },
     )

@@ -125,6 +125,10 @@ const BADGE: Record<string, string> = {
   needs_attention: 'warn',
   pending: 'warn',
   retrying: 'warn',
+  retry: 'warn',
+  registered: 'ok',
+  manual: 'muted',
+  deactivated: 'muted',
   in_progress: 'warn',
   received: 'warn',
   processing: 'warn',
@@ -223,7 +227,7 @@ details>summary{cursor:pointer}
 #settings>.card,.widget,details.card{margin:.8rem 0}#settings>.card>h2,.widget>h2{margin-top:0}details.card>summary{font-weight:600}
 svg.chart{max-width:100%;height:auto;display:block;margin:1rem 0;color:var(--muted)}
 svg.chart rect.ok{fill:var(--ok)}svg.chart rect.bad{fill:var(--bad)}svg.chart text{fill:var(--muted);font-size:9px}
-@media (max-width:760px){body{grid-template-columns:1fr}.side ul{display:flex;flex-wrap:wrap;padding:.4rem;gap:.2rem}main{grid-column:1;padding:1rem}}
+@media (max-width:760px){body{grid-template-columns:1fr}.side ul{display:flex;flex-wrap:wrap;padding:.4rem;gap:.2rem}main{grid-column:1;padding:1rem;overflow-wrap:anywhere}fieldset{min-width:0}}
 `
 
 /** Theme toggle: remembered in localStorage (a display preference only; nothing secret is ever kept there). */

@@ -123,6 +123,73 @@ function Strip(props: { history: Json[] }) {
   )
 }
 
+/** A routing rule's form: empty to add one, filled in to edit one in place (PATCH). */
+function RuleForm(props: {
+  c: C
+  integrations: Json[]
+  capabilities: string[]
+  label: (id: string | null) => string
+  rule?: Json
+}) {
+  const { c, integrations, label, rule } = props
+  const capabilities =
+    rule && !props.capabilities.includes(rule.capability)
+      ? [rule.capability, ...props.capabilities]
+      : props.capabilities
+  return (
+    <form method="post" action={orgUrl(c, rule ? `routing/${rule.id}/edit` : 'routing')}>
+      <Csrf token={c.var.csrf} />
+      <label for="rr-capability">Capability</label>
+      <select id="rr-capability" name="capability">
+        {capabilities.map((k) => (
+          <option value={k} selected={rule?.capability === k}>
+            {k}
+          </option>
+        ))}
+      </select>
+      <label for="rr-integration">Integration</label>
+      <select id="rr-integration" name="integration_id">
+        {integrations.map((i) => (
+          <option value={i.id} selected={rule?.integration_id === i.id}>
+            {label(i.id)}
+          </option>
+        ))}
+      </select>
+      <label for="rr-fallback">Fallback</label>
+      <select id="rr-fallback" name="fallback_integration_id">
+        <option value="">None</option>
+        {integrations.map((i) => (
+          <option value={i.id} selected={rule?.fallback_integration_id === i.id}>
+            {label(i.id)}
+          </option>
+        ))}
+      </select>
+      <label for="rr-priority">
+        Priority <span class="hint">Higher is evaluated first.</span>
+      </label>
+      <input type="number" id="rr-priority" name="priority" value={String(rule?.priority ?? 0)} />
+      <label for="rr-conditions">
+        Conditions{' '}
+        <span class="hint">
+          JSON, e.g. [{'{'}"field":"severity","operator":"eq","value":"critical"{'}'}]; blank matches always.
+        </span>
+      </label>
+      <textarea id="rr-conditions" name="conditions" rows={3}>
+        {rule?.conditions?.length ? JSON.stringify(rule.conditions) : ''}
+      </textarea>
+      <label class="check">
+        <input type="checkbox" name="is_default" checked={Boolean(rule?.is_default)} /> The capability's
+        catch-all rule
+      </label>
+      <div class="actions">
+        <button type="submit" class="primary">
+          {rule ? 'Save rule' : 'Add rule'}
+        </button>
+      </div>
+    </form>
+  )
+}
+
 export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
   app.get('/o/:org/integrations', async (c) => {
     const category = c.req.query('category') || undefined
@@ -630,7 +697,10 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
               <td>
                 <code>{r.conditions.length ? JSON.stringify(r.conditions) : 'always'}</code>
               </td>
-              <td>
+              <td class="actions">
+                <a class="button" href={orgUrl(c, `routing/${r.id}/edit`)} aria-label={`Edit rule ${r.id}`}>
+                  Edit
+                </a>
                 <form method="post" action={orgUrl(c, `routing/${r.id}/delete`)}>
                   <Csrf token={c.var.csrf} />
                   <button type="submit" class="danger" aria-label={`Delete rule ${r.id}`}>
@@ -644,48 +714,7 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
         />
         <details>
           <summary>Add a rule</summary>
-          <form method="post" action={orgUrl(c, 'routing')}>
-            <Csrf token={c.var.csrf} />
-            <label for="rr-capability">Capability</label>
-            <select id="rr-capability" name="capability">
-              {capabilities.map((k) => (
-                <option value={k}>{k}</option>
-              ))}
-            </select>
-            <label for="rr-integration">Integration</label>
-            <select id="rr-integration" name="integration_id">
-              {integrations.map((i) => (
-                <option value={i.id}>{label(i.id)}</option>
-              ))}
-            </select>
-            <label for="rr-fallback">Fallback</label>
-            <select id="rr-fallback" name="fallback_integration_id">
-              <option value="">None</option>
-              {integrations.map((i) => (
-                <option value={i.id}>{label(i.id)}</option>
-              ))}
-            </select>
-            <label for="rr-priority">
-              Priority <span class="hint">Higher is evaluated first.</span>
-            </label>
-            <input type="number" id="rr-priority" name="priority" value="0" />
-            <label for="rr-conditions">
-              Conditions{' '}
-              <span class="hint">
-                JSON, e.g. [{'{'}"field":"severity","operator":"eq","value":"critical"{'}'}]; blank matches
-                always.
-              </span>
-            </label>
-            <textarea id="rr-conditions" name="conditions" rows={3} />
-            <label class="check">
-              <input type="checkbox" name="is_default" /> The capability's catch-all rule
-            </label>
-            <div class="actions">
-              <button type="submit" class="primary">
-                Add rule
-              </button>
-            </div>
-          </form>
+          <RuleForm c={c} integrations={integrations} capabilities={capabilities} label={label} />
         </details>
         <h2>Dry run</h2>
         <form method="post" action={orgUrl(c, 'routing/evaluate')}>
@@ -755,6 +784,53 @@ export function integrationPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
     if (conditions.value !== undefined) body.conditions = conditions.value
     const r = await c.var.api('POST', '/routing-rules', body)
     return r.ok ? c.redirect(orgUrl(c, 'routing'), 303) : routing(c, undefined, errorText(r))
+  })
+  // Edit in place: the rule's own form, saved with PATCH (every field sent, so a cleared one is cleared).
+  const ruleEdit = async (c: C, error?: string) => {
+    const [r, list] = await Promise.all([
+      c.var.api('GET', `/routing-rules/${encodeURIComponent(c.req.param('id') ?? '')}`),
+      c.var.api('GET', `/integrations${qs({ orgId: c.var.org.id, per_page: 100 })}`),
+    ])
+    // The rules API answers in its envelope ({ success, data }).
+    const rule: Json = r.ok ? r.body.data : undefined
+    if (!rule || rule.org_id !== c.var.org.id)
+      return render(c, 'Not found', 'routing', <Notice kind="bad">Not found.</Notice>, 404)
+    const integrations: Json[] = list.body?.data ?? []
+    const label = (id: string | null) => {
+      const i = integrations.find((x) => x.id === id)
+      return i ? `${i.display_name}${i.name ? ` · ${i.name}` : ''}` : (id ?? '—')
+    }
+    const capabilities = [...new Set(integrations.flatMap((i) => i.enabled_capabilities as string[]))].sort()
+    return render(
+      c,
+      `Edit rule: ${rule.capability}`,
+      'routing',
+      <>
+        <a href={orgUrl(c, 'routing')}>← Routing rules</a>
+        {error ? <Notice kind="bad">{error}</Notice> : null}
+        <RuleForm c={c} integrations={integrations} capabilities={capabilities} label={label} rule={rule} />
+      </>,
+      error ? 422 : 200,
+    )
+  }
+  app.get('/o/:org/routing/:id/edit', (c) => ruleEdit(c))
+  app.post('/o/:org/routing/:id/edit', async (c) => {
+    const form = await c.req.parseBody()
+    const conditions = parseJson(form.conditions)
+    if (!conditions.ok) return ruleEdit(c, 'Conditions are not valid JSON.')
+    const r = await c.var.api('PATCH', `/routing-rules/${encodeURIComponent(c.req.param('id'))}`, {
+      capability: form.capability,
+      integration_id: form.integration_id,
+      priority: Number(form.priority ?? 0) || 0,
+      is_default: form.is_default === 'on',
+      fallback_integration_id:
+        typeof form.fallback_integration_id === 'string' && form.fallback_integration_id
+          ? form.fallback_integration_id
+          : null,
+      conditions: conditions.value ?? [],
+    })
+    if (r.status === 404) return ruleEdit(c)
+    return r.ok ? c.redirect(orgUrl(c, 'routing'), 303) : ruleEdit(c, errorText(r))
   })
   app.post('/o/:org/routing/:id/delete', async (c) => {
     const r = await c.var.api('DELETE', `/routing-rules/${encodeURIComponent(c.req.param('id'))}`)

@@ -7,6 +7,39 @@ import { Badge, Csrf, Empty, JsonBlock, Live, Notice, render, When } from './lay
 
 const INBOUND_STATUSES = ['received', 'processing', 'processed', 'retrying', 'failed', 'rejected']
 
+/** A PSA connection's latest ticket sync: its state (a progress bar while queued or running) and counts. */
+function SyncProgress(props: { s: Json | null | undefined }) {
+  const s = props.s
+  if (!s) return <span class="muted">never</span>
+  const busy = s.status === 'queued' || s.status === 'running'
+  const n = s.counts ?? {}
+  return (
+    <div class="sync">
+      <Badge status={s.status} /> <span class="hint">{s.trigger}</span>
+      {busy ? <progress aria-label={`Ticket sync ${s.status}`} /> : null}
+      <div class="hint">
+        {s.status === 'queued' ? (
+          <>
+            queued <When at={s.queuedAt} />
+          </>
+        ) : (
+          <>
+            {n.mappingsChecked ?? 0} checked, {n.mappingsUpdated ?? 0} updated, {n.ticketsMissing ?? 0}{' '}
+            missing
+            {s.finishedAt ? (
+              <>
+                {' '}
+                · finished <When at={s.finishedAt} />
+              </>
+            ) : null}
+          </>
+        )}
+      </div>
+      {s.error ? <div class="vendor-message">{s.error}</div> : null}
+    </div>
+  )
+}
+
 export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
   // Webhook Events (inbound): the log with its Failure Analysis panel, replay of one and bulk replay by filter.
   const inbound = async (c: C, message?: { kind: 'ok' | 'bad'; text: string }) => {
@@ -36,6 +69,11 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       'inbound',
       <>
         {message ? <Notice kind={message.kind}>{message.text}</Notice> : null}
+        <div class="actions">
+          <a class="button" href={orgUrl(c, 'inbound/sources')}>
+            Webhook sources
+          </a>
+        </div>
         <FilterForm>
           <SelectFilter
             label="Status"
@@ -151,15 +189,21 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
       'psa',
       <Live url={c.req.url}>
         {!conns.ok ? <Notice kind="bad">{errorText(conns)}</Notice> : null}
+        {c.req.query('notice') === 'sync' ? (
+          <Notice kind="ok">Sync queued; its progress shows below as it runs.</Notice>
+        ) : null}
         <h2>Connections</h2>
         <DataTable
-          head={['Connection', 'Status', 'Last test', '']}
+          head={['Connection', 'Status', 'Last test', 'Ticket sync', '']}
           rows={list}
           row={(p) => (
             <tr>
               <td>
-                {p.provider}
-                {p.name ? ` · ${p.name}` : ''}
+                {/* A PSA connection is an integration: created, edited, rotated and deleted on its page. */}
+                <a href={orgUrl(c, `integrations/${p.id}`)}>
+                  {p.provider}
+                  {p.name ? ` · ${p.name}` : ''}
+                </a>
                 {p.isDefault ? <span class="muted"> (default)</span> : null}
               </td>
               <td>
@@ -169,6 +213,9 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
                 <When at={p.syncSettings?.lastTestedAt} /> {p.syncSettings?.status ?? ''}
               </td>
               <td>
+                <SyncProgress s={p.lastSync} />
+              </td>
+              <td>
                 <form method="post" action={orgUrl(c, `psa/${p.id}/sync`)}>
                   <Csrf token={c.var.csrf} />
                   <button type="submit">Sync ticket statuses now</button>
@@ -176,7 +223,12 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
               </td>
             </tr>
           )}
-          empty={<Empty>No PSA connections yet. Create one with POST /api/v1/psa/connections.</Empty>}
+          empty={
+            <Empty>
+              No PSA connections yet: add a PSA integration with{' '}
+              <a href={orgUrl(c, 'integrations/new')}>+ Add integration</a>.
+            </Empty>
+          }
         />
         <h2>Ticket mappings</h2>
         <DataTable
@@ -207,6 +259,8 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
   })
   app.post('/o/:org/psa/:id/sync', async (c) => {
     const r = await c.var.api('POST', `/psa/connections/${encodeURIComponent(c.req.param('id'))}/sync`)
+    // Back to the PSA page, whose live region shows the sync go from queued to running to its counts.
+    if (r.ok) return c.redirect(`${orgUrl(c, 'psa')}?notice=sync`, 303)
     return render(
       c,
       'PSA sync',

@@ -83,6 +83,9 @@ function DeliveryRow(props: { c: C; d: Json }) {
             ) : null}
             {d.status === 'failed' ? <li>gave up (dead-lettered)</li> : null}
           </ol>
+          <p>
+            <a href={orgUrl(c, `deliveries/${d.id}`)}>Each attempt, with its request and response →</a>
+          </p>
           <h3>Payload</h3>
           <JsonBlock value={d.payload} />
           {d.responseBody ? (
@@ -538,6 +541,128 @@ export function webhookPages(app: Hono<ConsoleEnv>, ctx: AppContext) {
         <a href={orgUrl(c, 'deliveries')}>Back to deliveries</a>
       </>,
       r.ok ? 200 : 422,
+    )
+  })
+
+  // One delivery: its payload and each attempt on a timeline (GET /deliveries/{id}): request headers as sent
+  // (secrets masked by the API), response status and body, error and duration. Registered after
+  // /deliveries/recover, which the same pattern would otherwise take.
+  app.get('/o/:org/deliveries/:id', async (c) => {
+    const r = await c.var.api('GET', `/deliveries/${encodeURIComponent(c.req.param('id'))}`)
+    // Another organization's delivery, even one the key reaches, is not found under this one's URL.
+    if (r.status === 404 || r.status === 422 || (r.ok && r.body.orgId !== c.var.org.id))
+      return render(c, 'Not found', 'deliveries', <Notice kind="bad">Not found.</Notice>, 404)
+    if (!r.ok) return render(c, 'Delivery', 'deliveries', <Notice kind="bad">{errorText(r)}</Notice>, 502)
+    const d: Json = r.body
+    const attempts: Json[] = d.attempts ?? []
+    return render(
+      c,
+      `Delivery: ${d.event}`,
+      'deliveries',
+      <>
+        <a href={orgUrl(c, 'deliveries')}>← Deliveries</a>
+        <Live url={orgUrl(c, `deliveries/${d.id}`)}>
+          <dl class="kv">
+            <dt>Status</dt>
+            <dd>
+              <Badge status={d.status} />
+            </dd>
+            <dt>Target</dt>
+            <dd>
+              {d.webhookId ? <a href={orgUrl(c, `webhooks/${d.webhookId}`)}>webhook {d.webhookId}</a> : null}
+              {d.webhookId ? null : `${d.targetType} ${d.targetId}`}
+            </dd>
+            <dt>Event</dt>
+            <dd>
+              {d.event} <span class="hint">{d.eventId}</span>
+            </dd>
+            <dt>Queued</dt>
+            <dd>
+              <When at={d.createdAt} />
+              {d.retryOf ? (
+                <>
+                  {' '}
+                  as a retry of <a href={orgUrl(c, `deliveries/${d.retryOf}`)}>{d.retryOf}</a>
+                </>
+              ) : null}
+            </dd>
+            {d.nextAttemptAt ? (
+              <>
+                <dt>Next attempt</dt>
+                <dd>
+                  <When at={d.nextAttemptAt} />
+                </dd>
+              </>
+            ) : null}
+            {d.heldUntil ? (
+              <>
+                <dt>Held back until</dt>
+                <dd>
+                  <When at={d.heldUntil} /> <span class="hint">the target keeps failing</span>
+                </dd>
+              </>
+            ) : null}
+            {d.deliveredAt ? (
+              <>
+                <dt>Delivered</dt>
+                <dd>
+                  <When at={d.deliveredAt} />
+                </dd>
+              </>
+            ) : null}
+          </dl>
+          {d.status === 'failed' && d.webhookId ? (
+            <form method="post" action={orgUrl(c, `webhooks/${d.webhookId}/retry/${d.id}`)}>
+              <Csrf token={c.var.csrf} />
+              <button type="submit">Retry</button>
+            </form>
+          ) : null}
+          <h2>Attempts</h2>
+          {attempts.length ? (
+            <ol class="timeline" aria-label="Attempts">
+              {attempts.map((a) => (
+                <li>
+                  <strong>Attempt {a.attempt}</strong> <When at={a.at} /> — <Badge status={a.outcome} />
+                  {a.responseStatus === null ? ' no answer' : ` HTTP ${a.responseStatus}`}
+                  {a.responseTimeMs === null ? '' : ` in ${a.responseTimeMs} ms`}
+                  {a.errorMessage ? <div class="vendor-message">{a.errorMessage}</div> : null}
+                  {a.requestHeaders ? (
+                    <details>
+                      <summary>Request headers</summary>
+                      <dl class="kv">
+                        {Object.entries(a.requestHeaders as Record<string, string>).map(([k, v]) => (
+                          <>
+                            <dt>{k}</dt>
+                            <dd>
+                              <code>{v}</code>
+                            </dd>
+                          </>
+                        ))}
+                      </dl>
+                    </details>
+                  ) : null}
+                  {a.responseBody ? (
+                    <details>
+                      <summary>Response body</summary>
+                      <JsonBlock value={a.responseBody} />
+                    </details>
+                  ) : null}
+                </li>
+              ))}
+            </ol>
+          ) : (
+            <Empty>Not attempted yet.</Empty>
+          )}
+          {attempts.some((a) => a.requestHeaders === null && a.outcome === 'delivered') ? (
+            <p class="hint">
+              The request headers are kept for the attempts that did not get through; a successful attempt
+              sends the same headers with its own signature, ids and timestamp.
+            </p>
+          ) : null}
+        </Live>
+        <h2>Payload</h2>
+        <JsonBlock value={d.payload} />
+      </>,
     )
   })
 }

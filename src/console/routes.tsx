@@ -11,6 +11,7 @@ import type { C, ConsoleEnv } from './env.ts'
 import { CSS, Empty, JS, Layout, Notice } from './layout.tsx'
 import { approvalPages } from './pages-approvals.tsx'
 import { changePages } from './pages-changes.tsx'
+import { inboundSourcePages } from './pages-inbound-sources.tsx'
 import { integrationPages } from './pages-integrations.tsx'
 import { microsoft365Pages } from './pages-microsoft365.tsx'
 import { otherPages } from './pages-other.tsx'
@@ -115,7 +116,7 @@ export function consoleRoutes(ctx: AppContext, fetch: ApiFetch) {
     c.set('keyScope', key.key.scope)
     c.set('keyOrgId', key.key.orgId)
     c.set('csrf', session.csrfToken)
-    c.set('api', apiFor(fetch, key.key.id, c.get('requestId') ?? ''))
+    c.set('api', apiFor(fetch, key.key.id, c.get('requestId') ?? '', new URL(c.req.url).origin))
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       const header = c.req.header('x-csrf-token')
       let sent = header
@@ -186,6 +187,7 @@ export function consoleRoutes(ctx: AppContext, fetch: ApiFetch) {
   integrationPages(app, ctx)
   webhookPages(app, ctx)
   otherPages(app, ctx)
+  inboundSourcePages(app, ctx)
   approvalPages(app)
   microsoft365Pages(app)
   changePages(app)

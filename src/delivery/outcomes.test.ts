@@ -47,6 +47,7 @@ describe('judging an outcome', () => {
       responseBody: 'ok',
       responseTimeMs: 12,
       errorMessage: null,
+      requestHeaders: null,
     })
   })
 

@@ -50,6 +50,7 @@ export function judge(
       responseBody: body === undefined ? null : body.length > BODY_LIMIT ? body.slice(0, BODY_LIMIT) : body,
       responseTimeMs: outcome.responseTimeMs ?? null,
       errorMessage: error ?? null,
+      requestHeaders: outcome.requestHeaders ?? null,
     },
   }
 }

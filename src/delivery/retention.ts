@@ -12,6 +12,8 @@ export interface PruneResult {
   deliveries: number
   /** Daily history partitions dropped whole. */
   partitions: number
+  /** Kept attempts removed with their deliveries. */
+  attempts: number
   events: number
 }
 
@@ -92,6 +94,23 @@ export async function pruneDeliveries(
     }
   }
   for (const table of rowByRow) deliveries += await deleteFinished(db, table, cutoff, batchSize)
+  // The kept attempts (drizzle/0023) go with their deliveries, whether a day was dropped whole or row by row (or
+  // a webhook's deletion removed them): those of deliveries made before the cutoff (a UUIDv7 id is its creation
+  // time) whose delivery is gone. A delivery kept past the cutoff (still retrying) keeps its attempts.
+  let attempts = 0
+  for (;;) {
+    const rows = await db.query(
+      `DELETE FROM delivery_attempts WHERE (delivery_id, attempt) IN (
+         SELECT a.delivery_id, a.attempt FROM delivery_attempts a
+         WHERE a.delivery_id < patchbay_uuid_v7_floor($1)
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)
+         LIMIT $2)
+       RETURNING 1`,
+      [cutoff, batchSize],
+    )
+    attempts += rows.length
+    if (rows.length < batchSize) break
+  }
   let events = 0
   for (;;) {
     const rows = await db.query(
@@ -106,7 +125,7 @@ export async function pruneDeliveries(
     events += rows.length
     if (rows.length < batchSize) break
   }
-  return { deliveries, partitions, events }
+  return { deliveries, partitions, attempts, events }
 }
 
 /** PostgreSQL's lock_not_available (55P03), raised when lock_timeout runs out. */

@@ -103,6 +103,8 @@ export interface Completion {
   responseBody: string | null
   responseTimeMs: number | null
   errorMessage: string | null
+  /** The request's headers with secret values masked, when the transport reports them; kept for failed attempts. */
+  requestHeaders: Record<string, string> | null
 }
 
 /**
@@ -112,12 +114,16 @@ export interface Completion {
  * joined as sets, the planner scanned the whole queue, or compared every outcome with every row, whenever its
  * statistics said the queue held few rows leased by this worker, which they always do. The lookup locks the row,
  * so a row re-leased meanwhile (its lease ran out) fails the check instead of being deleted by id alone.
+ * An attempt that did not deliver (a retry or the final failure) is also kept in `delivery_attempts` for the
+ * delivery's timeline, in the same statement; a success writes nothing more than the history row, whose outcome is
+ * that last attempt's. (ON CONFLICT: an attempt recorded twice must not fail the whole batch.)
  */
 export const COMPLETE_SQL = `
 WITH v AS (
   SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::int[],
-                       $8::text[])
-    AS v(id, attempt, status, next_attempt_at, response_status, response_body, response_time_ms, error_message)
+                       $8::text[], $11::jsonb[])
+    AS v(id, attempt, status, next_attempt_at, response_status, response_body, response_time_ms, error_message,
+         request_headers)
 ), gone AS (
   DELETE FROM delivery_queue q
   WHERE q.id = ANY(ARRAY(
@@ -134,15 +140,25 @@ WITH v AS (
     WHERE v.status = 'retrying') r
   WHERE q.id = r.id
   RETURNING q.id
+), done AS (
+  UPDATE deliveries d
+  SET status = v.status::delivery_status, attempts = v.attempt, next_attempt_at = v.next_attempt_at,
+      response_status = v.response_status, response_body = v.response_body, response_time_ms = v.response_time_ms,
+      error_message = v.error_message, updated_at = $9,
+      delivered_at = CASE WHEN v.status = 'delivered' THEN $9 ELSE d.delivered_at END
+  FROM v
+  WHERE d.id = v.id AND d.id IN (SELECT id FROM gone UNION ALL SELECT id FROM again)
+  RETURNING d.id, d.org_id
+), kept AS (
+  INSERT INTO delivery_attempts (delivery_id, org_id, attempt, at, response_status, response_body,
+                                 response_time_ms, error_message, request_headers)
+  SELECT done.id, done.org_id, v.attempt, $9, v.response_status, v.response_body, v.response_time_ms,
+         v.error_message, v.request_headers
+  FROM done JOIN v ON v.id = done.id
+  WHERE v.status <> 'delivered'
+  ON CONFLICT DO NOTHING
 )
-UPDATE deliveries d
-SET status = v.status::delivery_status, attempts = v.attempt, next_attempt_at = v.next_attempt_at,
-    response_status = v.response_status, response_body = v.response_body, response_time_ms = v.response_time_ms,
-    error_message = v.error_message, updated_at = $9,
-    delivered_at = CASE WHEN v.status = 'delivered' THEN $9 ELSE d.delivered_at END
-FROM v
-WHERE d.id = v.id AND d.id IN (SELECT id FROM gone UNION ALL SELECT id FROM again)
-RETURNING d.id`
+SELECT id FROM done`
 
 /** Records a batch of attempt results in one statement; returns the ids actually updated. */
 export async function completeMany(
@@ -165,6 +181,7 @@ export async function completeMany(
       items.map((i) => i.errorMessage),
       now,
       worker,
+      items.map((i) => (i.requestHeaders ? JSON.stringify(i.requestHeaders) : null)),
     ],
     'pb_complete',
   )

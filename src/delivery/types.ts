@@ -70,6 +70,11 @@ export interface AttemptOutcome {
   errorMessage?: string | undefined
   /** The target asked to wait this long (Retry-After). */
   retryAfterMs?: number | undefined
+  /**
+   * The request's headers as sent, every secret value already masked by the transport: kept with an attempt that
+   * did not deliver, for the delivery's timeline.
+   */
+  requestHeaders?: Record<string, string> | undefined
   /** The target is gone for good (410): the transport will disable it. */
   targetGone?: boolean | undefined
 }

@@ -6,7 +6,7 @@ import type { AttemptOutcome, ClaimedDelivery, Settled, Transport } from '../del
 import { OutboundError, UnsafeUrlError } from '../net/http-client.ts'
 import { parseRetryAfter } from '../net/retry-after.ts'
 import { recordAudit } from '../store/audit.ts'
-import { openHeaders, type WebhookHeader } from './headers.ts'
+import { maskHeaderValue, openHeaders, type WebhookHeader } from './headers.ts'
 import { breezeHeaders, standardHeaders } from './signing.ts'
 
 interface Target {
@@ -120,6 +120,9 @@ export function webhookTransport(ctx: AppContext): Transport {
       // Custom headers come after the standard ones, as documented; reserved names were refused when saved.
       const headers: Record<string, string> = { ...signed }
       for (const h of w.headers) headers[h.key] = h.value
+      // What a failed attempt's timeline shows as sent: the custom headers' values masked as the API shows them.
+      const requestHeaders: Record<string, string> = { ...signed }
+      for (const h of w.headers) requestHeaders[h.key] = maskHeaderValue(h.value)
       try {
         const res = await ctx.http.request({
           method: 'POST',
@@ -133,7 +136,12 @@ export function webhookTransport(ctx: AppContext): Transport {
           keepResponseChars: 1000,
           maxResponseBytes: 256 * 1024,
         })
-        const base = { responseStatus: res.status, responseBody: res.body, responseTimeMs: res.timeMs }
+        const base = {
+          responseStatus: res.status,
+          responseBody: res.body,
+          responseTimeMs: res.timeMs,
+          requestHeaders,
+        }
         switch (classifyStatus(res.status)) {
           case 'delivered':
             return { kind: 'delivered', ...base }
@@ -156,7 +164,7 @@ export function webhookTransport(ctx: AppContext): Transport {
         if (err instanceof UnsafeUrlError)
           return { kind: 'failed', errorMessage: `Unsafe webhook URL: ${err.message}` }
         if (err instanceof OutboundError)
-          return { kind: 'retry', errorMessage: err.message, responseTimeMs: err.timeMs }
+          return { kind: 'retry', errorMessage: err.message, responseTimeMs: err.timeMs, requestHeaders }
         throw err
       }
     },

@@ -53,6 +53,13 @@ const shown = async (l: Locator) => ((await l.first().textContent()) ?? '').trim
 
 const orgPath = (rest: string) => `/o/${t.orgA.id}/${rest}`
 
+/** The one integration of organization A (the ConnectWise one the integration flow adds). */
+async function integrationId(): Promise<string> {
+  const r = await h.json('GET', `/api/v1/integrations?orgId=${t.orgA.id}`)
+  expect(r.body.data).toHaveLength(1)
+  return r.body.data[0].id
+}
+
 // A browser on a shared 2-core machine: a step can take seconds, and the walk with screenshots longer still.
 describe('operator console', { timeout: 120_000 }, () => {
   it('refuses a bad key and keeps nothing of it', async () => {
@@ -150,6 +157,18 @@ describe('operator console', { timeout: 120_000 }, () => {
     await expect.poll(() => shown(page.locator('#dry-run strong'))).toBe('→ ConnectWise PSA')
     await expect.poll(() => shown(page.locator('#dry-run'))).toContain('via rule')
     await shot('routing')
+    // Edited in place: the form comes filled in, and saving keeps what was not changed.
+    await page.getByRole('link', { name: /^Edit rule / }).click()
+    await expect
+      .poll(async () => JSON.parse(await page.locator('#rr-conditions').inputValue()))
+      .toEqual([{ field: 'severity', operator: 'eq', value: 'critical' }])
+    await page.locator('#rr-priority').fill('5')
+    await page.getByRole('button', { name: 'Save rule' }).click()
+    await expect.poll(() => shown(page.locator('tbody tr td:nth-child(4)'))).toBe('5')
+    const rules = await h.json('GET', `/api/v1/routing-rules?orgId=${t.orgA.id}`)
+    expect(rules.body.data).toMatchObject([
+      { capability: 'create_ticket', priority: 5, conditions: [{ field: 'severity', value: 'critical' }] },
+    ])
   })
 
   it('creates a webhook, sends a test event and shows the delivery with its attempts', async () => {
@@ -216,19 +235,88 @@ describe('operator console', { timeout: 120_000 }, () => {
     await expect.poll(() => page.locator('#live tbody tr').count()).toBe(2)
   })
 
-  it('replays a failed inbound event from the failure analysis', async () => {
-    const src = await h.json('POST', '/api/v1/webhook-sources', {
-      token: t.orgAToken,
-      body: { name: 'RMM alerts', provider: 'generic' },
+  it('shows each attempt of a delivery on its timeline, the request headers masked', async () => {
+    rx.respond('/flaky', [
+      { status: 503, body: 'warming up' },
+      { status: 200, body: 'ok' },
+    ])
+    await page.goto(orgPath('webhooks/new'))
+    await page.locator('#wh-name').fill('Flaky receiver')
+    await page.locator('#wh-url').fill(rx.url('/flaky'))
+    await page.getByLabel('Retries after the first attempt').fill('1')
+    await page.getByRole('checkbox', { name: /^webhook\.test/ }).check()
+    await page.locator('input[name="hkey0"]').fill('Authorization')
+    await page.locator('input[name="hval0"]').fill('Bearer flaky-secret-7788')
+    await page.getByRole('button', { name: 'Save webhook' }).click()
+    await expect.poll(() => shown(page.getByRole('heading', { level: 1 }))).toBe('Flaky receiver')
+    await page.getByRole('button', { name: 'Send test event' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toContain('Test delivery queued.')
+    expect(await h.worker.drain()).toBe(1)
+    h.clock.advance(1000)
+    expect(await h.worker.drain()).toBe(1)
+    expect(rx.at('/flaky').map((r) => r.headers.authorization)).toEqual([
+      'Bearer flaky-secret-7788',
+      'Bearer flaky-secret-7788',
+    ])
+    await page.reload()
+    const row = page.locator('#live tbody tr').first()
+    await expect.poll(() => shown(row.locator('.badge'))).toBe('delivered')
+    await row.locator('summary').click()
+    await row.getByRole('link', { name: 'Each attempt, with its request and response →' }).click()
+    await expect.poll(() => shown(page.getByRole('heading', { level: 1 }))).toBe('Delivery: webhook.test')
+    const steps = page.getByRole('list', { name: 'Attempts' }).locator(':scope > li')
+    await expect.poll(() => steps.count()).toBe(2)
+    const first = steps.nth(0)
+    expect(await shown(first)).toMatch(/^Attempt 1 .* — retry HTTP 503 in \d+ ms/)
+    expect(await shown(first.locator('.vendor-message'))).toBe('Endpoint answered 503')
+    await first.getByText('Request headers').click()
+    const sentId = rx.at('/flaky')[0]?.headers['x-breeze-delivery-id']
+    await expect.poll(() => shown(first.locator('dl.kv'))).toContain('Authorization****7788')
+    expect(await shown(first.locator('dl.kv'))).toContain(`x-breeze-delivery-id${sentId}`)
+    await first.getByText('Response body').click()
+    await expect.poll(() => shown(first.locator('pre.json'))).toBe('warming up')
+    expect(await shown(steps.nth(1))).toMatch(/^Attempt 2 .* — delivered HTTP 200/)
+    expect(await page.content()).not.toContain('flaky-secret')
+    await shot('delivery-detail')
+    // Under another organization's URL (one the same partner key reaches), the delivery is not found.
+    const deliveryId = new URL(page.url()).pathname.split('/').at(-1)
+    const elsewhere = await page.goto(`/o/${t.orgB.id}/deliveries/${deliveryId}`)
+    expect(elsewhere?.status()).toBe(404)
+  })
+
+  it('adds a webhook source, then replays its failed inbound event from the failure analysis', async () => {
+    await page.goto(orgPath('inbound'))
+    await page.getByRole('link', { name: 'Webhook sources' }).click()
+    await page.getByLabel('Name').fill('Unused feed')
+    await page.getByLabel('Provider').fill('no-such-vendor')
+    await page.getByRole('button', { name: 'Add source' }).click()
+    await expect.poll(() => shown(page.getByRole('alert'))).toContain('"no-such-vendor" cannot send webhooks')
+    await page.getByLabel('Name').fill('RMM alerts')
+    await page.getByLabel('Provider').fill('generic')
+    await page.getByRole('button', { name: 'Add source' }).click()
+    const secretCard = page.locator('section.card', {
+      has: page.getByRole('heading', { name: 'Paste these at the vendor' }),
     })
-    expect(src.status).toBe(201)
+    const url = await shown(secretCard.locator('dd code').nth(0))
+    const secret = await shown(secretCard.locator('dd code').nth(1))
+    // The address is the one the operator reached Patchbay at, not the in-process call's.
+    expect(url.startsWith(`${base}/hooks/`)).toBe(true)
+    await shot('webhook-sources')
+    await page.getByLabel('Name').fill('Spare')
+    await page.getByLabel('Provider').fill('generic')
+    await page.getByRole('button', { name: 'Add source' }).click()
+    await page.getByRole('link', { name: 'Delete Spare' }).click()
+    await page.getByRole('button', { name: 'Delete source and its events' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toBe('Source deleted.')
+    const left = await h.json('GET', `/api/v1/webhook-sources?orgId=${t.orgA.id}`)
+    expect(left.body.data.map((x: { name: string }) => x.name)).toEqual(['RMM alerts'])
     const body = JSON.stringify({ type: 'no.such.type', data: {} })
-    const u = new URL(src.body.url)
+    const u = new URL(url)
     const sent = await h.app.request(`${u.pathname}${u.search}`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        'x-signature': `sha256=${createHmac('sha256', src.body.secret).update(body).digest('hex')}`,
+        'x-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
       },
       body,
     })
@@ -257,6 +345,87 @@ describe('operator console', { timeout: 120_000 }, () => {
       expect(res?.status(), slug).toBe(200)
       await expect.poll(() => shown(page.locator('main'))).toContain(expected)
       await shot(slug)
+    }
+  })
+
+  it('syncs a PSA connection, its progress shown while it runs without a reload', async () => {
+    await page.goto(orgPath('psa'))
+    // The connection is the integration added above; it is edited on that integration's page.
+    expect(await page.locator(`tbody a[href$="/integrations/${await integrationId()}"]`).count()).toBe(1)
+    await page.getByRole('button', { name: 'Sync ticket statuses now' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toContain('Sync queued')
+    await expect.poll(() => page.getByRole('progressbar', { name: 'Ticket sync queued' }).count()).toBe(1)
+    await expect.poll(() => shown(page.locator('.sync .badge'))).toBe('queued')
+    await jobs.runDue()
+    await expect
+      .poll(() => shown(page.locator('.sync .badge')), { timeout: 12_000, interval: 500 })
+      .toBe('completed')
+    expect(await page.getByRole('progressbar').count()).toBe(0)
+    expect(await shown(page.locator('.sync'))).toContain('0 checked, 0 updated, 0 missing')
+    await shot('psa')
+  })
+
+  it('labels every control, shows focus, keeps text contrast (WCAG AA) light and dark, and fits a phone', async () => {
+    const pages = ['integrations', 'status', 'routing', 'webhooks', 'webhooks/new', 'deliveries', 'inbound']
+    const more = ['inbound/sources', 'psa', 'approvals', 'changes', 'microsoft365', 'audit']
+    // Controls without an accessible name: no label, no aria-label, and (buttons) no text.
+    const unlabeled = `JSON.stringify([...document.querySelectorAll('input,select,textarea,button')]
+      .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+        && !e.getAttribute('aria-labelledby') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+      .map((e) => e.outerHTML.slice(0, 100)))`
+    // Text whose contrast with the background behind it is under 4.5:1 (large bold text: 3:1).
+    const lowContrast = `(() => {
+      const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number)
+      const lum = (c) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4 }
+        return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]) }
+      const bg = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor)
+        if (c.length === 3 || c[3] > 0) return c } return [255, 255, 255] }
+      const out = []
+      for (const el of document.querySelectorAll('body *:not(svg *)')) {
+        if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue
+        const st = getComputedStyle(el)
+        if (st.display === 'none' || st.visibility === 'hidden' || el.getClientRects().length === 0) continue
+        if (el.closest('.skip')) continue
+        const a = lum(rgb(st.color)), b = lum(bg(el))
+        const r = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)
+        const large = parseFloat(st.fontSize) >= 24 || (parseFloat(st.fontSize) >= 18.66 && Number(st.fontWeight) >= 700)
+        if (r < (large ? 3 : 4.5)) out.push(el.tagName + ' ' + r.toFixed(2) + ' ' + el.textContent.trim().slice(0, 40))
+      }
+      return JSON.stringify(out)
+    })()`
+    for (const slug of [...pages, ...more]) {
+      expect((await page.goto(orgPath(slug)))?.status(), slug).toBe(200)
+      expect(JSON.parse(await page.evaluate<string>(unlabeled)), slug).toEqual([])
+      for (const scheme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme: scheme })
+        expect(JSON.parse(await page.evaluate<string>(lowContrast)), `${slug} ${scheme}`).toEqual([])
+      }
+      await page.emulateMedia({ colorScheme: 'light' })
+    }
+    // The keyboard: the first Tab reaches the skip link, shown with a focus ring; Enter moves on to the content.
+    await page.goto(orgPath('deliveries'))
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate<string>('document.activeElement.textContent.trim()')).toBe('Skip to content')
+    expect(await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid')
+    await page.keyboard.press('Enter')
+    expect(new URL(page.url()).hash).toBe('#main')
+    // A phone: one column, nothing wider than the screen (wide tables scroll in their own box).
+    const tooWide = `JSON.stringify([...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap'))
+      .map((e) => e.tagName + '.' + e.className))`
+    await page.setViewportSize({ width: 390, height: 844 })
+    try {
+      for (const slug of [...pages, ...more]) {
+        await page.goto(orgPath(slug))
+        expect(
+          await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth'),
+        ).toBe(true)
+        expect(JSON.parse(await page.evaluate<string>(tooWide)), slug).toEqual([])
+      }
+      await page.goto(orgPath('deliveries'))
+      await shot('phone-deliveries')
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 })
     }
   })
 

@@ -1,19 +1,23 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { AppContext } from '../../context.ts'
+import { deliveryTimeline } from '../../delivery/attempts.ts'
 import { TARGET_TYPES } from '../../delivery/targets.ts'
 import { recordAudit } from '../../store/audit.ts'
-import { listDeliveries, requeueFailed } from '../../webhooks/store.ts'
+import { getDelivery, listDeliveries, requeueFailed } from '../../webhooks/store.ts'
 import { router } from '../env.ts'
-import { errorResponses } from '../errors.ts'
+import { ApiError, errorResponses } from '../errors.ts'
 import { actorOf, resolveOrgFilter, scopeOf } from '../principal.ts'
-import { dateTime, pageQuery, timeQuery, uuidSchema } from '../schemas.ts'
+import { dateTime, idParams, pageQuery, timeQuery, uuidSchema } from '../schemas.ts'
 import {
   deliveryCursorQuery,
+  deliveryDetailSchema,
   deliveryPage,
   deliveryPageSchema,
   deliveryStatusEnum,
+  toAttempt,
+  toDelivery,
 } from './delivery-schemas.ts'
-import { jsonBody } from './shared.ts'
+import { json, jsonBody } from './shared.ts'
 
 const RECOVER_LIMIT = 10_000
 
@@ -79,6 +83,26 @@ export function deliveryRoutes(ctx: AppContext) {
         q,
       )
       return c.json(deliveryPage(list.items, q, list), 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/{id}',
+      tags: ['Deliveries'],
+      summary: 'Get a delivery with each of its attempts',
+      description:
+        'The delivery with its payload and its attempts on a timeline: request headers (secrets masked), ' +
+        'response status and body, error and duration of each attempt.',
+      request: { params: idParams },
+      responses: { 200: json(deliveryDetailSchema, 'The delivery'), ...errorResponses(401, 404, 422) },
+    }),
+    async (c) => {
+      const d = await getDelivery(ctx.db.orm, scopeOf(c.var.principal), c.req.valid('param').id)
+      if (!d) throw ApiError.notFound('Delivery')
+      const attempts = await deliveryTimeline(ctx.db.orm, d)
+      return c.json({ ...toDelivery(d), attempts: attempts.map(toAttempt) }, 200)
     },
   )
 

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import type { AttemptRecord } from '../../delivery/attempts.ts'
 import type { DeliveryRow } from '../../webhooks/store.ts'
 import { DELIVERY_TOTAL_CAP } from '../../webhooks/store.ts'
 import { iso, paginationSchema, timestamp, uuidSchema } from '../schemas.ts'
@@ -61,6 +62,43 @@ export function toDelivery(d: DeliveryRow) {
     createdAt: iso(d.createdAt) as string,
     deliveredAt: iso(d.deliveredAt),
   }
+}
+
+export const deliveryAttemptSchema = z
+  .object({
+    attempt: z.number().int().openapi({ description: 'Counting from 1' }),
+    at: timestamp.nullable().openapi({ description: 'When its outcome was recorded' }),
+    outcome: z.enum(['delivered', 'retry', 'failed']).openapi({
+      description:
+        '`retry`: it did not get through and another attempt followed (or will); `failed`: the last one, given up',
+    }),
+    responseStatus: z.number().int().nullable(),
+    responseBody: z.string().nullable().openapi({ description: 'The first 1,000 characters' }),
+    responseTimeMs: z.number().int().nullable(),
+    errorMessage: z.string().nullable(),
+    requestHeaders: z
+      .record(z.string(), z.string())
+      .nullable()
+      .openapi({
+        description:
+          "The request's headers as sent, custom header values masked (signatures, ids and timestamps are no " +
+          'secret). Kept for the attempts that did not deliver; null for the successful one.',
+      }),
+  })
+  .openapi('DeliveryAttempt')
+
+export const deliveryDetailSchema = deliverySchema
+  .extend({
+    attempts: z.array(deliveryAttemptSchema).openapi({
+      description:
+        'Each attempt, first to last: every one that did not deliver is kept, and the last one is also the ' +
+        "delivery's own `responseStatus`/`responseBody`/`errorMessage`",
+    }),
+  })
+  .openapi('DeliveryDetail')
+
+export function toAttempt(a: AttemptRecord) {
+  return { ...a, at: iso(a.at) }
 }
 
 /** Keyset paging over the history, beside `page`: as fast a million rows deep as on the first page. */

@@ -194,3 +194,28 @@ export const deliveryHolds = pgTable('delivery_holds', {
   targetId: uuid('target_id').primaryKey(),
   until: ts('until').notNull(),
 })
+
+/**
+ * The attempts of a delivery that did not end it successfully (a retry, or the final failure), for the delivery's
+ * timeline: the outcome on the `deliveries` row is only the last one. Written by the engine's outcome statement
+ * itself (src/delivery/store.ts), so recording one costs no extra round trip, and a first-try success (most
+ * deliveries) writes nothing here. `request_headers` are what was sent with every secret value masked. No foreign
+ * key: it would add checks to the history's hot path and block detaching a day's partition; retention deletes the
+ * attempts whose delivery is gone (src/delivery/retention.ts). Ids are UUIDv7, so an attempt's delivery id says
+ * its day.
+ */
+export const deliveryAttempts = pgTable(
+  'delivery_attempts',
+  {
+    deliveryId: uuid('delivery_id').notNull(),
+    orgId: uuid('org_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    at: ts('at').notNull(),
+    responseStatus: integer('response_status'),
+    responseBody: text('response_body'),
+    responseTimeMs: integer('response_time_ms'),
+    errorMessage: text('error_message'),
+    requestHeaders: jsonb('request_headers'),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
+)
