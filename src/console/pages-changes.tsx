@@ -567,6 +567,7 @@ export function changePages(app: Hono<ConsoleEnv>) {
                 </p>
                 <p class="ticket-summary">{t.summary}</p>
                 <p class="hint">{t.boardName}</p>
+                <PushedStatus url={`${base}/pushed-status`} ticket={x.ticket} />
                 <FilterForm action={base} label={null} submit="Check">
                   <Field
                     id="tw-email"
@@ -753,6 +754,14 @@ export function changePages(app: Hono<ConsoleEnv>) {
       </>,
     )
   }
+  // What ConnectWise last pushed about the ticket (its callbacks, via a webhook source), read from Patchbay only:
+  // the widget above it is read from ConnectWise once per page view, this part refreshes itself without asking it.
+  app.get('/o/:org/changes/:id/pushed-status', async (c) => {
+    const id = c.req.param('id') ?? ''
+    const r = await c.var.api('GET', `/changes/${encodeURIComponent(id)}${qs({ orgId: c.var.org.id })}`)
+    if (!r.ok) return c.html(<Notice kind="bad">{errorText(r)}</Notice>, r.status === 404 ? 404 : 200)
+    return c.html(<PushedStatus url={orgUrl(c, `changes/${id}/pushed-status`)} ticket={r.body.ticket} />)
+  })
   app.get('/o/:org/changes/:id', (c) => detail(c, noticeOf(c)))
 
   const post = (
@@ -791,4 +800,27 @@ export function changePages(app: Hono<ConsoleEnv>) {
     rollbackNotes: str(f.rollbackNotes),
   }))
   post('cancel', 'cancel', 'cancel', 'POST', (f) => ({ reason: str(f.reason) }))
+}
+
+/** The status ConnectWise's last callback gave the ticket, refreshed every 5 s from Patchbay (never from ConnectWise). */
+function PushedStatus(props: { url: string; ticket: Json }) {
+  const k = props.ticket
+  return (
+    <p
+      class="hint pushed-status"
+      hx-get={props.url}
+      hx-trigger="every 5s"
+      hx-swap="outerHTML"
+      aria-live="polite"
+    >
+      {k?.status ? (
+        <>
+          ConnectWise says: <span class="badge muted">{k.status}</span> (callback,{' '}
+          <When at={k.statusUpdatedAt} />)
+        </>
+      ) : (
+        'No ConnectWise callback about this ticket yet.'
+      )}
+    </p>
+  )
 }

@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDattoRmm } from '../../src/connectors/datto-rmm/index.ts'
@@ -210,6 +211,50 @@ describe('operator console: approvals and change management', { timeout: 120_000
     expect(cw.raw.timeEntries.map((e) => [e.chargeToId, e.notes])).toEqual([
       [ticket.id, 'Prepared the upgrade'],
     ])
+
+    // A status changed at ConnectWise reaches the open page through its callback, without a reload and without
+    // Patchbay asking ConnectWise again.
+    await expect
+      .poll(() => shown(widget.locator('.pushed-status')))
+      .toBe('No ConnectWise callback about this ticket yet.')
+    const source = await h.json('POST', '/api/v1/webhook-sources', {
+      token: t.orgAToken,
+      body: { name: 'cw', provider: 'connectwise', integrationId: conn.body.id },
+    })
+    expect(source.status, JSON.stringify(source.body)).toBe(201)
+    const callback = JSON.stringify({
+      Action: 'updated',
+      CompanyId: 'Contoso',
+      Entity: JSON.stringify({
+        id: ticket.id,
+        summary: 'Core switch firmware',
+        status: { id: 9, name: 'Waiting Customer' },
+        _info: { lastUpdated: '2026-02-18T10:00:00Z' },
+      }),
+      ID: ticket.id,
+      MessageId: 'msg-widget',
+      Metadata: { key_url: cw.callbackKeyUrl },
+      Type: 'ticket',
+    })
+    const signature = createHmac('sha256', createHash('sha256').update(cw.callbackSigningKey).digest())
+      .update(callback)
+      .digest('base64')
+    const sent = await h.app.request(new URL(source.body.url).pathname, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-content-signature': signature },
+      body: callback,
+    })
+    expect(sent.status).toBe(202)
+    const ticketReads = cw.requests.filter(
+      (r) => r.method === 'GET' && r.path.endsWith(`/tickets/${ticket.id}`),
+    ).length
+    await new JobService(h.ctx, WIRED_JOBS).runDue()
+    await expect
+      .poll(() => shown(widget.locator('.pushed-status')), { timeout: 12_000, interval: 500 })
+      .toContain('ConnectWise says: Waiting Customer (callback, 2026-02-18 10:00:00Z)')
+    expect(
+      cw.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/tickets/${ticket.id}`)),
+    ).toHaveLength(ticketReads)
 
     // A lifecycle step from the page: the technical approval.
     await page.getByText('Record technical approval').first().click()
