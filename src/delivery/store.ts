@@ -79,7 +79,11 @@ export async function claimDue(q: Querier, o: ClaimOptions): Promise<ClaimedDeli
     [o.now, o.limit, o.perTarget, saturated, partialIds, partialRoom, o.leaseUntil, o.worker],
     'pb_claim',
   )
-  return rows.map((r) => ({
+  return rows.map(claimedOf)
+}
+
+function claimedOf(r: ClaimRow): ClaimedDelivery {
+  return {
     id: r.id,
     orgId: r.org_id,
     targetType: r.target_type,
@@ -90,7 +94,26 @@ export async function claimDue(q: Querier, o: ClaimOptions): Promise<ClaimedDeli
     attempt: r.attempts,
     createdAt: r.created_at,
     event: claimedEvent(r.occurred_at ?? r.created_at, r.data),
-  }))
+  }
+}
+
+/**
+ * The deliveries the enqueue trigger leased to `worker` in this ingest transaction (see drizzle 0023: the lease
+ * end is unique to the ingest), read as a claim reads them: through the lease index and primary keys.
+ */
+export const HANDED_SQL = `
+SELECT d.id, d.org_id, d.target_type, d.target_id, d.event_id, d.event_type, d.operation, q.attempts,
+       d.created_at, e.occurred_at, e.data::text AS data
+FROM delivery_queue q
+CROSS JOIN LATERAL (SELECT * FROM deliveries d WHERE d.id = q.id OFFSET 0) d
+LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.org_id = d.org_id AND e.id = d.event_id OFFSET 0) e ON true
+WHERE q.lease_until = $1::timestamptz AND q.leased_by = $2
+ORDER BY q.next_attempt_at, q.id`
+
+/** Reads what this ingest transaction handed to `worker` (its rows already leased and counted). */
+export async function handedOver(q: Querier, leaseUntil: string, worker: string): Promise<ClaimedDelivery[]> {
+  const rows = await q.query<ClaimRow>(HANDED_SQL, [leaseUntil, worker], 'pb_handed')
+  return rows.map(claimedOf)
 }
 
 export interface Completion {
