@@ -164,6 +164,30 @@ describe('fresh deliveries handed to the ingesting process’s worker', () => {
     }
   })
 
+  it('hands over only what this ingest queued, not a claim of the same worker with the same lease end', async () => {
+    // A claim committed by this worker with exactly the lease end the ingest will use (claims' ends are whole
+    // milliseconds; a hand-off's never are, but the ingest must not rely on that alone).
+    const leaseUntil = '2030-01-01T00:00:00.000000Z'
+    const taker = new RecordingTaker(10)
+    taker.offer = () => {
+      taker.open++
+      return { worker: taker.worker, leaseUntil, max: 10 }
+    }
+    const stop = takeHandoffs(h.ctx.db, taker)
+    try {
+      await ingestEvents(h.ctx.db, h.ctx.fanouts, [event()], h.clock.now())
+      expect(taker.handed[0]).toHaveLength(3)
+      // The next ingest reuses the lease end: the first ingest's rows, committed, are still leased under it.
+      await ingestEvents(h.ctx.db, h.ctx.fanouts, [event()], h.clock.now())
+      const second = taker.handed[1] as ClaimedDelivery[]
+      expect(second).toHaveLength(3)
+      const first = new Set((taker.handed[0] as ClaimedDelivery[]).map((d) => d.id))
+      expect(second.filter((d) => first.has(d.id))).toEqual([])
+    } finally {
+      stop()
+    }
+  })
+
   it('leaves the queue as before when no worker takes hand-offs', async () => {
     await ingestEvents(h.ctx.db, h.ctx.fanouts, [event()], h.clock.now())
     expect((await queueRows()).map((r) => [r.leased_by, r.attempts])).toEqual([
@@ -179,9 +203,11 @@ describe('uniqueLeaseUntil', () => {
     // Later than any lease end given before in this test process.
     const at = Date.parse('2100-01-01T00:00:00.000Z')
     expect([uniqueLeaseUntil(at), uniqueLeaseUntil(at), uniqueLeaseUntil(at - 5)]).toEqual([
-      '2100-01-01T00:00:00.000000Z',
       '2100-01-01T00:00:00.000001Z',
       '2100-01-01T00:00:00.000002Z',
+      '2100-01-01T00:00:00.000003Z',
     ])
+    // Never a whole millisecond, which is what a claim's lease end always is.
+    expect(uniqueLeaseUntil(at + 1)).toBe('2100-01-01T00:00:00.001001Z')
   })
 })

@@ -40,11 +40,13 @@ export function handoffTaker(db: Database): HandoffTaker | undefined {
 let lastMicros = 0
 
 /**
- * A lease end `ms` from now with microsecond precision, strictly later than any given before in this process: the
- * ingest's rows are found by it (with the worker), and two ingests must never find each other's.
+ * A lease end at `atMs` with microsecond precision, strictly later than any given before in this process and never
+ * on a whole millisecond, so it never equals a claim's lease end (a JavaScript Date): the ingest's rows are found
+ * by it (with the worker and the transaction), and two ingests, or an ingest and a claim, never find each other's.
  */
 export function uniqueLeaseUntil(atMs: number): string {
-  lastMicros = Math.max(lastMicros + 1, atMs * 1000)
+  lastMicros = Math.max(lastMicros + 1, atMs * 1000 + 1)
+  if (lastMicros % 1000 === 0) lastMicros++
   const ms = Math.floor(lastMicros / 1000)
   const micros = lastMicros % 1000
   return new Date(ms).toISOString().replace('Z', `${String(micros).padStart(3, '0')}Z`)

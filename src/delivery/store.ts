@@ -96,8 +96,10 @@ function claimedOf(r: ClaimRow): ClaimedDelivery {
 }
 
 /**
- * The deliveries the enqueue trigger leased to `worker` in this ingest transaction (see drizzle 0023: the lease
- * end is unique to the ingest), read as a claim reads them: through the lease index and primary keys.
+ * The deliveries the enqueue trigger leased to `worker` in this ingest transaction (see drizzle 0023), read as a
+ * claim reads them: through the lease index and primary keys. Only rows this transaction wrote (`xmin`): a claim
+ * by the same worker, committed meanwhile with the same lease end, must not be handed over a second time (the
+ * bench caught exactly that, whole batches sent twice, before this check).
  */
 export const HANDED_SQL = `
 SELECT d.id, d.org_id, d.target_type, d.target_id, d.event_id, d.event_type, d.operation, q.attempts,
@@ -105,7 +107,7 @@ SELECT d.id, d.org_id, d.target_type, d.target_id, d.event_id, d.event_type, d.o
 FROM delivery_queue q
 CROSS JOIN LATERAL (SELECT * FROM deliveries d WHERE d.id = q.id OFFSET 0) d
 LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.org_id = d.org_id AND e.id = d.event_id OFFSET 0) e ON true
-WHERE q.lease_until = $1::timestamptz AND q.leased_by = $2
+WHERE q.lease_until = $1::timestamptz AND q.leased_by = $2 AND q.xmin = pg_current_xact_id()::xid
 ORDER BY q.next_attempt_at, q.id`
 
 /** Reads what this ingest transaction handed to `worker` (its rows already leased and counted). */
