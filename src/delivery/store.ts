@@ -13,9 +13,11 @@ export interface ClaimOptions {
 }
 
 /**
- * Claims due deliveries under a lease. Looks at the oldest due queue rows (skipping targets with no room left),
- * keeps at most each target's remaining room, and locks with SKIP LOCKED so workers never wait on each other or
- * take the same row. The attempt counter goes up here, so an attempt cut short by a crash still counts. Rows are
+ * Claims due deliveries under a lease. Locks the oldest due queue rows (skipping targets with no room left, and
+ * with SKIP LOCKED rows another worker holds, so workers never wait on each other or take the same row), then
+ * keeps at most each target's remaining room. Locking while reading the candidates (rather than reading them,
+ * then looking each up again to lock it) saves a primary-key lookup per candidate; the candidates left out stay
+ * locked only until the statement ends. The attempt counter goes up here, so an attempt cut short by a crash still counts. Rows are
  * reached through `id = ANY(ARRAY(…))` and LATERAL lookups, so the plan stays primary-key lookups however large
  * the history grows. `OFFSET 0` keeps each lookup a subquery run per claimed row: flattened into a join, the
  * planner may scan all of `deliveries` when its statistics are stale (the embedded database has no autoanalyze).
@@ -27,17 +29,13 @@ WITH cand AS (
   WHERE q.lease_until IS NULL AND q.next_attempt_at <= $1 AND NOT (q.target_id = ANY($4::uuid[]))
   ORDER BY q.next_attempt_at
   LIMIT $2::int * 2
+  FOR UPDATE OF q SKIP LOCKED
 ), ranked AS (
-  SELECT c.id, row_number() OVER (PARTITION BY c.target_id ORDER BY c.next_attempt_at) AS rn,
+  SELECT c.id, c.next_attempt_at, row_number() OVER (PARTITION BY c.target_id ORDER BY c.next_attempt_at) AS rn,
          COALESCE(b.room, $3::int) AS room
   FROM cand c LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(target_id, room) ON b.target_id = c.target_id
 ), picked AS (
-  SELECT q.id FROM delivery_queue q
-  WHERE q.id = ANY(ARRAY(SELECT r.id FROM ranked r WHERE r.rn <= r.room))
-    AND q.lease_until IS NULL AND q.next_attempt_at <= $1
-  ORDER BY q.next_attempt_at
-  LIMIT $2::int
-  FOR UPDATE OF q SKIP LOCKED
+  SELECT r.id FROM ranked r WHERE r.rn <= r.room ORDER BY r.next_attempt_at LIMIT $2::int
 ), leased AS (
   UPDATE delivery_queue q SET lease_until = $7, leased_by = $8, attempts = q.attempts + 1
   WHERE q.id = ANY(ARRAY(SELECT id FROM picked))
@@ -79,7 +77,11 @@ export async function claimDue(q: Querier, o: ClaimOptions): Promise<ClaimedDeli
     [o.now, o.limit, o.perTarget, saturated, partialIds, partialRoom, o.leaseUntil, o.worker],
     'pb_claim',
   )
-  return rows.map((r) => ({
+  return rows.map(claimedOf)
+}
+
+function claimedOf(r: ClaimRow): ClaimedDelivery {
+  return {
     id: r.id,
     orgId: r.org_id,
     targetType: r.target_type,
@@ -90,7 +92,28 @@ export async function claimDue(q: Querier, o: ClaimOptions): Promise<ClaimedDeli
     attempt: r.attempts,
     createdAt: r.created_at,
     event: claimedEvent(r.occurred_at ?? r.created_at, r.data),
-  }))
+  }
+}
+
+/**
+ * The deliveries the enqueue trigger leased to `worker` in this ingest transaction (see drizzle 0023), read as a
+ * claim reads them: through the lease index and primary keys. Only rows this transaction wrote (`xmin`): a claim
+ * by the same worker, committed meanwhile with the same lease end, must not be handed over a second time (the
+ * bench caught exactly that, whole batches sent twice, before this check).
+ */
+export const HANDED_SQL = `
+SELECT d.id, d.org_id, d.target_type, d.target_id, d.event_id, d.event_type, d.operation, q.attempts,
+       d.created_at, e.occurred_at, e.data::text AS data
+FROM delivery_queue q
+CROSS JOIN LATERAL (SELECT * FROM deliveries d WHERE d.id = q.id OFFSET 0) d
+LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.org_id = d.org_id AND e.id = d.event_id OFFSET 0) e ON true
+WHERE q.lease_until = $1::timestamptz AND q.leased_by = $2 AND q.xmin = pg_current_xact_id()::xid
+ORDER BY q.next_attempt_at, q.id`
+
+/** Reads what this ingest transaction handed to `worker` (its rows already leased and counted). */
+export async function handedOver(q: Querier, leaseUntil: string, worker: string): Promise<ClaimedDelivery[]> {
+  const rows = await q.query<ClaimRow>(HANDED_SQL, [leaseUntil, worker], 'pb_handed')
+  return rows.map(claimedOf)
 }
 
 export interface Completion {

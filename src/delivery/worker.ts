@@ -14,6 +14,7 @@ import {
   untilTrial,
   withTrial,
 } from './circuit.ts'
+import { type HandoffOffer, type HandoffTaker, takeHandoffs, uniqueLeaseUntil } from './handoff.ts'
 import { type Judged, judge, OutcomeBatcher } from './outcomes.ts'
 import { Slots } from './slots.ts'
 import {
@@ -76,7 +77,7 @@ const FLUSH_MS = 20
  * in hand has finished, on NOTIFY, at the next due time, or after `pollMs`. Several workers (in several
  * processes) share the work through the database.
  */
-export class DeliveryWorker implements Service {
+export class DeliveryWorker implements Service, HandoffTaker {
   readonly name = 'delivery-worker'
   readonly id = `${os.hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`
   readonly #ctx: AppContext
@@ -106,6 +107,9 @@ export class DeliveryWorker implements Service {
   #waitEnds = Number.POSITIVE_INFINITY
   #unlisten: (() => Promise<void>) | undefined
   #lastReap = 0
+  /** Deliveries promised to ingests under way (offered, not yet settled). */
+  #offered = 0
+  #stopHandoffs: (() => void) | undefined
 
   constructor(ctx: AppContext, transports: readonly Transport[], opts: Partial<WorkerOptions> = {}) {
     this.#ctx = ctx
@@ -139,7 +143,14 @@ export class DeliveryWorker implements Service {
   }
 
   async start(): Promise<void> {
+    try {
+      // The first claims and ingests after a start are then not the ones that open connections and plan cold.
+      await this.#ctx.db.warm()
+    } catch (err) {
+      this.#ctx.log.warn({ err }, 'could not warm the database connections; they open on first use')
+    }
     this.#unlisten = await this.#ctx.db.listen(DELIVERY_CHANNEL, () => this.#wakeup.notify())
+    this.#stopHandoffs = takeHandoffs(this.#ctx.db, this)
     this.#loopDone = this.#loop()
     const { timers: _timers, ...settings } = this.#opts
     this.#ctx.log.info({ worker: this.id, ...settings }, 'delivery worker started')
@@ -147,6 +158,7 @@ export class DeliveryWorker implements Service {
 
   async stop(): Promise<void> {
     this.#stopping = true
+    this.#stopHandoffs?.()
     this.#wakeup.ring()
     await this.#loopDone
     await this.#release(this.#slots.readyTargets(), null)
@@ -240,6 +252,75 @@ export class DeliveryWorker implements Service {
     return capacity(this.#circuits.get(target)?.state, now, this.#opts.perTarget)
   }
 
+  /**
+   * Fresh deliveries this worker takes at ingest (see handoff.ts): as many as a claim would take now, less what
+   * ingests under way were promised. None while the queue holds due work it left behind (that goes first), and
+   * none while stopping.
+   */
+  offer(now: Date): HandoffOffer | undefined {
+    if (this.#stopping || this.#moreDue) return undefined
+    const max = this.#slots.claimLimit(this.#opts.batchSize) - this.#offered
+    if (max <= 0) return undefined
+    this.#offered += max
+    return { worker: this.id, leaseUntil: uniqueLeaseUntil(now.getTime() + this.#opts.leaseMs), max }
+  }
+
+  /** An ingest committed (or not): its promise ends, and what it leased to this worker is attempted. */
+  settle(offer: HandoffOffer, handed: ClaimedDelivery[]): void {
+    this.#offered -= offer.max
+    if (handed.length === 0) return
+    this.#background(this.#adopt(handed), '', 'could not take handed deliveries')
+  }
+
+  async #adopt(batch: ClaimedDelivery[]): Promise<void> {
+    const now = this.#ctx.clock.now()
+    // Targets whose circuit this worker opened, and a worker on its way out, give them back at once.
+    const refused = this.#stopping
+      ? batch
+      : batch.filter((d) => this.#capFor(d.targetId, now.getTime()) === 0)
+    if (refused.length > 0) {
+      this.#moreDue = true
+      await releaseClaimed(
+        this.#ctx.db.relaxed,
+        refused.map((d) => d.id),
+        this.id,
+        now,
+      )
+      if (refused.length === batch.length) return
+    }
+    const taken = refused.length > 0 ? batch.filter((d) => !refused.includes(d)) : batch
+    await this.#prepare(taken)
+    if (this.#stopping) {
+      await releaseClaimed(
+        this.#ctx.db.relaxed,
+        taken.map((d) => d.id),
+        this.id,
+        this.#ctx.clock.now(),
+      )
+      return
+    }
+    this.#slots.enqueue(taken)
+    this.#pumpAll()
+  }
+
+  /** Loads what the transports need for a batch of attempts. */
+  async #prepare(batch: ClaimedDelivery[]): Promise<void> {
+    const byType = new Map<string, ClaimedDelivery[]>()
+    for (const d of batch) byType.set(d.targetType, [...(byType.get(d.targetType) ?? []), d])
+    await Promise.all(
+      [...byType].map(async ([type, items]) => {
+        try {
+          await this.#transports.get(type)?.prepare?.(items)
+        } catch (err) {
+          this.#ctx.log.error(
+            { err, targetType: type },
+            'could not prepare deliveries; attempts will fail and retry',
+          )
+        }
+      }),
+    )
+  }
+
   /** Claims into the ready queues; returns how many were claimed. */
   async #claim(): Promise<number> {
     const limit = this.#slots.claimLimit(this.#opts.batchSize)
@@ -267,20 +348,7 @@ export class DeliveryWorker implements Service {
       [...busy.values()].some((room) => room <= 0) ||
       [...taken].some(([t, n]) => n >= (busy.get(t) ?? perTarget))
     if (batch.length === 0) return 0
-    const byType = new Map<string, ClaimedDelivery[]>()
-    for (const d of batch) byType.set(d.targetType, [...(byType.get(d.targetType) ?? []), d])
-    await Promise.all(
-      [...byType].map(async ([type, items]) => {
-        try {
-          await this.#transports.get(type)?.prepare?.(items)
-        } catch (err) {
-          this.#ctx.log.error(
-            { err, targetType: type },
-            'could not prepare deliveries; attempts will fail and retry',
-          )
-        }
-      }),
-    )
+    await this.#prepare(batch)
     this.#slots.enqueue(batch)
     return batch.length
   }

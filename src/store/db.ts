@@ -30,6 +30,12 @@ export interface Database extends Querier {
   readonly relaxed: Querier
   /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (q: Querier) => Promise<T>): Promise<T>
+  /**
+   * Opens the pools' connections now and has each plan a statement over the delivery history, so the first
+   * requests and claims after a start do not each pay for a new server process and a cold catalog (on a new
+   * connection, the first statement over the partitioned history plans every partition's catalog entries).
+   */
+  warm(): Promise<void>
   /** Runs `fn` for every NOTIFY on `channel` until the returned function is called. */
   listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>
   close(): Promise<void>
@@ -54,15 +60,40 @@ export interface ServedOptions {
   onError?: (err: Error) => void
 }
 
+/**
+ * What a warmed connection runs: planning (EXPLAIN without ANALYZE reads no rows) loads the partitioned history's
+ * catalog entries, every partition and index, into the connection's caches.
+ */
+const WARM_SQL = `EXPLAIN (COSTS OFF) SELECT d.id FROM deliveries d JOIN delivery_queue q ON q.id = d.id
+  WHERE d.org_id = '00000000-0000-0000-0000-000000000000' ORDER BY d.id DESC LIMIT 1`
+
+/**
+ * How long an idle pooled connection stays open: long, because a new one costs a server process, a password
+ * exchange and cold catalog caches (see warm), which showed as the slowest requests after any quiet spell (the
+ * pg default closes them after 10 s).
+ */
+const IDLE_MS = 10 * 60_000
+
+async function warmPool(pool: pg.Pool, size: number): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: size }, () => pool.connect()))
+  try {
+    await Promise.all(clients.map((c) => c.query(WARM_SQL)))
+  } finally {
+    for (const c of clients) c.release()
+  }
+}
+
 export function openServed(opts: ServedOptions): Database {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize })
+  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, idleTimeoutMillis: IDLE_MS })
   pool.on('error', (err) => opts.onError?.(err))
   let relaxedPool: pg.Pool | undefined
+  const relaxedSize = Math.max(2, Math.ceil(opts.poolSize / 2))
   const relaxed = () => {
     if (!relaxedPool) {
       relaxedPool = new pg.Pool({
         connectionString: opts.url,
-        max: Math.max(2, Math.ceil(opts.poolSize / 2)),
+        max: relaxedSize,
+        idleTimeoutMillis: IDLE_MS,
         // The claim query's best plan depends on its parameters (which targets are busy); a cached generic plan
         // loops over every due row per candidate once the queue has been empty a few times.
         options: '-c synchronous_commit=off -c plan_cache_mode=force_custom_plan',
@@ -108,6 +139,9 @@ export function openServed(opts: ServedOptions): Database {
       } finally {
         client.release()
       }
+    },
+    async warm() {
+      await Promise.all([warmPool(pool, opts.poolSize), warmPool(relaxed(), relaxedSize)])
     },
     async listen(channel, fn) {
       const listener = new PgListener(opts.url, channel, fn, opts.onError)

@@ -23,6 +23,16 @@ const LOG_FILE = 'postgres.log'
 const USER = 'patchbay'
 const DATABASE = 'patchbay'
 
+/**
+ * The embedded server shares the machine with Patchbay and is sized as its part of one process's memory budget
+ * (Patchbay and its database ≤ 350 MB together): initdb's 128 MB of shared buffers, every page of which ends up
+ * resident under sustained load, is halved (the operating system's page cache still holds what falls out).
+ * Connections stay at 100 (DATABASE_POOL_SIZE may be raised); durability settings stay PostgreSQL's defaults.
+ */
+const SERVER_SETTINGS: Record<string, string> = {
+  shared_buffers: '64MB',
+}
+
 export interface EmbeddedServerOptions {
   /** Patchbay's DATA_DIR. */
   dataDir: string
@@ -400,7 +410,10 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     let started: Started = { ok: false, reason: 'not started' }
     // A free port may be taken between choosing and binding it; another one then does.
     for (let i = 0; i < 3; i++) {
-      started = await launch(cluster, logPath, await freePort(), bin, as, opts.settings ?? {})
+      started = await launch(cluster, logPath, await freePort(), bin, as, {
+        ...SERVER_SETTINGS,
+        ...opts.settings,
+      })
       if (started.ok || !/address already in use/i.test(started.reason)) break
     }
     if (!started.ok) {
