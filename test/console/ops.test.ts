@@ -199,7 +199,6 @@ describe('operator console: approvals and change management', { timeout: 120_000
     await widget.getByLabel('Your ConnectWise email').fill('bob@msp.example')
     await widget.getByRole('button', { name: 'Check' }).click()
     await expect.poll(() => widget.getByRole('link', { name: 'Add Time Entry' }).count()).toBe(1)
-    await shot('change-detail')
     await widget.getByText('Or log time from here').click()
     await widget.getByLabel('Start (UTC)').fill('2026-02-18T09:00')
     await widget.getByLabel('End (UTC)').fill('2026-02-18T09:30')
@@ -252,6 +251,7 @@ describe('operator console: approvals and change management', { timeout: 120_000
     await expect
       .poll(() => shown(widget.locator('.pushed-status')), { timeout: 12_000, interval: 500 })
       .toContain('ConnectWise says: Waiting Customer (callback, 2026-02-18 10:00:00Z)')
+    await shot('change-detail')
     expect(
       cw.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/tickets/${ticket.id}`)),
     ).toHaveLength(ticketReads)
