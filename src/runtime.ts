@@ -60,7 +60,7 @@ export async function openRuntime(config: Config, opts: OpenOptions = {}): Promi
   let server: EmbeddedServer | undefined
   let unlock = async () => {}
   let ring: ReturnType<typeof resolveKeyRing>
-  const onError = (err: Error) => log.warn({ err: err.message }, 'database connection error')
+  const onError = (err: Error) => log.warn({ error: err.message }, 'database connection error')
   if (config.DATABASE_URL) {
     ring = resolveKeyRing({ env: config.PATCHBAY_ENCRYPTION_KEYS })
     if (opts.migrate !== false) {

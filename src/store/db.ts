@@ -83,9 +83,42 @@ async function warmPool(pool: pg.Pool, size: number): Promise<void> {
   }
 }
 
+/**
+ * Connections of a pool whose sockets are still open. pg's `Pool.end()` resolves once it has asked each client to
+ * end, not once they have: an embedded server stopped right after would terminate them mid-goodbye, and each would
+ * report "terminating connection due to administrator command" on a clean shutdown.
+ */
+function trackOpen(pool: pg.Pool): Set<pg.Client> {
+  const open = new Set<pg.Client>()
+  pool.on('connect', (client) => {
+    open.add(client)
+    client.once('end', () => open.delete(client))
+  })
+  return open
+}
+
+/** Ends a pool and waits until its connections' sockets have closed (at most `CLOSE_WAIT_MS`). */
+async function endPool(pool: pg.Pool, open: Set<pg.Client>): Promise<void> {
+  const closed = Promise.all([...open].map((c) => new Promise((resolve) => c.once('end', resolve))))
+  await pool.end()
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    closed,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS)
+      timer.unref()
+    }),
+  ])
+  clearTimeout(timer)
+}
+
+const CLOSE_WAIT_MS = 2_000
+
 export function openServed(opts: ServedOptions): Database {
   const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, idleTimeoutMillis: IDLE_MS })
   pool.on('error', (err) => opts.onError?.(err))
+  const poolOpen = trackOpen(pool)
+  let relaxedOpen = new Set<pg.Client>()
   let relaxedPool: pg.Pool | undefined
   const relaxedSize = Math.max(2, Math.ceil(opts.poolSize / 2))
   const relaxed = () => {
@@ -99,6 +132,7 @@ export function openServed(opts: ServedOptions): Database {
         options: '-c synchronous_commit=off -c plan_cache_mode=force_custom_plan',
       })
       relaxedPool.on('error', (err) => opts.onError?.(err))
+      relaxedOpen = trackOpen(relaxedPool)
     }
     return relaxedPool
   }
@@ -149,7 +183,10 @@ export function openServed(opts: ServedOptions): Database {
       return () => listener.stop()
     },
     async close() {
-      await Promise.all([pool.end(), relaxedPool?.end()])
+      await Promise.all([
+        endPool(pool, poolOpen),
+        relaxedPool ? endPool(relaxedPool, relaxedOpen) : undefined,
+      ])
     },
   }
 }

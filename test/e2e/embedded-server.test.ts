@@ -91,6 +91,9 @@ describe.skipIf(servedUrl)('the embedded PostgreSQL server', () => {
     third.child.kill('SIGINT')
     expect((await third.exited).code).toBe(0)
     expect(alive(c.postmaster)).toBe(false)
+    // A clean stop closes every pooled connection before the server goes: none is cut off by its shutdown.
+    expect(third.stdout()).toContain('"stopped"')
+    expect(third.stdout()).not.toContain('database connection error')
   }, 300_000)
 
   it('says in one line why the server cannot start', async () => {
