@@ -143,12 +143,12 @@ export class DeliveryWorker implements Service, HandoffTaker {
   }
 
   async start(): Promise<void> {
-    try {
-      // The first claims and ingests after a start are then not the ones that open connections and plan cold.
-      await this.#ctx.db.warm()
-    } catch (err) {
+    // The first claims and ingests after a start are then not the ones that open connections and plan cold. Not
+    // awaited: readiness (the restart target is 2 s) does not wait for it, and a claim that comes first just
+    // opens its connection itself.
+    this.#ctx.db.warm().catch((err: unknown) => {
       this.#ctx.log.warn({ err }, 'could not warm the database connections; they open on first use')
-    }
+    })
     this.#unlisten = await this.#ctx.db.listen(DELIVERY_CHANNEL, () => this.#wakeup.notify())
     this.#stopHandoffs = takeHandoffs(this.#ctx.db, this)
     this.#loopDone = this.#loop()
