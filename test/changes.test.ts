@@ -338,8 +338,7 @@ describe('change management with ConnectWise', () => {
     )
     const patches = cw.requests.filter((r) => r.method === 'PATCH')
     expect(patches.every((r) => Array.isArray(r.body))).toBe(true)
-    const audit = await api('GET', `/api/v1/audit-logs?targetId=${c.id}`)
-    expect(audit.body.data.map((a: { action: string }) => a.action).reverse()).toEqual([
+    expect(await auditActions(c.id)).toEqual([
       'change.created',
       'change.ticket_linked',
       'change.approved',

@@ -49,6 +49,18 @@ function Chart(props: { deliveries: Json[]; now: Date }) {
   )
 }
 
+/** Retry for a failed webhook delivery (other kinds are recovered in bulk from the deliveries log). */
+function RetryDelivery(props: { c: C; d: Json }) {
+  const { c, d } = props
+  if (d.status !== 'failed' || !d.webhookId) return null
+  return (
+    <form method="post" action={orgUrl(c, `webhooks/${d.webhookId}/retry/${d.id}`)}>
+      <Csrf token={c.var.csrf} />
+      <button type="submit">Retry</button>
+    </form>
+  )
+}
+
 function DeliveryRow(props: { c: C; d: Json }) {
   const { c, d } = props
   return (
@@ -94,12 +106,7 @@ function DeliveryRow(props: { c: C; d: Json }) {
               <JsonBlock value={d.responseBody} />
             </>
           ) : null}
-          {d.status === 'failed' && d.webhookId ? (
-            <form method="post" action={orgUrl(c, `webhooks/${d.webhookId}/retry/${d.id}`)}>
-              <Csrf token={c.var.csrf} />
-              <button type="submit">Retry</button>
-            </form>
-          ) : null}
+          <RetryDelivery c={c} d={d} />
         </details>
       </td>
       <td>{d.targetType}</td>
@@ -611,12 +618,7 @@ export function webhookPages(app: Hono<ConsoleEnv>, ctx: AppContext) {
               </>
             ) : null}
           </dl>
-          {d.status === 'failed' && d.webhookId ? (
-            <form method="post" action={orgUrl(c, `webhooks/${d.webhookId}/retry/${d.id}`)}>
-              <Csrf token={c.var.csrf} />
-              <button type="submit">Retry</button>
-            </form>
-          ) : null}
+          <RetryDelivery c={c} d={d} />
           <h2>Attempts</h2>
           {attempts.length ? (
             <ol class="timeline" aria-label="Attempts">
