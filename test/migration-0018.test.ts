@@ -62,7 +62,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 describe('migration 0018 on delivery history written before it', () => {
-  it('moves every row into its day partition, keeping the queue, its foreign key and the enqueue trigger', async () => {
+  it('moves every row into its day partition, keeping the queue and the enqueue trigger', async () => {
     const server = serverUrl()
     const name = `pbt_mig16_${process.pid}_${Date.now().toString(36)}`
     const admin = new pg.Client({ connectionString: server })
@@ -103,7 +103,8 @@ describe('migration 0018 on delivery history written before it', () => {
       const [made] = (await client.query(`SELECT to_regclass($1)::text AS t`, [`deliveries_p${ahead}`])).rows
       expect(made).toEqual({ t: `deliveries_p${ahead}` })
 
-      // The trigger still queues new pending deliveries, and the foreign key still cascades.
+      // The trigger still queues new pending deliveries, and deleting deliveries still removes their queue rows
+      // (the foreign key's cascade until 0025, a delete trigger since).
       await client.query(
         `INSERT INTO deliveries (org_id, target_type, target_id, event_id, event_type, status, attempts, next_attempt_at,
                                  created_at, updated_at)
@@ -112,12 +113,6 @@ describe('migration 0018 on delivery history written before it', () => {
       expect((await client.query('SELECT count(*)::int AS n FROM delivery_queue')).rows).toEqual([{ n: 2 }])
       await client.query(`DELETE FROM deliveries WHERE status = 'pending'`)
       expect((await client.query('SELECT count(*)::int AS n FROM delivery_queue')).rows).toEqual([{ n: 0 }])
-      await expect(
-        client.query(`INSERT INTO delivery_queue (id, target_id, next_attempt_at) VALUES ($1, $2, now())`, [
-          id(99),
-          HOOK,
-        ]),
-      ).rejects.toThrow(/foreign key/)
     } finally {
       await client.end().catch(() => undefined)
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)

@@ -713,6 +713,21 @@ describe('history, manual retry and recovery', () => {
     ).toBe(0)
   })
 
+  it('deletes the work still queued for a deleted webhook, so no worker picks it up', async () => {
+    const w = await webhook()
+    const other = await webhook()
+    await emit('alert.triggered')
+    await emit('alert.triggered')
+    const queued = (id: string) =>
+      h.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM delivery_queue WHERE target_id = $1', [id])
+    expect(await queued(w.id)).toEqual([{ n: 2 }])
+    await h.json('DELETE', `/api/v1/webhooks/${w.id}`, { token: org.token })
+    expect(await queued(w.id)).toEqual([{ n: 0 }])
+    // The other webhook's deliveries are still there, and are all a worker finds.
+    expect(await queued(other.id)).toEqual([{ n: 2 }])
+    expect(await h.worker.drain()).toBe(2)
+  })
+
   it('lists webhooks with pagination and a status filter', async () => {
     const a = await webhook()
     await webhook()
