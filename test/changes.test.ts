@@ -481,6 +481,19 @@ describe('change management with ConnectWise', () => {
     expect((await api('POST', `/api/v1/changes/${c.id}/cancel`, { reason: 'again' })).status).toBe(409)
   })
 
+  it('reads the ticket from ConnectWise once when a change is created with ticketId', async () => {
+    const ticket = cw.addTicket({ summary: 'Renew the backup appliance' })
+    const from = cw.requests.length
+    const created = await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id) }))
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    expect(created.body.ticket).toMatchObject({ ticketId: String(ticket.id), boardName: 'Service Board' })
+    // Before any delivery runs: only the check that also gives the link read the ticket.
+    const reads = cw.requests
+      .slice(from)
+      .filter((r) => r.method === 'GET' && r.path.endsWith(`/service/tickets/${ticket.id}`))
+    expect(reads).toHaveLength(1)
+  })
+
   it('refuses tickets of another company or an unfiltered board with 422', async () => {
     const other = cw.addTicket({ summary: 'Fabrikam thing', company: 'Fabrikam' })
     const helpDesk = cw.addTicket({ summary: 'Help desk thing', board: 'Help Desk' })
