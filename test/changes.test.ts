@@ -494,6 +494,91 @@ describe('change management with ConnectWise', () => {
     expect(reads).toHaveLength(1)
   })
 
+  it('brings a ticket linked to an approved change up to it: its approvals, the approved status, once', async () => {
+    const ticket = cw.addTicket({ summary: 'Rebuild the print server' })
+    const c = (await api('POST', '/api/v1/changes', newChange({ committee: false }))).body
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'Looks fine' })
+    const approved = await api('POST', `/api/v1/changes/${c.id}/approve`, {
+      role: 'operational',
+      comment: '',
+    })
+    expect(approved.body.status).toBe('fully_approved')
+    // The status move reaches ConnectWise but its answer is lost: the retried update posts nothing twice.
+    cw.dropNextAnswer({ method: 'PATCH', path: `/service/tickets/${ticket.id}` })
+    const linked = await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(ticket.id) })
+    expect(linked.status, JSON.stringify(linked.body)).toBe(200)
+    await h.worker.drain()
+    expect((await changeDeliveries(c.id)).map((d) => [d.event, d.status])).toEqual([
+      ['change.ticket_linked', 'retrying'],
+    ])
+    await settle(c.id)
+    expect((await changeDeliveries(c.id)).map((d) => [d.event, d.status])).toEqual([
+      ['change.ticket_linked', 'delivered'],
+    ])
+    expect(ticketOf(ticket.id).notes.map((n) => n.text)).toEqual([
+      expect.stringMatching(/^Change control linked: Core switch firmware upgrade\n/),
+      'Resource added: Alice Admin (aadmin) as Change creator',
+      'Resource added: Bob Tech (btech) as Technical approver',
+      'Resource added: Carol Ops (cops) as Operational approver',
+      'Technical approval by Bob Tech <bob@msp.example>\nComment: Looks fine',
+      'Operational approval by Carol Ops <Carol@MSP.example>',
+    ])
+    // Straight to the status the state maps to, not through "Change Linked" (the second move is the retry).
+    expect(statusMoves(ticket.id)).toEqual(['Approved', 'Approved'])
+    expect(ticketOf(ticket.id).status.name).toBe('Approved')
+    expect(
+      cw.raw.scheduleEntries.filter((e) => e.objectId === ticket.id).map((e) => e.member.identifier),
+    ).toEqual(['aadmin', 'btech', 'cops'])
+  })
+
+  it('brings a ticket linked to a scheduled change up to it: approvals, plan, schedule, the scheduled status', async () => {
+    const ticket = cw.addTicket({ summary: 'Move the file server' })
+    const c = (await api('POST', '/api/v1/changes', newChange({ committee: false }))).body
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: 'Window OK' })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: '' })
+    const scheduled = await api('POST', `/api/v1/changes/${c.id}/schedule`, {
+      window: { start: '2026-03-05T21:00:00.000Z', end: '2026-03-05T23:00:00.000Z' },
+    })
+    expect(scheduled.body.status).toBe('scheduled')
+    const linked = await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(ticket.id) })
+    expect(linked.status, JSON.stringify(linked.body)).toBe(200)
+    await settle(c.id)
+    const notes = ticketOf(ticket.id).notes
+    expect(notes.map((n) => [n.text.split('\n')[0], n.detailDescriptionFlag])).toEqual([
+      ['Change control linked: Core switch firmware upgrade', false],
+      ['Resource added: Alice Admin (aadmin) as Change creator', false],
+      ['Resource added: Bob Tech (btech) as Technical approver', false],
+      ['Resource added: Carol Ops (cops) as Operational approver', false],
+      ['Operational approval by Carol Ops <Carol@MSP.example>', false],
+      ['Technical approval by Bob Tech <bob@msp.example>', false],
+      ['Change: Core switch firmware upgrade', true],
+    ])
+    expect(notes.at(-1)?.text).toBe(
+      'Change: Core switch firmware upgrade\nImplementation window: 2026-03-05 21:00 UTC – 2026-03-05 23:00 UTC\n\n' +
+        'Implementation plan:\n1. Backup config\n2. Upload image\n3. Reload',
+    )
+    expect(statusMoves(ticket.id)).toEqual(['Scheduled'])
+    expect(ticketOf(ticket.id).status.name).toBe('Scheduled')
+    expect(
+      cw.raw.scheduleEntries
+        .filter((e) => e.objectId === ticket.id)
+        .map((e) => [e.member.identifier, e.name?.split(':')[0], e.dateStart, e.dateEnd]),
+    ).toEqual(
+      ['Change resource', 'Change implementation'].flatMap((name) =>
+        ['aadmin', 'btech', 'cops'].map((m) => [m, name, '2026-03-05T21:00:00Z', '2026-03-05T23:00:00Z']),
+      ),
+    )
+    // What comes after the link is its own update, as for a change linked from the start.
+    h.clock.set(new Date('2026-03-05T21:02:00.000Z'))
+    await api('POST', `/api/v1/changes/${c.id}/start`, { implementer: people.bob })
+    await settle(c.id)
+    expect(
+      ticketOf(ticket.id)
+        .notes.map((n) => n.text.split('\n')[0])
+        .slice(7),
+    ).toEqual(['Implementation Started'])
+  })
+
   it('refuses tickets of another company or an unfiltered board with 422', async () => {
     const other = cw.addTicket({ summary: 'Fabrikam thing', company: 'Fabrikam' })
     const helpDesk = cw.addTicket({ summary: 'Help desk thing', board: 'Help Desk' })

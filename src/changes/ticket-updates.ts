@@ -6,7 +6,7 @@ import type { AppContext } from '../context.ts'
 import { scrubSecrets } from '../lib/redact.ts'
 import type { Querier } from '../store/db.ts'
 import { changeSteps } from '../store/schema/changes.ts'
-import { type ChangeView, resourcesOf, type UnscheduledResource } from './model.ts'
+import { type ChangeStatus, type ChangeView, resourcesOf, type UnscheduledResource } from './model.ts'
 import { addUnscheduled, type ChangePsa, getChange, psaForTicket } from './service.ts'
 import type { StatusEvent } from './settings.ts'
 import { noteFor } from './text.ts'
@@ -27,6 +27,24 @@ const TICKET_EVENTS = [
   'change.failed',
   'change.cancelled',
 ]
+
+/**
+ * The status events the transitions raise on the way to each state, in order: the ticket of a change linked late is
+ * moved to the last one configured, where those transitions would have left it (starting and failing move none; a
+ * cancelled change may have been cancelled from any open state, but only its last status matters).
+ */
+const STATUS_PATH: Record<ChangeStatus, StatusEvent[]> = {
+  created: ['created'],
+  fully_approved: ['created', 'fullyApproved'],
+  scheduled: ['created', 'fullyApproved', 'scheduled'],
+  in_progress: ['created', 'fullyApproved', 'scheduled'],
+  completed: ['created', 'fullyApproved', 'scheduled', 'completed'],
+  failed: ['created', 'fullyApproved', 'scheduled'],
+  cancelled: ['created', 'cancelled'],
+}
+
+/** States past `change.scheduled`: the implementation plan and window are on the ticket. */
+const SCHEDULED: readonly ChangeStatus[] = ['scheduled', 'in_progress', 'completed', 'failed']
 
 /**
  * Ticket updates wait out rate limits, outages and the updates before them (kept in order per change, so per
@@ -250,6 +268,15 @@ export function changeTicketUpdater(ctx: AppContext) {
       }
     }
 
+    // What a transition does on the ticket besides its status, shared by its own update and by a late link.
+    const scheduled = async () => {
+      await step('description', () =>
+        ops.setDetailedDescription(creds, ticket.ticketId, noteFor.plan(snapshot), env),
+      )
+      await schedule('scheduled', 'Change implementation')
+    }
+    const started = () => note('started', noteFor.started(snapshot))
+
     switch (d.eventType) {
       case 'change.ticket_linked': {
         await note('link:note', noteFor.linked(snapshot, ctx.config.PATCHBAY_CONSOLE_URL))
@@ -264,7 +291,16 @@ export function changeTicketUpdater(ctx: AppContext) {
               env,
             ),
           )
-        await status('created')
+        // A change linked after it moved on: the ticket gets what the transitions so far would have posted, in
+        // their order (these steps are keyed under this event, so a retried attempt skips what it did), and only
+        // the status they would have left it in, not each one on the way.
+        // Linking is refused once a change is closed, so an open state's record says it all: its approvals, whether
+        // it was scheduled, whether it started.
+        for (const a of snapshot.approvals) await note(`approval:${a.role}`, noteFor.approved(a))
+        if (SCHEDULED.includes(snapshot.status)) await scheduled()
+        if (snapshot.outcome.startedAt) await started()
+        const last = [...STATUS_PATH[snapshot.status]].reverse().find((e) => psa.settings.statuses[e])
+        if (last) await status(last)
         break
       }
       case 'change.approved':
@@ -274,14 +310,11 @@ export function changeTicketUpdater(ctx: AppContext) {
         await status('fullyApproved')
         break
       case 'change.scheduled':
-        await step('description', () =>
-          ops.setDetailedDescription(creds, ticket.ticketId, noteFor.plan(snapshot), env),
-        )
-        await schedule('scheduled', 'Change implementation')
+        await scheduled()
         await status('scheduled')
         break
       case 'change.started':
-        await note('started', noteFor.started(snapshot))
+        await started()
         break
       case 'change.completed':
         await note('completed', noteFor.completed(snapshot))
