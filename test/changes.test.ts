@@ -503,14 +503,19 @@ describe('change management with ConnectWise', () => {
       comment: '',
     })
     expect(approved.body.status).toBe('fully_approved')
-    // The status move reaches ConnectWise but its answer is lost: the retried update posts nothing twice.
+    // The first note and then the status move reach ConnectWise but their answers are lost: each retried attempt
+    // skips what is recorded done and looks at the ticket before posting a note again.
+    cw.dropNextAnswer({ method: 'POST', path: `/service/tickets/${ticket.id}/notes` })
     cw.dropNextAnswer({ method: 'PATCH', path: `/service/tickets/${ticket.id}` })
     const linked = await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(ticket.id) })
     expect(linked.status, JSON.stringify(linked.body)).toBe(200)
-    await h.worker.drain()
-    expect((await changeDeliveries(c.id)).map((d) => [d.event, d.status])).toEqual([
-      ['change.ticket_linked', 'retrying'],
-    ])
+    for (let i = 0; i < 2; i++) {
+      await h.worker.drain()
+      expect((await changeDeliveries(c.id)).map((d) => [d.event, d.status])).toEqual([
+        ['change.ticket_linked', 'retrying'],
+      ])
+      h.clock.advance(60_000)
+    }
     await settle(c.id)
     expect((await changeDeliveries(c.id)).map((d) => [d.event, d.status])).toEqual([
       ['change.ticket_linked', 'delivered'],
@@ -523,6 +528,10 @@ describe('change management with ConnectWise', () => {
       'Technical approval by Bob Tech <bob@msp.example>\nComment: Looks fine',
       'Operational approval by Carol Ops <Carol@MSP.example>',
     ])
+    // The ticket's notes were read once: after the lost answer, not before every note.
+    expect(
+      cw.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/service/tickets/${ticket.id}/notes`)),
+    ).toHaveLength(1)
     // Straight to the status the state maps to, not through "Change Linked" (the second move is the retry).
     expect(statusMoves(ticket.id)).toEqual(['Approved', 'Approved'])
     expect(ticketOf(ticket.id).status.name).toBe('Approved')
@@ -542,6 +551,8 @@ describe('change management with ConnectWise', () => {
     expect(scheduled.body.status).toBe('scheduled')
     const linked = await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(ticket.id) })
     expect(linked.status, JSON.stringify(linked.body)).toBe(200)
+    // The first schedule entry is made but its answer lost: the retry finds it rather than making it again.
+    cw.dropNextAnswer({ method: 'POST', path: '/schedule/entries' })
     await settle(c.id)
     const notes = ticketOf(ticket.id).notes
     expect(notes.map((n) => [n.text.split('\n')[0], n.detailDescriptionFlag])).toEqual([

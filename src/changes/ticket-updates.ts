@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm'
+import { and, eq, inArray } from 'drizzle-orm'
 import { z } from 'zod'
 import type { NamedRef, PsaMember } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
@@ -150,6 +150,11 @@ interface TicketEvent {
 
 const CACHE_MS = 15 * 60_000
 
+/** The mark of a step sent to ConnectWise (`<event id>:<step>` + this) before it is known to be done. */
+const SENT = '#sent'
+/** How far ConnectWise's clock may be behind ours when a note is looked for. */
+const CLOCK_SKEW_MS = 5 * 60_000
+
 /**
  * Applies one change event to its linked ticket, as the seed lists: notes, status moves (by name, resolved per
  * board), schedule entries per resource, the detailed description, members by email. Steps already done (a
@@ -207,22 +212,46 @@ export function changeTicketUpdater(ctx: AppContext) {
     const details = d.data as Record<string, unknown>
     const done: string[] = []
     const { ops, credentials: creds, env } = psa
-    const step = async (name: string, fn: () => Promise<unknown>) => {
+    /**
+     * One step, done once: recorded when done, so a retried attempt skips it. A post ConnectWise would take twice
+     * (a note, a schedule entry) gives `seen`, and is also marked as sent before it goes: a mark without the record
+     * means an earlier attempt may have been carried out with its answer lost, so ConnectWise is asked first.
+     */
+    const step = async (
+      name: string,
+      fn: () => Promise<unknown>,
+      seen?: (since: Date) => Promise<boolean>,
+    ) => {
       const key = `${d.eventId}:${name}`
-      const [had] = await ctx.db.orm
+      const rows = await ctx.db.orm
         .select()
         .from(changeSteps)
-        .where(and(eq(changeSteps.changeId, change.id), eq(changeSteps.step, key)))
-      if (had) return
-      await fn()
+        .where(and(eq(changeSteps.changeId, change.id), inArray(changeSteps.step, [key, `${key}${SENT}`])))
+      if (rows.some((r) => r.step === key)) return
+      const sent = rows[0]
+      // From a little before the mark: ConnectWise's clock may be behind ours.
+      if (sent && seen && (await seen(new Date(sent.doneAt.getTime() - CLOCK_SKEW_MS)))) {
+        done.push(`${name} (found)`)
+      } else {
+        if (seen && !sent)
+          await ctx.db.orm
+            .insert(changeSteps)
+            .values({ changeId: change.id, step: `${key}${SENT}`, doneAt: ctx.clock.now() })
+            .onConflictDoNothing()
+        await fn()
+        done.push(name)
+      }
       await ctx.db.orm
         .insert(changeSteps)
         .values({ changeId: change.id, step: key, doneAt: ctx.clock.now() })
         .onConflictDoNothing()
-      done.push(name)
     }
     const note = (name: string, text: string) =>
-      step(name, () => ops.addInternalNote(creds, ticket.ticketId, text, env))
+      step(
+        name,
+        () => ops.addInternalNote(creds, ticket.ticketId, text, env),
+        (since) => ops.hasNote(creds, ticket.ticketId, text, since, env),
+      )
     const status = async (event: StatusEvent) => {
       const name = psa.settings.statuses[event]
       if (!psa.settings.autoUpdateStatus || !name) return
@@ -252,12 +281,16 @@ export function changeTicketUpdater(ctx: AppContext) {
           missing.push(p)
           continue
         }
-        await step(`${prefix}:schedule:${p.email.toLowerCase()}`, () =>
-          ops.addScheduleEntry(
-            creds,
-            { ticketId: ticket.ticketId, memberId: m.id, ...window(), name: `${title}: ${snapshot.title}` },
-            env,
-          ),
+        const entry = {
+          ticketId: ticket.ticketId,
+          memberId: m.id,
+          ...window(),
+          name: `${title}: ${snapshot.title}`,
+        }
+        await step(
+          `${prefix}:schedule:${p.email.toLowerCase()}`,
+          () => ops.addScheduleEntry(creds, entry, env),
+          () => ops.hasScheduleEntry(creds, entry, env),
         )
         if (prefix === 'link')
           await note(`link:resource:${p.email.toLowerCase()}`, noteFor.resourceAdded(p, m.identifier))
@@ -270,8 +303,11 @@ export function changeTicketUpdater(ctx: AppContext) {
 
     // What a transition does on the ticket besides its status, shared by its own update and by a late link.
     const scheduled = async () => {
-      await step('description', () =>
-        ops.setDetailedDescription(creds, ticket.ticketId, noteFor.plan(snapshot), env),
+      const plan = noteFor.plan(snapshot)
+      await step(
+        'description',
+        () => ops.setDetailedDescription(creds, ticket.ticketId, plan, env),
+        (since) => ops.hasNote(creds, ticket.ticketId, plan, since, env),
       )
       await schedule('scheduled', 'Change implementation')
     }
