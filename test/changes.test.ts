@@ -590,6 +590,37 @@ describe('change management with ConnectWise', () => {
     ).toEqual(['Implementation Started'])
   })
 
+  it('brings a ticket linked to a change in progress up to it: "Implementation Started", the scheduled status', async () => {
+    const ticket = cw.addTicket({ summary: 'Replace the core stack' })
+    const c = (await api('POST', '/api/v1/changes', newChange({ committee: false }))).body
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: '' })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: '' })
+    await api('POST', `/api/v1/changes/${c.id}/schedule`, {})
+    h.clock.set(new Date('2026-03-10T09:05:00.000Z'))
+    expect(
+      (await api('POST', `/api/v1/changes/${c.id}/start`, { implementer: people.bob })).body.status,
+    ).toBe('in_progress')
+    expect((await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(ticket.id) })).status).toBe(
+      200,
+    )
+    await settle(c.id)
+    expect(ticketOf(ticket.id).notes.map((n) => n.text.split('\n')[0])).toEqual([
+      'Change control linked: Core switch firmware upgrade',
+      'Resource added: Alice Admin (aadmin) as Change creator',
+      'Resource added: Bob Tech (btech) as Technical approver',
+      'Resource added: Carol Ops (cops) as Operational approver',
+      'Technical approval by Bob Tech <bob@msp.example>',
+      'Operational approval by Carol Ops <Carol@MSP.example>',
+      'Change: Core switch firmware upgrade',
+      'Implementation Started',
+    ])
+    expect(ticketOf(ticket.id).notes.at(-1)?.text).toBe(
+      'Implementation Started\nStarted: 2026-03-10 09:05 UTC\nImplementer: Bob Tech <bob@msp.example>',
+    )
+    // Starting moves no status: the ticket is left where scheduling would have left it.
+    expect(statusMoves(ticket.id)).toEqual(['Scheduled'])
+  })
+
   it('refuses tickets of another company or an unfiltered board with 422', async () => {
     const other = cw.addTicket({ summary: 'Fabrikam thing', company: 'Fabrikam' })
     const helpDesk = cw.addTicket({ summary: 'Help desk thing', board: 'Help Desk' })
