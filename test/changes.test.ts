@@ -481,6 +481,146 @@ describe('change management with ConnectWise', () => {
     expect((await api('POST', `/api/v1/changes/${c.id}/cancel`, { reason: 'again' })).status).toBe(409)
   })
 
+  it('reads the ticket from ConnectWise once when a change is created with ticketId', async () => {
+    const ticket = cw.addTicket({ summary: 'Renew the backup appliance' })
+    const from = cw.requests.length
+    const created = await api('POST', '/api/v1/changes', newChange({ ticketId: String(ticket.id) }))
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    expect(created.body.ticket).toMatchObject({ ticketId: String(ticket.id), boardName: 'Service Board' })
+    // Before any delivery runs: only the check that also gives the link read the ticket.
+    const reads = cw.requests
+      .slice(from)
+      .filter((r) => r.method === 'GET' && r.path.endsWith(`/service/tickets/${ticket.id}`))
+    expect(reads).toHaveLength(1)
+  })
+
+  it('brings a ticket linked to an approved change up to it: its approvals, the approved status, once', async () => {
+    const ticket = cw.addTicket({ summary: 'Rebuild the print server' })
+    const c = (await api('POST', '/api/v1/changes', newChange({ committee: false }))).body
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: 'Looks fine' })
+    const approved = await api('POST', `/api/v1/changes/${c.id}/approve`, {
+      role: 'operational',
+      comment: '',
+    })
+    expect(approved.body.status).toBe('fully_approved')
+    // The first note and then the status move reach ConnectWise but their answers are lost: each retried attempt
+    // skips what is recorded done and looks at the ticket before posting a note again.
+    cw.dropNextAnswer({ method: 'POST', path: `/service/tickets/${ticket.id}/notes` })
+    cw.dropNextAnswer({ method: 'PATCH', path: `/service/tickets/${ticket.id}` })
+    const linked = await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(ticket.id) })
+    expect(linked.status, JSON.stringify(linked.body)).toBe(200)
+    for (let i = 0; i < 2; i++) {
+      await h.worker.drain()
+      expect((await changeDeliveries(c.id)).map((d) => [d.event, d.status])).toEqual([
+        ['change.ticket_linked', 'retrying'],
+      ])
+      h.clock.advance(60_000)
+    }
+    await settle(c.id)
+    expect((await changeDeliveries(c.id)).map((d) => [d.event, d.status])).toEqual([
+      ['change.ticket_linked', 'delivered'],
+    ])
+    expect(ticketOf(ticket.id).notes.map((n) => n.text)).toEqual([
+      expect.stringMatching(/^Change control linked: Core switch firmware upgrade\n/),
+      'Resource added: Alice Admin (aadmin) as Change creator',
+      'Resource added: Bob Tech (btech) as Technical approver',
+      'Resource added: Carol Ops (cops) as Operational approver',
+      'Technical approval by Bob Tech <bob@msp.example>\nComment: Looks fine',
+      'Operational approval by Carol Ops <Carol@MSP.example>',
+    ])
+    // The ticket's notes were read once: after the lost answer, not before every note.
+    expect(
+      cw.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/service/tickets/${ticket.id}/notes`)),
+    ).toHaveLength(1)
+    // Straight to the status the state maps to, not through "Change Linked" (the second move is the retry).
+    expect(statusMoves(ticket.id)).toEqual(['Approved', 'Approved'])
+    expect(ticketOf(ticket.id).status.name).toBe('Approved')
+    expect(
+      cw.raw.scheduleEntries.filter((e) => e.objectId === ticket.id).map((e) => e.member.identifier),
+    ).toEqual(['aadmin', 'btech', 'cops'])
+  })
+
+  it('brings a ticket linked to a scheduled change up to it: approvals, plan, schedule, the scheduled status', async () => {
+    const ticket = cw.addTicket({ summary: 'Move the file server' })
+    const c = (await api('POST', '/api/v1/changes', newChange({ committee: false }))).body
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: 'Window OK' })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: '' })
+    const scheduled = await api('POST', `/api/v1/changes/${c.id}/schedule`, {
+      window: { start: '2026-03-05T21:00:00.000Z', end: '2026-03-05T23:00:00.000Z' },
+    })
+    expect(scheduled.body.status).toBe('scheduled')
+    const linked = await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(ticket.id) })
+    expect(linked.status, JSON.stringify(linked.body)).toBe(200)
+    // The first schedule entry is made but its answer lost: the retry finds it rather than making it again.
+    cw.dropNextAnswer({ method: 'POST', path: '/schedule/entries' })
+    await settle(c.id)
+    const notes = ticketOf(ticket.id).notes
+    expect(notes.map((n) => [n.text.split('\n')[0], n.detailDescriptionFlag])).toEqual([
+      ['Change control linked: Core switch firmware upgrade', false],
+      ['Resource added: Alice Admin (aadmin) as Change creator', false],
+      ['Resource added: Bob Tech (btech) as Technical approver', false],
+      ['Resource added: Carol Ops (cops) as Operational approver', false],
+      ['Operational approval by Carol Ops <Carol@MSP.example>', false],
+      ['Technical approval by Bob Tech <bob@msp.example>', false],
+      ['Change: Core switch firmware upgrade', true],
+    ])
+    expect(notes.at(-1)?.text).toBe(
+      'Change: Core switch firmware upgrade\nImplementation window: 2026-03-05 21:00 UTC – 2026-03-05 23:00 UTC\n\n' +
+        'Implementation plan:\n1. Backup config\n2. Upload image\n3. Reload',
+    )
+    expect(statusMoves(ticket.id)).toEqual(['Scheduled'])
+    expect(ticketOf(ticket.id).status.name).toBe('Scheduled')
+    expect(
+      cw.raw.scheduleEntries
+        .filter((e) => e.objectId === ticket.id)
+        .map((e) => [e.member.identifier, e.name?.split(':')[0], e.dateStart, e.dateEnd]),
+    ).toEqual(
+      ['Change resource', 'Change implementation'].flatMap((name) =>
+        ['aadmin', 'btech', 'cops'].map((m) => [m, name, '2026-03-05T21:00:00Z', '2026-03-05T23:00:00Z']),
+      ),
+    )
+    // What comes after the link is its own update, as for a change linked from the start.
+    h.clock.set(new Date('2026-03-05T21:02:00.000Z'))
+    await api('POST', `/api/v1/changes/${c.id}/start`, { implementer: people.bob })
+    await settle(c.id)
+    expect(
+      ticketOf(ticket.id)
+        .notes.map((n) => n.text.split('\n')[0])
+        .slice(7),
+    ).toEqual(['Implementation Started'])
+  })
+
+  it('brings a ticket linked to a change in progress up to it: "Implementation Started", the scheduled status', async () => {
+    const ticket = cw.addTicket({ summary: 'Replace the core stack' })
+    const c = (await api('POST', '/api/v1/changes', newChange({ committee: false }))).body
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'technical', comment: '' })
+    await api('POST', `/api/v1/changes/${c.id}/approve`, { role: 'operational', comment: '' })
+    await api('POST', `/api/v1/changes/${c.id}/schedule`, {})
+    h.clock.set(new Date('2026-03-10T09:05:00.000Z'))
+    expect(
+      (await api('POST', `/api/v1/changes/${c.id}/start`, { implementer: people.bob })).body.status,
+    ).toBe('in_progress')
+    expect((await api('PUT', `/api/v1/changes/${c.id}/ticket`, { ticketId: String(ticket.id) })).status).toBe(
+      200,
+    )
+    await settle(c.id)
+    expect(ticketOf(ticket.id).notes.map((n) => n.text.split('\n')[0])).toEqual([
+      'Change control linked: Core switch firmware upgrade',
+      'Resource added: Alice Admin (aadmin) as Change creator',
+      'Resource added: Bob Tech (btech) as Technical approver',
+      'Resource added: Carol Ops (cops) as Operational approver',
+      'Technical approval by Bob Tech <bob@msp.example>',
+      'Operational approval by Carol Ops <Carol@MSP.example>',
+      'Change: Core switch firmware upgrade',
+      'Implementation Started',
+    ])
+    expect(ticketOf(ticket.id).notes.at(-1)?.text).toBe(
+      'Implementation Started\nStarted: 2026-03-10 09:05 UTC\nImplementer: Bob Tech <bob@msp.example>',
+    )
+    // Starting moves no status: the ticket is left where scheduling would have left it.
+    expect(statusMoves(ticket.id)).toEqual(['Scheduled'])
+  })
+
   it('refuses tickets of another company or an unfiltered board with 422', async () => {
     const other = cw.addTicket({ summary: 'Fabrikam thing', company: 'Fabrikam' })
     const helpDesk = cw.addTicket({ summary: 'Help desk thing', board: 'Help Desk' })

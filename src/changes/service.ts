@@ -356,8 +356,9 @@ export async function createChange(
 ): Promise<ChangeView> {
   const now = ctx.clock.now()
   const id = newId(now.getTime())
-  // A ticket that may not be linked refuses the whole creation: nothing is created for a 422.
-  if (input.ticketId) await checkTicket(ctx, orgId, input.ticketId)
+  // A ticket that may not be linked refuses the whole creation: nothing is created for a 422. The ticket read here
+  // is the one linked below (one read from the PSA, not one to check and another to link).
+  const link = input.ticketId ? await checkTicket(ctx, orgId, input.ticketId) : undefined
   const { linked, unknown } = await resolveDevices(ctx.db.orm, orgId, input.description)
   const row: ChangeRow = {
     id,
@@ -394,7 +395,7 @@ export async function createChange(
     eventsOf(row, [{ type: 'change.created' }], 1, now),
     now,
   )
-  if (input.ticketId) return linkTicket(ctx, orgId, id, input.ticketId, audit)
+  if (link) return attachTicket(ctx, orgId, id, link, audit)
   return toView(row)
 }
 
@@ -453,7 +454,17 @@ export async function linkTicket(
 ): Promise<ChangeView> {
   const current = await requireChange(ctx.db.orm, orgId, id)
   if (current.ticket) throw ApiError.conflict('The change is already linked to a ticket')
-  const link = await checkTicket(ctx, orgId, ticketId)
+  return attachTicket(ctx, orgId, id, await checkTicket(ctx, orgId, ticketId), audit)
+}
+
+/** Links a ticket `checkTicket` accepted: `change.ticket_linked`, whose delivery brings the ticket up to date. */
+function attachTicket(
+  ctx: AppContext,
+  orgId: string,
+  id: string,
+  link: ChangeTicketLink,
+  audit: Acting,
+): Promise<ChangeView> {
   return move(
     ctx,
     orgId,

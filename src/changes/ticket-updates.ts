@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm'
+import { and, eq, inArray } from 'drizzle-orm'
 import { z } from 'zod'
 import type { NamedRef, PsaMember } from '../connectors/types.ts'
 import { VendorError } from '../connectors/vendor-error.ts'
@@ -6,7 +6,7 @@ import type { AppContext } from '../context.ts'
 import { scrubSecrets } from '../lib/redact.ts'
 import type { Querier } from '../store/db.ts'
 import { changeSteps } from '../store/schema/changes.ts'
-import { type ChangeView, resourcesOf, type UnscheduledResource } from './model.ts'
+import { type ChangeStatus, type ChangeView, resourcesOf, type UnscheduledResource } from './model.ts'
 import { addUnscheduled, type ChangePsa, getChange, psaForTicket } from './service.ts'
 import type { StatusEvent } from './settings.ts'
 import { noteFor } from './text.ts'
@@ -27,6 +27,24 @@ const TICKET_EVENTS = [
   'change.failed',
   'change.cancelled',
 ]
+
+/**
+ * The status events the transitions raise on the way to each state, in order: the ticket of a change linked late is
+ * moved to the last one configured, where those transitions would have left it (starting and failing move none; a
+ * cancelled change may have been cancelled from any open state, but only its last status matters).
+ */
+const STATUS_PATH: Record<ChangeStatus, StatusEvent[]> = {
+  created: ['created'],
+  fully_approved: ['created', 'fullyApproved'],
+  scheduled: ['created', 'fullyApproved', 'scheduled'],
+  in_progress: ['created', 'fullyApproved', 'scheduled'],
+  completed: ['created', 'fullyApproved', 'scheduled', 'completed'],
+  failed: ['created', 'fullyApproved', 'scheduled'],
+  cancelled: ['created', 'cancelled'],
+}
+
+/** States past `change.scheduled`: the implementation plan and window are on the ticket. */
+const SCHEDULED: readonly ChangeStatus[] = ['scheduled', 'in_progress', 'completed', 'failed']
 
 /**
  * Ticket updates wait out rate limits, outages and the updates before them (kept in order per change, so per
@@ -132,6 +150,11 @@ interface TicketEvent {
 
 const CACHE_MS = 15 * 60_000
 
+/** The mark of a step sent to ConnectWise (`<event id>:<step>` + this) before it is known to be done. */
+const SENT = '#sent'
+/** How far ConnectWise's clock may be behind ours when a note is looked for. */
+const CLOCK_SKEW_MS = 5 * 60_000
+
 /**
  * Applies one change event to its linked ticket, as the seed lists: notes, status moves (by name, resolved per
  * board), schedule entries per resource, the detailed description, members by email. Steps already done (a
@@ -189,22 +212,46 @@ export function changeTicketUpdater(ctx: AppContext) {
     const details = d.data as Record<string, unknown>
     const done: string[] = []
     const { ops, credentials: creds, env } = psa
-    const step = async (name: string, fn: () => Promise<unknown>) => {
+    /**
+     * One step, done once: recorded when done, so a retried attempt skips it. A post ConnectWise would take twice
+     * (a note, a schedule entry) gives `seen`, and is also marked as sent before it goes: a mark without the record
+     * means an earlier attempt may have been carried out with its answer lost, so ConnectWise is asked first.
+     */
+    const step = async (
+      name: string,
+      fn: () => Promise<unknown>,
+      seen?: (since: Date) => Promise<boolean>,
+    ) => {
       const key = `${d.eventId}:${name}`
-      const [had] = await ctx.db.orm
+      const rows = await ctx.db.orm
         .select()
         .from(changeSteps)
-        .where(and(eq(changeSteps.changeId, change.id), eq(changeSteps.step, key)))
-      if (had) return
-      await fn()
+        .where(and(eq(changeSteps.changeId, change.id), inArray(changeSteps.step, [key, `${key}${SENT}`])))
+      if (rows.some((r) => r.step === key)) return
+      const sent = rows[0]
+      // From a little before the mark: ConnectWise's clock may be behind ours.
+      if (sent && seen && (await seen(new Date(sent.doneAt.getTime() - CLOCK_SKEW_MS)))) {
+        done.push(`${name} (found)`)
+      } else {
+        if (seen && !sent)
+          await ctx.db.orm
+            .insert(changeSteps)
+            .values({ changeId: change.id, step: `${key}${SENT}`, doneAt: ctx.clock.now() })
+            .onConflictDoNothing()
+        await fn()
+        done.push(name)
+      }
       await ctx.db.orm
         .insert(changeSteps)
         .values({ changeId: change.id, step: key, doneAt: ctx.clock.now() })
         .onConflictDoNothing()
-      done.push(name)
     }
     const note = (name: string, text: string) =>
-      step(name, () => ops.addInternalNote(creds, ticket.ticketId, text, env))
+      step(
+        name,
+        () => ops.addInternalNote(creds, ticket.ticketId, text, env),
+        (since) => ops.hasNote(creds, ticket.ticketId, text, since, env),
+      )
     const status = async (event: StatusEvent) => {
       const name = psa.settings.statuses[event]
       if (!psa.settings.autoUpdateStatus || !name) return
@@ -234,12 +281,16 @@ export function changeTicketUpdater(ctx: AppContext) {
           missing.push(p)
           continue
         }
-        await step(`${prefix}:schedule:${p.email.toLowerCase()}`, () =>
-          ops.addScheduleEntry(
-            creds,
-            { ticketId: ticket.ticketId, memberId: m.id, ...window(), name: `${title}: ${snapshot.title}` },
-            env,
-          ),
+        const entry = {
+          ticketId: ticket.ticketId,
+          memberId: m.id,
+          ...window(),
+          name: `${title}: ${snapshot.title}`,
+        }
+        await step(
+          `${prefix}:schedule:${p.email.toLowerCase()}`,
+          () => ops.addScheduleEntry(creds, entry, env),
+          () => ops.hasScheduleEntry(creds, entry, env),
         )
         if (prefix === 'link')
           await note(`link:resource:${p.email.toLowerCase()}`, noteFor.resourceAdded(p, m.identifier))
@@ -249,6 +300,18 @@ export function changeTicketUpdater(ctx: AppContext) {
         await note(`${prefix}:unscheduled`, noteFor.unscheduled(missing))
       }
     }
+
+    // What a transition does on the ticket besides its status, shared by its own update and by a late link.
+    const scheduled = async () => {
+      const plan = noteFor.plan(snapshot)
+      await step(
+        'description',
+        () => ops.setDetailedDescription(creds, ticket.ticketId, plan, env),
+        (since) => ops.hasNote(creds, ticket.ticketId, plan, since, env),
+      )
+      await schedule('scheduled', 'Change implementation')
+    }
+    const started = () => note('started', noteFor.started(snapshot))
 
     switch (d.eventType) {
       case 'change.ticket_linked': {
@@ -264,7 +327,16 @@ export function changeTicketUpdater(ctx: AppContext) {
               env,
             ),
           )
-        await status('created')
+        // A change linked after it moved on: the ticket gets what the transitions so far would have posted, in
+        // their order (these steps are keyed under this event, so a retried attempt skips what it did), and only
+        // the status they would have left it in, not each one on the way.
+        // Linking is refused once a change is closed, so an open state's record says it all: its approvals, whether
+        // it was scheduled, whether it started.
+        for (const a of snapshot.approvals) await note(`approval:${a.role}`, noteFor.approved(a))
+        if (SCHEDULED.includes(snapshot.status)) await scheduled()
+        if (snapshot.outcome.startedAt) await started()
+        const last = [...STATUS_PATH[snapshot.status]].reverse().find((e) => psa.settings.statuses[e])
+        if (last) await status(last)
         break
       }
       case 'change.approved':
@@ -274,14 +346,11 @@ export function changeTicketUpdater(ctx: AppContext) {
         await status('fullyApproved')
         break
       case 'change.scheduled':
-        await step('description', () =>
-          ops.setDetailedDescription(creds, ticket.ticketId, noteFor.plan(snapshot), env),
-        )
-        await schedule('scheduled', 'Change implementation')
+        await scheduled()
         await status('scheduled')
         break
       case 'change.started':
-        await note('started', noteFor.started(snapshot))
+        await started()
         break
       case 'change.completed':
         await note('completed', noteFor.completed(snapshot))

@@ -163,11 +163,13 @@ export function defineConnector<C>(credentials: CredentialParser<C>, typed: Type
       searchTickets: async (raw, query, env) => m.searchTickets(parse(raw), query, env),
       getTicket: async (raw, id, env) => m.getTicket(parse(raw), id, env),
       addInternalNote: async (raw, ticketId, text, env) => m.addInternalNote(parse(raw), ticketId, text, env),
+      hasNote: async (raw, ticketId, text, since, env) => m.hasNote(parse(raw), ticketId, text, since, env),
       setDetailedDescription: async (raw, ticketId, text, env) =>
         m.setDetailedDescription(parse(raw), ticketId, text, env),
       setStatus: async (raw, ticketId, statusId, env) => m.setStatus(parse(raw), ticketId, statusId, env),
       findMember: async (raw, email, env) => m.findMember(parse(raw), email, env),
       addScheduleEntry: async (raw, entry, env) => m.addScheduleEntry(parse(raw), entry, env),
+      hasScheduleEntry: async (raw, entry, env) => m.hasScheduleEntry(parse(raw), entry, env),
       addTimeEntry: async (raw, entry, env) => m.addTimeEntry(parse(raw), entry, env),
       listConfigurationTypes: async (raw, env) => m.listConfigurationTypes(parse(raw), env),
       listConfigurations: async (raw, query, env) => m.listConfigurations(parse(raw), query, env),

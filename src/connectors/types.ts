@@ -175,6 +175,11 @@ export interface ChangeManagementOperations<C = Credentials> {
   getTicket(credentials: C, id: string, env: ConnectorEnv): Promise<ChangeTicketInfo>
   /** An internal note (technicians only, no customer email). */
   addInternalNote(credentials: C, ticketId: string, text: string, env: ConnectorEnv): Promise<void>
+  /**
+   * Whether the ticket has a note (internal or detail) with this text created at or after `since` (the newest
+   * notes looked at): asked before posting again a note an earlier attempt may have posted, its answer lost.
+   */
+  hasNote(credentials: C, ticketId: string, text: string, since: Date, env: ConnectorEnv): Promise<boolean>
   /** Replaces the ticket's detailed description text with `text` (as a detail note, no customer email). */
   setDetailedDescription(credentials: C, ticketId: string, text: string, env: ConnectorEnv): Promise<void>
   setStatus(credentials: C, ticketId: string, statusId: string, env: ConnectorEnv): Promise<void>
@@ -185,6 +190,12 @@ export interface ChangeManagementOperations<C = Credentials> {
     entry: { ticketId: string; memberId: string; start: Date; end: Date; name: string },
     env: ConnectorEnv,
   ): Promise<void>
+  /** Whether the ticket has this schedule entry (member, start and name), asked as `hasNote` is. */
+  hasScheduleEntry(
+    credentials: C,
+    entry: { ticketId: string; memberId: string; start: Date; name: string },
+    env: ConnectorEnv,
+  ): Promise<boolean>
   addTimeEntry(
     credentials: C,
     entry: { ticketId: string; memberId: string; start: Date; end?: Date | undefined; notes: string },

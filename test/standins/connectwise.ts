@@ -4,7 +4,8 @@
  * Checks: Basic auth `companyId+publicKey:privateKey` and the `clientId` header on every call; the
  * `/v4_6_release/apis/3.0` path; ticket bodies (summary ≤ 100 characters, an existing board, company, status and
  * priority), JSON Patch updates (`[{op, path, value}]`, status by name or id — `status/id` an integer — on the
- * ticket's board), notes (one of detailDescriptionFlag / internalAnalysisFlag / resolutionFlag must be true),
+ * ticket's board), notes (one of detailDescriptionFlag / internalAnalysisFlag / resolutionFlag must be true; listed
+ * like any list),
  * `conditions` (`field op value` joined by `and`), `orderBy`, `page`/`pageSize` with a Link header, `fields` (only
  * the named fields come back). Errors use ConnectWise's
  * `{code, message, errors: [{code, message, resource, field}]}`.
@@ -448,7 +449,8 @@ export class ConnectWiseStandIn
       if (!one[2] && req.method === 'GET') return { status: 200, body: this.#view(t) }
       if (!one[2] && req.method === 'PATCH') return this.#patchTicket(req, t)
       if (one[2] && req.method === 'POST') return this.#addNote(req, t)
-      if (one[2] && req.method === 'GET') return { status: 200, body: t.notes }
+      if (one[2] && req.method === 'GET')
+        return this.#list(req, t.notes as unknown as Record<string, unknown>[])
     }
     if (req.method === 'GET' && path === '/company/companies') {
       return this.#list(req, this.raw.companies as unknown as Record<string, unknown>[])
@@ -823,6 +825,9 @@ const CONDITION_FIELDS = [
   'type/id',
   'officeEmail',
   'primaryEmail',
+  'objectId',
+  'member/id',
+  'dateStart',
 ]
 
 type Predicate = (r: Record<string, unknown>) => boolean
@@ -855,7 +860,7 @@ function parseConditions(text: string): Predicate | string {
     return fail(`Cannot read the value ${t}`)
   }
   const cmp = (field: string, a: unknown, b: unknown): number => {
-    if (field === 'lastUpdated') return Date.parse(String(a)) - Date.parse(String(b))
+    if (field === 'lastUpdated' || field === 'dateStart') return Date.parse(String(a)) - Date.parse(String(b))
     if (typeof a === 'string' && typeof b === 'string') return a.toLowerCase().localeCompare(b.toLowerCase())
     return a === b ? 0 : (a as number) < (b as number) ? -1 : 1
   }

@@ -171,6 +171,25 @@ export function changeManagement<C>(
       })
     },
 
+    async hasNote(creds, ticketId, text, since, env) {
+      // Notes have no condition on their text: the newest page, compared here (a note whose answer was lost is
+      // among the newest). ConnectWise may store line breaks as CRLF and trims; a note without a readable date
+      // counts as recent (better one note missing than the same note twice).
+      const res = await call<unknown[]>(
+        creds,
+        env,
+        'GET',
+        `/service/tickets/${encodeURIComponent(ticketId)}/notes`,
+        { query: { orderBy: 'id desc', fields: 'id,text,dateCreated', pageSize: LIST_SIZE } },
+      )
+      const norm = (t: string) => t.replace(/\r\n/g, '\n').trim()
+      return arr(res.data).some((n) => {
+        const o = obj(n)
+        const at = Date.parse(str(o?.dateCreated) ?? '')
+        return norm(str(o?.text) ?? '') === norm(text) && !(at < since.getTime())
+      })
+    },
+
     async setDetailedDescription(creds, ticketId, text, env) {
       // A ticket's "Detailed Description" is its notes with detailDescriptionFlag; the Ticket model has no
       // writable description after creation (initialDescription is POST-only).
@@ -219,6 +238,17 @@ export function changeManagement<C>(
           allowScheduleConflictsFlag: true,
         },
       })
+    },
+
+    async hasScheduleEntry(creds, e, env) {
+      const res = await call<unknown[]>(creds, env, 'GET', '/schedule/entries', {
+        query: {
+          conditions: `objectId=${ids([e.ticketId])} and member/id=${ids([e.memberId])} and dateStart=[${cwTime(e.start)}]`,
+          fields: 'id,name',
+          pageSize: LIST_SIZE,
+        },
+      })
+      return arr(res.data).some((x) => str(obj(x)?.name) === e.name.slice(0, 250))
     },
 
     async addTimeEntry(creds, e, env) {

@@ -75,7 +75,8 @@ export const changeSettings = pgTable('change_settings', {
 
 /**
  * Steps of a change's ticket updates already done at the PSA (`<event id>:<step>`), so a retried delivery does not
- * post its note or schedule entry twice.
+ * post its note or schedule entry twice; and notes and schedule entries sent but not yet known done
+ * (`<event id>:<step>#sent`), which a retry looks for at the PSA before sending again (the answer may have been lost).
  */
 export const changeSteps = pgTable(
   'change_steps',

@@ -70,7 +70,9 @@ export function ticketRoutes(app: OpenAPIHono<AppEnv>, ctx: AppContext, fanouts:
       description:
         "The ticket must be an open ticket of the organization's mapped company on a filtered board (422 " +
         'otherwise). Then, as deliveries: an internal note with the change, resources (creator, approvers, vCAB ' +
-        'members) scheduled on the ticket, and the "created" status if configured.',
+        'members) scheduled on the ticket; for a change already past `created`, what its transitions so far ' +
+        'post (approval notes, the plan and schedule once scheduled, "Implementation Started"), in their order; ' +
+        "then the status the change's state maps to, if configured.",
       request: {
         params: idParams,
         query: z.object(orgQuery),
