@@ -719,7 +719,9 @@ describe('history, manual retry and recovery', () => {
     await emit('alert.triggered')
     await emit('alert.triggered')
     const queued = (id: string) =>
-      h.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM delivery_queue WHERE target_id = $1', [id])
+      h.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM delivery_queue WHERE target_id = $1', [
+        id,
+      ])
     expect(await queued(w.id)).toEqual([{ n: 2 }])
     await h.json('DELETE', `/api/v1/webhooks/${w.id}`, { token: org.token })
     expect(await queued(w.id)).toEqual([{ n: 0 }])
