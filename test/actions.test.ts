@@ -61,7 +61,7 @@ async function eventsOf(actionId: string) {
     // One test clock time for all of them: ordered by the lifecycle instead.
     `SELECT type FROM events WHERE data->>'actionId' = $1
      ORDER BY created_at, array_position(ARRAY['action.requested', 'action.approved', 'action.rejected',
-       'action.completed', 'action.failed'], type)`,
+       'action.expired', 'action.completed', 'action.failed'], type)`,
     [actionId],
   )
   return rows.map((r) => r.type)
@@ -286,6 +286,11 @@ describe('approval', () => {
     await h.worker.drain()
     expect(quickJobs()).toHaveLength(before)
     expect(await auditOf(a.body.id)).toEqual(['action.request', 'action.expire'])
+    // Both lapsed approvals are announced, whether the late approval or the sweep found them, once each.
+    expect(await eventsOf(a.body.id)).toEqual(['action.requested', 'action.expired'])
+    expect(await eventsOf(b.body.id)).toEqual(['action.requested', 'action.expired'])
+    expect(await expireActions(h.ctx)).toBe(0)
+    expect(await eventsOf(b.body.id)).toEqual(['action.requested', 'action.expired'])
   })
 
   it('lets an organization require a partner or system key to approve', async () => {
@@ -439,6 +444,7 @@ describe('events', () => {
         'action.rejected',
         'action.completed',
         'action.failed',
+        'action.expired',
       ]),
     )
     const receiver = await new Receiver().start()
@@ -456,12 +462,17 @@ describe('events', () => {
       const asked = await request(quickJob('dev-0001'))
       const refused = await request(quickJob('dev-0002'))
       const failing = await request({ action: 'resolve_alert', input: { alertUid: 'alert-nowhere' } })
+      const lapsing = await request(quickJob('dev-0003'))
       await h.worker.drain()
       await h.json('POST', `/api/v1/actions/${refused.body.id}/reject`, {
         token: secondOrgKey,
         body: { reason: 'Wrong device' },
       })
       await h.json('POST', `/api/v1/actions/${asked.body.id}/approve`, { token: secondOrgKey })
+      await h.worker.drain()
+      h.clock.advance(24 * 3_600_000 + 1)
+      const { expireActions } = await import('../src/actions/service.ts')
+      expect(await expireActions(h.ctx)).toBeGreaterThanOrEqual(1)
       await h.worker.drain()
       await h.worker.drain()
       const got = receiver.received.map(
@@ -471,6 +482,12 @@ describe('events', () => {
       expect(of(asked.body.id).sort()).toEqual(['action.approved', 'action.completed', 'action.requested'])
       expect(of(refused.body.id).sort()).toEqual(['action.rejected', 'action.requested'])
       expect(of(failing.body.id).sort()).toEqual(['action.failed', 'action.requested'])
+      expect(of(lapsing.body.id).sort()).toEqual(['action.expired', 'action.requested'])
+      expect(got.find((e) => e.type === 'action.expired')?.data).toMatchObject({
+        actionId: lapsing.body.id,
+        action: 'run_quick_job',
+        status: 'expired',
+      })
       const requested = got.find((e) => e.type === 'action.requested' && e.data.actionId === asked.body.id)
       expect(requested?.data).toMatchObject({
         action: 'run_quick_job',

@@ -36,6 +36,7 @@ export type ActionEventType =
   | 'action.rejected'
   | 'action.completed'
   | 'action.failed'
+  | 'action.expired'
 
 /** The input with the action's sensitive fields (dotted paths) replaced by a mask. */
 export function maskInput(input: unknown, paths: readonly string[] = []): unknown {
@@ -246,8 +247,16 @@ export async function requestAction(
   })
 }
 
-/** Marks an action past its approval time expired, in `tx`; true when it did. */
-async function expireOne(tx: Executor, row: ActionRow, now: Date): Promise<boolean> {
+/**
+ * Marks an action past its approval time expired, in `tx`, with its `action.expired` event (so whoever waits on
+ * the approval in chat or a PSA hears that it lapsed, not only that it was rejected); true when it did.
+ */
+async function expireOne(
+  tx: Executor,
+  fanouts: readonly Fanout[],
+  row: ActionRow,
+  now: Date,
+): Promise<boolean> {
   const done = await tx
     .update(actions)
     .set({ status: 'expired', updatedAt: now })
@@ -266,6 +275,7 @@ async function expireOne(tx: Executor, row: ActionRow, now: Date): Promise<boole
     },
     now,
   )
+  await emitActionEvent(tx, fanouts, { ...row, status: 'expired', updatedAt: now }, 'action.expired', now)
   return true
 }
 
@@ -293,7 +303,7 @@ export async function approveAction(
     const row = await getAction(tx, scope, id, { forUpdate: true })
     if (!row) throw ApiError.notFound('Action')
     if (row.status === 'pending_approval' && row.expiresAt && row.expiresAt <= now) {
-      await expireOne(tx, row, now)
+      await expireOne(tx, fanouts, row, now)
       return { expired: true as const }
     }
     refuseUnlessPending(row)
@@ -386,7 +396,11 @@ export async function rejectAction(
 }
 
 /** The periodic sweep: every action still pending past its expiry becomes `expired` (never sent). */
-export async function expireActions(ctx: AppContext, limit = 1000): Promise<number> {
+export async function expireActions(
+  ctx: AppContext,
+  fanouts: readonly Fanout[] = ctx.fanouts,
+  limit = 1000,
+): Promise<number> {
   const now = ctx.clock.now()
   const due = await ctx.db.orm
     .select()
@@ -395,7 +409,7 @@ export async function expireActions(ctx: AppContext, limit = 1000): Promise<numb
     .limit(limit)
   let n = 0
   for (const row of due) {
-    if (await ctx.db.orm.transaction((tx) => expireOne(tx, row, now))) n++
+    if (await ctx.db.orm.transaction((tx) => expireOne(tx, fanouts, row, now))) n++
   }
   return n
 }

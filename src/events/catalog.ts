@@ -72,6 +72,7 @@ export const EVENT_TYPES = {
   'action.rejected': 'An action waiting for approval was rejected, with the reason; it is never sent',
   'action.completed': 'An action was carried out at the vendor (with the vendor’s answer)',
   'action.failed': 'An action failed at the vendor (with the vendor’s words); it can be retried by hand',
+  'action.expired': 'An action waiting for approval was not approved in time; it is never sent',
 } as const
 
 export type EventType = keyof typeof EVENT_TYPES
