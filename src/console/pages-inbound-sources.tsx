@@ -36,7 +36,8 @@ function Secret(props: { s: Json }) {
 
 /**
  * Inbound webhook sources (where vendors send their webhooks): list, create with the address and secret to paste
- * at the vendor, rotate the secret, delete (with its event log, confirmed). All through /webhook-sources.
+ * at the vendor, edit (name, linked integration, event types), rotate the secret, delete (with its event log,
+ * confirmed). All through /webhook-sources.
  */
 export function inboundSourcePages(app: Hono<ConsoleEnv>, ctx: AppContext) {
   const list = async (c: C, message?: Message, created?: Json, status = 200) => {
@@ -85,6 +86,13 @@ export function inboundSourcePages(app: Hono<ConsoleEnv>, ctx: AppContext) {
                     </button>
                   </form>
                   <a
+                    class="button"
+                    href={orgUrl(c, `inbound/sources/${s.id}/edit`)}
+                    aria-label={`Edit ${s.name}`}
+                  >
+                    Edit…
+                  </a>
+                  <a
                     class="button danger"
                     href={orgUrl(c, `inbound/sources/${s.id}/delete`)}
                     aria-label={`Delete ${s.name}`}
@@ -132,9 +140,11 @@ export function inboundSourcePages(app: Hono<ConsoleEnv>, ctx: AppContext) {
   }
   const notFound = (c: C) => render(c, 'Not found', 'inbound', <Notice kind="bad">Not found.</Notice>, 404)
 
-  app.get('/o/:org/inbound/sources', (c) =>
-    list(c, c.req.query('notice') === 'deleted' ? { kind: 'ok', text: 'Source deleted.' } : undefined),
-  )
+  const notices: Record<string, string> = { deleted: 'Source deleted.', saved: 'Source saved.' }
+  app.get('/o/:org/inbound/sources', (c) => {
+    const notice = notices[c.req.query('notice') ?? '']
+    return list(c, notice ? { kind: 'ok', text: notice } : undefined)
+  })
   app.post('/o/:org/inbound/sources', async (c) => {
     const form = await c.req.parseBody()
     const r = await c.var.api('POST', '/webhook-sources', {
@@ -155,6 +165,95 @@ export function inboundSourcePages(app: Hono<ConsoleEnv>, ctx: AppContext) {
       { kind: 'ok', text: `New secret for "${s.name}"; the old one still verifies for a while.` },
       r.body,
     )
+  })
+  /** The settings a source keeps after creation, as PATCH /webhook-sources/{id} takes them. */
+  const editPage = async (c: C, s: Json, message?: Message, form?: Record<string, string>, status = 200) => {
+    const r = await c.var.api('GET', `/integrations${qs({ orgId: c.var.org.id, per_page: 100 })}`)
+    const integrations: Json[] = r.body?.data ?? []
+    const linked = form ? form.integrationId : (s.integrationId ?? '')
+    const types = form ? form.eventTypes : ((s.eventTypes as string[] | null) ?? []).join(', ')
+    return render(
+      c,
+      `Edit ${s.name}`,
+      'inbound',
+      <>
+        <a href={orgUrl(c, 'inbound/sources')}>← Webhook sources</a>
+        {message ? <Notice kind={message.kind}>{message.text}</Notice> : null}
+        <form method="post" action={orgUrl(c, `inbound/sources/${s.id}/edit`)}>
+          <Csrf token={c.var.csrf} />
+          <p>
+            <strong>{s.provider}</strong> source; its URL and secret stay as they are.
+          </p>
+          <label for="src-edit-name">
+            Name <span class="req">*</span>
+          </label>
+          <input
+            type="text"
+            id="src-edit-name"
+            name="name"
+            required
+            maxlength={255}
+            value={form?.name ?? s.name}
+          />
+          <label for="src-edit-integration">
+            Integration <span class="hint">whose tickets and devices its events are matched to</span>
+          </label>
+          <select id="src-edit-integration" name="integrationId">
+            <option value="" selected={!linked}>
+              None
+            </option>
+            {integrations.map((i) => (
+              <option value={i.id} selected={i.id === linked}>
+                {i.provider}
+                {i.name ? ` · ${i.name}` : ''}
+              </option>
+            ))}
+          </select>
+          <label for="src-edit-types">
+            Event types{' '}
+            <span class="hint">
+              comma-separated, wildcards like alert.* allowed; empty accepts every type
+            </span>
+          </label>
+          <input type="text" id="src-edit-types" name="eventTypes" value={types} />
+          <div class="actions">
+            <button type="submit" class="primary">
+              Save source
+            </button>
+            <a class="button" href={orgUrl(c, 'inbound/sources')}>
+              Cancel
+            </a>
+          </div>
+        </form>
+      </>,
+      status,
+    )
+  }
+  app.get('/o/:org/inbound/sources/:id/edit', async (c) => {
+    const s = await load(c)
+    if (!s) return notFound(c)
+    return editPage(c, s)
+  })
+  app.post('/o/:org/inbound/sources/:id/edit', async (c) => {
+    const s = await load(c)
+    if (!s) return notFound(c)
+    const body = await c.req.parseBody()
+    const form = {
+      name: String(body.name ?? ''),
+      integrationId: String(body.integrationId ?? ''),
+      eventTypes: String(body.eventTypes ?? ''),
+    }
+    const types = form.eventTypes
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0)
+    const r = await c.var.api('PATCH', `/webhook-sources/${s.id}`, {
+      name: form.name,
+      integrationId: form.integrationId || null,
+      eventTypes: types.length > 0 ? types : null,
+    })
+    if (!r.ok) return editPage(c, s, { kind: 'bad', text: errorText(r) }, form, 422)
+    return c.redirect(`${orgUrl(c, 'inbound/sources')}?notice=saved`, 303)
   })
   app.get('/o/:org/inbound/sources/:id/delete', async (c) => {
     const s = await load(c)

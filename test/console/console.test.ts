@@ -334,6 +334,47 @@ describe('operator console', { timeout: 120_000 }, () => {
     expect(events.body.data[0].replayOf).toBe(events.body.data[1].id)
   })
 
+  it("edits a webhook source's name, integration and event types, refusing a bad type with the API's words", async () => {
+    const made = await h.json('POST', '/api/v1/webhook-sources', {
+      body: { orgId: t.orgA.id, name: 'CW tickets', provider: 'connectwise' },
+    })
+    expect(made.status, JSON.stringify(made.body)).toBe(201)
+    await page.goto(orgPath('inbound/sources'))
+    await page.getByRole('link', { name: 'Edit CW tickets' }).click()
+    await page.getByLabel('Name').fill('CW service tickets')
+    await page.getByLabel('Integration').selectOption(await integrationId())
+    await page.getByLabel('Event types').fill('psa.ticket.*, no.such.type')
+    await page.getByRole('button', { name: 'Save source' }).click()
+    await expect.poll(() => shown(page.getByRole('alert'))).toContain('Unknown event type "no.such.type"')
+    // Nothing was saved, and the form keeps what was typed.
+    expect(await page.getByLabel('Name').inputValue()).toBe('CW service tickets')
+    expect((await h.json('GET', `/api/v1/webhook-sources/${made.body.id}`)).body).toMatchObject({
+      name: 'CW tickets',
+      integrationId: null,
+      eventTypes: null,
+    })
+    await page.getByLabel('Event types').fill('psa.ticket.*')
+    await page.getByRole('button', { name: 'Save source' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toBe('Source saved.')
+    expect((await h.json('GET', `/api/v1/webhook-sources/${made.body.id}`)).body).toMatchObject({
+      name: 'CW service tickets',
+      integrationId: await integrationId(),
+      eventTypes: ['psa.ticket.*'],
+    })
+    // Emptied, the types accept every event again; the integration is unlinked with "None".
+    await page.getByRole('link', { name: 'Edit CW service tickets' }).click()
+    expect(await page.getByLabel('Event types').inputValue()).toBe('psa.ticket.*')
+    await page.getByLabel('Event types').fill('')
+    await page.getByLabel('Integration').selectOption('')
+    await page.getByRole('button', { name: 'Save source' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toBe('Source saved.')
+    expect((await h.json('GET', `/api/v1/webhook-sources/${made.body.id}`)).body).toMatchObject({
+      integrationId: null,
+      eventTypes: null,
+    })
+    await h.json('DELETE', `/api/v1/webhook-sources/${made.body.id}`)
+  })
+
   // Approvals and change management walk their own flows in ops.test.ts.
   it('shows the remaining pages', async () => {
     for (const [slug, expected] of [
