@@ -192,6 +192,9 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
         {c.req.query('notice') === 'sync' ? (
           <Notice kind="ok">Sync queued; its progress shows below as it runs.</Notice>
         ) : null}
+        {c.req.query('notice') === 'settings' ? (
+          <Notice kind="ok">Ticket automation settings saved.</Notice>
+        ) : null}
         <h2>Connections</h2>
         <DataTable
           head={['Connection', 'Status', 'Last test', 'Ticket sync', '']}
@@ -216,10 +219,19 @@ export function otherPages(app: Hono<ConsoleEnv>, _ctx: AppContext) {
                 <SyncProgress s={p.lastSync} />
               </td>
               <td>
-                <form method="post" action={orgUrl(c, `psa/${p.id}/sync`)}>
-                  <Csrf token={c.var.csrf} />
-                  <button type="submit">Sync ticket statuses now</button>
-                </form>
+                <div class="actions">
+                  <form method="post" action={orgUrl(c, `psa/${p.id}/sync`)}>
+                    <Csrf token={c.var.csrf} />
+                    <button type="submit">Sync ticket statuses now</button>
+                  </form>
+                  <a
+                    class="button"
+                    href={orgUrl(c, `psa/${p.id}/settings`)}
+                    aria-label={`Ticket automation settings of ${p.provider}${p.name ? ` · ${p.name}` : ''}`}
+                  >
+                    Ticket automation…
+                  </a>
+                </div>
               </td>
             </tr>
           )}

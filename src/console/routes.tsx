@@ -15,6 +15,7 @@ import { inboundSourcePages } from './pages-inbound-sources.tsx'
 import { integrationPages } from './pages-integrations.tsx'
 import { microsoft365Pages } from './pages-microsoft365.tsx'
 import { otherPages } from './pages-other.tsx'
+import { psaSettingsPages } from './pages-psa-settings.tsx'
 import { webhookPages } from './pages-webhooks.tsx'
 
 const COOKIE = 'pb_session'
@@ -188,6 +189,7 @@ export function consoleRoutes(ctx: AppContext, fetch: ApiFetch) {
   webhookPages(app, ctx)
   otherPages(app, ctx)
   inboundSourcePages(app, ctx)
+  psaSettingsPages(app)
   approvalPages(app)
   microsoft365Pages(app)
   changePages(app)

@@ -406,6 +406,46 @@ describe('operator console', { timeout: 120_000 }, () => {
     await shot('psa')
   })
 
+  it("edits a PSA connection's ticket automation, a missing company refused with the API's words", async () => {
+    const id = await integrationId()
+    const settingsOf = async () => (await h.json('GET', `/api/v1/psa/connections/${id}`)).body.settings
+    const before = await settingsOf()
+    await page.goto(orgPath('psa'))
+    await page.getByRole('link', { name: /^Ticket automation settings of / }).click()
+    await page.getByLabel('Create a ticket for each triggered alert').check()
+    await page.getByLabel('Board').fill('Service Desk')
+    await page.getByLabel('Priority for critical alerts').fill('Priority 1 - Emergency Response')
+    await page.getByLabel('Status when the alert resolves').fill('>Closed')
+    await page.getByRole('checkbox', { name: 'info' }).uncheck()
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    // ConnectWise tickets need a company: refused, nothing saved, the form as typed.
+    await expect.poll(() => shown(page.getByRole('alert'))).toContain('need a company')
+    expect(await page.getByLabel('Board').inputValue()).toBe('Service Desk')
+    expect(await page.getByRole('checkbox', { name: 'info' }).isChecked()).toBe(false)
+    expect(await settingsOf()).toEqual(before)
+    await page.getByLabel('Company').fill('Acme Corp')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toBe('Ticket automation settings saved.')
+    expect(await settingsOf()).toEqual({
+      autoCreateTickets: true,
+      autoSync: true,
+      companyId: 'Acme Corp',
+      defaultBoard: 'Service Desk',
+      priorityMap: { critical: 'Priority 1 - Emergency Response' },
+      statusMap: { resolved: '>Closed' },
+      severities: ['critical', 'warning'],
+    })
+    // Shown again as saved; turned off, the automation keeps its other settings.
+    await page.getByRole('link', { name: /^Ticket automation settings of / }).click()
+    expect(await page.getByLabel('Priority for critical alerts').inputValue()).toBe(
+      'Priority 1 - Emergency Response',
+    )
+    await page.getByLabel('Create a ticket for each triggered alert').uncheck()
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await expect.poll(() => shown(page.getByRole('status').first())).toBe('Ticket automation settings saved.')
+    expect(await settingsOf()).toMatchObject({ autoCreateTickets: false, companyId: 'Acme Corp' })
+  })
+
   it('labels every control, shows focus, keeps text contrast (WCAG AA) light and dark, and fits a phone', async () => {
     const pages = ['integrations', 'status', 'routing', 'webhooks', 'webhooks/new', 'deliveries', 'inbound']
     const more = ['inbound/sources', 'psa', 'approvals', 'changes', 'microsoft365', 'audit']
