@@ -449,6 +449,31 @@ describe('operator console', { timeout: 120_000 }, () => {
   it('labels every control, shows focus, keeps text contrast (WCAG AA) light and dark, and fits a phone', async () => {
     const pages = ['integrations', 'status', 'routing', 'webhooks', 'webhooks/new', 'deliveries', 'inbound']
     const more = ['inbound/sources', 'psa', 'approvals', 'changes', 'microsoft365', 'audit']
+    // The detail and edit pages of what the flows above made (approvals and changes: ops.test.ts).
+    const first = async (path: string) => {
+      const r = await h.json('GET', `/api/v1/${path}${path.includes('?') ? '&' : '?'}orgId=${t.orgA.id}`)
+      const id = r.body.data?.[0]?.id as string | undefined
+      expect(id, path).toBeTruthy()
+      return id as string
+    }
+    const iid = await integrationId()
+    const [wid, did, sid, rid] = [
+      await first('webhooks'),
+      await first('deliveries'),
+      await first('webhook-sources'),
+      await first('routing-rules'),
+    ]
+    const details = [
+      `integrations/${iid}`,
+      `integrations/${iid}/delete`,
+      `psa/${iid}/settings`,
+      `webhooks/${wid}`,
+      `webhooks/${wid}/edit`,
+      `deliveries/${did}`,
+      `inbound/sources/${sid}/edit`,
+      `inbound/sources/${sid}/delete`,
+      `routing/${rid}/edit`,
+    ]
     // Controls without an accessible name: no label, no aria-label, and (buttons) no text.
     const unlabeled = `JSON.stringify([...document.querySelectorAll('input,select,textarea,button')]
       .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
@@ -474,7 +499,7 @@ describe('operator console', { timeout: 120_000 }, () => {
       }
       return JSON.stringify(out)
     })()`
-    for (const slug of [...pages, ...more]) {
+    for (const slug of [...pages, ...more, ...details]) {
       expect((await page.goto(orgPath(slug)))?.status(), slug).toBe(200)
       expect(JSON.parse(await page.evaluate<string>(unlabeled)), slug).toEqual([])
       for (const scheme of ['light', 'dark'] as const) {
@@ -496,7 +521,7 @@ describe('operator console', { timeout: 120_000 }, () => {
       .map((e) => e.tagName + '.' + e.className))`
     await page.setViewportSize({ width: 390, height: 844 })
     try {
-      for (const slug of [...pages, ...more]) {
+      for (const slug of [...pages, ...more, ...details]) {
         await page.goto(orgPath(slug))
         expect(
           await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth'),
