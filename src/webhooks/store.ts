@@ -116,8 +116,9 @@ const liveStatus = sql<
 /**
  * A webhook's deliveries by status. The days before the counted-through day (countedThrough) are summed from
  * their per-day counts (delivery_day_counts, kept exact by triggers on those days' partitions: drizzle/0021), the
- * later days and the default partition counted from the history (a day or two of rows, the other partitions pruned
- * by id when planning). Then the few deliveries the queue holds under a lease move to in-progress.
+ * later days and the default partition counted from the history (today's rows: every day that ended is counted
+ * since drizzle/0026; the other partitions pruned by id when planning). Then the few deliveries the queue holds
+ * under a lease move to in-progress.
  */
 export async function deliveryStats(db: Executor, orgId: string, webhookId: string): Promise<DeliveryStats> {
   const day = await countedThrough(db)
