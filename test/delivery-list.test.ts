@@ -75,4 +75,32 @@ describe('deliveries list paging', () => {
     const bad = await h.json('GET', `/api/v1/deliveries?cursor=nope`)
     expect(bad.status).toBe(422)
   })
+
+  it('lists and counts a delivery a worker holds as in progress, apart from the pending ones', async () => {
+    const org = (await h.json('POST', '/api/v1/orgs', { body: { name: 'leased' } })).body
+    rx.respond('/held', { status: 200 })
+    const hook = (
+      await h.json('POST', '/api/v1/webhooks', {
+        body: { orgId: org.id, name: 'held', url: rx.url('/held'), events: ['user.login'] },
+      })
+    ).body
+    for (const id of ['l0', 'l1', 'l2']) {
+      await h.json('POST', '/api/v1/events', { body: { orgId: org.id, type: 'user.login', id } })
+      h.clock.advance(1000)
+    }
+    // A worker's claim, as the engine takes it: a lease on the queue row, the history row untouched.
+    await h.ctx.db.query(
+      `UPDATE delivery_queue q SET lease_until = now() + interval '1 minute', leased_by = 'test'
+       FROM deliveries d WHERE d.id = q.id AND d.org_id = $1 AND d.event_id = 'l1'`,
+      [org.id],
+    )
+    const list = async (status: string) => {
+      const r = (await h.json('GET', `/api/v1/deliveries?orgId=${org.id}&status=${status}`)).body as Listed
+      return { ids: r.data.map((d) => `${d.eventId}:${d.status}`), total: r.pagination.total }
+    }
+    expect(await list('in_progress')).toEqual({ ids: ['l1:in_progress'], total: 1 })
+    expect(await list('pending')).toEqual({ ids: ['l2:pending', 'l0:pending'], total: 2 })
+    const got = await h.json('GET', `/api/v1/webhooks/${hook.id}`)
+    expect(got.body.deliveryStats).toMatchObject({ total: 3, pending: 2, inProgress: 1, delivered: 0 })
+  })
 })

@@ -314,4 +314,69 @@ describe('delivery history partitions', () => {
     expect((await deliveryStats(h.ctx.db.orm, org.id, hook.id)).lastDeliveredAt).toBeNull()
     await expectStatsMatchHistory(org.id)
   })
+
+  it('counts the day that ended yesterday without giving it status indexes, and follows its late outcomes', async () => {
+    // Later than the real date the template database was migrated at: these days are made uncounted, as they are
+    // in production, and counted as they end.
+    h.clock.set('2027-03-10T23:00:00.000Z')
+    await jobs.runDue()
+    const org = (await h.json('POST', '/api/v1/orgs', { body: { name: 'yesterday counted' } })).body
+    rx.respond('/late', { status: 503 })
+    await h.json('POST', '/api/v1/webhooks', {
+      body: {
+        orgId: org.id,
+        name: 'late',
+        url: rx.url('/late'),
+        events: ['user.login'],
+        retryPolicy: {
+          maxRetries: 5,
+          initialDelayMs: 3_600_000,
+          backoffMultiplier: 1,
+          maxDelayMs: 3_600_000,
+        },
+      },
+    })
+    const r = await h.json('POST', '/api/v1/events', {
+      body: { orgId: org.id, type: 'user.login', id: 'mar10' },
+    })
+    expect(r.status).toBeLessThan(300)
+    await h.worker.drain()
+    const list = async (query: string) => {
+      const l = await h.json('GET', `/api/v1/deliveries?orgId=${org.id}&${query}`)
+      expect(l.status).toBe(200)
+      return { n: l.body.data.length, total: l.body.pagination.total }
+    }
+    expect(await list('status=retrying')).toEqual({ n: 1, total: 1 })
+
+    // Half an hour into the next day the hourly job counts 2027-03-10 (drizzle/0026); its status indexes wait a
+    // day more, so the retries still due on it stay HOT updates.
+    h.clock.set('2027-03-11T00:30:00.000Z')
+    await jobs.runDue()
+    const [through] = await h.ctx.db.query<{ day: string }>(
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day FROM delivery_counted_through`,
+    )
+    expect(through?.day).toBe('2027-03-11')
+    expect(await sealed('2027-03-10', '2027-03-10')).toEqual([])
+    // Each day's partition has the statistics that tell the planner a target implies its organization.
+    const [stx] = await h.ctx.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_statistic_ext WHERE stxname = 'deliveries_p20270310_org_target_stx'`,
+    )
+    expect(stx?.n).toBe(1)
+    const counted = async () =>
+      h.ctx.db.query<{ status: string; n: number }>(
+        `SELECT status, n::int AS n FROM delivery_day_counts WHERE org_id = $1 AND day = '2027-03-10' AND n > 0`,
+        [org.id],
+      )
+    expect(await counted()).toEqual([{ status: 'retrying', n: 1 }])
+    await expectStatsMatchHistory(org.id)
+
+    // Its retry succeeds after midnight: the counts follow, and so do the stats and the list's totals.
+    rx.respond('/late', { status: 200 })
+    await h.worker.drain()
+    expect(await counted()).toEqual([{ status: 'delivered', n: 1 }])
+    await expectStatsMatchHistory(org.id)
+    expect(await list('status=delivered')).toEqual({ n: 1, total: 1 })
+    expect(await list('status=retrying')).toEqual({ n: 0, total: 0 })
+    expect(await list('')).toEqual({ n: 1, total: 1 })
+  })
 })
