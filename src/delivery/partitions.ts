@@ -47,7 +47,9 @@ export async function ensurePartitions(
  * Adds the status indexes to the partitions of days that ended before yesterday (UTC)
  * (`patchbay_seal_delivery_partitions`, drizzle/0018). A day still written to by first attempts has none, so
  * each attempt's update stays HOT; a day past its retries' usual reach gets them for the status filters and
- * deliveryStats. Returns how many days it sealed.
+ * deliveryStats. Every day that ended, yesterday included, is counted into `delivery_day_counts` (drizzle/0026;
+ * counting yesterday holds writes to its partition for the moment the count takes, once a day), so stats and
+ * totals read only today's rows. Returns how many days it sealed.
  */
 export async function sealPartitions(q: Querier, now: Date): Promise<number> {
   const [row] = await q.query<{ sealed: number }>(
