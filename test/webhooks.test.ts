@@ -537,12 +537,13 @@ describe('events', () => {
         'action.rejected',
         'action.completed',
         'action.failed',
+        'action.expired',
         'change.created',
         'change.fully_approved',
         'change.cancelled',
       ]),
     )
-    expect(types).toHaveLength(69)
+    expect(types).toHaveLength(70)
   })
 })
 
