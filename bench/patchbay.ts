@@ -170,6 +170,9 @@ export class Patchbay {
       const v = process.env[k]
       if (v) settings[k] = v
     }
+    // Node options for Patchbay's processes only (V8 heap flags, a memory probe), not for the bench's own.
+    if (process.env.PATCHBAY_BENCH_NODE_OPTIONS)
+      settings.NODE_OPTIONS = process.env.PATCHBAY_BENCH_NODE_OPTIONS
     if (o.mode === 'embedded') {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-bench-'))
       settings.DATA_DIR = dir
