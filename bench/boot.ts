@@ -4,11 +4,13 @@
  * the engine); run it after `npm run build`:
  *
  *   node --import tsx bench/boot.ts [--runs 5] [--restarts 1] [--idle 30] [--cli dist/cli.js] [--node-arg=--flag ...]
+ *     [--against /elsewhere/dist/cli.js]
  *
  * Each run creates a fresh DATA_DIR and times a first start, then stops it with SIGTERM and times a restart on
  * the same DATA_DIR (--restarts times): from spawning node to the first 200 of GET /readyz (polled every 10 ms). After the last
  * restart it reads the Patchbay process's RSS at ready and after --idle seconds, with V8's heap figures from
- * /metrics, and the embedded server's PSS.
+ * /metrics, and the embedded server's PSS. With --against, a second build (another commit's, built elsewhere) is
+ * started in turn with this one, start by start on its own DATA_DIRs, so both meet the same load on a shared machine.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     restarts: { type: 'string', default: '1' },
     idle: { type: 'string', default: '30' },
     cli: { type: 'string', default: 'dist/cli.js' },
+    against: { type: 'string' },
     'node-arg': { type: 'string', multiple: true, default: [] },
   },
 })
@@ -51,7 +54,7 @@ interface Started {
   port: number
 }
 
-async function start(dataDir: string): Promise<Started> {
+async function start(cli: string, dataDir: string): Promise<Started> {
   const port = await freePort()
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -62,7 +65,7 @@ async function start(dataDir: string): Promise<Started> {
   }
   delete env.DATABASE_URL
   const t0 = performance.now()
-  const child = spawn(process.execPath, [...(values['node-arg'] ?? []), values.cli, 'start'], {
+  const child = spawn(process.execPath, [...(values['node-arg'] ?? []), cli, 'start'], {
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
   })
@@ -120,57 +123,76 @@ const summary = (xs: number[]) => {
   return `median ${median.toFixed(0)} ms  min ${(s[0] as number).toFixed(0)}  max ${(s.at(-1) as number).toFixed(0)}  (n=${s.length})`
 }
 
-const first: number[] = []
-const restart: number[] = []
-const restartCpu: number[] = []
+interface Figures {
+  cli: string
+  first: number[]
+  restart: number[]
+  restartCpu: number[]
+  last?: Started | undefined
+}
+const builds: Figures[] = [values.cli, values.against]
+  .filter((c): c is string => c !== undefined)
+  .map((cli) => ({ cli, first: [], restart: [], restartCpu: [] }))
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'patchbay-boot-'))
 // As root the embedded server runs as "postgres", which must be able to enter DATA_DIR's parents.
 fs.chmodSync(root, 0o755)
+const dataDirOf = (run: number, build: number) => path.join(root, `run${run}-${build}`)
 try {
   for (let i = 0; i < runs; i++) {
-    const dataDir = path.join(root, `run${i}`)
-    const a = await start(dataDir)
-    first.push(a.ms)
-    await stop(a.child)
-    let b: Started | undefined
-    for (let r = 0; r < restarts; r++) {
-      if (b) await stop(b.child)
-      b = await start(dataDir)
-      restart.push(b.ms)
-      restartCpu.push(b.cpuMs)
+    for (const [n, f] of builds.entries()) {
+      const a = await start(f.cli, dataDirOf(i, n))
+      f.first.push(a.ms)
+      await stop(a.child)
     }
-    if (!b) throw new Error('--restarts must be at least 1')
-    process.stderr.write(
-      `run ${i + 1}: first start ${a.ms.toFixed(0)} ms, restart ${restart
-        .slice(-restarts)
-        .map((ms) => ms.toFixed(0))
-        .join(', ')} ms\n`,
-    )
-    if (i === runs - 1) {
-      const { child, port } = b
+    for (let r = 0; r < restarts; r++) {
+      for (const [n, f] of builds.entries()) {
+        if (f.last) await stop(f.last.child)
+        f.last = await start(f.cli, dataDirOf(i, n))
+        f.restart.push(f.last.ms)
+        f.restartCpu.push(f.last.cpuMs)
+      }
+    }
+    for (const f of builds) {
+      process.stderr.write(
+        `run ${i + 1} ${f.cli}: first start ${(f.first.at(-1) as number).toFixed(0)} ms, restart ${f.restart
+          .slice(-restarts)
+          .map((ms) => ms.toFixed(0))
+          .join(', ')} ms\n`,
+      )
+    }
+    const main = builds[0] as Figures
+    if (i === runs - 1 && main.last) {
+      const { child, port } = main.last
       const pid = child.pid as number
-      const pm = postmasterOf(dataDir)
+      const pm = postmasterOf(dataDirOf(i, 0))
       const report = async (when: string) => {
         const mem = memoryOf(pid)
         const heap = await heapFigures(port)
         const pg = pm ? pssMb(serverProcesses(pm)) : Number.NaN
         out(
-          `${when}: patchbay RSS ${mem?.rssMb.toFixed(0)} MB (peak ${mem?.peakMb.toFixed(0)}), PSS ${pssMb([pid]).toFixed(0)} MB; ` +
+          `${when} (${main.cli}): patchbay RSS ${mem?.rssMb.toFixed(0)} MB (peak ${mem?.peakMb.toFixed(0)}), PSS ${pssMb([pid]).toFixed(0)} MB; ` +
             `V8 heap used ${heap.heapUsed?.toFixed(0)} / total ${heap.heapTotal?.toFixed(0)} MB, external ${heap.external?.toFixed(0)} MB; ` +
             `postgres PSS ${pg.toFixed(0)} MB`,
         )
       }
+      for (const f of builds.slice(1)) if (f.last) await stop(f.last.child)
       await report('at ready')
       if (idleSeconds > 0) {
         await new Promise((r) => setTimeout(r, idleSeconds * 1000))
         await report(`after ${idleSeconds} s idle`)
       }
     }
-    await stop(b.child)
+    for (const f of builds) {
+      if (f.last) await stop(f.last.child)
+      f.last = undefined
+    }
   }
-  out(`first start to /readyz: ${summary(first)}`)
-  out(`restart to /readyz:     ${summary(restart)}`)
-  out(`restart, Patchbay's CPU: ${summary(restartCpu)}`)
+  for (const f of builds) {
+    out(f.cli)
+    out(`  first start to /readyz:  ${summary(f.first)}`)
+    out(`  restart to /readyz:      ${summary(f.restart)}`)
+    out(`  restart, Patchbay's CPU: ${summary(f.restartCpu)}`)
+  }
 } finally {
   fs.rmSync(root, { recursive: true, force: true })
 }
