@@ -6,7 +6,8 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY drizzle ./drizzle
-# `npm ci` runs the package's prepare script, which builds dist/ (tsc -p tsconfig.build.json).
+COPY scripts ./scripts
+# `npm ci` runs the package's prepare script, which builds dist/ (`npm run build`: tsc, the assets, the bundle).
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime: compiled code, production dependencies and the migrations; no compiler, no sources --------------

@@ -23,12 +23,9 @@ export const TUNABLES = [
   'PGOPTIONS',
 ] as const
 
-/** Builds dist/ from the current sources, so the bench never measures stale code. */
+/** Builds dist/ from the current sources (as `npm run build` does), so the bench never measures stale code. */
 export function build(): void {
-  execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  })
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' })
 }
 
 async function freePort(): Promise<number> {
@@ -173,6 +170,9 @@ export class Patchbay {
       const v = process.env[k]
       if (v) settings[k] = v
     }
+    // Node options for Patchbay's processes only (V8 heap flags, a memory probe), not for the bench's own.
+    if (process.env.PATCHBAY_BENCH_NODE_OPTIONS)
+      settings.NODE_OPTIONS = process.env.PATCHBAY_BENCH_NODE_OPTIONS
     if (o.mode === 'embedded') {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-bench-'))
       settings.DATA_DIR = dir

@@ -34,7 +34,7 @@ export function memoryOf(pid: number): Memory | undefined {
 }
 
 /** User + system CPU time of a process so far, in seconds. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
     // The command name (field 2) may contain spaces; fields after it are fixed.

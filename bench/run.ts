@@ -497,7 +497,7 @@ async function main(argv: string[]): Promise<number> {
   const info = machine()
   if (args.history) return historyMain(args.history, info, args.out)
   if (args.build) {
-    console.error('building dist/ (tsc -p tsconfig.build.json)')
+    console.error('building dist/ (npm run build)')
     build()
   }
   if (args.opts.profileDir) fs.mkdirSync(args.opts.profileDir, { recursive: true })

@@ -91,13 +91,19 @@ export class MetricsService implements Service {
   }
 }
 
-/** Starts services in order and stops them in reverse, once, on the first SIGTERM or SIGINT. */
+/**
+ * Starts services together and stops them in reverse order, once, on the first SIGTERM or SIGINT. Started
+ * together because each start is mostly waiting (the workers' LISTEN connections and first queries) or mostly
+ * CPU (the API builds its routes): one after the other, a restart waited ~0.1-0.2 s longer for /readyz. The
+ * signal handlers come first: the API may answer before the other services have started, and a SIGTERM then
+ * must still stop them (and the embedded server) rather than kill the process.
+ */
 export async function runUntilSignalled(
   ctx: AppContext,
   services: Service[],
   onStopped: () => Promise<void>,
 ) {
-  for (const s of services) await s.start()
+  const starting = Promise.allSettled(services.map((s) => s.start()))
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) {
@@ -105,6 +111,7 @@ export async function runUntilSignalled(
       process.exit(1)
     }
     stopping = true
+    await starting
     ctx.log.info({ signal }, 'shutting down: draining work in progress')
     for (const s of [...services].reverse()) {
       try {
@@ -119,4 +126,6 @@ export async function runUntilSignalled(
   }
   process.on('SIGTERM', () => void stop('SIGTERM'))
   process.on('SIGINT', () => void stop('SIGINT'))
+  const failed = (await starting).find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
 }

@@ -42,6 +42,12 @@ export interface EmbeddedServerOptions {
   noSync?: boolean
   /** Told about recoveries worth an operator's attention (an orphaned server stopped). */
   onNotice?: (msg: string, details: Record<string, unknown>) => void
+  /**
+   * Called once the rest of the start is the server's own work in other processes (initdb or the postmaster
+   * launched, or a running one adopted): the caller may use this process's CPU meanwhile (`patchbay start`
+   * loads its modules).
+   */
+  onLaunched?: () => void
 }
 
 export interface EmbeddedServer {
@@ -371,8 +377,15 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   fs.mkdirSync(opts.dataDir, { recursive: true })
   const cluster = path.join(opts.dataDir, CLUSTER_DIR)
   checkReachable(cluster, as)
+  let launched = false
+  const tellLaunched = () => {
+    if (!launched) opts.onLaunched?.()
+    launched = true
+  }
   if (!fs.existsSync(path.join(cluster, 'PG_VERSION'))) {
-    await initialise(opts.dataDir, bin, as, opts.noSync ?? false)
+    const initialising = initialise(opts.dataDir, bin, as, opts.noSync ?? false)
+    tellLaunched()
+    await initialising
   }
   let password: string
   try {
@@ -397,6 +410,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     })
     pid = orphan
     port = adoptable
+    tellLaunched()
   } else {
     if (orphan !== undefined) {
       opts.onNotice?.('stopping the embedded PostgreSQL left running by a Patchbay process that died', {
@@ -410,10 +424,13 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     let started: Started = { ok: false, reason: 'not started' }
     // A free port may be taken between choosing and binding it; another one then does.
     for (let i = 0; i < 3; i++) {
-      started = await launch(cluster, logPath, await freePort(), bin, as, {
+      // launch() spawns the postmaster before its first await.
+      const launching = launch(cluster, logPath, await freePort(), bin, as, {
         ...SERVER_SETTINGS,
         ...opts.settings,
       })
+      tellLaunched()
+      started = await launching
       if (started.ok || !/address already in use/i.test(started.reason)) break
     }
     if (!started.ok) {

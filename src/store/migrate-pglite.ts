@@ -4,13 +4,14 @@ import pg from 'pg'
 import { DERIVED_TABLES, recountDeliveryDays } from './backup.ts'
 import { LEGACY_PGLITE_DIR } from './embedded.ts'
 import { MIGRATIONS_DIR } from './migrate.ts'
+import { MigrateEmbeddedError } from './migrate-embedded-error.ts'
 
 export interface CopiedTable {
   table: string
   rows: number
 }
 
-export class MigrateEmbeddedError extends Error {}
+export { MigrateEmbeddedError }
 
 const BATCH = 2000
 
