@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pruneDeliveries } from '../src/delivery/retention.ts'
+import { INTERRUPTED } from '../src/delivery/store.ts'
 import { rows } from '../src/store/db.ts'
 import { createHarness, type Harness, seedTenants } from './harness.ts'
 import { Receiver } from './standins/receiver.ts'
@@ -125,6 +126,32 @@ describe("a delivery's attempts", () => {
     ])
   })
 
+  it('keep an attempt cut short by a worker that stopped, before the retry that delivered', async () => {
+    const w = await webhook()
+    rx.respond(w.path, { status: 204 })
+    const ev = await h.json('POST', '/api/v1/events', {
+      token: t.orgAToken,
+      body: { type: 'device.offline', data: { deviceId: 'crashed' } },
+    })
+    expect(ev.status).toBe(202)
+    const list = await h.json('GET', `/api/v1/webhooks/${w.id}/deliveries`, { token: t.orgAToken })
+    const id = list.body.data[0].id as string
+    // A worker that claimed it (counting attempt 1) and died before recording anything: its lease runs out.
+    await h.ctx.db.query(
+      `UPDATE delivery_queue SET attempts = 1, lease_until = $2, leased_by = 'a worker that died' WHERE id = $1`,
+      [id, new Date(h.clock.now().getTime() + 60_000)],
+    )
+    h.clock.advance(61_000)
+    expect(await h.worker.drain()).toBe(1)
+    const res = await h.json('GET', `/api/v1/deliveries/${id}`, { token: t.orgAToken })
+    expect(res.body).toMatchObject({ status: 'delivered', attempt: 2 })
+    expect(res.body.attempts).toMatchObject([
+      { attempt: 1, outcome: 'retry', responseStatus: null, errorMessage: INTERRUPTED, requestHeaders: null },
+      { attempt: 2, outcome: 'delivered', responseStatus: 204 },
+    ])
+    expect(Date.parse(res.body.attempts[0].at)).toBe(h.clock.now().getTime())
+  })
+
   it('end with the failure that dead-lettered it; other tenants get 404', async () => {
     const w = await webhook()
     rx.respond(w.path, { status: 400, body: '{"error":"bad"}' })
@@ -162,8 +189,9 @@ describe("a delivery's attempts", () => {
 
     h.clock.advance(31 * DAY)
     const r = await pruneDeliveries(h.ctx.db, new Date(h.clock.now().getTime() - 30 * DAY))
-    // Those of the earlier tests' finished deliveries as well: two retries, a dead letter, and this one.
-    expect(r.attempts).toBe(4)
+    // Those of the earlier tests' finished deliveries as well: two retries, an interrupted attempt, a dead letter,
+    // and this one.
+    expect(r.attempts).toBe(5)
     expect(await keptAttempts(gone)).toEqual([])
     expect(await keptAttempts(kept)).toEqual([{ attempt: 1 }])
     expect((await h.json('GET', `/api/v1/deliveries/${gone}`, { token: t.orgAToken })).status).toBe(404)

@@ -217,18 +217,31 @@ export async function completeMany(
   return new Set(rows.map((r) => r.id))
 }
 
-/** Deliveries whose worker died mid-attempt: their lease ran out, so they are due again now. */
+/** What the timeline says of an attempt whose worker stopped before recording its outcome. */
+export const INTERRUPTED = 'Attempt interrupted: the worker holding it stopped before recording an outcome'
+
+/**
+ * Deliveries whose worker died mid-attempt: their lease ran out, so they are due again now. The attempt the claim
+ * counted is kept on the delivery's timeline (`delivery_attempts`, at the time its lease was found expired), so
+ * the retry that delivers does not hide it; a lease expiring before any attempt was counted records none.
+ */
 export async function reapExpiredLeases(q: Querier, now: Date): Promise<number> {
   const rows = await q.query(
     `WITH r AS (
        UPDATE delivery_queue SET lease_until = NULL, leased_by = NULL, next_attempt_at = $1
        WHERE lease_until <= $1 RETURNING id, attempts
+     ), d AS (
+       UPDATE deliveries d SET status = CASE WHEN r.attempts > 0 THEN 'retrying'::delivery_status ELSE 'pending' END,
+         attempts = r.attempts, next_attempt_at = $1,
+         error_message = COALESCE(d.error_message, 'Attempt interrupted (worker stopped); retrying'), updated_at = $1
+       FROM r WHERE d.id = r.id RETURNING d.id, d.org_id, r.attempts
+     ), kept AS (
+       INSERT INTO delivery_attempts (delivery_id, org_id, attempt, at, error_message)
+       SELECT d.id, d.org_id, d.attempts, $1, $2 FROM d WHERE d.attempts > 0
+       ON CONFLICT DO NOTHING
      )
-     UPDATE deliveries d SET status = CASE WHEN r.attempts > 0 THEN 'retrying'::delivery_status ELSE 'pending' END,
-       attempts = r.attempts, next_attempt_at = $1,
-       error_message = COALESCE(d.error_message, 'Attempt interrupted (worker stopped); retrying'), updated_at = $1
-     FROM r WHERE d.id = r.id RETURNING d.id`,
-    [now],
+     SELECT id FROM d`,
+    [now, INTERRUPTED],
   )
   return rows.length
 }
