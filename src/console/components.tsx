@@ -115,3 +115,17 @@ export function Pager(props: {
     </nav>
   )
 }
+
+/** A form's primary button and the way back without saving. */
+export function SaveCancel(props: { label: string; cancelHref: string }) {
+  return (
+    <div class="actions">
+      <button type="submit" class="primary">
+        {props.label}
+      </button>
+      <a class="button" href={props.cancelHref}>
+        Cancel
+      </a>
+    </div>
+  )
+}

@@ -1,7 +1,7 @@
 import type { Hono } from 'hono'
 import type { AppContext } from '../context.ts'
 import { errorText, type Json, qs } from './api.ts'
-import { DataTable } from './components.tsx'
+import { DataTable, SaveCancel } from './components.tsx'
 import { type C, type ConsoleEnv, orgUrl } from './env.ts'
 import { Badge, Csrf, Empty, Notice, render, When } from './layout.tsx'
 
@@ -216,14 +216,7 @@ export function inboundSourcePages(app: Hono<ConsoleEnv>, ctx: AppContext) {
             </span>
           </label>
           <input type="text" id="src-edit-types" name="eventTypes" value={types} />
-          <div class="actions">
-            <button type="submit" class="primary">
-              Save source
-            </button>
-            <a class="button" href={orgUrl(c, 'inbound/sources')}>
-              Cancel
-            </a>
-          </div>
+          <SaveCancel label="Save source" cancelHref={orgUrl(c, 'inbound/sources')} />
         </form>
       </>,
       status,

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono'
 import { errorText, type Json } from './api.ts'
+import { SaveCancel } from './components.tsx'
 import { type C, type ConsoleEnv, orgUrl } from './env.ts'
 import { Csrf, Notice, render } from './layout.tsx'
 
@@ -125,14 +126,7 @@ export function psaSettingsPages(app: Hono<ConsoleEnv>) {
             <input type="checkbox" name="autoSync" value="1" checked={settings.autoSync !== false} /> Sync
             ticket statuses on schedule
           </label>
-          <div class="actions">
-            <button type="submit" class="primary">
-              Save settings
-            </button>
-            <a class="button" href={orgUrl(c, 'psa')}>
-              Cancel
-            </a>
-          </div>
+          <SaveCancel label="Save settings" cancelHref={orgUrl(c, 'psa')} />
         </form>
       </>,
       status,
