@@ -354,6 +354,7 @@ describe('operator console', { timeout: 120_000 }, () => {
       eventTypes: null,
     })
     await page.getByLabel('Event types').fill('psa.ticket.*')
+    await shot('webhook-source-edit')
     await page.getByRole('button', { name: 'Save source' }).click()
     await expect.poll(() => shown(page.getByRole('status').first())).toBe('Source saved.')
     expect((await h.json('GET', `/api/v1/webhook-sources/${made.body.id}`)).body).toMatchObject({
@@ -424,6 +425,7 @@ describe('operator console', { timeout: 120_000 }, () => {
     expect(await page.getByRole('checkbox', { name: 'info' }).isChecked()).toBe(false)
     expect(await settingsOf()).toEqual(before)
     await page.getByLabel('Company').fill('Acme Corp')
+    await shot('psa-settings')
     await page.getByRole('button', { name: 'Save settings' }).click()
     await expect.poll(() => shown(page.getByRole('status').first())).toBe('Ticket automation settings saved.')
     expect(await settingsOf()).toEqual({
