@@ -30,8 +30,12 @@ await build({
   keepNames: true,
   logLevel: 'warning',
 })
-// The entry point that package.json's bin, `npm start` and the Docker image run.
-fs.writeFileSync(new URL('dist/cli.js', root), "#!/usr/bin/env node\nimport './bundle/cli.js'\n", {
-  mode: 0o755,
-})
+// The entry point that package.json's bin, `npm start` and the Docker image run. Source maps are on before the
+// bundle loads, so a stack trace in a log names src/…ts lines rather than a chunk's (it cost a restart about
+// 0.05-0.1 s in bench/boot.ts: 0.56-0.61 s without, 0.56-0.76 s with).
+fs.writeFileSync(
+  new URL('dist/cli.js', root),
+  "#!/usr/bin/env node\nprocess.setSourceMapsEnabled(true)\nawait import('./bundle/cli.js')\n",
+  { mode: 0o755 },
+)
 fs.rmSync(new URL('dist/cli.js.map', root), { force: true })
