@@ -26,6 +26,7 @@ import { startEmbeddedServer } from '../src/store/embedded.ts'
 import { applyMigrations } from '../src/store/migrate.ts'
 import { webhookFanout } from '../src/webhooks/fanout.ts'
 import { createDatabase } from './patchbay.ts'
+import { cpuSeconds } from './procstat.ts'
 
 const { values } = parseArgs({
   options: {
@@ -41,11 +42,8 @@ const TARGETS = 4
 const say = (line: string) => process.stdout.write(`${line}\n`)
 const PER_TARGET = 16
 
-/** A process's CPU time so far in ms (clock ticks are 10 ms on Linux). */
-function cpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100)
-}
+/** A process's CPU time so far, in ms. */
+const cpuMs = (pid: number) => cpuSeconds(pid) * 1000
 
 /** The backend serving `q`: its pool opens one connection while used one statement at a time. */
 async function backendOf(q: Querier): Promise<number> {
