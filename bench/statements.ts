@@ -1,7 +1,8 @@
 /**
  * `npm run bench:statements`: PostgreSQL's CPU time per delivery for each statement of the engine's path at
  * saturation (ingest, claim, outcome), measured as the serving backend's own CPU time (utime + stime from
- * /proc/<pid>/stat) rather than wall time, so it holds on a shared, loaded machine where throughput does not.
+ * /proc/<pid>/stat) rather than wall time. It moves less than throughput on a shared machine, but it does move
+ * with the machine's other work: compare two versions by alternating their runs.
  *
  * It runs the engine's own functions (ingestEvents with the webhook fan-out, claimDue, completeMany) on a fresh
  * database, each through its own one-connection pool (so each statement kind has a backend of its own), with a
